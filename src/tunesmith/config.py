@@ -1,0 +1,299 @@
+"""params.yaml -> frozen, validated config objects.
+
+Stages call :func:`load_params` once and build the typed config they need with
+:func:`build`. Every problem stops the stage with a :class:`ConfigError` that
+names the full params key and the value received, e.g.::
+
+    train.essen.model.dropout must be in [0, 1), got 1.5
+    prepare.essen: unknown key 'acceptable_duration' (did you mean 'acceptable_durations'?)
+
+Config classes are plain frozen dataclasses with type annotations; their
+``__post_init__`` raises ``ValueError`` naming the field, and :func:`build`
+adds the key prefix. The library never reads params.yaml itself.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+import yaml
+
+from tunesmith import TRACKS
+from tunesmith.errors import ConfigError
+
+T = TypeVar("T")
+
+
+def load_params(path: Path | str = "params.yaml") -> dict[str, Any]:
+    """Read params.yaml into a dict; a missing file or bad YAML is a ConfigError."""
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ConfigError(f"{path} not found") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path} is not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path} must hold a mapping at the top level, got {type(data).__name__}")
+    return data
+
+
+def section(params: Mapping[str, Any], key: str) -> Any:
+    """Return ``params[a][b]...`` for the dotted ``key``, or raise naming the missing part."""
+    node: Any = params
+    done: list[str] = []
+    for part in key.split("."):
+        if not isinstance(node, Mapping) or part not in node:
+            where = ".".join(done) or "params.yaml"
+            have = sorted(node) if isinstance(node, Mapping) else []
+            raise ConfigError(f"{key}: missing key '{part}' in {where} (has: {', '.join(have)})")
+        node = node[part]
+        done.append(part)
+    return node
+
+
+def build(cls: type[T], data: Any, key: str) -> T:
+    """Build the frozen dataclass ``cls`` from ``data``, checking keys, types and values.
+
+    ``key`` is the dotted params.yaml path of ``data``, used in every message.
+    Missing keys take the dataclass defaults; unknown keys are errors (a typo
+    must never be silently ignored).
+    """
+    if data is None:
+        data = {}
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{key} must be a mapping, got {data!r}")
+    fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    hints = typing.get_type_hints(cls)
+    for name in data:
+        if name not in fields:
+            close = difflib.get_close_matches(str(name), list(fields), n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else f" (known: {', '.join(fields)})"
+            raise ConfigError(f"{key}: unknown key '{name}'{hint}")
+    kwargs = {
+        name: _coerce(hints[name], data[name], f"{key}.{name}")
+        for name in fields
+        if name in data and fields[name].init
+    }
+    try:
+        return cls(**kwargs)
+    except ValueError as exc:
+        raise ConfigError(f"{key}.{exc}") from exc
+    except TypeError as exc:  # a required field with no default was left out
+        raise ConfigError(f"{key}: {exc}") from exc
+
+
+def _coerce(tp: Any, value: Any, key: str) -> Any:
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if origin is Literal:
+        if value not in args:
+            raise ConfigError(f"{key} must be one of {', '.join(map(str, args))}, got {value!r}")
+        return value
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return _coerce(arg, value, key)
+            except ConfigError as exc:
+                errors.append(str(exc))
+        raise ConfigError(errors[0] if len(errors) == 1 else f"{key}: no type fits {value!r}")
+    if origin is tuple:
+        if not isinstance(value, list | tuple):
+            raise ConfigError(f"{key} must be a list, got {value!r}")
+        item_tp = args[0] if args else Any
+        return tuple(_coerce(item_tp, v, f"{key}[{i}]") for i, v in enumerate(value))
+    if origin in (dict, Mapping, typing.Mapping) or tp is dict:
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"{key} must be a mapping, got {value!r}")
+        ktp, vtp = args if args else (Any, Any)
+        return types.MappingProxyType(
+            {_coerce(ktp, k, f"{key}") if ktp is not Any else k: _coerce(vtp, v, f"{key}.{k}")
+             for k, v in value.items()}
+        )
+    if dataclasses.is_dataclass(tp):
+        return build(tp, value, key)
+    if tp is Any:
+        return value
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{key} must be true or false, got {value!r}")
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{key} must be an integer, got {value!r}")
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"{key} must be a number, got {value!r}")
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{key} must be a string, got {value!r}")
+        return value
+    raise ConfigError(f"{key}: unsupported config type {tp!r}")  # a bug in a config class
+
+
+def check_track(track: str) -> str:
+    """Return ``track`` if it is one of the three tracks, else raise naming them."""
+    if track not in TRACKS:
+        raise ConfigError(f"unknown corpus {track!r}; choose one of {', '.join(TRACKS)}")
+    return track
+
+
+# --------------------------------------------------------------------------- stage configs
+
+
+@dataclass(frozen=True)
+class Archive:
+    """One canonical file to download: an archive (.zip, .tar.gz) or a single music file."""
+
+    url: str
+    sha256: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.url.startswith(("http://", "https://", "file://")):
+            raise ValueError(f"url must start with http://, https:// or file://, got {self.url!r}")
+        if self.sha256 and (len(self.sha256) != 64 or not all(c in "0123456789abcdef" for c in self.sha256.lower())):
+            raise ValueError(f"sha256 must be 64 hex digits or empty, got {self.sha256!r}")
+
+
+@dataclass(frozen=True)
+class FetchConfig:
+    """Where a corpus comes from (``fetch.<corpus>`` in params.yaml).
+
+    source: ``bundled`` (music21's own corpus, no network), ``download`` (the
+    canonical archives, checksum-pinned) or ``local`` (a folder of your files).
+    collections / rhythms / max_pieces / workers apply to ``bundled``;
+    archives to ``download``; local_dir to ``local``.
+    """
+
+    source: Literal["bundled", "download", "local"] = "bundled"
+    collections: tuple[str, ...] = ()
+    rhythms: tuple[str, ...] = ()
+    max_pieces: int = 0
+    workers: int = 0
+    archives: tuple[Archive, ...] = ()
+    local_dir: str = ""
+
+    def __post_init__(self) -> None:
+        if self.max_pieces < 0:
+            raise ValueError(f"max_pieces must be >= 0 (0 = all), got {self.max_pieces}")
+        if self.workers < 0:
+            raise ValueError(f"workers must be >= 0 (0 = all cores), got {self.workers}")
+        if self.source == "local" and not self.local_dir:
+            raise ValueError("local_dir must name a folder when source is local, got ''")
+        if self.source == "download" and not self.archives:
+            raise ValueError("archives must list at least one {url, sha256} when source is download")
+        if self.source == "bundled" and not self.collections:
+            raise ValueError("collections must list at least one music21 corpus collection, got []")
+
+
+@dataclass(frozen=True)
+class PrepareConfig:
+    """Parsing, filtering and transposition (``prepare.<corpus>``).
+
+    acceptable_durations: quarter lengths every note and rest must have (seed
+      002's filter); empty keeps every piece.
+    transpose: move each piece to C major / A minor (seed 002), from its key
+      signature when it has one, else by key analysis.
+    headers: ABC headers to keep, ``all`` (seed 003) or ``musical`` (M:, L:, K:).
+    frames_per_beat / fs: piano-roll resolution for MIDI; exactly one is > 0.
+    pitch_low / pitch_high: MIDI pitch range kept in the piano roll.
+    max_frames: longest piano roll kept per piece (0 = no cap), keeps huge files from
+      dominating a small default run.
+    workers: parallel parser processes (0 = all cores).
+    """
+
+    acceptable_durations: tuple[float, ...] = ()
+    transpose: bool = False
+    headers: Literal["all", "musical"] = "musical"
+    frames_per_beat: int = 4
+    fs: float = 0.0
+    pitch_low: int = 21
+    pitch_high: int = 108
+    max_frames: int = 0
+    workers: int = 0
+
+    def __post_init__(self) -> None:
+        for i, d in enumerate(self.acceptable_durations):
+            if d <= 0:
+                raise ValueError(f"acceptable_durations[{i}] must be > 0, got {d}")
+        if (self.frames_per_beat > 0) == (self.fs > 0):
+            raise ValueError(
+                f"frames_per_beat must be > 0 or fs > 0 but not both, "
+                f"got frames_per_beat={self.frames_per_beat}, fs={self.fs}"
+            )
+        if self.frames_per_beat < 0:
+            raise ValueError(f"frames_per_beat must be >= 0, got {self.frames_per_beat}")
+        if not 0 <= self.pitch_low <= self.pitch_high <= 127:
+            raise ValueError(
+                f"pitch_low must be <= pitch_high, both in [0, 127], got {self.pitch_low}..{self.pitch_high}"
+            )
+        if self.max_frames < 0:
+            raise ValueError(f"max_frames must be >= 0 (0 = no cap), got {self.max_frames}")
+        if self.workers < 0:
+            raise ValueError(f"workers must be >= 0 (0 = all cores), got {self.workers}")
+
+
+@dataclass(frozen=True)
+class SplitConfig:
+    """Shares of pieces in each split; they must sum to 1."""
+
+    train: float = 0.8
+    validation: float = 0.1
+    test: float = 0.1
+
+    def __post_init__(self) -> None:
+        for name in ("train", "validation", "test"):
+            v = getattr(self, name)
+            if not 0 <= v <= 1:
+                raise ValueError(f"{name} must be in [0, 1], got {v}")
+        if self.train <= 0:
+            raise ValueError(f"train must be > 0, got {self.train}")
+        total = self.train + self.validation + self.test
+        if abs(total - 1) > 1e-6:
+            raise ValueError(f"train + validation + test must sum to 1, got {total:g}")
+
+
+@dataclass(frozen=True)
+class EncodeConfig:
+    """Symbols and the split (``encode.<corpus>``).
+
+    time_step: quarter lengths per symbol of the essen time series (seed 002: 0.25).
+    distinguish_holds: classical tokens mark held (not re-struck) pitches.
+    split: piece shares; a local corpus with train/valid/test folders keeps its own.
+    seed: the split's shuffle seed.
+    """
+
+    time_step: float = 0.25
+    distinguish_holds: bool = True
+    split: SplitConfig = field(default_factory=SplitConfig)
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.time_step <= 0:
+            raise ValueError(f"time_step must be > 0, got {self.time_step}")
+
+
+@dataclass(frozen=True)
+class VocabConfig:
+    """Vocabulary (``vocab.<corpus>``): symbols seen fewer than min_count times in
+    the training split become ``<unk>`` (seed 001's rare chords)."""
+
+    min_count: int = 1
+
+    def __post_init__(self) -> None:
+        if self.min_count < 1:
+            raise ValueError(f"min_count must be >= 1, got {self.min_count}")

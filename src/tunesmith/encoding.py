@@ -1,0 +1,100 @@
+"""Prepared pieces -> symbols, and the split by piece (the encode stage)."""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Sequence
+from fractions import Fraction
+
+import pandas as pd
+
+from tunesmith.config import EncodeConfig, SplitConfig
+from tunesmith.errors import MusicInputError
+from tunesmith.representations import abc_chars, time_series
+
+log = logging.getLogger(__name__)
+
+SPLITS = ("train", "validation", "test")
+
+
+def encode_piece(track: str, piece: dict, cfg: EncodeConfig) -> list[str]:
+    """Symbols of one prepared piece (see :mod:`tunesmith.prepare` for the piece shapes)."""
+    if track == "essen":
+        events = [(p, Fraction(d)) for p, d in piece["events"]]
+        return time_series.encode(events, cfg.time_step)
+    if track == "nottingham":
+        return abc_chars.encode(piece["abc"])
+    if track == "classical":
+        import numpy as np
+
+        from tunesmith.representations import pianoroll
+
+        notes = np.asarray(piece["notes"], dtype=np.int32).reshape(-1, 3)
+        return pianoroll.encode(notes, distinguish_holds=cfg.distinguish_holds)
+    raise ValueError(f"unknown track {track!r}")
+
+
+def assign_splits(ids: Sequence[str], preset: dict[str, str], ratios: SplitConfig, seed: int) -> dict[str, str]:
+    """Split pieces (never windows) into train/validation/test.
+
+    When any piece comes with a split (a local corpus with train/valid/test
+    folders, as published benchmark sets ship), those splits are kept and a
+    piece without one goes to train. Otherwise the sorted ids are shuffled with
+    ``seed`` and cut by ``ratios``; with at least three pieces, validation and
+    test each get at least one when their ratio is above zero.
+    """
+    if any(preset.get(i) for i in ids):
+        return {i: preset.get(i) or "train" for i in ids}
+    order = sorted(ids)
+    random.Random(seed).shuffle(order)
+    n = len(order)
+    n_val = round(n * ratios.validation)
+    n_test = round(n * ratios.test)
+    if n >= 3:
+        n_val = max(n_val, 1 if ratios.validation > 0 else 0)
+        n_test = max(n_test, 1 if ratios.test > 0 else 0)
+    n_val = min(n_val, max(n - 1, 0))
+    n_test = min(n_test, max(n - 1 - n_val, 0))
+    out = {}
+    for k, piece_id in enumerate(order):
+        out[piece_id] = "validation" if k < n_val else "test" if k < n_val + n_test else "train"
+    return out
+
+
+def encode_corpus(track: str, pieces: Sequence[dict], cfg: EncodeConfig
+                  ) -> tuple[dict[str, list[dict]], pd.DataFrame, dict]:
+    """Encode every piece and split them.
+
+    Returns ``(by_split, rejected, stats)``: ``by_split[split]`` is a list of
+    ``{"id", "title", "symbols"}`` sorted by id; ``rejected`` lists pieces the
+    representation cannot hold (e.g. a duration that is no whole number of
+    ``time_step``), with the reason.
+    """
+    encoded: dict[str, dict] = {}
+    rejected = []
+    for piece in pieces:
+        try:
+            symbols = encode_piece(track, piece, cfg)
+        except MusicInputError as exc:
+            rejected.append({"id": piece["id"], "source_file": piece.get("source_file", ""),
+                             "reason": exc.reason, "message": str(exc)})
+            continue
+        if not symbols:
+            rejected.append({"id": piece["id"], "source_file": piece.get("source_file", ""),
+                             "reason": "empty", "message": "the piece encodes to no symbols"})
+            continue
+        encoded[piece["id"]] = {"id": piece["id"], "title": piece.get("title", ""), "symbols": symbols}
+    preset = {p["id"]: p.get("split", "") for p in pieces if p["id"] in encoded}
+    splits = assign_splits(list(encoded), preset, cfg.split, cfg.seed)
+    by_split: dict[str, list[dict]] = {s: [] for s in SPLITS}
+    for piece_id in sorted(encoded):
+        by_split[splits[piece_id]].append(encoded[piece_id])
+    stats = {
+        "pieces": {s: len(v) for s, v in by_split.items()},
+        "symbols": {s: sum(len(p["symbols"]) for p in v) for s, v in by_split.items()},
+        "rejected": len(rejected),
+    }
+    log.info("encode %s: %s pieces, %s symbols, %d rejected", track, stats["pieces"], stats["symbols"],
+             len(rejected))
+    return by_split, pd.DataFrame(rejected, columns=["id", "source_file", "reason", "message"]), stats

@@ -1,0 +1,36 @@
+"""The project's exception types.
+
+`MusicInputError` is raised for one bad piece of music (unparseable file, a
+duration the representation cannot hold, ...). Stages catch it per piece, skip
+the piece and record the message in ``rejected.csv``; it never stops a stage.
+
+`ConfigError` is raised for a bad params.yaml value and always stops the stage,
+with a message naming the key and the value received.
+"""
+
+from __future__ import annotations
+
+
+class TunesmithError(Exception):
+    """Base class of every error tunesmith raises on purpose."""
+
+
+class MusicInputError(TunesmithError):
+    """A piece of music that cannot be read or represented.
+
+    ``reason`` is a short machine-friendly tag (``parse_error``,
+    ``unacceptable_duration``, ...) used to count rejections; the message
+    says what was wrong, naming the file, symbol or value.
+    """
+
+    def __init__(self, message: str, reason: str = "invalid") -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class ConfigError(TunesmithError):
+    """A params.yaml value that is missing, mistyped or out of range."""
+
+
+class FetchError(TunesmithError):
+    """A corpus that cannot be fetched: no network, bad checksum, unsafe archive."""

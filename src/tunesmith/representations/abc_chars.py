@@ -1,0 +1,96 @@
+"""Characters of ABC text (the nottingham track; seeds 000 and 003).
+
+A tune is its normalised ABC text; its symbols are its characters, and one
+``<end>`` token separates tunes. Normalisation makes equal music equal text:
+``\\n`` line endings, no trailing or repeated spaces, no comment or blank
+lines, and a choice of headers to keep (``all`` as seed 003, or ``musical``:
+only M:, L: and K:, which the music needs).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from tunesmith.errors import MusicInputError
+
+NAME = "abc_chars"
+END = "<end>"
+MUSICAL_HEADERS = ("M", "L", "K")
+_FIELD = re.compile(r"^([A-Za-z]):")
+
+
+def decode_bytes(data: bytes) -> str:
+    """Text of an ABC file: UTF-8, else Latin-1 (older tune collections use it)."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return data.decode("latin-1")
+
+
+def normalise_tune(text: str, headers: str = "musical") -> str:
+    """Normalise the text of one tune (from its X: line or first header to its end).
+
+    headers: ``all`` keeps every header line; ``musical`` keeps M:, L: and K:
+    only (in their order; K: ends the header as ABC requires).
+    Raises MusicInputError (reason ``parse_error``) when the tune has no K: field.
+    """
+    if headers not in ("all", "musical"):
+        raise ValueError(f"headers must be 'all' or 'musical', got {headers!r}")
+    lines = []
+    for raw in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
+        line = re.sub(r"[ \t]+", " ", raw).strip()
+        if not line or line.startswith("%"):
+            continue
+        lines.append(line)
+    k_index = next((i for i, line in enumerate(lines) if line.startswith("K:")), None)
+    if k_index is None:
+        first = lines[0] if lines else "<empty>"
+        raise MusicInputError(f"tune starting {first!r} has no K: (key) field", reason="parse_error")
+    head, body = lines[: k_index + 1], lines[k_index + 1 :]
+    if headers == "musical":
+        head = [line for line in head if (m := _FIELD.match(line)) and m.group(1) in MUSICAL_HEADERS]
+    else:
+        head = [line for line in head if _FIELD.match(line)]
+    if not body:
+        raise MusicInputError(f"tune {head[0]!r}... has a header but no music", reason="empty")
+    return "\n".join(head + body) + "\n"
+
+
+def encode(text: str) -> list[str]:
+    """The tune's characters, one symbol each."""
+    return list(text)
+
+
+def decode_text(symbols: Sequence[str]) -> str:
+    """Join symbols back into ABC text, stopping at ``<end>``; other special tokens are dropped."""
+    out = []
+    for sym in symbols:
+        if sym == END:
+            break
+        if len(sym) > 1 and sym.startswith("<") and sym.endswith(">"):
+            continue
+        out.append(sym)
+    return "".join(out)
+
+
+def to_stream(text: str):
+    """Parse one tune's ABC text with music21 into a Score.
+
+    Raises MusicInputError (reason ``parse_error``) when music21 cannot parse it
+    or it holds no notes.
+    """
+    from music21 import converter
+
+    if not re.search(r"^X:", text, flags=re.M):
+        text = "X:1\n" + text  # music21 wants a reference number to start a tune
+    try:
+        score = converter.parse(text, format="abc")
+    except Exception as exc:  # music21 raises many types for bad ABC; report them all per tune
+        raise MusicInputError(f"music21 cannot parse the ABC: {type(exc).__name__}: {exc}",
+                              reason="parse_error") from exc
+    if hasattr(score, "scores") and len(score.scores) and type(score).__name__ == "Opus":
+        score = score.scores[0]
+    if not score.flatten().notes:
+        raise MusicInputError("the ABC parses but holds no notes", reason="empty")
+    return score

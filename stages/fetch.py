@@ -1,0 +1,34 @@
+"""fetch@<corpus>: raw pieces (one per file) + manifest.csv + rejected.csv in --out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tunesmith import corpora, io
+from tunesmith.config import FetchConfig, build, section
+from tunesmith.stage import parser, run
+
+
+def main(args, params: dict) -> None:
+    key = f"fetch.{args.corpus}"
+    cfg = build(FetchConfig, section(params, key), key)
+    out = args.out
+    if cfg.source == "bundled":
+        manifest, rejected = corpora.fetch_bundled(args.corpus, out, collections=cfg.collections,
+                                                   rhythms=cfg.rhythms, max_pieces=cfg.max_pieces,
+                                                   workers=cfg.workers)
+    elif cfg.source == "download":
+        archives = [{"url": a.url, "sha256": a.sha256} for a in cfg.archives]
+        manifest, rejected = corpora.fetch_download(args.corpus, archives, out, cache_dir=args.cache)
+    else:
+        manifest, rejected = corpora.fetch_local(args.corpus, Path(cfg.local_dir).expanduser(), out)
+    io.write_csv(out / "manifest.csv", manifest)
+    io.write_csv(out / "rejected.csv", rejected)
+
+
+if __name__ == "__main__":
+    p = parser(__doc__)
+    p.add_argument("--out", type=Path, required=True, help="raw folder to write, e.g. data/raw/essen")
+    p.add_argument("--cache", type=Path, default=Path(".cache/downloads"),
+                   help="where downloaded archives are kept between runs")
+    run(main, p.parse_args())
