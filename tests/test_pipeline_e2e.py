@@ -1,0 +1,168 @@
+"""The real pipeline: `dvc repro` in a temporary copy of the repository, on tiny
+local corpora built in the test, then checks of what it wrote."""
+
+from __future__ import annotations
+
+import json
+import re
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pretty_midi
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+TRACKS = ("nottingham", "essen", "classical")
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+JIGS = """X:1
+T:First Jig
+R:jig
+M:6/8
+L:1/8
+K:G
+|:GAG GAB|ABA ABd|edd gdd|edB dBA:|
+
+X:2
+T:Second Jig
+R:jig
+M:6/8
+L:1/8
+K:D
+|:DFA dAF|GBd gdB|AFD DFA|B2A AFD:|
+"""
+HORNPIPE = "X:3\nT:A Hornpipe\nR:hornpipe\nM:4/4\nL:1/8\nK:D\n(3ABc|dAFA DFAd|fdcd fdAF|GBAG FAdf|a2f2 d2:|\n"
+BROKEN_ABC = "X:4\nT:No key here\nM:6/8\nL:1/8\nGAG GAB|\n"
+
+KERN = {
+    "song1.krn": "**kern\n*M2/4\n*k[f#]\n=1\n4g\n4a\n=2\n4b\n8a\n8g\n=3\n2d\n==\n*-\n",
+    "song2.krn": "**kern\n*M3/4\n*k[]\n=1\n4c\n4e\n4g\n=2\n2.c\n==\n*-\n",
+    "song3.krn": "**kern\n*M2/4\n*k[b-]\n=1\n4f\n4a\n=2\n4cc\n4r\n=3\n2f\n==\n*-\n",
+    "song4.krn": "**kern\n*M2/4\n*k[]\n=1\n8e\n8d\n4c\n=2\n2c\n==\n*-\n",
+    "triplets.krn": "**kern\n*M2/4\n*k[]\n=1\n4c\n12d\n12e\n12f\n=2\n2g\n==\n*-\n",
+}
+
+
+def _midi(path: Path, chords: list[tuple[int, ...]]) -> None:
+    pm = pretty_midi.PrettyMIDI(initial_tempo=120)
+    inst = pretty_midi.Instrument(program=0)
+    for k, chord in enumerate(chords):
+        for p in chord:
+            inst.notes.append(pretty_midi.Note(velocity=80, pitch=p, start=k * 0.25, end=k * 0.25 + 0.25))
+    pm.instruments.append(inst)
+    pm.write(str(path))
+
+
+def _corpora(base: Path) -> dict[str, Path]:
+    nott, essen, classical = base / "nott", base / "essen", base / "classical"
+    for d in (nott, essen, classical):
+        d.mkdir(parents=True)
+    (nott / "jigs.abc").write_text(JIGS)
+    (nott / "hornpipe.abc").write_text(HORNPIPE)
+    (nott / "broken.abc").write_text(BROKEN_ABC)
+    for name, text in KERN.items():
+        (essen / name).write_text(text)
+    c, e, g, f, a = 60, 64, 67, 65, 69
+    for k in range(4):
+        _midi(classical / f"piece{k}.mid", [(c + k, e + k), (e + k,), (g,), (c, e, g), (f, a), (g,)] * 3)
+    (classical / "garbage.mid").write_bytes(b"MThd but not really a midi file")
+    return {"nottingham": nott, "essen": essen, "classical": classical}
+
+
+def _dvc(repo: Path, *args: str) -> str:
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "PYTHONPATH": str(repo / "src"),
+           "DVC_NO_ANALYTICS": "1", "TF_CPP_MIN_LOG_LEVEL": "2"}
+    proc = subprocess.run([str(BIN / "dvc"), *args], cwd=repo, env=env, capture_output=True, text=True,
+                          timeout=900)
+    assert proc.returncode == 0, f"dvc {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}"
+    return proc.stdout + proc.stderr
+
+
+def tiny_params(params: dict, corpora: dict[str, Path]) -> dict:
+    """The repository's params.yaml pointed at the tiny corpora, with tiny models."""
+    for track, folder in corpora.items():
+        params["fetch"][track].update(source="local", local_dir=str(folder))
+        params["prepare"][track]["workers"] = 1
+    params["vocab"]["classical"]["min_count"] = 1
+    return params
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory) -> Path:
+    base = tmp_path_factory.mktemp("e2e")
+    repo = base / "repo"
+    repo.mkdir()
+    for name in ("dvc.yaml", "params.yaml", "pyproject.toml"):
+        shutil.copy(ROOT / name, repo / name)
+    for name in ("stages", "src"):
+        shutil.copytree(ROOT / name, repo / name, ignore=shutil.ignore_patterns("__pycache__"))
+    subprocess.run(["git", "init", "-q"], cwd=repo, check=True)
+    _dvc(repo, "init", "-q")
+    _dvc(repo, "config", "core.analytics", "false")
+    params = tiny_params(yaml.safe_load((repo / "params.yaml").read_text()), _corpora(base / "corpora"))
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    _dvc(repo, "repro")
+    return repo
+
+
+def test_every_track_reaches_vocab_with_ids_that_decode(repo):
+    for track in TRACKS:
+        vocab = json.loads((repo / f"data/vocab/{track}/vocab.json").read_text())
+        symbols = vocab["symbols"]
+        ids = np.load(repo / f"data/vocab/{track}/train.npy", allow_pickle=False)
+        end = vocab["special"]["end"]
+        assert ids.dtype == np.uint16 and ids[0] == symbols.index(end) and ids[-1] == symbols.index(end)
+        with open(repo / f"data/encoded/{track}/train.jsonl") as fh:
+            pieces = [json.loads(line)["symbols"] for line in fh]
+        expected = [end] + [s for piece in pieces for s in [*piece, end]]
+        assert [symbols[i] for i in ids] == expected
+
+
+def test_nottingham_keeps_tunes_and_lists_the_broken_one(repo):
+    rejected = (repo / "data/prepared/nottingham/rejected.csv").read_text()
+    assert "broken" in rejected and re.search(r"no K:.*field", rejected)
+    stats = json.loads((repo / "data/metrics/nottingham/prepare.json").read_text())
+    assert stats["pieces_kept"] == 3
+
+
+def test_essen_drops_triplets_and_transposes(repo):
+    rejected = (repo / "data/prepared/essen/rejected.csv").read_text()
+    assert "triplets" in rejected and "unacceptable_duration" in rejected
+    with open(repo / "data/prepared/essen/pieces.jsonl") as fh:
+        pieces = {p["id"]: p for p in map(json.loads, fh)}
+    assert len(pieces) == 4
+    song1 = next(p for k, p in pieces.items() if "song1" in k)
+    assert song1["key"] == "G major" and song1["events"][0][0] == 72  # g -> c''
+
+
+def test_classical_lists_garbage_midi(repo):
+    rejected = (repo / "data/prepared/classical/rejected.csv").read_text()
+    assert "garbage" in rejected and "parse_error" in rejected
+
+
+def test_second_repro_does_nothing_and_status_is_clean(repo):
+    out = _dvc(repo, "repro")
+    assert "Running stage" not in out
+    assert "up to date" in _dvc(repo, "status")
+
+
+def _data_hashes(repo: Path) -> dict[str, str]:
+    """md5 of every data output in dvc.lock (metrics hold timings, so they are left out)."""
+    lock = yaml.safe_load((repo / "dvc.lock").read_text())
+    return {out["path"]: out["md5"] for stage in lock["stages"].values() for out in stage.get("outs", [])
+            if not out["path"].startswith("data/metrics/")}
+
+
+def test_forced_rerun_gives_byte_identical_data(repo):
+    before = _data_hashes(repo)
+    assert {"data/raw/essen", "data/prepared/essen", "data/encoded/essen", "data/vocab/essen"} <= set(before)
+    _dvc(repo, "repro", "--force", "--single-item", "fetch@essen", "prepare@essen", "encode@essen",
+         "vocab@essen", "fetch@classical", "prepare@classical", "encode@classical", "vocab@classical")
+    assert _data_hashes(repo) == before

@@ -1,0 +1,88 @@
+"""Exact round trips of the essen time series and the nottingham ABC characters."""
+
+from __future__ import annotations
+
+from fractions import Fraction as F
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tunesmith.errors import MusicInputError
+from tunesmith.representations import abc_chars, time_series
+
+# --------------------------------------------------------------------- time series (seed 002)
+
+
+def test_quarter_note_is_pitch_then_holds():
+    assert time_series.encode([(63, F(1))], 0.25) == ["63", "_", "_", "_"]
+
+
+def test_melody_encodes_exactly():
+    events = [(60, F(1, 2)), (None, F(1, 4)), (62, F(3, 4)), (None, F(1, 4)), (None, F(1, 4))]
+    assert time_series.encode(events, 0.25) == ["60", "_", "r", "62", "_", "_", "r", "r"]
+
+
+@given(st.lists(st.tuples(st.one_of(st.none(), st.integers(0, 127)), st.integers(1, 16)), min_size=1, max_size=40))
+def test_time_series_round_trip(raw):
+    events = [(p, F(n, 4)) for p, n in raw]
+    assert time_series.decode_events(time_series.encode(events, 0.25), 0.25) == events
+
+
+def test_decode_stops_at_song_delimiter_and_reads_leading_hold_as_rest():
+    assert time_series.decode_events(["_", "60", "_", "/", "62"], 0.5) == [(None, F(1, 2)), (60, F(1))]
+
+
+def test_unrepresentable_duration_is_named():
+    with pytest.raises(MusicInputError, match=r"duration 1/3 quarter lengths .* time_step 1/4") as err:
+        time_series.encode([(60, F(1, 3))], 0.25)
+    assert err.value.reason == "unrepresentable_duration"
+
+
+def test_bad_symbol_is_named():
+    with pytest.raises(MusicInputError, match=r"symbol 1 'x60'"):
+        time_series.decode_events(["60", "x60"])
+
+
+def test_to_stream_writes_real_midi_that_reads_back(tmp_path):
+    import pretty_midi
+
+    symbols = ["60", "_", "_", "_", "r", "_", "64", "_"]
+    path = tmp_path / "melody.mid"
+    time_series.to_stream(symbols, 0.25).write("midi", fp=str(path))
+    notes = pretty_midi.PrettyMIDI(str(path)).instruments[0].notes
+    assert [n.pitch for n in notes] == [60, 64]
+    beat = 0.5  # music21 writes 120 bpm by default
+    assert [round(n.start / beat, 3) for n in notes] == [0.0, 1.5]
+    assert [round((n.end - n.start) / beat, 3) for n in notes] == [1.0, 0.5]
+
+
+# --------------------------------------------------------------------- ABC characters (seeds 000, 003)
+
+TUNE = """X: 12\r\nT:The Kesh   Jig\r\n% a comment\r\nR:jig\r\nM:6/8\r\nL:1/8\r\nK:G\r\n|:GAG GAB|ABA ABd|\r\n\r\n  edd gdd|edB dBA:|   \r\n"""
+
+
+def test_normalise_musical_headers_only():
+    assert abc_chars.normalise_tune(TUNE, "musical") == "M:6/8\nL:1/8\nK:G\n|:GAG GAB|ABA ABd|\nedd gdd|edB dBA:|\n"
+
+
+def test_normalise_all_headers_keeps_them_in_order():
+    text = abc_chars.normalise_tune(TUNE, "all")
+    assert text.splitlines()[:6] == ["X: 12", "T:The Kesh Jig", "R:jig", "M:6/8", "L:1/8", "K:G"]
+
+
+def test_chars_round_trip_exactly():
+    text = abc_chars.normalise_tune(TUNE, "all")
+    symbols = abc_chars.encode(text)
+    assert abc_chars.decode_text([*symbols, abc_chars.END, "x", "y"]) == text
+
+
+def test_no_key_field_is_rejected_with_the_tune_named():
+    with pytest.raises(MusicInputError, match=r"tune starting 'X:3' has no K: \(key\) field"):
+        abc_chars.normalise_tune("X:3\nT:Broken\nM:6/8\nGAG GAB|\n")
+
+
+def test_abc_decodes_to_music():
+    score = abc_chars.to_stream(abc_chars.normalise_tune(TUNE, "musical"))
+    pitches = [n.pitch.midi for n in score.flatten().notes][:3]
+    assert pitches == [67, 69, 67]  # G A G
