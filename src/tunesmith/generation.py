@@ -1,0 +1,362 @@
+"""Batched, stateful generation with primers.
+
+Seed 002 generated one melody at a time and, for every new token, re-ran
+``model.predict`` on the one-hot encoding of the whole last window: O(window)
+work and a full Keras predict call per token. Here a *stepper* feeds one token
+per call to the recurrent cells of the trained model and carries their states,
+so a token costs one cell update, and ``num_samples`` pieces are generated
+together as one batch (see ``bench/bench_generation.py`` for the speed-up).
+
+Steppers (:func:`make_stepper`):
+
+* :class:`RecurrentStepper` for ``lstm``, ``stacked_lstm`` and ``simple_rnn``:
+  calls the model's own embedding, recurrent cells and logits layers (found by
+  name, so no weights are copied) inside one ``tf.function`` with a fixed
+  input signature, called through its concrete function; the states live in
+  ``tf.Variable`` s updated in place. As in char-RNN sampling, the state runs
+  over the whole piece; seed 002 instead cut the context to the last window.
+  The model was trained from a zero state on windows, so pieces much longer
+  than the window take the state beyond what training saw.
+* :class:`WindowStepper` for ``cnn_lstm`` and ``bilstm``: re-runs the whole
+  model on the last ``window`` tokens for every token. ``bilstm`` cannot be
+  stepped: its backward direction reads the window from its end, so each new
+  token changes every backward state. ``cnn_lstm`` could be stepped (a buffer
+  of the last ``conv_kernel`` inputs in front of the cells) but is not yet,
+  to keep one stepping path; it pays a window re-run per token instead.
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+from collections.abc import Callable, Sequence
+
+import keras
+import numpy as np
+import tensorflow as tf
+from tqdm.auto import tqdm
+
+from tunesmith.models import ModelConfig, predicts_every_position, recurrent_layer_names
+
+logger = logging.getLogger(__name__)
+
+PRIMER_MODES = ("start", "symbols", "chars")
+"""Allowed ``mode`` values of :func:`parse_primer`."""
+
+STEPPABLE_FAMILIES = frozenset({"lstm", "stacked_lstm", "simple_rnn"})
+"""Families that :func:`make_stepper` steps one token at a time through their cells."""
+
+
+class Stepper:
+    """Next-token logits for a batch of sequences fed one token at a time.
+
+    ``reset(batch_size)`` starts ``batch_size`` empty sequences; ``step(ids)``
+    appends ``ids`` (int ``(batch,)``) and returns the float32 logits
+    ``(batch, vocab)`` of the token after them; ``prime(ids)`` appends a
+    ``(batch, time)`` block and returns the logits after its last token.
+    """
+
+    batch_size: int
+
+    def reset(self, batch_size: int) -> None:
+        raise NotImplementedError
+
+    def step(self, ids: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def prime(self, ids: np.ndarray) -> np.ndarray:
+        ids = self._check_block(ids)
+        logits = None
+        for t in range(ids.shape[1]):
+            logits = self.step(ids[:, t])
+        return logits
+
+    def _check_ids(self, ids: np.ndarray) -> np.ndarray:
+        ids = np.asarray(ids)
+        if ids.shape != (self.batch_size,):
+            raise ValueError(f"step ids must have shape ({self.batch_size},), got {ids.shape}")
+        return ids.astype(np.int32, copy=False)
+
+    def _check_block(self, ids: np.ndarray) -> np.ndarray:
+        ids = np.asarray(ids)
+        if ids.ndim != 2 or ids.shape[0] != self.batch_size or ids.shape[1] == 0:
+            raise ValueError(
+                f"primer ids must have shape ({self.batch_size}, time >= 1), got {ids.shape}"
+            )
+        return ids.astype(np.int32, copy=False)
+
+
+def _input_layer(model: keras.Model, cfg: ModelConfig) -> keras.layers.Layer:
+    return model.get_layer("embedding" if cfg.embedding_dim > 0 else "one_hot")
+
+
+class RecurrentStepper(Stepper):
+    """One cell update per token, states kept in ``tf.Variable`` s (see module docstring)."""
+
+    def __init__(self, model: keras.Model, cfg: ModelConfig, batch_size: int) -> None:
+        if cfg.family not in STEPPABLE_FAMILIES:
+            raise ValueError(f"family {cfg.family!r} cannot be stepped; use WindowStepper")
+        self._input = _input_layer(model, cfg)
+        self._cells = [model.get_layer(name).cell for name in recurrent_layer_names(cfg)]
+        self._logits = model.get_layer("logits")
+        self._states: list[list[tf.Variable]] = []
+        for cell in self._cells:
+            sizes = (
+                cell.state_size if isinstance(cell.state_size, (list, tuple)) else [cell.state_size]
+            )
+            # batch dimension left open so reset() can change it without retracing
+            self._states.append(
+                [
+                    tf.Variable(
+                        tf.zeros((batch_size, size), dtype=cell.compute_dtype),
+                        shape=tf.TensorShape([None, size]),
+                        trainable=False,
+                    )
+                    for size in sizes
+                ]
+            )
+        self.batch_size = batch_size
+        # Calling the concrete function skips tf.function's per-call signature
+        # matching, about half of a small model's step time on a CPU.
+        self._step_fn = tf.function(
+            self._step_graph, input_signature=[tf.TensorSpec([None], tf.int32)]
+        ).get_concrete_function()
+
+    def reset(self, batch_size: int) -> None:
+        for states in self._states:
+            for var in states:
+                var.assign(tf.zeros((batch_size, var.shape[1]), dtype=var.dtype))
+        self.batch_size = batch_size
+
+    def _step_graph(self, ids: tf.Tensor) -> tf.Tensor:
+        x = self._input(ids)
+        for cell, state_vars in zip(self._cells, self._states):
+            x, new_states = cell(x, [v.read_value() for v in state_vars], training=False)
+            if not isinstance(new_states, (list, tuple)):
+                new_states = [new_states]
+            for var, new in zip(state_vars, new_states):
+                var.assign(tf.cast(new, var.dtype))
+        return tf.cast(self._logits(x), tf.float32)
+
+    def step(self, ids: np.ndarray) -> np.ndarray:
+        return self._step_fn(tf.constant(self._check_ids(ids))).numpy()
+
+
+class WindowStepper(Stepper):
+    """Re-runs the whole model on the last ``window`` tokens per step (see module docstring).
+
+    While fewer than ``window`` tokens have been fed, a model built for any
+    length sees just those tokens; a model built for a fixed length sees them
+    left-padded with ``pad_id`` (use the end token: training windows that
+    start a piece are preceded by one).
+    """
+
+    def __init__(
+        self, model: keras.Model, cfg: ModelConfig, batch_size: int, *, window: int, pad_id: int = 0
+    ) -> None:
+        fixed = model.input_shape[1]
+        if fixed is not None and fixed != window:
+            raise ValueError(f"window must equal the model's input length {fixed}, got {window}")
+        if window < 1:
+            raise ValueError(f"window must be >= 1, got {window}")
+        self._window = window
+        self._fixed = fixed
+        self._pad_id = pad_id
+        self._every_position = predicts_every_position(cfg)
+        self._fn = tf.function(
+            lambda ids: model(ids, training=False),
+            input_signature=[tf.TensorSpec([None, None], tf.int32)],
+        ).get_concrete_function()
+        self.reset(batch_size)
+
+    def reset(self, batch_size: int) -> None:
+        self.batch_size = batch_size
+        self._history = np.zeros((batch_size, 0), dtype=np.int32)
+
+    def _run(self) -> np.ndarray:
+        ids = self._history[:, -self._window :]
+        if self._fixed is not None and ids.shape[1] < self._fixed:
+            pad = np.full(
+                (self.batch_size, self._fixed - ids.shape[1]), self._pad_id, dtype=np.int32
+            )
+            ids = np.concatenate([pad, ids], axis=1)
+        out = self._fn(tf.constant(ids)).numpy()
+        return out[:, -1] if self._every_position else out
+
+    def step(self, ids: np.ndarray) -> np.ndarray:
+        ids = self._check_ids(ids)
+        self._history = np.concatenate([self._history, ids[:, None]], axis=1)[:, -self._window :]
+        return self._run()
+
+    def prime(self, ids: np.ndarray) -> np.ndarray:
+        ids = self._check_block(ids)
+        self._history = np.concatenate([self._history, ids], axis=1)[:, -self._window :]
+        return self._run()
+
+
+def make_stepper(
+    model: keras.Model,
+    cfg: ModelConfig,
+    batch_size: int,
+    *,
+    window: int | None = None,
+    pad_id: int = 0,
+) -> Stepper:
+    """A :class:`Stepper` for ``model`` (built from ``cfg``) with ``batch_size`` rows.
+
+    ``lstm``, ``stacked_lstm``, ``simple_rnn``: a :class:`RecurrentStepper`
+    (``window`` and ``pad_id`` unused). ``cnn_lstm``, ``bilstm``: a
+    :class:`WindowStepper` over the last ``window`` tokens (default: the
+    model's input length, required if that is open).
+    """
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    if cfg.family in STEPPABLE_FAMILIES:
+        return RecurrentStepper(model, cfg, batch_size)
+    window = window if window is not None else model.input_shape[1]
+    if window is None:
+        raise ValueError(
+            f"family {cfg.family!r} needs a window: the model accepts any input length"
+        )
+    return WindowStepper(model, cfg, batch_size, window=window, pad_id=pad_id)
+
+
+def generate(
+    model: keras.Model,
+    cfg: ModelConfig,
+    symbols: list[str],
+    *,
+    primer_ids: Sequence[int],
+    num_samples: int,
+    max_length: int,
+    sampler: Callable[[np.ndarray, np.random.Generator], np.ndarray],
+    seed: int,
+    end_id: int,
+    window: int,
+) -> list[list[int]]:
+    """Generate ``num_samples`` continuations of ``primer_ids`` as one batch.
+
+    Args:
+        model, cfg: a model built by :func:`tunesmith.models.build_model` from ``cfg``.
+        symbols: the vocabulary; ``len(symbols)`` must match the model's logits.
+        primer_ids: context fed before sampling, at least one id; usually
+            :func:`parse_primer`'s output, which starts with the end token.
+        num_samples: sequences generated together, >= 1.
+        max_length: new tokens per sample at most, >= 1.
+        sampler: ``sampler(logits (B, V), rng) -> ids (B,)``, e.g. from
+            :func:`tunesmith.sampling.make_sampler`.
+        seed: seeds the ``numpy`` generator; same model, primer, sampler,
+            ``num_samples`` and seed give the same output.
+        end_id: id of the end token; a sample that emits it is finished.
+        window: context length of the window-stepped families (the training
+            window); the recurrent families carry their state instead.
+
+    Returns:
+        ``num_samples`` lists of new token ids (the primer is not repeated):
+        a finished sample ends with ``end_id``; an unfinished one has exactly
+        ``max_length`` ids.
+    """
+    vocab_size = len(symbols)
+    if model.output_shape[-1] != vocab_size:
+        raise ValueError(
+            f"the model predicts {model.output_shape[-1]} symbols, the vocabulary has {vocab_size}"
+        )
+    if num_samples < 1:
+        raise ValueError(f"num_samples must be >= 1, got {num_samples}")
+    if max_length < 1:
+        raise ValueError(f"max_length must be >= 1, got {max_length}")
+    if not 0 <= end_id < vocab_size:
+        raise ValueError(f"end_id must be in [0, {vocab_size}), got {end_id}")
+    primer = np.asarray(list(primer_ids), dtype=np.int64)
+    if primer.size == 0:
+        raise ValueError("primer_ids must hold at least one id (the end token as start symbol)")
+    if primer.min() < 0 or primer.max() >= vocab_size:
+        bad = int(primer[(primer < 0) | (primer >= vocab_size)][0])
+        raise ValueError(f"primer id {bad} is outside the vocabulary [0, {vocab_size})")
+
+    stepper = make_stepper(model, cfg, num_samples, window=window, pad_id=end_id)
+    rng = np.random.default_rng(seed)
+    logits = stepper.prime(np.tile(primer.astype(np.int32), (num_samples, 1)))
+
+    out = np.full((num_samples, max_length), end_id, dtype=np.int64)
+    lengths = np.full(num_samples, max_length, dtype=np.int64)
+    finished = np.zeros(num_samples, dtype=bool)
+    for t in tqdm(range(max_length), desc="generate", unit="tok", leave=False):
+        ids = np.asarray(sampler(logits, rng), dtype=np.int64)
+        # finished rows keep being stepped (the batch stays rectangular); their
+        # tokens are discarded by the lengths below
+        ids = np.where(finished, end_id, ids)
+        out[:, t] = ids
+        newly = ~finished & (ids == end_id)
+        lengths[newly] = t + 1
+        finished |= newly
+        if finished.all():
+            break
+        logits = stepper.step(ids)
+    logger.info(
+        "generated %d samples: %d finished, mean length %.1f",
+        num_samples,
+        int(finished.sum()),
+        lengths.mean(),
+    )
+    return [out[i, : lengths[i]].tolist() for i in range(num_samples)]
+
+
+def _default_end_symbol(symbols: Sequence[str]) -> str:
+    # "<end>" first: nottingham's ABC characters include "/" as a duration
+    for candidate in ("<end>", "/"):
+        if candidate in symbols:
+            return candidate
+    raise ValueError("the vocabulary has neither '<end>' nor '/'; pass end_symbol")
+
+
+def parse_primer(
+    text: str, symbols: Sequence[str], *, mode: str, end_symbol: str | None = None
+) -> list[int]:
+    """Turn a primer into token ids, returning ``[end_id] + primer``.
+
+    The end token comes first because in the training data every piece
+    follows an end token: it is the start-of-piece context.
+
+    Args:
+        text: the primer; ignored for mode ``start``.
+        symbols: the vocabulary (``vocab.json["symbols"]``).
+        mode: ``start`` (just the end token), ``symbols`` (whitespace-separated
+            symbols, e.g. seed 002's ``"60 _ _ _ 62 _ r _"``) or ``chars``
+            (every character a symbol, e.g. an ABC header ``"X:1\\nM:6/8\\nK:D\\n"``).
+        end_symbol: the end token (``vocab.json["special"]["end"]``); default
+            ``"<end>"`` if in the vocabulary, else ``"/"``.
+
+    Raises:
+        ValueError: unknown mode, or a primer symbol not in the vocabulary
+            (the message names it and the nearest valid symbols).
+    """
+    if mode not in PRIMER_MODES:
+        raise ValueError(f"primer mode must be one of {', '.join(PRIMER_MODES)}, got {mode!r}")
+    index = {s: i for i, s in enumerate(symbols)}
+    end_symbol = end_symbol if end_symbol is not None else _default_end_symbol(symbols)
+    if end_symbol not in index:
+        raise ValueError(f"end symbol {end_symbol!r} is not in the vocabulary")
+    if mode == "start":
+        tokens: list[str] = []
+    elif mode == "symbols":
+        tokens = text.split()
+    else:
+        tokens = list(text)
+    ids = [index[end_symbol]]
+    for position, token in enumerate(tokens):
+        if token not in index:
+            near = difflib.get_close_matches(token, list(index), n=3, cutoff=0.5)
+            # difflib scores single characters 0 unless equal; a case slip is the usual one
+            if token.swapcase() in index and token.swapcase() not in near:
+                near.insert(0, token.swapcase())
+            hint = (
+                f"nearest valid symbols: {', '.join(map(repr, near))}"
+                if near
+                else "no close valid symbol"
+            )
+            raise ValueError(
+                f"primer symbol {token!r} (position {position}) is not in the vocabulary; {hint}"
+            )
+        ids.append(index[token])
+    return ids

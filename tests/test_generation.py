@@ -1,0 +1,235 @@
+"""Steppers and batched generation: equal to the full model, deterministic, stopping at the end."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+
+from tunesmith.generation import (
+    RecurrentStepper,
+    WindowStepper,
+    generate,
+    make_stepper,
+    parse_primer,
+)
+from tunesmith.models import ModelConfig, build_model, predicts_every_position
+from tunesmith.sampling import SamplerConfig, make_sampler
+
+SYMBOLS = ["<end>", "a", "b", "c", "d", "e", "f"]
+VOCAB = len(SYMBOLS)
+END = 0
+
+
+def tiny(family: str, **overrides) -> ModelConfig:
+    kwargs = dict(
+        family=family,
+        units=10,
+        layers=1 if family == "lstm" else 2,
+        embedding_dim=5,
+        conv_filters=4,
+    )
+    kwargs.update(overrides)
+    return ModelConfig(**kwargs)
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    keras.utils.set_random_seed(99)
+
+
+def random_ids(batch: int, length: int, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, VOCAB, (batch, length)).astype(np.int32)
+
+
+@pytest.mark.parametrize("embedding_dim", [5, 0], ids=["embedding", "one_hot"])
+@pytest.mark.parametrize("family", ["lstm", "stacked_lstm", "simple_rnn"])
+def test_recurrent_stepper_equals_full_model(family, embedding_dim):
+    cfg = tiny(family, embedding_dim=embedding_dim)
+    model = build_model(cfg, VOCAB)
+    ids = random_ids(3, 12)
+    stepper = make_stepper(model, cfg, 3)
+    assert isinstance(stepper, RecurrentStepper)
+    stepped = np.stack([stepper.step(ids[:, t]) for t in range(ids.shape[1])], axis=1)
+    np.testing.assert_allclose(stepped, model(ids).numpy(), rtol=1e-5, atol=1e-5)
+    # reset forgets the past; prime feeds a block and returns the last logits
+    stepper.reset(2)
+    np.testing.assert_allclose(
+        stepper.prime(ids[:2, :5]), model(ids[:2, :5]).numpy()[:, -1], rtol=1e-5, atol=1e-5
+    )
+
+
+@pytest.mark.parametrize(
+    ("family", "model_window"), [("cnn_lstm", None), ("cnn_lstm", 6), ("bilstm", 6)]
+)
+def test_window_stepper_equals_full_model_on_the_last_window(family, model_window):
+    cfg = tiny(family)
+    model = build_model(cfg, VOCAB, window=model_window)
+    ids = random_ids(2, 11, seed=1)
+    stepper = make_stepper(model, cfg, 2, window=6, pad_id=END)
+    assert isinstance(stepper, WindowStepper)
+    for t in range(ids.shape[1]):
+        got = stepper.step(ids[:, t])
+        context = ids[:, max(0, t - 5) : t + 1]
+        if model_window is not None and context.shape[1] < model_window:
+            context = np.concatenate(
+                [np.full((2, model_window - context.shape[1]), END, np.int32), context], axis=1
+            )
+        want = model(context).numpy()
+        want = want[:, -1] if predicts_every_position(cfg) else want
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5, err_msg=f"step {t}")
+
+
+def test_stepper_under_mixed_precision_is_close():
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        cfg = tiny("stacked_lstm")
+        model = build_model(cfg, VOCAB)
+        ids = random_ids(2, 6)
+        stepper = make_stepper(model, cfg, 2)
+        stepped = np.stack([stepper.step(ids[:, t]) for t in range(6)], axis=1)
+        assert stepped.dtype == np.float32
+        np.testing.assert_allclose(stepped, model(ids).numpy(), atol=2e-2)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+
+
+def _run(model, cfg, seed, sampler=None, num_samples=5, max_length=15, primer=(END, 1, 2)):
+    sampler = sampler or make_sampler(SamplerConfig(method="temperature", temperature=1.5), SYMBOLS)
+    return generate(
+        model,
+        cfg,
+        SYMBOLS,
+        primer_ids=list(primer),
+        num_samples=num_samples,
+        max_length=max_length,
+        sampler=sampler,
+        seed=seed,
+        end_id=END,
+        window=6,
+    )
+
+
+@pytest.mark.parametrize("family", ["lstm", "bilstm"])
+def test_generate_is_deterministic_for_a_seed(family):
+    cfg = tiny(family)
+    model = build_model(cfg, VOCAB, window=6 if family == "bilstm" else None)
+    first, again, other = _run(model, cfg, 3), _run(model, cfg, 3), _run(model, cfg, 4)
+    assert first == again
+    assert first != other
+    assert len(first) == 5
+    for sample in first:
+        assert 1 <= len(sample) <= 15
+        assert all(0 <= i < VOCAB for i in sample)
+        assert END not in sample[:-1]
+        assert sample[-1] == END or len(sample) == 15
+
+
+def test_generate_stops_each_sample_at_its_end_token():
+    calls = []
+
+    def scripted(logits, rng):
+        # sample i emits tokens 1, 2, ... and the end token at step i; sample 3 never ends
+        step = len(calls)
+        calls.append(logits.shape)
+        ids = np.full(logits.shape[0], 1 + step % (VOCAB - 1), dtype=np.int64)
+        ids[:3][np.arange(3) == step] = END
+        return ids
+
+    cfg = tiny("lstm")
+    out = _run(build_model(cfg, VOCAB), cfg, 0, sampler=scripted, num_samples=4, max_length=8)
+    assert [len(s) for s in out] == [1, 2, 3, 8]
+    assert out[0] == [END] and out[1] == [1, END] and out[2] == [1, 2, END]
+    assert END not in out[3]
+    assert all(shape == (4, VOCAB) for shape in calls)
+
+
+def test_generate_stops_early_when_every_sample_has_ended():
+    cfg = tiny("lstm")
+    model = build_model(cfg, VOCAB)
+    # make the end token overwhelmingly likely: every sample is just [END]
+    dense = model.get_layer("logits")
+    kernel, bias = dense.get_weights()
+    bias[END] = 50.0
+    dense.set_weights([kernel * 0, bias])
+    calls = []
+
+    def counting(logits, rng):
+        calls.append(1)
+        return make_sampler(SamplerConfig(), SYMBOLS)(logits, rng)
+
+    assert _run(model, cfg, 0, sampler=counting, num_samples=6, max_length=50) == [[END]] * 6
+    assert len(calls) == 1
+
+
+def test_greedy_generation_matches_rerunning_the_full_model():
+    cfg = tiny("stacked_lstm")
+    model = build_model(cfg, VOCAB)
+    primer = [END, 3, 4, 5]
+    (sample,) = _run(
+        model,
+        cfg,
+        0,
+        sampler=make_sampler(SamplerConfig(method="greedy"), SYMBOLS),
+        num_samples=1,
+        max_length=10,
+        primer=primer,
+    )
+    context = list(primer)
+    for token in sample:
+        assert token == int(model(np.array([context], np.int32)).numpy()[0, -1].argmax())
+        context.append(token)
+
+
+def test_generate_checks_its_arguments():
+    cfg = tiny("lstm")
+    model = build_model(cfg, VOCAB)
+    with pytest.raises(ValueError, match="primer id 9 is outside the vocabulary"):
+        _run(model, cfg, 0, primer=(END, 9))
+    with pytest.raises(ValueError, match="primer_ids must hold at least one id"):
+        _run(model, cfg, 0, primer=())
+    with pytest.raises(ValueError, match="the model predicts 7 symbols, the vocabulary has 3"):
+        generate(
+            model,
+            cfg,
+            SYMBOLS[:3],
+            primer_ids=[0],
+            num_samples=1,
+            max_length=2,
+            sampler=make_sampler(SamplerConfig(), SYMBOLS[:3]),
+            seed=0,
+            end_id=0,
+            window=6,
+        )
+
+
+ESSEN = ["/", "r", "_", "60", "62", "64", "67"]
+ABC = ["<end>", "\n", " ", "/", "1", "6", "8", ":", "D", "K", "M", "X", "d", "|"]
+
+
+def test_parse_primer_modes():
+    assert parse_primer("ignored", ESSEN, mode="start") == [0]
+    assert parse_primer("60 _ _ _ 62 _ r _", ESSEN, mode="symbols") == [0, 3, 2, 2, 2, 4, 2, 1, 2]
+    header = parse_primer("X:1\nM:6/8\nK:D\n", ABC, mode="chars")
+    assert header[0] == ABC.index("<end>")  # not "/", which is an ABC character here
+    assert "".join(ABC[i] for i in header[1:]) == "X:1\nM:6/8\nK:D\n"
+    assert parse_primer("60", ["<end>", "/", "60"], mode="symbols", end_symbol="/") == [1, 2]
+
+
+def test_parse_primer_names_the_nearest_symbols():
+    with pytest.raises(
+        ValueError,
+        match=r"primer symbol '600' \(position 1\) is not in the vocabulary; "
+        r"nearest valid symbols: '60'",
+    ):
+        parse_primer("62 600 r", ESSEN, mode="symbols")
+    with pytest.raises(
+        ValueError, match=r"primer symbol 'k' \(position 0\).*nearest valid symbols: 'K'"
+    ):
+        parse_primer("k:D", ABC, mode="chars")
+    with pytest.raises(ValueError, match=r"'Q'.*no close valid symbol"):
+        parse_primer("Q", ABC, mode="chars")
+    with pytest.raises(
+        ValueError, match="primer mode must be one of start, symbols, chars, got 'notes'"
+    ):
+        parse_primer("60", ESSEN, mode="notes")
