@@ -27,6 +27,7 @@ import yaml
 
 from tunesmith import TRACKS
 from tunesmith.errors import ConfigError
+from tunesmith.sampling import SamplerConfig  # numpy only: cheap to import
 
 T = TypeVar("T")
 
@@ -297,3 +298,44 @@ class VocabConfig:
     def __post_init__(self) -> None:
         if self.min_count < 1:
             raise ValueError(f"min_count must be >= 1, got {self.min_count}")
+
+
+@dataclass(frozen=True)
+class PrimerConfig:
+    """What generation starts from (``generate.<corpus>.primer``).
+
+    mode: ``start`` (the start-of-piece token only, seed 003), ``chars`` (text whose
+      characters are symbols, e.g. an ABC header ``"M:6/8\\nL:1/8\\nK:D\\n"``, seed 003),
+      ``symbols`` (whitespace-separated symbols, e.g. seed 002's ``"60 _ _ _ 62 _ r _"``),
+      ``midi`` (the first ``length`` tokens of the MIDI file ``text``, seed 001) or
+      ``test`` (the first ``length`` symbols of a held-out test piece, one per sample).
+    """
+
+    mode: Literal["start", "chars", "symbols", "midi", "test"] = "start"
+    text: str = ""
+    length: int = 32
+
+    def __post_init__(self) -> None:
+        if self.mode in ("chars", "symbols", "midi") and not self.text:
+            raise ValueError(f"text must not be empty for primer mode {self.mode!r}")
+        if self.length < 1:
+            raise ValueError(f"length must be >= 1, got {self.length}")
+
+
+@dataclass(frozen=True)
+class GenerateConfig:
+    """Sampling (``generate.<corpus>``): num_samples generated as one batch, each up to
+    max_length new tokens or its end token; the same model, params and seed give the
+    same samples. ``sampler`` is :class:`tunesmith.sampling.SamplerConfig`."""
+
+    num_samples: int = 8
+    max_length: int = 512
+    seed: int = 0
+    sampler: SamplerConfig = field(default_factory=SamplerConfig)
+    primer: PrimerConfig = field(default_factory=PrimerConfig)
+
+    def __post_init__(self) -> None:
+        if self.num_samples < 1:
+            raise ValueError(f"num_samples must be >= 1, got {self.num_samples}")
+        if self.max_length < 1:
+            raise ValueError(f"max_length must be >= 1, got {self.max_length}")

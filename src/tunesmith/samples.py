@@ -1,0 +1,136 @@
+"""Generate a set of samples from a trained model and write them as music files.
+
+Used by the generate stage and by ``tunesmith generate``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from tunesmith import io
+from tunesmith.errors import ConfigError
+from tunesmith.music import midi_primer, write_sample
+
+log = logging.getLogger(__name__)
+
+
+def _test_openings(path: Path | None, length: int, n: int) -> list[list[str]]:
+    if path is None or not path.exists():
+        raise ConfigError(f"primer mode 'test' needs the encoded test split, {path} not found")
+    with open(path, encoding="utf-8") as fh:
+        pieces = [json.loads(line)["symbols"] for line in fh]
+    if not pieces:
+        raise ConfigError(f"primer mode 'test': {path} holds no pieces")
+    return [pieces[i % len(pieces)][:length] for i in range(n)]
+
+
+def primer_symbols(cfg, meta: dict, *, test_pieces: Path | None = None) -> list[list[str]]:
+    """The primer of every sample, as symbols (without the leading end token).
+
+    One list per sample: all the same except for mode ``test``, which takes the
+    opening of a different held-out piece for each sample.
+    """
+    p = cfg.primer
+    n = cfg.num_samples
+    if p.mode == "start":
+        return [[] for _ in range(n)]
+    if p.mode == "chars":
+        return [list(p.text.replace("\\n", "\n")) for _ in range(n)]
+    if p.mode == "symbols":
+        return [p.text.split() for _ in range(n)]
+    if p.mode == "midi":
+        return [midi_primer(Path(p.text).expanduser(), meta, p.length) for _ in range(n)]
+    return _test_openings(test_pieces, p.length, n)
+
+
+def _ids(symbols: Sequence[str], vocab_symbols: Sequence[str], end: str, *, allow_unk: bool) -> list[int]:
+    """``[end_id] + ids of symbols``; an unknown symbol is an error naming it and its nearest
+    valid symbols, except where ``allow_unk`` maps it to ``<unk>``."""
+    from tunesmith.generation import parse_primer
+
+    if allow_unk:  # a MIDI opening may hold chords training never saw: they become <unk>
+        known = set(vocab_symbols)
+        symbols = [s if s in known else "<unk>" for s in symbols]
+    if all(len(s) == 1 for s in symbols):
+        # character symbols (ABC): spaces and newlines are symbols too, so no splitting on them
+        return parse_primer("".join(symbols), vocab_symbols, mode="chars", end_symbol=end)
+    return parse_primer(" ".join(symbols), vocab_symbols, mode="symbols", end_symbol=end)
+
+
+def generate_samples(track: str, model_dir: Path, cfg, out_dir: Path, *,
+                     test_pieces: Path | None = None) -> pd.DataFrame:
+    """Generate ``cfg.num_samples`` samples from the model in ``model_dir`` into ``out_dir``.
+
+    Samples that share a primer are generated as one batch with the stateful
+    stepper. Writes the music files and ``samples.csv``; returns the table.
+    """
+    from tunesmith.generation import generate
+    from tunesmith.sampling import make_sampler
+    from tunesmith.training import load_model_bundle
+
+    model, model_cfg, train_cfg, vocab = load_model_bundle(model_dir)
+    symbols = list(vocab["symbols"])
+    end = vocab["special"]["end"]
+    end_id = symbols.index(end)
+    try:
+        sampler = make_sampler(cfg.sampler, symbols)
+    except ValueError as exc:
+        raise ConfigError(f"generate.{track}.sampler.{exc}") from exc
+    primers = primer_symbols(cfg, vocab, test_pieces=test_pieces)
+    try:
+        primer_ids = [_ids(p, symbols, end, allow_unk=cfg.primer.mode == "midi") for p in primers]
+    except ValueError as exc:
+        raise ConfigError(f"generate.{track}.primer: {exc}") from exc
+
+    groups: dict[tuple[int, ...], list[int]] = {}
+    for i, ids in enumerate(primer_ids):
+        groups.setdefault(tuple(ids), []).append(i)
+    outputs: dict[int, list[int]] = {}
+    start = time.perf_counter()
+    for g, (ids, members) in enumerate(groups.items()):
+        samples = generate(model, model_cfg, symbols, primer_ids=list(ids), num_samples=len(members),
+                           max_length=cfg.max_length, sampler=sampler, seed=cfg.seed + g, end_id=end_id,
+                           window=train_cfg.window)
+        outputs.update(zip(members, samples))
+    seconds = time.perf_counter() - start
+    new_tokens = sum(len(s) for s in outputs.values())
+
+    rows: list[dict[str, Any]] = []
+    with io.atomic_path(out_dir) as tmp:
+        tmp.mkdir()
+        for i in range(cfg.num_samples):
+            primer = primers[i]
+            sample_symbols = [*primer, *(symbols[t] for t in outputs[i])]
+            stem = tmp / f"sample_{i:03d}"
+            io.write_text(stem.with_suffix(".txt"), " ".join(sample_symbols) + "\n"
+                          if track != "nottingham" else "".join(s for s in sample_symbols if s != end))
+            info = write_sample(track, sample_symbols, vocab, stem, title=f"tunesmith {track} {i}")
+            rows.append({
+                "sample": stem.name,
+                "seed": cfg.seed,
+                "sampler": cfg.sampler.method,
+                "temperature": cfg.sampler.temperature,
+                "primer_mode": cfg.primer.mode,
+                "primer": " ".join(primer) if track != "nottingham" else "".join(primer),
+                "length": len(outputs[i]),
+                "ended": bool(outputs[i]) and outputs[i][-1] == end_id,
+                "decoded": info["decoded"],
+                "notes": info["notes"],
+                "files": " ".join(info["files"]),
+                "error": info["error"],
+            })
+        table = pd.DataFrame(rows)
+        table.to_csv(tmp / "samples.csv", index=False, lineterminator="\n")
+        io.write_json(tmp / "generation.json", {"config": json.loads(json.dumps(asdict(cfg), default=dict)),
+                                                "tokens": new_tokens})
+    log.info("%s: %d samples, %d tokens in %.1f s (%.0f tokens/s), %d decode", track, cfg.num_samples,
+             new_tokens, seconds, new_tokens / max(seconds, 1e-9), int(table["decoded"].sum()))
+    return table
