@@ -1,0 +1,147 @@
+"""The ``tunesmith`` command: generate from a trained model, inspect artifacts.
+
+Examples::
+
+    tunesmith generate --model data/models/essen --num 4 --out /tmp/melodies
+    tunesmith generate --model data/models/essen --primer "60 _ _ _ 62 _ r _" \\
+        --sampler entropy --bias r=0.9 --out /tmp/seeded
+    tunesmith generate --model data/models/nottingham --primer-mode chars \\
+        --primer 'M:6/8\\nL:1/8\\nK:D\\n' --temperature 0.5 --out /tmp/jigs
+    tunesmith generate --model data/models/classical --primer-mode midi \\
+        --primer my_piece.mid --primer-length 64 --out /tmp/piano
+    tunesmith inspect data/vocab/essen
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from tunesmith.errors import TunesmithError
+
+log = logging.getLogger("tunesmith")
+
+
+def _bias(text: str) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for item in filter(None, text.split(",")):
+        symbol, sep, weight = item.rpartition("=")
+        if not sep or not symbol:
+            raise argparse.ArgumentTypeError(f"--bias wants SYMBOL=WEIGHT[,SYMBOL=WEIGHT...], got {item!r}")
+        try:
+            out[symbol] = float(weight)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(f"--bias weight of {symbol!r} must be a number, got {weight!r}") from exc
+    return out
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="tunesmith", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    g = sub.add_parser(
+        "generate", help="generate music from a trained model",
+        description="Generate NUM samples as one batch from a model folder written by the train stage "
+                    "(model.keras + vocab.json + config.json) and write MIDI (all tracks), ABC "
+                    "(nottingham), MusicXML (nottingham, essen) and samples.csv to --out.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    g.add_argument("--model", type=Path, required=True, help="model folder, e.g. data/models/essen")
+    g.add_argument("--out", type=Path, required=True, help="folder to write the samples to (replaced)")
+    g.add_argument("--num", type=int, default=4, help="number of samples, generated as one batch")
+    g.add_argument("--max-length", type=int, default=512, help="new tokens per sample at most")
+    g.add_argument("--seed", type=int, default=0, help="same model, options and seed give the same samples")
+    g.add_argument("--primer", default="", help="primer text: symbols ('60 _ _ _ 62'), ABC text "
+                                                 "(with --primer-mode chars) or a MIDI file (midi)")
+    g.add_argument("--primer-mode", choices=["start", "chars", "symbols", "midi", "test"], default=None,
+                   help="how to read --primer; default: symbols if --primer is given, else start")
+    g.add_argument("--primer-length", type=int, default=32, help="tokens taken from a MIDI or test primer")
+    g.add_argument("--test-pieces", type=Path, default=None,
+                   help="encoded test split for --primer-mode test (default data/encoded/<corpus>/test.jsonl)")
+    g.add_argument("--sampler", choices=["temperature", "greedy", "top_k", "top_p", "entropy"],
+                   default="temperature", help="how each next token is picked")
+    g.add_argument("--temperature", type=float, default=1.0, help="T > 0; low = safer, high = wilder")
+    g.add_argument("--top-k", type=int, default=10, help="k for --sampler top_k")
+    g.add_argument("--top-p", type=float, default=0.9, help="nucleus mass for --sampler top_p")
+    g.add_argument("--bias", type=_bias, default={}, help="per-symbol weights, e.g. r=0.9 (seed 002)")
+
+    i = sub.add_parser("inspect", help="summarise a vocab, model or samples folder")
+    i.add_argument("path", type=Path, help="data/vocab/<corpus>, data/models/<corpus> or data/samples/<corpus>")
+    return p
+
+
+def _generate(args: argparse.Namespace) -> int:
+    from tunesmith.config import GenerateConfig, PrimerConfig
+    from tunesmith.io import read_json
+    from tunesmith.sampling import SamplerConfig
+    from tunesmith.samples import generate_samples
+
+    vocab_path = args.model / "vocab.json"
+    if not vocab_path.exists():
+        raise TunesmithError(f"{args.model} is not a model folder: {vocab_path.name} is missing")
+    corpus = read_json(vocab_path).get("corpus")
+    if corpus is None:
+        raise TunesmithError(f"{vocab_path} does not say which corpus it belongs to")
+    mode = args.primer_mode or ("symbols" if args.primer else "start")
+    try:
+        cfg = GenerateConfig(
+            num_samples=args.num, max_length=args.max_length, seed=args.seed,
+            sampler=SamplerConfig(method=args.sampler, temperature=args.temperature, top_k=args.top_k,
+                                  top_p=args.top_p, bias=args.bias),
+            primer=PrimerConfig(mode=mode, text=args.primer, length=args.primer_length),
+        )
+    except ValueError as exc:
+        raise TunesmithError(f"bad option: {exc}") from exc
+    test = args.test_pieces or Path("data/encoded") / corpus / "test.jsonl"
+    table = generate_samples(corpus, args.model, cfg, args.out, test_pieces=test)
+    print(table[["sample", "length", "ended", "decoded", "notes", "files"]].to_string(index=False))
+    print(f"\n{int(table['decoded'].sum())}/{len(table)} samples decode; files in {args.out}")
+    return 0
+
+
+def _inspect(args: argparse.Namespace) -> int:
+    path: Path = args.path
+    if (path / "samples.csv").exists():
+        import pandas as pd
+
+        print(pd.read_csv(path / "samples.csv").to_string(index=False))
+        return 0
+    if (path / "vocab.json").exists():
+        vocab = json.loads((path / "vocab.json").read_text())
+        print(f"corpus {vocab.get('corpus')}  representation {vocab.get('representation')}  "
+              f"size {vocab['size']}  special {vocab['special']}")
+        counts = vocab.get("counts", {})
+        top = sorted(counts.items(), key=lambda kv: -kv[1])[:15]
+        print("most frequent:", ", ".join(f"{s!r}:{c}" for s, c in top))
+        if "coverage" in vocab:
+            print("coverage:", vocab["coverage"])
+        for split in ("train", "validation", "test"):
+            npy = path / f"{split}.npy"
+            if npy.exists():
+                import numpy as np
+
+                print(f"{split}: {np.load(npy, mmap_mode='r').size} tokens")
+        for name in ("config.json", "metrics.json"):
+            if (path / name).exists():
+                print(f"{name}:", (path / name).read_text())
+        return 0
+    raise TunesmithError(f"{path}: no vocab.json or samples.csv here")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return _generate(args) if args.command == "generate" else _inspect(args)
+    except TunesmithError as exc:
+        print(f"tunesmith: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,808 @@
+"""Fit a model on token ids: early stopping, checkpoints, resume, DVCLive.
+
+:func:`train` runs one epoch per ``model.fit`` call so that everything that
+decides the next epoch (data order, early-stopping counters, the best weights
+so far) lives in this module and in a small JSON file, not inside Keras
+callbacks. That is what makes a run killed with ``kill -9`` continue where it
+stopped: after every epoch the full model (with optimizer state) and, when it
+improved, the best weights are written atomically, then ``state.json`` is
+replaced -- the commit point. Files the state does not name are leftovers of
+an interrupted write and are deleted.
+
+Layout of ``out_dir`` after a completed run::
+
+    model.keras            the best epoch's model (lowest validation loss), no optimizer
+    vocab.json             the vocabulary it was trained with
+    config.json            model + train config, vocab size and sha256 fingerprint
+    metrics.json           best epoch, train/val loss, accuracy, perplexity, tokens/s ...
+    checkpoints/state.json epoch, best val loss, early-stopping wait, history, compat key
+    checkpoints/epoch-NNNN.keras       the last epoch's model + optimizer state
+    checkpoints/best-NNNN.weights.h5   the best epoch's weights
+
+The checkpoints are kept after a run ends: calling :func:`train` again with a
+larger ``epochs`` continues the same run instead of starting over (with
+``persist: true`` on the output in dvc.yaml this works across ``dvc repro``);
+they cost one copy of the model with optimizer state plus one of the weights.
+
+Data order is a pure function of ``(seed, epoch)`` and the dropout RNG state is
+saved with the model, so on a CPU (op determinism on) an interrupted and
+resumed run ends with the same weights as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+import math
+import os
+import shutil
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tunesmith.dataset import count_windows, default_stride, make_windows
+from tunesmith.io import read_json, write_json
+from tunesmith.models import ModelConfig, build_model, predicts_every_position
+
+log = logging.getLogger(__name__)
+
+OPTIMIZERS = ("adam", "rmsprop", "sgd", "adagrad")
+TARGETS = ("all", "last")
+STATE_FORMAT = 1
+CHECKPOINT_DIR = "checkpoints"
+STATE_FILE = "state.json"
+# Fields that may change between an interrupted run and its continuation:
+# they decide when to stop and how much to validate, not what is learnt.
+_RESUMABLE_FIELDS = frozenset({"epochs", "patience", "min_delta", "validation_steps"})
+
+
+def _check_int(name: str, value: object, low: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{name} must be an integer, got {value!r}")
+    if value < low:
+        raise ValueError(f"{name} must be >= {low}, got {value!r}")
+
+
+def _check_number(name: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
+    return float(value)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How to fit a model (``train.<corpus>`` in params.yaml; the model under ``train.<corpus>.model``).
+
+    Attributes:
+        window: input length in tokens, >= 1 (seeds 000/002: 64; 003: 100).
+        batch_size: windows per batch, >= 1 (seed 000: 16; 002: 64).
+        epochs: maximum number of epochs, >= 1.
+        target: ``"all"`` (every position predicts its next token, windows
+            don't overlap) or ``"last"`` (only the token after the window,
+            sliding windows with stride 1, as seed 002). ``bilstm`` always
+            trains with ``"last"``.
+        optimizer: ``adam``, ``rmsprop``, ``sgd`` or ``adagrad`` (seed 000 compares them).
+        learning_rate: > 0 (seed 000: 1e-3; 003: 1e-4).
+        clipnorm: gradient norm clip, >= 0; 0 switches clipping off.
+        patience: epochs without a validation-loss improvement before
+            stopping, >= 0 (seed 003 stops after two rises: 2); 0 never stops early.
+            The saved model is always the epoch with the lowest validation loss.
+        min_delta: the smallest decrease of validation loss that counts as an
+            improvement, >= 0.
+        steps_per_epoch: batches per epoch, >= 0; 0 = one pass over the train split.
+        validation_steps: validation batches per epoch, >= 0; 0 = the whole split.
+        mixed_precision: ``mixed_float16`` on a GPU; ignored (with a log line) on a CPU.
+        seed: seeds weights, dropout and data order, >= 0.
+        shuffle: shuffle the training windows each epoch.
+    """
+
+    window: int = 64
+    batch_size: int = 64
+    epochs: int = 20
+    target: str = "all"
+    optimizer: str = "adam"
+    learning_rate: float = 1e-3
+    clipnorm: float = 1.0
+    patience: int = 2
+    min_delta: float = 0.0
+    steps_per_epoch: int = 0
+    validation_steps: int = 0
+    mixed_precision: bool = False
+    seed: int = 0
+    shuffle: bool = True
+
+    def __post_init__(self) -> None:
+        _check_int("window", self.window, 1)
+        _check_int("batch_size", self.batch_size, 1)
+        _check_int("epochs", self.epochs, 1)
+        if self.target not in TARGETS:
+            raise ValueError(f"target must be one of {', '.join(TARGETS)}, got {self.target!r}")
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(
+                f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}"
+            )
+        if _check_number("learning_rate", self.learning_rate) <= 0:
+            raise ValueError(f"learning_rate must be > 0, got {self.learning_rate!r}")
+        if _check_number("clipnorm", self.clipnorm) < 0:
+            raise ValueError(f"clipnorm must be >= 0 (0 = off), got {self.clipnorm!r}")
+        _check_int("patience", self.patience, 0)
+        if _check_number("min_delta", self.min_delta) < 0:
+            raise ValueError(f"min_delta must be >= 0, got {self.min_delta!r}")
+        _check_int("steps_per_epoch", self.steps_per_epoch, 0)
+        _check_int("validation_steps", self.validation_steps, 0)
+        if not isinstance(self.mixed_precision, bool):
+            raise ValueError(f"mixed_precision must be true or false, got {self.mixed_precision!r}")
+        _check_int("seed", self.seed, 0)
+        if not isinstance(self.shuffle, bool):
+            raise ValueError(f"shuffle must be true or false, got {self.shuffle!r}")
+
+
+# --------------------------------------------------------------------------- vocab
+
+
+def vocab_fingerprint(vocab: Mapping[str, Any]) -> str:
+    """sha256 (hex) of the ordered symbol list: equal iff every id means the same symbol."""
+    symbols = _symbols(vocab)
+    blob = json.dumps(symbols, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return hashlib.sha256(blob).hexdigest()
+
+
+def _symbols(vocab: Mapping[str, Any]) -> list[str]:
+    symbols = vocab.get("symbols") if isinstance(vocab, Mapping) else None
+    if not isinstance(symbols, (list, tuple)) or len(symbols) < 2:
+        raise ValueError(f"vocab must have a 'symbols' list of >= 2 entries, got {symbols!r:.80}")
+    return list(symbols)
+
+
+def _describe_vocab(vocab: Mapping[str, Any]) -> str:
+    return f"{len(_symbols(vocab))} symbols (sha256 {vocab_fingerprint(vocab)[:12]}...)"
+
+
+def _check_ids(ids: np.ndarray, vocab_size: int, split: str) -> np.ndarray:
+    ids = np.asarray(ids)
+    if ids.ndim != 1 or not np.issubdtype(ids.dtype, np.integer):
+        raise ValueError(
+            f"{split} ids must be a 1-D integer array, got shape {ids.shape} dtype {ids.dtype}"
+        )
+    if ids.size and (int(ids.min()) < 0 or int(ids.max()) >= vocab_size):
+        bad = int(ids.max()) if int(ids.max()) >= vocab_size else int(ids.min())
+        raise ValueError(
+            f"{split} ids hold token id {bad}, outside the vocab of {vocab_size} symbols"
+        )
+    return ids
+
+
+# --------------------------------------------------------------------------- device
+
+
+def _gpus() -> list:
+    return tf.config.list_physical_devices("GPU")
+
+
+def _strategy() -> tf.distribute.Strategy:
+    """MirroredStrategy over several GPUs, else the default (one GPU or the CPU)."""
+    gpus = _gpus()
+    if len(gpus) > 1:
+        log.info("training on %d GPUs with MirroredStrategy", len(gpus))
+        return tf.distribute.MirroredStrategy()
+    log.info("training on %s", "the GPU" if gpus else "the CPU")
+    return tf.distribute.get_strategy()
+
+
+@contextmanager
+def _dtype_policy(mixed: bool) -> Iterator[None]:
+    # The policy is process-global; restore it so a later build (generation,
+    # another test) gets float32 again.
+    previous = keras.config.dtype_policy()
+    if mixed:
+        keras.config.set_dtype_policy("mixed_float16")
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)
+
+
+def _effective_mixed_precision(cfg: TrainConfig) -> bool:
+    if cfg.mixed_precision and not _gpus():
+        log.info(
+            "mixed_precision is ignored on the CPU (float16 is slower there); training in float32"
+        )
+        return False
+    return cfg.mixed_precision
+
+
+def _seed_everything(seed: int) -> None:
+    keras.utils.set_random_seed(seed)
+    if not _gpus():
+        # cuDNN kernels may have no deterministic variant, so only the CPU is pinned
+        tf.config.experimental.enable_op_determinism()
+
+
+def _epoch_seed(seed: int, epoch: int) -> int:
+    return int(np.random.SeedSequence([seed, epoch]).generate_state(1)[0])
+
+
+# --------------------------------------------------------------------------- model
+
+
+def _optimizer(cfg: TrainConfig) -> keras.optimizers.Optimizer:
+    cls = {
+        "adam": keras.optimizers.Adam,
+        "rmsprop": keras.optimizers.RMSprop,
+        "sgd": keras.optimizers.SGD,
+        "adagrad": keras.optimizers.Adagrad,
+    }[cfg.optimizer]
+    return cls(learning_rate=cfg.learning_rate, clipnorm=cfg.clipnorm or None)
+
+
+def _last_step_model(inner: keras.Model, window: int, vocab_size: int) -> keras.Model:
+    """Wrap an every-position model so it outputs only the last position's logits ``(B, V)``.
+
+    Built from stock layers so the checkpoint loads without custom objects.
+    """
+    ids = keras.Input(shape=(window,), dtype="int32", name="ids")
+    seq = inner(ids)
+    last = keras.layers.Cropping1D((window - 1, 0), dtype="float32", name="last_step_crop")(seq)
+    logits = keras.layers.Reshape((vocab_size,), dtype="float32", name="last_step")(last)
+    return keras.Model(ids, logits, name=f"{inner.name}_last_step")
+
+
+def _compile(model: keras.Model, cfg: TrainConfig) -> None:
+    model.compile(
+        optimizer=_optimizer(cfg),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+    )
+
+
+def _inner_model(fit_model: keras.Model, model_cfg: ModelConfig) -> keras.Model:
+    """The model itself, out of the last-step wrapper when there is one."""
+    if fit_model.name == model_cfg.family:
+        return fit_model
+    return fit_model.get_layer(model_cfg.family)
+
+
+# --------------------------------------------------------------------------- early stopping
+
+
+@dataclass
+class EarlyStopping:
+    """Validation-loss bookkeeping: best value, its epoch, epochs since.
+
+    ``update`` returns True when ``val_loss`` improves on the best by more than
+    ``min_delta``; NaN never improves. ``should_stop`` once ``wait`` reaches
+    ``patience`` (never when patience is 0).
+    """
+
+    patience: int
+    min_delta: float = 0.0
+    best: float = math.inf
+    best_epoch: int = -1
+    wait: int = 0
+
+    def update(self, epoch: int, val_loss: float) -> bool:
+        if math.isfinite(val_loss) and val_loss < self.best - self.min_delta:
+            self.best, self.best_epoch, self.wait = float(val_loss), epoch, 0
+            return True
+        self.wait += 1
+        return False
+
+    @property
+    def should_stop(self) -> bool:
+        return self.patience > 0 and self.wait >= self.patience
+
+
+class _EpochTimer(keras.callbacks.Callback):
+    """Training throughput of one epoch, validation excluded.
+
+    The first batch is left out when there are others: it includes tracing the
+    train step (seconds), which would make short epochs look slow.
+    """
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.start = self.first = self.end = time.perf_counter()
+        self.batches = 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.end = time.perf_counter()
+        self.batches += 1
+        if self.batches == 1:
+            self.first = self.end
+
+    def batches_per_s(self) -> float:
+        if self.batches > 1:
+            return (self.batches - 1) / max(self.end - self.first, 1e-9)
+        return self.batches / max(self.end - self.start, 1e-9)
+
+
+def _perplexity(loss: float) -> float:
+    try:
+        return math.exp(loss)
+    except OverflowError:
+        return math.inf
+
+
+# --------------------------------------------------------------------------- checkpoints
+
+
+def _compat_key(
+    model_cfg: ModelConfig,
+    train_cfg: TrainConfig,
+    vocab: Mapping[str, Any],
+    target: str,
+    mixed: bool,
+) -> dict[str, Any]:
+    train = {k: v for k, v in dataclasses.asdict(train_cfg).items() if k not in _RESUMABLE_FIELDS}
+    train["target"] = target
+    train["mixed_precision"] = mixed
+    return {
+        "model": dataclasses.asdict(model_cfg),
+        "train": train,
+        "vocab_size": len(_symbols(vocab)),
+        "vocab_sha256": vocab_fingerprint(vocab),
+    }
+
+
+def _diff(old: Any, new: Any, prefix: str = "") -> list[str]:
+    if isinstance(old, dict) and isinstance(new, dict):
+        out = []
+        for k in sorted(set(old) | set(new)):
+            out += _diff(old.get(k), new.get(k), f"{prefix}{k}.")
+        return out
+    return [] if old == new else [f"{prefix.rstrip('.')}: {old!r} -> {new!r}"]
+
+
+def _save_model_atomic(model: keras.Model, path: Path) -> None:
+    # Keras insists on the suffix, so the temporary name keeps it.
+    tmp = path.with_name(f".tmp-{path.name}")
+    model.save(tmp)
+    os.replace(tmp, path)
+
+
+def _save_weights_atomic(model: keras.Model, path: Path) -> None:
+    tmp = path.with_name(f".tmp-{path.name}")
+    model.save_weights(tmp)
+    os.replace(tmp, path)
+
+
+def _seed_states(model: keras.Model) -> dict[str, list[int]]:
+    """The state of every layer's RNG (dropout masks), which ``.keras`` files do not keep.
+
+    Saved in state.json so a resumed run draws the same masks as an
+    uninterrupted one. Uses Keras's private ``_flatten_layers``/``_seed_generators``:
+    there is no public way to reach a layer's SeedGenerator.
+    """
+    return {
+        f"{layer.name}/{i}": [int(v) for v in keras.ops.convert_to_numpy(sg.state)]
+        for layer in model._flatten_layers()
+        for i, sg in enumerate(getattr(layer, "_seed_generators", []))
+    }
+
+
+def _restore_seed_states(model: keras.Model, states: Mapping[str, list[int]]) -> None:
+    for layer in model._flatten_layers():
+        for i, sg in enumerate(getattr(layer, "_seed_generators", [])):
+            saved = states.get(f"{layer.name}/{i}")
+            if saved is not None:
+                sg.state.assign(
+                    np.asarray(saved, dtype=keras.backend.standardize_dtype(sg.state.dtype))
+                )
+
+
+def _prune(ckpt_dir: Path, keep: set[str]) -> None:
+    for p in ckpt_dir.iterdir():
+        if p.name != STATE_FILE and p.name not in keep:
+            p.unlink(missing_ok=True)
+
+
+def _load_state(ckpt_dir: Path, compat: dict[str, Any]) -> dict[str, Any] | None:
+    """The checkpoint state if it can be resumed, else None (discarding what is there)."""
+    path = ckpt_dir / STATE_FILE
+    if not path.is_file():
+        if ckpt_dir.exists():
+            shutil.rmtree(ckpt_dir)  # files from before any epoch finished
+        return None
+    try:
+        state = read_json(path)
+        ok = state.get("format") == STATE_FORMAT
+    except (OSError, ValueError) as exc:
+        log.warning("discarding unreadable checkpoint %s: %s", path, exc)
+        ok, state = False, {}
+    if ok and state.get("compat") != compat:
+        changes = "; ".join(_diff(state.get("compat"), compat))
+        log.warning(
+            "discarding checkpoint in %s: config changed since it was written (%s)",
+            ckpt_dir,
+            changes,
+        )
+        ok = False
+    named = [state.get(k) for k in ("model_file", "best_weights_file")] if ok else []
+    if ok and not all((ckpt_dir / name).is_file() for name in named if name is not None):
+        log.warning(
+            "discarding checkpoint in %s: a file named in %s is missing", ckpt_dir, STATE_FILE
+        )
+        ok = False
+    if not ok:
+        shutil.rmtree(ckpt_dir)
+        return None
+    return state
+
+
+# --------------------------------------------------------------------------- DVCLive
+
+
+def _open_live(live_dir: Path | None, resuming: bool, history: list[dict[str, float]]):
+    if live_dir is None:
+        return None
+    from dvclive import Live  # imported here: only train() with a live_dir needs it
+
+    live_dir = Path(live_dir)
+    logged = -1  # last step DVCLive wrote
+    summary = live_dir / "metrics.json"
+    if resuming and summary.is_file():
+        logged = int(read_json(summary).get("step", -1))
+    live = Live(
+        dir=str(live_dir), resume=resuming and logged >= 0, save_dvc_exp=False, dvcyaml=None
+    )
+    # A kill between the checkpoint and the DVCLive write leaves DVCLive an
+    # epoch behind; replay those epochs from the checkpoint's history.
+    live.step = logged + 1
+    for record in history[logged + 1 :]:
+        _log_epoch(live, record)
+    return live
+
+
+def _log_epoch(live, record: Mapping[str, float]) -> None:
+    for split in ("train", "val"):
+        for name in ("loss", "accuracy", "perplexity"):
+            live.log_metric(f"{split}/{name}", float(record[f"{split}_{name}"]))
+    live.log_metric("train/tokens_per_s", float(record["tokens_per_s"]))
+    live.next_step()
+
+
+# --------------------------------------------------------------------------- train
+
+
+def train(
+    model_cfg: ModelConfig,
+    train_cfg: TrainConfig,
+    vocab: Mapping[str, Any],
+    train_ids: np.ndarray,
+    val_ids: np.ndarray,
+    out_dir: Path | str,
+    *,
+    live_dir: Path | str | None = None,
+) -> dict[str, Any]:
+    """Train a model, resuming from ``out_dir/checkpoints`` when a compatible run is there.
+
+    Args:
+        model_cfg: the architecture (``models.ModelConfig``).
+        train_cfg: how to fit it.
+        vocab: the vocabulary dict (``vocab.json``); its ``symbols`` fix ``V``.
+        train_ids, val_ids: 1-D integer token-id arrays, ids in ``[0, V)``.
+        out_dir: where checkpoints and the final artefacts go (see the module docstring).
+        live_dir: DVCLive folder for per-epoch metrics, or None for no DVCLive.
+
+    Returns:
+        The content of ``metrics.json`` plus ``history``: one dict per epoch run
+        with ``epoch`` (1-based), ``train_loss``, ``train_accuracy``,
+        ``train_perplexity``, ``val_*`` likewise and ``tokens_per_s``.
+
+    Raises:
+        ValueError: a vocab without symbols, ids outside it, or a split too
+            short for one window.
+    """
+    out_dir = Path(out_dir)
+    vocab_size = len(_symbols(vocab))
+    train_ids = _check_ids(train_ids, vocab_size, "train")
+    val_ids = _check_ids(val_ids, vocab_size, "validation")
+
+    target = train_cfg.target
+    if not predicts_every_position(model_cfg) and target != "last":
+        log.info(
+            "%s predicts only the token after the window: training with target 'last'",
+            model_cfg.family,
+        )
+        target = "last"
+    stride = default_stride(train_cfg.window, target)
+    for split, ids in (("train", train_ids), ("validation", val_ids)):
+        if count_windows(ids, window=train_cfg.window, target=target, stride=stride) == 0:
+            raise ValueError(
+                f"the {split} split has {ids.shape[0]} tokens, too few for one window of "
+                f"{train_cfg.window} (+1 target)"
+            )
+
+    mixed = _effective_mixed_precision(train_cfg)
+    compat = _compat_key(model_cfg, train_cfg, vocab, target, mixed)
+    # other training data with the same vocabulary must not resume (or skip) an old run
+    compat["data_sha256"] = {split: hashlib.sha256(np.ascontiguousarray(ids).tobytes()).hexdigest()
+                             for split, ids in (("train", train_ids), ("validation", val_ids))}
+    ckpt_dir = out_dir / CHECKPOINT_DIR
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for name in ("model.keras", "metrics.json", "config.json", "vocab.json"):
+        # a crash later must not leave the previous run's model beside new checkpoints
+        (out_dir / name).unlink(missing_ok=True)
+    state = _load_state(ckpt_dir, compat)
+    ckpt_dir.mkdir(exist_ok=True)
+
+    strategy = _strategy()
+    with _dtype_policy(mixed), strategy.scope():
+        if state is None:
+            _seed_everything(train_cfg.seed)
+            inner = build_model(model_cfg, vocab_size, window=train_cfg.window)
+            wrap = target == "last" and predicts_every_position(model_cfg)
+            fit_model = _last_step_model(inner, train_cfg.window, vocab_size) if wrap else inner
+            _compile(fit_model, train_cfg)
+            stopper = EarlyStopping(train_cfg.patience, train_cfg.min_delta)
+            history: list[dict[str, float]] = []
+            start_epoch, resumed_from = 0, None
+        else:
+            start_epoch = int(state["epoch"])
+            resumed_from = start_epoch
+            _seed_everything(train_cfg.seed + start_epoch)
+            fit_model = keras.saving.load_model(ckpt_dir / state["model_file"])
+            _restore_seed_states(fit_model, state.get("rng", {}))
+            stopper = EarlyStopping(
+                train_cfg.patience,
+                train_cfg.min_delta,
+                best=float(state["best_val_loss"]),
+                best_epoch=int(state["best_epoch"]),
+                wait=int(state["wait"]),
+            )
+            history = list(state["history"])
+            log.info(
+                "resuming %s from its checkpoint after epoch %d "
+                "(best val loss %.4f at epoch %d, wait %d)",
+                out_dir,
+                start_epoch,
+                stopper.best,
+                stopper.best_epoch + 1,
+                stopper.wait,
+            )
+        best_file = state["best_weights_file"] if state else None
+
+        live = _open_live(Path(live_dir) if live_dir else None, state is not None, history)
+        val_ds = make_windows(
+            val_ids,
+            window=train_cfg.window,
+            batch_size=train_cfg.batch_size,
+            target=target,
+            stride=stride,
+            shuffle=False,
+            seed=0,
+        )
+        if train_cfg.validation_steps:
+            val_ds = val_ds.take(train_cfg.validation_steps)
+        verbose: str | int = "auto" if sys.stdout.isatty() else 2
+        n_train_windows = count_windows(
+            train_ids, window=train_cfg.window, target=target, stride=stride
+        )
+        log.info(
+            "%d training windows of %d tokens (target %r, stride %d), batch %d, up to %d epochs",
+            n_train_windows,
+            train_cfg.window,
+            target,
+            stride,
+            train_cfg.batch_size,
+            train_cfg.epochs,
+        )
+
+        epoch = start_epoch
+        stopped_early = stopper.should_stop
+        while epoch < train_cfg.epochs and not stopped_early:
+            train_ds = make_windows(
+                train_ids,
+                window=train_cfg.window,
+                batch_size=train_cfg.batch_size,
+                target=target,
+                stride=stride,
+                shuffle=train_cfg.shuffle,
+                seed=_epoch_seed(train_cfg.seed, epoch),
+            )
+            if train_cfg.steps_per_epoch:
+                train_ds = train_ds.repeat().take(train_cfg.steps_per_epoch)
+            record = _fit_one_epoch(fit_model, train_ds, val_ds, epoch, train_cfg, verbose)
+            history.append(record)
+            improved = stopper.update(epoch, record["val_loss"])
+            stopped_early = stopper.should_stop
+
+            model_file = f"epoch-{epoch + 1:04d}.keras"
+            _save_model_atomic(fit_model, ckpt_dir / model_file)
+            if improved:
+                best_file = f"best-{epoch + 1:04d}.weights.h5"
+                _save_weights_atomic(fit_model, ckpt_dir / best_file)
+            state = {
+                "format": STATE_FORMAT,
+                "compat": compat,
+                "epoch": epoch + 1,
+                "model_file": model_file,
+                "best_weights_file": best_file,
+                "best_val_loss": stopper.best,
+                "best_epoch": stopper.best_epoch,
+                "wait": stopper.wait,
+                "stopped_early": stopped_early,
+                "seed": train_cfg.seed,
+                "data_order": "numpy permutation seeded by SeedSequence([seed, epoch])",
+                "rng": _seed_states(fit_model),
+                "history": history,
+            }
+            write_json(ckpt_dir / STATE_FILE, state)  # the commit point
+            _prune(ckpt_dir, {model_file, best_file})
+            if live is not None:
+                _log_epoch(live, record)
+            log.info(
+                "epoch %d/%d: loss %.4f acc %.3f ppl %.2f | "
+                "val loss %.4f acc %.3f ppl %.2f | %.0f tokens/s",
+                epoch + 1,
+                train_cfg.epochs,
+                record["train_loss"],
+                record["train_accuracy"],
+                record["train_perplexity"],
+                record["val_loss"],
+                record["val_accuracy"],
+                record["val_perplexity"],
+                record["tokens_per_s"],
+            )
+            epoch += 1
+        if stopped_early:
+            log.info(
+                "validation loss has not improved for %d epochs: stopped after epoch %d",
+                stopper.wait,
+                epoch,
+            )
+
+        if best_file is None:
+            raise RuntimeError(f"no epoch of {out_dir} produced a finite validation loss")
+        fit_model.load_weights(ckpt_dir / best_file)
+        trained = _inner_model(fit_model, model_cfg)
+        weights = trained.get_weights()
+
+    # The exported model: float32, any input length, no optimizer, so
+    # generation gets a small model that runs anywhere.
+    final = build_model(model_cfg, vocab_size, window=None)
+    final.set_weights(weights)
+    save_model_bundle(final, out_dir, vocab, model_cfg, train_cfg)
+
+    best = history[stopper.best_epoch]
+    metrics = {
+        "best_epoch": stopper.best_epoch + 1,
+        "epochs_run": len(history),
+        "stopped_early": bool(stopped_early),
+        "resumed_from_epoch": resumed_from,
+        "target": target,
+        "train": {k: _finite(best[f"train_{k}"]) for k in ("loss", "accuracy", "perplexity")},
+        "val": {k: _finite(best[f"val_{k}"]) for k in ("loss", "accuracy", "perplexity")},
+        "tokens_per_s": _finite(float(np.mean([h["tokens_per_s"] for h in history]))),
+        "device": "gpu" if _gpus() else "cpu",
+    }
+    write_json(out_dir / "metrics.json", metrics)
+    if live is not None:
+        live.end()
+    log.info(
+        "best epoch %d: val loss %.4f, perplexity %.2f; model in %s",
+        metrics["best_epoch"],
+        best["val_loss"],
+        best["val_perplexity"],
+        out_dir / "model.keras",
+    )
+    return {**metrics, "history": history}
+
+
+def _fit_one_epoch(
+    fit_model: keras.Model,
+    train_ds: tf.data.Dataset,
+    val_ds: tf.data.Dataset,
+    epoch: int,
+    cfg: TrainConfig,
+    verbose: str | int,
+) -> dict[str, float]:
+    """One ``fit`` epoch; returns the epoch's record (1-based ``epoch``)."""
+    timer = _EpochTimer()
+    h = fit_model.fit(
+        train_ds,
+        validation_data=val_ds,
+        initial_epoch=epoch,
+        epochs=epoch + 1,
+        verbose=verbose,
+        callbacks=[timer],
+        shuffle=False,  # the dataset is already shuffled
+    ).history
+    record = {
+        "epoch": epoch + 1,
+        "train_loss": float(h["loss"][-1]),
+        "train_accuracy": float(h["accuracy"][-1]),
+        "val_loss": float(h["val_loss"][-1]),
+        "val_accuracy": float(h["val_accuracy"][-1]),
+        "tokens_per_s": timer.batches_per_s() * cfg.batch_size * cfg.window,
+    }
+    record["train_perplexity"] = _perplexity(record["train_loss"])
+    record["val_perplexity"] = _perplexity(record["val_loss"])
+    return record
+
+
+def _finite(x: float) -> float | None:
+    # JSON has no NaN/Infinity; DVC and other readers would choke on them
+    return float(x) if math.isfinite(x) else None
+
+
+# --------------------------------------------------------------------------- bundles
+
+
+def save_model_bundle(
+    model: keras.Model,
+    out_dir: Path | str,
+    vocab: Mapping[str, Any],
+    model_cfg: ModelConfig,
+    train_cfg: TrainConfig,
+) -> None:
+    """Write ``model.keras``, ``vocab.json`` and ``config.json`` into ``out_dir``, each atomically.
+
+    ``config.json`` holds ``{"model": ..., "train": ..., "vocab": {"size",
+    "sha256", "corpus"}, "predicts_every_position": bool}``.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    _save_model_atomic(model, out_dir / "model.keras")
+    write_json(out_dir / "vocab.json", dict(vocab))
+    write_json(
+        out_dir / "config.json",
+        {
+            "format": STATE_FORMAT,
+            "model": dataclasses.asdict(model_cfg),
+            "train": dataclasses.asdict(train_cfg),
+            "vocab": {
+                "size": len(_symbols(vocab)),
+                "sha256": vocab_fingerprint(vocab),
+                "corpus": vocab.get("corpus"),
+            },
+            "predicts_every_position": predicts_every_position(model_cfg),
+        },
+    )
+
+
+def load_model_bundle(
+    model_dir: Path | str, vocab: Mapping[str, Any] | None = None
+) -> tuple[keras.Model, ModelConfig, TrainConfig, dict[str, Any]]:
+    """Load what :func:`save_model_bundle` wrote: ``(model, model_cfg, train_cfg, vocab)``.
+
+    The model is uncompiled: int32 ids ``(batch, time)`` -> float32 logits.
+    ``vocab`` (optional) is the vocabulary the caller means to use; it must be
+    the one the model was trained with.
+
+    Raises:
+        ValueError: ``vocab`` (or the bundle's own ``vocab.json``) differs from the
+            training vocab recorded in ``config.json``; the message gives both
+            sizes and fingerprints.
+        FileNotFoundError: a bundle file is missing (the message names it).
+    """
+    model_dir = Path(model_dir)
+    for name in ("config.json", "vocab.json", "model.keras"):
+        if not (model_dir / name).is_file():
+            raise FileNotFoundError(
+                f"{model_dir / name} not found: not a model folder written by train()"
+            )
+    config = read_json(model_dir / "config.json")
+    trained = config["vocab"]
+    stored_vocab = read_json(model_dir / "vocab.json")
+    for label, candidate in (("its vocab.json has", stored_vocab), ("got", vocab)):
+        if candidate is None:
+            continue
+        if vocab_fingerprint(candidate) != trained["sha256"]:
+            raise ValueError(
+                f"model in {model_dir} was trained with vocab of {trained['size']} symbols "
+                f"(sha256 {trained['sha256'][:12]}...), {label} {_describe_vocab(candidate)}"
+            )
+    model_cfg = ModelConfig(**config["model"])
+    train_cfg = TrainConfig(**config["train"])
+    model = keras.saving.load_model(model_dir / "model.keras", compile=False)
+    return model, model_cfg, train_cfg, dict(vocab if vocab is not None else stored_vocab)

@@ -1,0 +1,383 @@
+"""Training: loss goes down, artefacts, early stopping, checkpoints and resume (kill -9 too)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+
+from tunesmith import training
+from tunesmith.dataset import make_windows
+from tunesmith.io import write_json
+from tunesmith.models import ModelConfig
+from tunesmith.training import (
+    EarlyStopping,
+    TrainConfig,
+    load_model_bundle,
+    train,
+    vocab_fingerprint,
+)
+
+SRC = Path(__file__).resolve().parents[1] / "src"
+V = 8
+VOCAB = {
+    "corpus": "toy",
+    "symbols": ["<end>", *"abcdefg"],
+    "special": {"end": "<end>", "unk": "<unk>"},
+}
+MODEL = ModelConfig(units=16, embedding_dim=8, dropout=0.1)
+CFG = TrainConfig(window=16, batch_size=16, epochs=3, learning_rate=0.01, seed=3)
+
+
+def _corpus(pattern: list[int], repeats: int) -> np.ndarray:
+    return np.tile(np.array(pattern, dtype=np.uint16), repeats)
+
+
+# a learnable sequence: train and validation follow the same rule
+TRAIN_IDS = _corpus([0, 1, 2, 3, 4, 5, 6, 7, 1, 3, 5, 7, 2, 4, 6], 160)
+VAL_IDS = _corpus([0, 1, 2, 3, 4, 5, 6, 7, 1, 3, 5, 7, 2, 4, 6], 40)
+
+
+@pytest.fixture(autouse=True)
+def _outside_the_repo(tmp_path, monkeypatch):
+    # DVCLive looks for a DVC/git repo from the working directory; keep tests
+    # away from the project's own.
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory) -> tuple[Path, dict]:
+    """One uninterrupted 3-epoch run, shared by the tests that only read it."""
+    out = tmp_path_factory.mktemp("run")
+    cwd = os.getcwd()
+    os.chdir(out)
+    try:
+        summary = train(MODEL, CFG, VOCAB, TRAIN_IDS, VAL_IDS, out / "model", live_dir=out / "live")
+    finally:
+        os.chdir(cwd)
+    return out, summary
+
+
+def _val_loss(model: keras.Model, ids: np.ndarray, window: int) -> float:
+    """Mean next-token cross-entropy of ``model`` over the validation windows."""
+    ds = make_windows(ids, window=window, batch_size=64, target="all", shuffle=False, seed=0)
+    loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction="sum")
+    total, n = 0.0, 0
+    for x, y in ds:
+        total += float(loss(y, model(x, training=False)))
+        n += int(np.prod(y.shape))
+    return total / n
+
+
+# --------------------------------------------------------------------------- a whole run
+
+
+def test_training_lowers_the_loss_and_writes_the_artefacts(trained):
+    out, summary = trained
+    history = summary["history"]
+    assert [h["epoch"] for h in history] == [1, 2, 3]
+    assert history[-1]["train_loss"] < history[0]["train_loss"]
+    assert history[-1]["val_loss"] < history[0]["val_loss"]
+    for h in history:
+        assert h["val_perplexity"] == pytest.approx(np.exp(h["val_loss"]))
+        assert h["tokens_per_s"] > 0
+
+    model_dir = out / "model"
+    for name in ("model.keras", "vocab.json", "config.json", "metrics.json"):
+        assert (model_dir / name).is_file(), name
+    metrics = json.loads((model_dir / "metrics.json").read_text())
+    assert metrics["epochs_run"] == 3 and metrics["stopped_early"] is False
+    best = min(history, key=lambda h: h["val_loss"])
+    assert metrics["best_epoch"] == best["epoch"]
+    assert metrics["val"]["loss"] == pytest.approx(best["val_loss"])
+    assert metrics["val"]["perplexity"] == pytest.approx(np.exp(best["val_loss"]))
+    assert metrics["tokens_per_s"] > 0
+    config = json.loads((model_dir / "config.json").read_text())
+    assert config["vocab"] == {"size": V, "sha256": vocab_fingerprint(VOCAB), "corpus": "toy"}
+    assert config["model"]["units"] == 16 and config["train"]["window"] == 16
+    assert json.loads((model_dir / "vocab.json").read_text()) == VOCAB
+
+    # DVCLive: one row per epoch, so `dvc plots show` draws the curves
+    rows = (out / "live" / "plots" / "metrics" / "val" / "loss.tsv").read_text().splitlines()
+    assert rows[0].split("\t") == ["step", "loss"]
+    assert [float(r.split("\t")[1]) for r in rows[1:]] == pytest.approx(
+        [h["val_loss"] for h in history]
+    )
+    for name in (
+        "train/loss",
+        "train/accuracy",
+        "train/perplexity",
+        "val/accuracy",
+        "val/perplexity",
+    ):
+        assert (out / "live" / "plots" / "metrics" / f"{name}.tsv").is_file(), name
+
+
+def test_bundle_round_trip_and_vocab_mismatch(trained):
+    out, summary = trained
+    model, model_cfg, train_cfg, vocab = load_model_bundle(out / "model", VOCAB)
+    assert model_cfg == MODEL and train_cfg == CFG and vocab == VOCAB
+    # the exported model is the best epoch's, and takes any input length
+    assert _val_loss(model, VAL_IDS, CFG.window) == pytest.approx(summary["val"]["loss"], rel=1e-3)
+    assert model(np.zeros((2, 5), dtype=np.int32)).shape == (2, 5, V)
+
+    other = {**VOCAB, "symbols": [*VOCAB["symbols"], "h", "i"]}
+    with pytest.raises(ValueError) as err:
+        load_model_bundle(out / "model", other)
+    message = str(err.value)
+    assert str(out / "model") in message
+    assert f"8 symbols (sha256 {vocab_fingerprint(VOCAB)[:12]}" in message
+    assert f"10 symbols (sha256 {vocab_fingerprint(other)[:12]}" in message
+    # same size, different meaning: still refused
+    swapped = {**VOCAB, "symbols": ["<end>", *"bacdefg"]}
+    with pytest.raises(ValueError, match=vocab_fingerprint(swapped)[:12]):
+        load_model_bundle(out / "model", swapped)
+
+
+def test_target_last_and_bilstm_predict_after_the_window(tmp_path, caplog):
+    cfg = replace(CFG, target="last", epochs=1, steps_per_epoch=4, validation_steps=2, window=8)
+    summary = train(MODEL, cfg, VOCAB, TRAIN_IDS, VAL_IDS, tmp_path / "last")
+    assert summary["target"] == "last" and summary["epochs_run"] == 1
+    model, *_ = load_model_bundle(tmp_path / "last")
+    assert model(np.zeros((1, 8), dtype=np.int32)).shape == (1, 8, V)  # exported unwrapped
+
+    bi = ModelConfig(family="bilstm", units=8, embedding_dim=8)
+    with caplog.at_level(logging.INFO, logger="tunesmith.training"):
+        summary = train(bi, replace(cfg, target="all"), VOCAB, TRAIN_IDS, VAL_IDS, tmp_path / "bi")
+    assert summary["target"] == "last"
+    assert "training with target 'last'" in caplog.text
+    model, *_ = load_model_bundle(tmp_path / "bi")
+    assert model(np.zeros((1, 8), dtype=np.int32)).shape == (1, V)
+
+
+# --------------------------------------------------------------------------- early stopping
+
+
+def test_early_stopping_bookkeeping():
+    stop = EarlyStopping(patience=2, min_delta=0.01)
+    assert stop.update(0, 2.0) and stop.best_epoch == 0
+    assert not stop.update(1, 1.995)  # within min_delta: no improvement
+    assert stop.wait == 1 and not stop.should_stop
+    assert stop.update(2, 1.5) and stop.wait == 0
+    assert not stop.update(3, 1.6) and not stop.update(4, float("nan"))
+    assert stop.should_stop and stop.best == 1.5 and stop.best_epoch == 2
+    never = EarlyStopping(patience=0)
+    for epoch, loss in enumerate([1.0, 2.0, 3.0, 4.0]):
+        never.update(epoch, loss)
+    assert not never.should_stop and never.best_epoch == 0
+
+
+def test_early_stopping_restores_the_best_weights(tmp_path):
+    # Validation follows the reverse rule of training, so learning the training
+    # rule makes validation loss rise after the first epoch.
+    val = _corpus([6, 4, 2, 7, 5, 3, 1, 7, 6, 5, 4, 3, 2, 1, 0], 20)
+    cfg = replace(CFG, epochs=6, patience=1, learning_rate=0.05)
+    summary = train(MODEL, cfg, VOCAB, TRAIN_IDS, val, tmp_path / "es")
+    history = summary["history"]
+    assert summary["stopped_early"] is True
+    assert summary["epochs_run"] == summary["best_epoch"] + 1 < cfg.epochs
+    assert history[-1]["val_loss"] > summary["val"]["loss"]
+    model, *_ = load_model_bundle(tmp_path / "es")
+    restored = _val_loss(model, val, cfg.window)
+    assert restored == pytest.approx(summary["val"]["loss"], rel=1e-3)
+    assert restored < history[-1]["val_loss"] - 1e-3
+
+
+# --------------------------------------------------------------------------- resume
+
+
+def test_resume_continues_and_matches_an_uninterrupted_run(trained, tmp_path, caplog):
+    _, uninterrupted = trained
+    out = tmp_path / "model"
+    first = train(
+        MODEL, replace(CFG, epochs=2), VOCAB, TRAIN_IDS, VAL_IDS, out, live_dir=tmp_path / "live"
+    )
+    assert first["epochs_run"] == 2 and first["resumed_from_epoch"] is None
+    with caplog.at_level(logging.INFO, logger="tunesmith.training"):
+        second = train(MODEL, CFG, VOCAB, TRAIN_IDS, VAL_IDS, out, live_dir=tmp_path / "live")
+    assert "resuming" in caplog.text and "after epoch 2" in caplog.text
+    assert second["resumed_from_epoch"] == 2 and second["epochs_run"] == 3
+    # the first two epochs were not run again, and epoch 3 is what an
+    # uninterrupted run computes (data order, optimizer and dropout state restored)
+    assert second["history"][:2] == first["history"]
+    for got, want in zip(second["history"], uninterrupted["history"], strict=True):
+        assert got["val_loss"] == pytest.approx(want["val_loss"], rel=1e-5)
+        assert got["train_loss"] == pytest.approx(want["train_loss"], rel=1e-5)
+    steps = (
+        (tmp_path / "live" / "plots" / "metrics" / "train" / "loss.tsv")
+        .read_text()
+        .splitlines()[1:]
+    )
+    assert [int(r.split("\t")[0]) for r in steps] == [0, 1, 2]
+    # only the latest checkpoint and the best weights are kept
+    names = sorted(p.name for p in (out / "checkpoints").iterdir())
+    best = second["best_epoch"]
+    assert names == sorted({"state.json", "epoch-0003.keras", f"best-{best:04d}.weights.h5"})
+
+
+def test_incompatible_checkpoint_is_discarded(tmp_path, caplog):
+    ckpt = tmp_path / "model" / "checkpoints"
+    ckpt.mkdir(parents=True)
+    compat = training._compat_key(MODEL, CFG, VOCAB, "all", False)
+    old = {**compat, "model": {**compat["model"], "units": 32}, "vocab_size": 9}
+    write_json(ckpt / "state.json", {"format": training.STATE_FORMAT, "compat": old, "epoch": 1})
+    (ckpt / "epoch-0001.keras").write_bytes(b"stale")
+    with caplog.at_level(logging.WARNING, logger="tunesmith.training"):
+        assert training._load_state(ckpt, compat) is None
+    assert "config changed" in caplog.text
+    assert "model.units: 32 -> 16" in caplog.text and "vocab_size: 9 -> 8" in caplog.text
+    assert not ckpt.exists()
+    # what may change between a run and its continuation keeps the checkpoint
+    relaxed = training._compat_key(MODEL, replace(CFG, epochs=50, patience=5), VOCAB, "all", False)
+    assert relaxed == compat
+    assert (
+        training._compat_key(MODEL, replace(CFG, learning_rate=0.1), VOCAB, "all", False) != compat
+    )
+
+
+_CHILD = """
+import sys, time
+import numpy as np
+sys.path.insert(0, {src!r})
+from tunesmith import training
+from tunesmith.models import ModelConfig
+
+fit = training._fit_one_epoch
+
+def slow_after_first(model, train_ds, val_ds, epoch, *args):
+    record = fit(model, train_ds, val_ds, epoch, *args)
+    if epoch >= 1:
+        time.sleep(600)  # epoch 2 never reaches its checkpoint: the parent kills us here
+    return record
+
+training._fit_one_epoch = slow_after_first
+ids = np.load({ids!r})
+val = np.load({val!r})
+training.train(ModelConfig(**{model!r}), training.TrainConfig(**{cfg!r}), {vocab!r}, ids, val,
+               {out!r}, live_dir={live!r})
+"""
+
+
+def test_kill_9_mid_epoch_then_resume(trained, tmp_path):
+    from dataclasses import asdict
+
+    _, uninterrupted = trained
+    np.save(tmp_path / "train.npy", TRAIN_IDS)
+    np.save(tmp_path / "val.npy", VAL_IDS)
+    out, live = tmp_path / "model", tmp_path / "live"
+    script = tmp_path / "child.py"
+    script.write_text(
+        textwrap.dedent(
+            _CHILD.format(
+                src=str(SRC),
+                ids=str(tmp_path / "train.npy"),
+                val=str(tmp_path / "val.npy"),
+                model=asdict(MODEL),
+                cfg=asdict(CFG),
+                vocab=VOCAB,
+                out=str(out),
+                live=str(live),
+            )
+        )
+    )
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    child = subprocess.Popen(
+        [sys.executable, str(script)],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    state = out / "checkpoints" / "state.json"
+    try:
+        deadline = time.monotonic() + 180
+        while not state.is_file():
+            assert child.poll() is None, child.stderr.read().decode()[-3000:]
+            assert time.monotonic() < deadline, "no checkpoint within 180 s"
+            time.sleep(0.2)
+        time.sleep(0.5)  # into epoch 2
+    finally:
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait()
+    assert child.returncode == -signal.SIGKILL
+    assert json.loads(state.read_text())["epoch"] == 1
+    assert not (out / "model.keras").exists()
+
+    summary = train(MODEL, CFG, VOCAB, TRAIN_IDS, VAL_IDS, out, live_dir=live)
+    assert summary["resumed_from_epoch"] == 1 and summary["epochs_run"] == 3
+    assert [h["val_loss"] for h in summary["history"]] == pytest.approx(
+        [h["val_loss"] for h in uninterrupted["history"]], rel=1e-5
+    )
+    assert (out / "model.keras").is_file() and (out / "metrics.json").is_file()
+    steps = (live / "plots" / "metrics" / "val" / "loss.tsv").read_text().splitlines()[1:]
+    assert [int(r.split("\t")[0]) for r in steps] == [0, 1, 2]
+
+
+# --------------------------------------------------------------------------- config
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("window", 0, "window must be >= 1, got 0"),
+        ("batch_size", 2.5, "batch_size must be an integer, got 2.5"),
+        ("epochs", True, "epochs must be an integer, got True"),
+        ("target", "first", "target must be one of all, last, got 'first'"),
+        ("optimizer", "adamw", "optimizer must be one of adam, rmsprop, sgd, adagrad, got 'adamw'"),
+        ("learning_rate", 0.0, "learning_rate must be > 0, got 0.0"),
+        ("learning_rate", float("nan"), "learning_rate must be a finite number, got nan"),
+        ("clipnorm", -1.0, "clipnorm must be >= 0"),
+        ("patience", -1, "patience must be >= 0, got -1"),
+        ("min_delta", -0.1, "min_delta must be >= 0, got -0.1"),
+        ("steps_per_epoch", -2, "steps_per_epoch must be >= 0, got -2"),
+        ("validation_steps", "3", "validation_steps must be an integer, got '3'"),
+        ("mixed_precision", "yes", "mixed_precision must be true or false, got 'yes'"),
+        ("seed", -1, "seed must be >= 0, got -1"),
+        ("shuffle", 1, "shuffle must be true or false, got 1"),
+    ],
+)
+def test_train_config_names_the_bad_field(field, value, message):
+    with pytest.raises(ValueError, match=f"^{message.replace('(', '[(]')}"):
+        TrainConfig(**{field: value})
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("family", "gru"), ("units", 0), ("layers", 9), ("dropout", 1.5), ("embedding_dim", -1)],
+)
+def test_model_config_names_the_bad_field(field, value):
+    with pytest.raises(ValueError, match=f"^{field} must .*got {value!r}"):
+        ModelConfig(**{field: value})
+
+
+def test_train_rejects_ids_outside_the_vocab_and_short_splits(tmp_path):
+    bad = TRAIN_IDS.copy()
+    bad[5] = V
+    with pytest.raises(
+        ValueError, match="train ids hold token id 8, outside the vocab of 8 symbols"
+    ):
+        train(MODEL, CFG, VOCAB, bad, VAL_IDS, tmp_path)
+    with pytest.raises(
+        ValueError, match="validation split has 10 tokens, too few for one window of 16"
+    ):
+        train(MODEL, CFG, VOCAB, TRAIN_IDS, VAL_IDS[:10], tmp_path)
+
+
+def test_other_training_data_starts_afresh_instead_of_resuming(tmp_path):
+    out = tmp_path / "model"
+    first = train(MODEL, replace(CFG, epochs=2), VOCAB, TRAIN_IDS, VAL_IDS, out)
+    assert first["epochs_run"] == 2
+    # same vocabulary and config, one piece fewer: a finished run must not be reused
+    second = train(MODEL, replace(CFG, epochs=2), VOCAB, TRAIN_IDS[: len(TRAIN_IDS) // 2], VAL_IDS, out)
+    assert second["resumed_from_epoch"] is None and second["epochs_run"] == 2
