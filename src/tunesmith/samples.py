@@ -56,7 +56,7 @@ def _ids(symbols: Sequence[str], vocab_symbols: Sequence[str], end: str, *, allo
     valid symbols, except where ``allow_unk`` maps it to ``<unk>``."""
     from tunesmith.generation import parse_primer
 
-    if allow_unk:  # a MIDI opening may hold chords training never saw: they become <unk>
+    if allow_unk:  # a real opening (MIDI or test piece) may hold symbols training never saw: <unk>
         known = set(vocab_symbols)
         symbols = [s if s in known else "<unk>" for s in symbols]
     if all(len(s) == 1 for s in symbols):
@@ -86,7 +86,7 @@ def generate_samples(track: str, model_dir: Path, cfg, out_dir: Path, *,
         raise ConfigError(f"generate.{track}.sampler.{exc}") from exc
     primers = primer_symbols(cfg, vocab, test_pieces=test_pieces)
     try:
-        primer_ids = [_ids(p, symbols, end, allow_unk=cfg.primer.mode == "midi") for p in primers]
+        primer_ids = [_ids(p, symbols, end, allow_unk=cfg.primer.mode in ("midi", "test")) for p in primers]
     except ValueError as exc:
         raise ConfigError(f"generate.{track}.primer: {exc}") from exc
 
