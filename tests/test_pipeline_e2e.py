@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pretty_midi
 import pytest
 import yaml
@@ -41,11 +42,11 @@ K:D
 HORNPIPE = "X:3\nT:A Hornpipe\nR:hornpipe\nM:4/4\nL:1/8\nK:D\n(3ABc|dAFA DFAd|fdcd fdAF|GBAG FAdf|a2f2 d2:|\n"
 BROKEN_ABC = "X:4\nT:No key here\nM:6/8\nL:1/8\nGAG GAB|\n"
 
-KERN = {
-    "song1.krn": "**kern\n*M2/4\n*k[f#]\n=1\n4g\n4a\n=2\n4b\n8a\n8g\n=3\n2d\n==\n*-\n",
-    "song2.krn": "**kern\n*M3/4\n*k[]\n=1\n4c\n4e\n4g\n=2\n2.c\n==\n*-\n",
+KERN = {  # every song has a rest, so "r" is in the training vocabulary (the essen sampler biases it)
+    "song1.krn": "**kern\n*M2/4\n*k[f#]\n=1\n4g\n4a\n=2\n4b\n8a\n8r\n=3\n2d\n==\n*-\n",
+    "song2.krn": "**kern\n*M3/4\n*k[]\n=1\n4c\n4e\n4g\n=2\n2c\n4r\n==\n*-\n",
     "song3.krn": "**kern\n*M2/4\n*k[b-]\n=1\n4f\n4a\n=2\n4cc\n4r\n=3\n2f\n==\n*-\n",
-    "song4.krn": "**kern\n*M2/4\n*k[]\n=1\n8e\n8d\n4c\n=2\n2c\n==\n*-\n",
+    "song4.krn": "**kern\n*M2/4\n*k[]\n=1\n8e\n8d\n8c\n8r\n=2\n2c\n==\n*-\n",
     "triplets.krn": "**kern\n*M2/4\n*k[]\n=1\n4c\n12d\n12e\n12f\n=2\n2g\n==\n*-\n",
 }
 
@@ -91,6 +92,11 @@ def tiny_params(params: dict, corpora: dict[str, Path]) -> dict:
         params["fetch"][track].update(source="local", local_dir=str(folder))
         params["prepare"][track]["workers"] = 1
     params["vocab"]["classical"]["min_count"] = 1
+    for track in TRACKS:
+        params["train"][track].update(window=16, batch_size=8, epochs=2)
+        params["train"][track]["model"].update(units=16, embedding_dim=8)
+        params["generate"][track].update(num_samples=2, max_length=48)
+    params["generate"]["essen"]["primer"]["text"] = "r _ _ _"  # symbols the tiny vocabulary has
     return params
 
 
@@ -108,8 +114,15 @@ def repo(tmp_path_factory) -> Path:
     _dvc(repo, "config", "core.analytics", "false")
     params = tiny_params(yaml.safe_load((repo / "params.yaml").read_text()), _corpora(base / "corpora"))
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    (repo / ".gitignore").write_text("/data/\n__pycache__/\n")
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-qm", "tiny pipeline")  # dvc exp and DVCLive need a commit
     _dvc(repo, "repro")
     return repo
+
+
+def _git(repo: Path, *args: str) -> None:
+    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t.invalid", *args], cwd=repo, check=True)
 
 
 def test_every_track_reaches_vocab_with_ids_that_decode(repo):
@@ -166,3 +179,41 @@ def test_forced_rerun_gives_byte_identical_data(repo):
     _dvc(repo, "repro", "--force", "--single-item", "fetch@essen", "prepare@essen", "encode@essen",
          "vocab@essen", "fetch@classical", "prepare@classical", "encode@classical", "vocab@classical")
     assert _data_hashes(repo) == before
+
+
+def test_every_track_trains_and_generates(repo):
+    for track in TRACKS:
+        model_dir = repo / "data/models" / track
+        assert {"model.keras", "vocab.json", "config.json", "metrics.json"} <= {p.name for p in model_dir.iterdir()}
+        assert (repo / f"data/live/{track}/plots/metrics/train/loss.tsv").exists()
+        table = pd.read_csv(repo / f"data/samples/{track}/samples.csv")
+        assert len(table) == 2 and (table["length"] >= 1).all()
+        for _, row in table[table["decoded"]].iterrows():
+            midi = pretty_midi.PrettyMIDI(str(repo / f"data/samples/{track}/{row['sample']}.mid"))
+            assert sum(len(i.notes) for i in midi.instruments) == row["notes"] or track == "nottingham"
+    nott = pd.read_csv(repo / "data/samples/nottingham/samples.csv")
+    for name in nott["sample"]:  # the ABC text is written whether or not music21 can play it
+        assert (repo / f"data/samples/nottingham/{name}.abc").read_text().startswith("X:1\nT:")
+    # seed 002's way: the sample starts with the primer melody
+    essen = (repo / "data/samples/essen/sample_000.txt").read_text().split()
+    assert essen[:4] == ["r", "_", "_", "_"]
+
+
+def test_a_generation_knob_reruns_only_generation(repo):
+    out = _dvc(repo, "exp", "run", "-S", "generate.essen.seed=7")
+    ran = sorted(set(re.findall(r"Running stage '([^']+)'", out)))
+    assert ran == ["generate@essen"], out
+
+
+def test_cli_generates_from_a_trained_model(repo, tmp_path, capsys):
+    from tunesmith.cli import main
+
+    out = tmp_path / "cli"
+    assert main(["generate", "--model", str(repo / "data/models/essen"), "--num", "3", "--max-length", "20",
+                 "--primer", "r _", "--sampler", "top_k", "--top-k", "3", "--out", str(out)]) == 0
+    assert len(pd.read_csv(out / "samples.csv")) == 3
+    assert main(["generate", "--model", str(repo / "data/models/essen"), "--primer", "r _ x72",
+                 "--out", str(tmp_path / "bad")]) == 2
+    err = capsys.readouterr().err
+    assert "primer symbol 'x72' (position 2) is not in the vocabulary" in err
+    assert not (tmp_path / "bad").exists()

@@ -1,0 +1,269 @@
+"""The HTML report: every link resolves inside its folder, and a real browser loads it all."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import unquote
+
+import pretty_midi
+import pytest
+
+from tunesmith import render
+from tunesmith.report import build_report
+
+ABC = "X:1\nT:Tiny jig\nM:6/8\nL:1/8\nK:G\nGAB c2d|e2f g3|]\n"
+
+
+class Links(HTMLParser):
+    """Every src/href of img, audio, source and a elements, plus the classes of table rows."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.refs: list[tuple[str, str]] = []
+        self.row_classes: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        for key in ("src", "href"):
+            if tag in ("img", "audio", "source", "a") and attrs.get(key):
+                self.refs.append((tag, attrs[key]))
+        if tag == "tr" and attrs.get("class"):
+            self.row_classes.append(attrs["class"])
+
+
+def parse(index: Path) -> Links:
+    links = Links()
+    links.feed(index.read_text(encoding="utf-8"))
+    return links
+
+
+def make_sample(folder: Path, name: str, pitches: list[int]) -> dict:
+    pm = pretty_midi.PrettyMIDI(initial_tempo=120)
+    inst = pretty_midi.Instrument(program=0)
+    for i, p in enumerate(pitches):
+        inst.notes.append(
+            pretty_midi.Note(velocity=80, pitch=p, start=i * 0.25, end=i * 0.25 + 0.25)
+        )
+    pm.instruments.append(inst)
+    midi = folder / f"{name}.mid"
+    pm.write(str(midi))
+    abc = folder / f"{name}.abc"
+    abc.write_text(ABC, encoding="utf-8")
+    audio = render.render_audio(midi, folder / f"{name}.wav", max_seconds=3.0, mp3=False)
+    svg = folder / f"{name}.svg"
+    assert render.render_score_svg(abc, svg)
+    png = render.plot_piano_roll(midi, folder / f"{name}.png")
+    return {
+        "name": name,
+        "midi": str(midi),
+        "abc": str(abc),
+        "wav": audio["wav"],
+        "mp3": audio["mp3"],
+        "svg": str(svg),
+        "png": str(png),
+        "audio": audio,
+        "info": {"seed": 3, "sampler": "temperature", "temperature": 0.7},
+    }
+
+
+def write_live(live: Path) -> None:
+    for split, values in (("train", [2.0, 1.6, 1.4]), ("val", [2.1, 1.8, 1.75])):
+        folder = live / "plots" / "metrics" / split
+        folder.mkdir(parents=True)
+        rows = "".join(f"{i}\t{v}\n" for i, v in enumerate(values))
+        (folder / "loss.tsv").write_text("step\tloss\n" + rows, encoding="utf-8")
+
+
+METRICS = {
+    "split": "test",
+    "model": {"nll": 1.5, "perplexity": 4.48, "accuracy": 0.55},
+    "baselines": {
+        "uniform": {"nll": 4.2, "accuracy": 0.01},
+        "unigram": {"nll": 3.1},
+        "kn-5": {"nll": 1.8, "perplexity": 6.05},
+    },
+    "music": {
+        "pitch_class_histogram": {"generated": list(range(12)), "real": [1] * 12},
+        "mean_pitch": {"generated": 65.2, "real": 66.0},
+    },
+    "novelty": {"copied_8grams": 0.02},
+}
+
+
+@pytest.fixture(scope="module")
+def corpora(tmp_path_factory) -> dict:
+    src = tmp_path_factory.mktemp("inputs")
+    write_live(src / "live")
+    extra_plot = render.plot_histograms([1, 2], [2, 1], ["a", "b"], src / "extra.png", "extra")
+    return {
+        "nottingham": {
+            "metrics": METRICS,
+            "training": {"best_epoch": 3, "train": {"loss": 1.3}, "val": {"loss": 1.6}},
+            "live_dir": str(src / "live"),
+            "plots": [{"path": str(extra_plot), "caption": "an extra plot"}],
+            "samples": [
+                make_sample(src, "sample_000", [67, 69, 71, 72]),
+                make_sample(src, "sample_001", [60, 64, 67]),
+            ],
+        },
+        "essen": {
+            "title": "Essen <folksongs>",
+            "metrics": {"model": {"nll": 0.9}},
+            "samples": [
+                {"name": "sample_000", "svg": str(src / "missing.svg"), "error": "did not decode"}
+            ],
+        },
+    }
+
+
+@pytest.fixture(scope="module")
+def index(corpora, tmp_path_factory) -> Path:
+    return build_report(corpora, tmp_path_factory.mktemp("site") / "report")
+
+
+def test_every_link_points_inside_the_folder(index):
+    links = parse(index)
+    kinds = [tag for tag, _ in links.refs]
+    # 2 samples x (score + roll) + loss curves + pitch-class histogram + extra plot
+    assert kinds.count("img") == 7
+    assert kinds.count("source") == 2
+    root = index.parent.resolve()
+    for tag, ref in links.refs:
+        if ref.startswith("#"):
+            continue
+        assert "://" not in ref and not ref.startswith("/"), f"{tag} {ref} is not relative"
+        target = (index.parent / unquote(ref)).resolve()
+        assert target.is_file(), f"{tag} {ref} does not exist"
+        assert root in target.parents, f"{tag} {ref} leaves the report folder"
+
+
+def test_report_content(index):
+    page = index.read_text(encoding="utf-8")
+    assert "model" in parse(index).row_classes
+    # the margin over the best n-gram: 1.8 - 1.5
+    assert re.search(r"nll <strong>1\.5</strong> is 0\.3000 \(16\.7%\) lower", page)
+    assert "kn-5 (1.8)" in page
+    assert page.count("1.72") == 1  # seed 003's validation NLL, for nottingham only
+    assert "Essen &lt;folksongs&gt;" in page and "<folksongs>" not in page
+    assert "did not decode" in page
+    assert "missing.svg" not in page  # a missing file is left out, not linked
+    assert 'href="#essen"' in page and 'id="essen"' in page
+    assert "copied_8grams" in page and "Model vs baselines (test split)" in page
+    assets = index.parent / "assets" / "nottingham"
+    assert (assets / "hist_music.pitch_class_histogram.png").is_file()
+    assert (assets / "loss_curves.png").is_file()
+
+
+def test_rebuild_is_identical_and_replaces_the_folder(corpora, index, tmp_path):
+    out = tmp_path / "report"
+    (out / "assets").mkdir(parents=True)
+    (out / "assets" / "stale.txt").write_text("old", encoding="utf-8")
+    again = build_report(corpora, out)
+    assert again.read_bytes() == index.read_bytes()
+    assert not (out / "assets" / "stale.txt").exists()
+
+
+# --------------------------------------------------------------------------- a real browser
+
+PROBE = """<script>
+(function () {
+  var tries = 0;
+  function check() {
+    var imgs = Array.prototype.slice.call(document.images);
+    var auds = Array.prototype.slice.call(document.querySelectorAll('audio'));
+    var waiting = imgs.filter(function (i) { return !i.complete; }).length +
+      auds.filter(function (a) { return a.readyState < 1 && a.networkState !== 3; }).length;
+    if (waiting && tries++ < 100) { setTimeout(check, 100); return; }
+    var out = document.createElement('pre');
+    out.id = 'probe-result';
+    out.textContent = JSON.stringify({
+      images: imgs.length,
+      badImages: imgs.filter(function (i) { return !(i.complete && i.naturalWidth > 0); })
+                     .map(function (i) { return i.getAttribute('src'); }),
+      audio: auds.length,
+      badAudio: auds.filter(function (a) { return a.readyState < 1; })
+                    .map(function (a) { return a.currentSrc || a.innerHTML; }),
+      durations: auds.map(function (a) { return a.duration; })});
+    document.body.appendChild(out);
+  }
+  window.addEventListener('load', check);
+})();
+</script>"""
+
+
+def chromium() -> str | None:
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        if found := shutil.which(name):
+            return found
+    return None
+
+
+def probe(page: Path, profile: Path) -> tuple[dict, list[str]]:
+    """Load ``page`` plus PROBE in headless Chromium: the probe's verdict, the console lines."""
+    probed = page.with_name(f"probe-{page.name}")
+    probed.write_text(
+        page.read_text(encoding="utf-8").replace("</body>", PROBE + "</body>"), encoding="utf-8"
+    )
+    cmd = [
+        chromium(),
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={profile}",
+        "--enable-logging=stderr",
+        "--v=0",
+        "--virtual-time-budget=15000",
+        "--dump-dom",
+        probed.resolve().as_uri(),
+    ]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=90, check=False)
+    probed.unlink()
+    match = re.search(r'<pre id="probe-result">(.*?)</pre>', proc.stdout, re.DOTALL)
+    assert match, f"no probe result; chromium exited {proc.returncode}: {proc.stderr[-2000:]}"
+    console = [
+        line for line in proc.stderr.splitlines() if ":CONSOLE" in line or "Uncaught" in line
+    ]
+    return json.loads(match.group(1)), console
+
+
+needs_chromium = pytest.mark.skipif(
+    chromium() is None, reason="needs chromium (apt: chromium) for the browser check"
+)
+
+
+@needs_chromium
+def test_browser_loads_every_image_and_audio(index, tmp_path):
+    result, console = probe(index, tmp_path / "profile")
+    assert result["images"] == 7 and result["badImages"] == []
+    assert result["audio"] == 2 and result["badAudio"] == []
+    assert all(
+        d == pytest.approx(2.5, abs=0.05) or d == pytest.approx(2.25, abs=0.05)
+        for d in result["durations"]
+    ), result["durations"]
+    assert console == []
+
+
+@needs_chromium
+def test_browser_probe_catches_broken_pages(tmp_path):
+    # the check above would be worthless if the probe could not see failures
+    page = tmp_path / "broken.html"
+    page.write_text(
+        '<!DOCTYPE html><html><body><img src="nope.png"><audio controls preload="metadata">'
+        '<source src="nope.wav" type="audio/wav"></audio>'
+        "<script>console.error('boom');</script></body></html>",
+        encoding="utf-8",
+    )
+    result, console = probe(page, tmp_path / "profile")
+    assert result["badImages"] == ["nope.png"]
+    assert len(result["badAudio"]) == 1
+    assert any("boom" in line for line in console)
