@@ -13,7 +13,7 @@ export PYTHONHASHSEED := 0
 # stage commands in dvc.yaml say `python`: the one in .venv
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: help install repro test lint bench dag clean-venv
+.PHONY: help install system-deps repro test lint bench dag compare clean-venv
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -25,7 +25,21 @@ $(STAMP): pyproject.toml
 	rm -f $(VENV)/.installed-*
 	touch $@
 
-install: $(STAMP)  ## create .venv and install tunesmith with its pinned dependencies (GPU=1 for CUDA)
+install: $(STAMP) system-deps  ## create .venv and install tunesmith with its pinned dependencies (GPU=1 for CUDA)
+
+# FluidSynth + a General MIDI soundfont (audio), Chromium (the report's browser test), lame (mp3).
+# Installed only where missing and apt is usable; without them audio falls back to
+# pretty_midi's synthesis and the browser test is skipped, with a note saying so.
+SYSTEM_TOOLS := /usr/bin/fluidsynth /usr/share/sounds/sf2/FluidR3_GM.sf2 /usr/bin/chromium /usr/bin/lame
+system-deps:  ## install fluidsynth, a GM soundfont, chromium and lame with apt where missing
+	@missing=""; for f in $(SYSTEM_TOOLS); do test -e $$f || missing="$$missing $$f"; done; \
+	if [ -n "$$missing" ]; then \
+	  if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	    echo "installing system packages for:$$missing"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	      fluidsynth fluid-soundfont-gm chromium lame >/dev/null) || echo "note: apt-get failed; audio falls back to pretty_midi"; \
+	  else echo "note: missing$$missing (no root apt); audio falls back to pretty_midi's synthesis"; fi; \
+	fi
 
 repro: install  ## run the whole DVC pipeline on the default (bundled) corpora
 	@git rev-parse --is-inside-work-tree >/dev/null 2>&1 || git init --quiet
@@ -41,6 +55,10 @@ lint: install  ## ruff over the code
 bench: install  ## run the benchmarks (prints tables)
 	$(BIN)/python bench/bench_generation.py
 	$(BIN)/python bench/bench_train_memory.py --vocab-dir data/vocab/essen
+
+REV ?= main
+compare: install  ## markdown comparison with another revision: make compare REV=main
+	$(BIN)/tunesmith compare --rev $(REV) --out compare
 
 dag: install  ## show the pipeline graph
 	$(BIN)/dvc dag

@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from tunesmith.config import (EncodeConfig, FetchConfig, PrepareConfig, VocabConfig, build,
-                              load_params, section)
+from tunesmith.config import EncodeConfig, FetchConfig, PrepareConfig, VocabConfig, build, load_params, section
 from tunesmith.errors import ConfigError
 
 
@@ -66,5 +65,5 @@ def test_missing_section_names_what_exists(tmp_path):
 def test_bad_yaml_names_file(tmp_path):
     path = tmp_path / "params.yaml"
     path.write_text("prepare: [unclosed\n")
-    with pytest.raises(ConfigError, match="params.yaml is not valid YAML"):
+    with pytest.raises(ConfigError, match=r"params\.yaml is not valid YAML"):
         load_params(path)

@@ -4,8 +4,8 @@ local corpora built in the test, then checks of what it wrote."""
 from __future__ import annotations
 
 import json
-import re
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -97,6 +97,9 @@ def tiny_params(params: dict, corpora: dict[str, Path]) -> dict:
         params["train"][track]["model"].update(units=16, embedding_dim=8)
         params["generate"][track].update(num_samples=2, max_length=48)
     params["generate"]["essen"]["primer"]["text"] = "r _ _ _"  # symbols the tiny vocabulary has
+    for track in TRACKS:
+        params["generate"][track]["render_seconds"] = 5.0
+        params["evaluate"][track].update(ngram_order=3, real_pieces=5)
     return params
 
 
@@ -217,3 +220,52 @@ def test_cli_generates_from_a_trained_model(repo, tmp_path, capsys):
     err = capsys.readouterr().err
     assert "primer symbol 'x72' (position 2) is not in the vocabulary" in err
     assert not (tmp_path / "bad").exists()
+
+
+def test_evaluate_puts_the_model_beside_its_baselines(repo):
+    for track in TRACKS:
+        metrics = json.loads((repo / f"data/metrics/{track}/evaluate.json").read_text())
+        vocab = json.loads((repo / f"data/vocab/{track}/vocab.json").read_text())
+        assert metrics["baselines"]["uniform"]["nll"] == pytest.approx(np.log(vocab["size"]))
+        assert set(metrics["baselines"]) == {"uniform", "unigram", "kn-3"}
+        assert metrics["margin_over_ngram_nats"] == pytest.approx(
+            metrics["baselines"]["kn-3"]["nll"] - metrics["model"]["nll"])
+        assert "mean_longest_match" in metrics["novelty"]
+    nott = json.loads((repo / "data/metrics/nottingham/evaluate.json").read_text())
+    assert nott["published_seed_003"]["char_lstm"]["test"] == 1.65 and "parse_rate" in nott["playability"]
+    assert "nottingham" in _dvc(repo, "metrics", "show")
+
+
+def test_report_links_only_existing_files(repo):
+    from html.parser import HTMLParser
+
+    index = repo / "data/report/index.html"
+    refs: list[str] = []
+
+    class Links(HTMLParser):
+        def handle_starttag(self, tag, attrs):
+            refs.extend(v for k, v in attrs if k in ("src", "href") and v and not v.startswith(("#", "http")))
+
+    Links().feed(index.read_text())
+    assert refs and all((index.parent / r).exists() for r in refs), [r for r in refs if not (index.parent / r).exists()]
+    html = index.read_text()
+    assert all(f'id="{t}"' in html or t in html for t in TRACKS)
+    assert "<audio" in html
+
+
+def test_compare_with_an_earlier_revision(repo, tmp_path):
+    _git(repo, "add", "dvc.lock")
+    _git(repo, "commit", "-qm", "first results")
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    params["train"]["essen"]["learning_rate"] = 0.01
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    _dvc(repo, "repro", "train@essen")
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "PYTHONPATH": str(repo / "src"),
+           "DVC_NO_ANALYTICS": "1"}
+    proc = subprocess.run([str(BIN / "tunesmith"), "compare", "--rev", "HEAD", "--out", str(tmp_path / "cmp")],
+                          cwd=repo, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    report = (tmp_path / "cmp/report.md").read_text()
+    assert "train.essen.learning_rate" in report and "0.01" in report
+    assert "data/metrics/essen/train.json" in report
+    assert (tmp_path / "cmp/loss_essen.png").exists() and "![essen loss](loss_essen.png)" in report

@@ -16,7 +16,8 @@ from tunesmith.prepare import prepare_corpus, prepare_essen
 SEED_DURATIONS = (0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0)
 
 G_MAJOR_ABC = "X:1\nT:Up\nM:4/4\nL:1/4\nK:G\nG A B c | d2 G2 |]\n"
-A_MINOR_AS_TONIC = "X:2\nT:Essen style\nM:3/4\nL:1/8\nK:A\nA2 B2 =c2 | e4 A2 | =c2 B2 A2 |]\n"  # K: gives only the tonic
+# Essen's ABC writes only the tonic: K:A for a tune in A minor
+A_MINOR_AS_TONIC = "X:2\nT:Essen style\nM:3/4\nL:1/8\nK:A\nA2 B2 =c2 | e4 A2 | =c2 B2 A2 |]\n"
 TIED = "X:3\nT:Tied\nM:2/4\nL:1/4\nK:C\nC D- | D E |]\n"
 KERN_TRIPLET = "**kern\n*M2/4\n*k[]\n=1\n4c\n12d\n12e\n12f\n=2\n2g\n==\n*-\n"
 KERN_OK = "**kern\n*M2/4\n*k[f#]\n=1\n4g\n4a\n=2\n2b\n==\n*-\n"
@@ -113,3 +114,15 @@ def test_malformed_abc_is_rejected_for_nottingham(tmp_path):
     assert [(p["id"], p["abc"]) for p in pieces] == [("ok", "M:6/8\nL:1/8\nK:D\nDFA dAF|GBd gdB|]\n")]
     assert pieces[0]["rhythm"] == "jig" and pieces[0]["title"] == "Fine"
     assert sorted(zip(rejected["id"], rejected["reason"])) == [("nokey", "parse_error"), ("nomusic", "empty")]
+
+
+def test_classical_is_transposed_to_c_by_key_analysis(tmp_path):
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    d_major = [62, 64, 66, 67, 69, 71, 73, 74, 69, 66, 62]  # a D major scale and arpeggio
+    _midi(raw / "d.mid", d_major)
+    rows = [{"id": "d", "source_file": "d.mid", "title": "", "format": "midi", "split": ""}]
+    cfg = PrepareConfig(transpose=True, workers=1)
+    [piece], _, _ = prepare_corpus("classical", raw, pd.DataFrame(rows), cfg, progress=False)
+    assert piece["key"] == "D major" and piece["transposed"] == -2
+    assert [n[0] for n in piece["notes"]] == [p - 2 for p in d_major]

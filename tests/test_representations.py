@@ -59,7 +59,18 @@ def test_to_stream_writes_real_midi_that_reads_back(tmp_path):
 
 # --------------------------------------------------------------------- ABC characters (seeds 000, 003)
 
-TUNE = """X: 12\r\nT:The Kesh   Jig\r\n% a comment\r\nR:jig\r\nM:6/8\r\nL:1/8\r\nK:G\r\n|:GAG GAB|ABA ABd|\r\n\r\n  edd gdd|edB dBA:|   \r\n"""
+TUNE = (
+    "X: 12\r\n"
+    "T:The Kesh   Jig\r\n"
+    "% a comment\r\n"
+    "R:jig\r\n"
+    "M:6/8\r\n"
+    "L:1/8\r\n"
+    "K:G\r\n"
+    "|:GAG GAB|ABA ABd|\r\n"
+    "\r\n"
+    "  edd gdd|edB dBA:|   \r\n"
+)
 
 
 def test_normalise_musical_headers_only():

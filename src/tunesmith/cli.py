@@ -10,6 +10,7 @@ Examples::
     tunesmith generate --model data/models/classical --primer-mode midi \\
         --primer my_piece.mid --primer-length 64 --out /tmp/piano
     tunesmith inspect data/vocab/essen
+    tunesmith compare --rev main --out compare
 """
 
 from __future__ import annotations
@@ -69,6 +70,12 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--top-p", type=float, default=0.9, help="nucleus mass for --sampler top_p")
     g.add_argument("--bias", type=_bias, default={}, help="per-symbol weights, e.g. r=0.9 (seed 002)")
 
+    c = sub.add_parser("compare", help="markdown comparison of the workspace with another revision",
+                       description="Write OUT/report.md: dvc params diff, dvc metrics diff and loss curves "
+                                   "of both revisions (CML-style; `make compare REV=main`).")
+    c.add_argument("--rev", required=True, help="git revision to compare with, e.g. main or HEAD~1")
+    c.add_argument("--out", type=Path, default=Path("compare"), help="folder for report.md and images")
+
     i = sub.add_parser("inspect", help="summarise a vocab, model or samples folder")
     i.add_argument("path", type=Path, help="data/vocab/<corpus>, data/models/<corpus> or data/samples/<corpus>")
     return p
@@ -77,8 +84,8 @@ def _parser() -> argparse.ArgumentParser:
 def _generate(args: argparse.Namespace) -> int:
     from tunesmith.config import GenerateConfig, PrimerConfig
     from tunesmith.io import read_json
-    from tunesmith.sampling import SamplerConfig
     from tunesmith.samples import generate_samples
+    from tunesmith.sampling import SamplerConfig
 
     vocab_path = args.model / "vocab.json"
     if not vocab_path.exists():
@@ -137,6 +144,11 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(levelname)s %(name)s: %(message)s")
     try:
+        if args.command == "compare":
+            from tunesmith.compare import write_comparison
+
+            print(write_comparison(args.rev, args.out).read_text())
+            return 0
         return _generate(args) if args.command == "generate" else _inspect(args)
     except TunesmithError as exc:
         print(f"tunesmith: error: {exc}", file=sys.stderr)

@@ -333,9 +333,40 @@ class GenerateConfig:
     seed: int = 0
     sampler: SamplerConfig = field(default_factory=SamplerConfig)
     primer: PrimerConfig = field(default_factory=PrimerConfig)
+    render: bool = True           # WAV (+MP3), score SVG and piano-roll PNG for every sample
+    render_seconds: float = 60.0  # audio is cut after this many seconds
 
     def __post_init__(self) -> None:
+        if self.render_seconds <= 0:
+            raise ValueError(f"render_seconds must be > 0, got {self.render_seconds}")
         if self.num_samples < 1:
             raise ValueError(f"num_samples must be >= 1, got {self.num_samples}")
         if self.max_length < 1:
             raise ValueError(f"max_length must be >= 1, got {self.max_length}")
+
+
+@dataclass(frozen=True)
+class EvaluateConfig:
+    """Evaluation (``evaluate.<corpus>``).
+
+    ngram_order: order of the interpolated Kneser-Ney baseline.
+    max_positions: test positions scored at most for window-only models (bilstm).
+    batch_size: windows per batch when scoring the model.
+    real_pieces: held-out test pieces the samples' music statistics are compared with (0 = all).
+    novelty_ngram: n of the "share of n-grams found in the training set" (seeds 000/003).
+    heatmap_steps: tokens of sample_000 shown in the hidden-unit heatmap (seed 003's figure 11).
+    """
+
+    ngram_order: int = 5
+    max_positions: int = 20000
+    batch_size: int = 64
+    real_pieces: int = 100
+    novelty_ngram: int = 8
+    heatmap_steps: int = 120
+
+    def __post_init__(self) -> None:
+        for name in ("ngram_order", "max_positions", "batch_size", "novelty_ngram", "heatmap_steps"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.real_pieces < 0:
+            raise ValueError(f"real_pieces must be >= 0 (0 = all), got {self.real_pieces}")

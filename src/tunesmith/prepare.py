@@ -210,6 +210,33 @@ def prepare_nottingham(path: Path, fmt: str, piece_id: str, title: str, cfg: Pre
     return out
 
 
+def notes_key_shift(notes) -> tuple[str, int]:
+    """Key of a piano roll and the semitones that move it to C major / A minor.
+
+    Krumhansl-Schmuckler on the duration-weighted pitch-class profile, with
+    music21's Krumhansl-Kessler key weights (MIDI has no reliable key
+    signature). Returns ``(key_name, semitones)`` with semitones in [-5, 6].
+    """
+    import numpy as np
+    from music21 import analysis, pitch
+
+    notes = np.asarray(notes).reshape(-1, 3)
+    profile = np.bincount(notes[:, 0] % 12, weights=notes[:, 2] - notes[:, 1], minlength=12)
+    weights = analysis.discrete.KrumhanslKessler()
+    best = (-2.0, 0, "major")
+    for mode in ("major", "minor"):
+        w = np.asarray(weights.getWeights(mode), dtype=float)
+        for tonic in range(12):
+            r = np.corrcoef(profile, np.roll(w, tonic))[0, 1] if profile.std() > 0 else 0.0
+            if r > best[0]:
+                best = (r, tonic, mode)
+    _, tonic, mode = best
+    semitones = ((0 if mode == "major" else 9) - tonic) % 12
+    if semitones > 6:
+        semitones -= 12
+    return f"{pitch.Pitch(tonic).name} {mode}", semitones
+
+
 def prepare_classical(path: Path, fmt: str, piece_id: str, title: str, cfg: PrepareConfig) -> list[dict]:
     from tunesmith.representations import pianoroll
 
@@ -223,6 +250,11 @@ def prepare_classical(path: Path, fmt: str, piece_id: str, title: str, cfg: Prep
         pitch_high=cfg.pitch_high,
     )
     notes = result["notes"]
+    key_name, semitones = "", 0
+    if cfg.transpose:
+        # one key for all pieces: a chord and its 11 transpositions become one token
+        key_name, semitones = notes_key_shift(notes)
+        notes = [[p + semitones, s, e] for p, s, e in notes if cfg.pitch_low <= p + semitones <= cfg.pitch_high]
     if cfg.max_frames:
         notes = [[p, s, min(e, cfg.max_frames)] for p, s, e in notes if s < cfg.max_frames]
         if not notes:
@@ -230,6 +262,8 @@ def prepare_classical(path: Path, fmt: str, piece_id: str, title: str, cfg: Prep
     return [{
         "id": piece_id,
         "title": title,
+        "key": key_name,
+        "transposed": semitones,
         "n_frames": max(e for _, _, e in notes),
         "notes": [list(map(int, n)) for n in notes],
     }]

@@ -120,6 +120,7 @@ def generate_samples(track: str, model_dir: Path, cfg, out_dir: Path, *,
                 "temperature": cfg.sampler.temperature,
                 "primer_mode": cfg.primer.mode,
                 "primer": " ".join(primer) if track != "nottingham" else "".join(primer),
+                "primer_length": len(primer),
                 "length": len(outputs[i]),
                 "ended": bool(outputs[i]) and outputs[i][-1] == end_id,
                 "decoded": info["decoded"],
@@ -129,8 +130,32 @@ def generate_samples(track: str, model_dir: Path, cfg, out_dir: Path, *,
             })
         table = pd.DataFrame(rows)
         table.to_csv(tmp / "samples.csv", index=False, lineterminator="\n")
+        if cfg.render:  # to listen to and look at: audio, engraved score, piano roll
+            from tunesmith.render import render_samples
+
+            render_samples(tmp, tmp, max_seconds=cfg.render_seconds, scores=track != "classical")
         io.write_json(tmp / "generation.json", {"config": json.loads(json.dumps(asdict(cfg), default=dict)),
                                                 "tokens": new_tokens})
     log.info("%s: %d samples, %d tokens in %.1f s (%.0f tokens/s), %d decode", track, cfg.num_samples,
              new_tokens, seconds, new_tokens / max(seconds, 1e-9), int(table["decoded"].sum()))
     return table
+
+
+MEDIA = {"midi": ".mid", "wav": ".wav", "mp3": ".mp3", "svg": ".svg", "png": ".png", "abc": ".abc",
+         "musicxml": ".musicxml", "txt": ".txt"}
+
+
+def sample_records(samples_dir: Path) -> list[dict[str, Any]]:
+    """The samples of a generate-stage folder as :func:`tunesmith.report.build_report` records:
+    ``name``, a path (or None) per medium, ``info`` (the samples.csv row) and ``error``."""
+    table = pd.read_csv(samples_dir / "samples.csv", keep_default_na=False)
+    records = []
+    for row in table.to_dict("records"):
+        stem = samples_dir / str(row["sample"])
+        record: dict[str, Any] = {"name": str(row["sample"]), "title": str(row["sample"]).replace("_", " "),
+                                  "info": row, "error": row.get("error") or None}
+        for key, suffix in MEDIA.items():
+            path = stem.with_suffix(suffix)
+            record[key] = str(path) if path.exists() else None
+        records.append(record)
+    return records

@@ -138,7 +138,8 @@ def read_midi_notes(
     path = Path(path)
     try:
         pm = pretty_midi.PrettyMIDI(str(path))
-    except Exception as exc:  # mido/pretty_midi raise many unrelated types (OSError, EOFError, KeyError, ValueError, ...) on corrupt files
+    # mido/pretty_midi raise many unrelated types (OSError, EOFError, KeyError, ValueError, ...) on corrupt files
+    except Exception as exc:
         raise MusicInputError(f"{path}: cannot read MIDI: {type(exc).__name__}: {exc}", reason="parse_error") from exc
 
     rows = [
@@ -180,7 +181,7 @@ def prepare_file(path: Path, **kwargs: object) -> dict:
     return {
         "notes": notes.tolist(),
         "n_frames": int(notes[:, 2].max()),
-        "n_notes": int(len(notes)),
+        "n_notes": len(notes),
     }
 
 

@@ -1,0 +1,162 @@
+"""Run the evaluation of one trained corpus (the evaluate stage).
+
+:mod:`tunesmith.evaluation` holds the metric functions; this module applies them
+to the artifacts of one track: the model on the test split beside its n-gram
+baselines, the musical statistics of the generated samples beside held-out real
+pieces, playability (nottingham) and novelty, plus the plots.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from tunesmith import evaluation as ev
+from tunesmith import io
+from tunesmith.config import EvaluateConfig
+
+log = logging.getLogger(__name__)
+
+
+def _pieces(path: Path, limit: int = 0) -> list[list[str]]:
+    with open(path, encoding="utf-8") as fh:
+        pieces = [json.loads(line)["symbols"] for line in fh]
+    return pieces[:limit] if limit else pieces
+
+
+def read_samples(samples_dir: Path, track: str) -> tuple[pd.DataFrame, list[list[str]]]:
+    """The samples table and each sample's generated symbols (its primer left out)."""
+    table = pd.read_csv(samples_dir / "samples.csv", keep_default_na=False)
+    generated = []
+    for _, row in table.iterrows():
+        text = (samples_dir / f"{row['sample']}.txt").read_text(encoding="utf-8")
+        symbols = list(text) if track == "nottingham" else text.split()
+        generated.append(symbols[int(row.get("primer_length", 0) or 0):])
+    return table, generated
+
+
+def _clean(obj: Any) -> Any:
+    """JSON-safe: numpy scalars to Python, NaN/inf to None (DVC and browsers read the file)."""
+    if isinstance(obj, dict):
+        return {str(k): _clean(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_clean(v) for v in obj]
+    if isinstance(obj, np.generic):
+        obj = obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
+
+
+def evaluate_track(track: str, *, model_dir: Path, vocab_dir: Path, encoded_dir: Path, samples_dir: Path,
+                   live_dir: Path | None, cfg: EvaluateConfig, plots_dir: Path) -> tuple[dict, dict]:
+    """Evaluate one corpus; write its plots into ``plots_dir``.
+
+    Returns ``(metrics, histograms)``: ``metrics`` is flat enough for
+    ``dvc metrics show`` (model, baselines, margin, music distances, playability,
+    novelty); ``histograms`` maps each musical histogram to its ``generated`` and
+    ``real`` counts and bin ``labels``.
+    """
+    from tunesmith import render
+    from tunesmith.dataset import load_split
+    from tunesmith.models import predicts_every_position, recurrent_layer_names
+    from tunesmith.training import load_model_bundle
+
+    model, model_cfg, train_cfg, vocab = load_model_bundle(model_dir)
+    symbols = list(vocab["symbols"])
+    train_ids = np.asarray(load_split(vocab_dir, "train"))
+    test_ids = np.asarray(load_split(vocab_dir, "test"))
+    mask = ev.hold_mask(test_ids, symbols, track)
+
+    model_row = ev.evaluate_model(model, model_cfg, test_ids, window=train_cfg.window,
+                                  batch_size=cfg.batch_size, hold_mask=mask, max_positions=cfg.max_positions)
+    baselines = ev.ngram_table(train_ids, test_ids, len(symbols), order=cfg.ngram_order, hold_mask=mask)
+    by_name = {row.pop("model"): row for row in baselines}
+    kn = by_name[f"kn-{cfg.ngram_order}"]
+    metrics: dict[str, Any] = {
+        "model": model_row,
+        "baselines": by_name,
+        "margin_over_ngram_nats": kn["nll"] - model_row["nll"],
+        "scoring": "every test token" if predicts_every_position(model_cfg)
+        else f"last token of up to {cfg.max_positions} windows (bilstm)",
+    }
+    if track == "nottingham":
+        metrics["published_seed_003"] = dict(ev.SEED_003_PUBLISHED)
+    training = model_dir / "metrics.json"
+    if training.exists():
+        t = io.read_json(training)
+        metrics["training"] = {k: t.get(k) for k in ("best_epoch", "epochs_run", "stopped_early")}
+        metrics["training"].update({"train_nll": t.get("train", {}).get("loss"),
+                                    "val_nll": t.get("val", {}).get("loss")})
+
+    # ---- the music itself: samples vs held-out real pieces of the same corpus
+    table, generated = read_samples(samples_dir, track)
+    real = _pieces(encoded_dir / "test.jsonl", cfg.real_pieces)
+    gen_notes, gen_skipped = ev.pieces_to_notes(track, generated, vocab)
+    real_notes, _ = ev.pieces_to_notes(track, real, vocab)
+    histograms: dict[str, Any] = {}
+    if gen_notes and real_notes:
+        gen_stats, real_stats = ev.music_stats(gen_notes), ev.music_stats(real_notes)
+        metrics["music"] = ev.compare_distributions(gen_stats, real_stats)
+        metrics["music"].update({f"generated_{k}": gen_stats[k] for k in ev.SCALARS if k in gen_stats})
+        metrics["music"].update({f"real_{k}": real_stats[k] for k in ev.SCALARS if k in real_stats})
+        labels = {
+            "pitch_class_hist": ["C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"],
+            "note_length_hist": _edge_labels(ev.NOTE_LENGTH_EDGES),
+            "ioi_hist": _edge_labels(ev.NOTE_LENGTH_EDGES),
+        }
+        titles = {"pitch_class_hist": "pitch classes", "note_length_hist": "note lengths (beats)",
+                  "ioi_hist": "inter-onset intervals (beats)"}
+        for name in ev.HISTOGRAMS:
+            histograms[name] = {"generated": list(map(int, gen_stats[name])),
+                                "real": list(map(int, real_stats[name])), "labels": labels[name]}
+            render.plot_histograms(gen_stats[name], real_stats[name], labels[name],
+                                   plots_dir / f"{name}.png", f"{track}: {titles[name]}, generated vs real")
+    else:
+        log.warning("%s: no decodable samples (%d skipped); no music statistics", track, gen_skipped)
+    metrics["samples"] = {"count": len(table), "decoded": int(table["decoded"].astype(bool).sum()),
+                          "ended": int(table["ended"].astype(bool).sum()),
+                          "mean_length": float(table["length"].mean()) if len(table) else 0.0}
+    if track == "nottingham":
+        texts = ["".join(s) for s in generated]
+        primers = [str(p) for p in table.get("primer", [""] * len(table))]
+        full = [p + t for p, t in zip(primers, texts)]
+        metrics["playability"] = {k: v for k, v in ev.abc_playability(full).items() if k != "reasons"}
+        metrics["playability_real"] = {k: v for k, v in ev.abc_playability(
+            ["".join(s) for s in real]).items() if k != "reasons"}
+
+    # ---- novelty: do the samples copy the training set?
+    index = ev.NoveltyIndex(_pieces(encoded_dir / "train.jsonl"), ngram=cfg.novelty_ngram)
+    novelty = index.novelty(generated)
+    metrics["novelty"] = {k: v for k, v in novelty.items() if k != "per_sample"}
+
+    # ---- pictures: loss curves and a hidden-unit heatmap (seed 003's figure 11)
+    if live_dir is not None and (live_dir / "plots").exists():
+        render.plot_loss_curves(live_dir, plots_dir / "loss.png", title=f"{track}: loss per epoch")
+    if generated and generated[0]:
+        ids = [symbols.index(vocab["special"]["end"])] + [symbols.index(s) if s in symbols else
+                                                          symbols.index("<unk>") for s in generated[0]]
+        try:
+            layer = recurrent_layer_names(model_cfg)[0]
+            acts = render.hidden_activations(model, ids[: cfg.heatmap_steps], layer)
+            render.plot_activation_heatmap(acts, [symbols[i] for i in ids[: cfg.heatmap_steps]],
+                                           plots_dir / "activations.png",
+                                           title=f"{track}: {layer} activations over sample_000")
+        except ValueError as exc:  # bilstm's last layer returns no sequence
+            log.info("%s: no activation heatmap: %s", track, exc)
+    return _clean(metrics), _clean(histograms)
+
+
+def _edge_labels(edges: Sequence[float]) -> list[str]:
+    out = []
+    for lo, hi in itertools.pairwise(edges):
+        out.append(f">={lo:g}" if math.isinf(hi) else f"{lo:g}-{hi:g}")
+    return out

@@ -1,0 +1,31 @@
+"""The CI retraining workflow passes a workflow linter and the GitHub workflow schema."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+WORKFLOW = ROOT / ".github/workflows/retrain.yml"
+BIN = Path(sys.executable).parent
+
+
+def test_workflow_passes_zizmor():
+    proc = subprocess.run([str(BIN / "zizmor"), "--offline", str(WORKFLOW)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_workflow_matches_the_github_schema():
+    proc = subprocess.run([str(BIN / "check-jsonschema"), "--builtin-schema", "vendor.github-workflows",
+                           str(WORKFLOW)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_workflow_reproduces_and_compares_with_main():
+    steps = yaml.safe_load(WORKFLOW.read_text())["jobs"]["retrain"]["steps"]
+    runs = "\n".join(step.get("run", "") for step in steps)
+    assert "make repro" in runs and "make compare REV=origin/main" in runs
+    assert "GITHUB_STEP_SUMMARY" in runs
