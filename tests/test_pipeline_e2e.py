@@ -269,3 +269,14 @@ def test_compare_with_an_earlier_revision(repo, tmp_path):
     assert "train.essen.learning_rate" in report and "0.01" in report
     assert "data/metrics/essen/train.json" in report
     assert (tmp_path / "cmp/loss_essen.png").exists() and "![essen loss](loss_essen.png)" in report
+
+
+def test_sweep_summary_charts_the_experiments(repo, tmp_path):
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "PYTHONPATH": str(repo / "src"),
+           "DVC_NO_ANALYTICS": "1"}
+    proc = subprocess.run([str(BIN / "tunesmith"), "sweeps", "--corpus", "essen", "--metric", "model.nll",
+                           "--out", str(tmp_path)], cwd=repo, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    table = (tmp_path / "sweeps_essen.md").read_text()
+    assert "generate.essen.seed=7" in table  # the experiment run above, labelled by what it changed
+    assert (tmp_path / "sweeps_essen.png").stat().st_size > 1000

@@ -11,6 +11,7 @@ Examples::
         --primer my_piece.mid --primer-length 64 --out /tmp/piano
     tunesmith inspect data/vocab/essen
     tunesmith compare --rev main --out compare
+    tunesmith sweeps --corpus nottingham --metric model.nll
 """
 
 from __future__ import annotations
@@ -75,6 +76,13 @@ def _parser() -> argparse.ArgumentParser:
                                    "of both revisions (CML-style; `make compare REV=main`).")
     c.add_argument("--rev", required=True, help="git revision to compare with, e.g. main or HEAD~1")
     c.add_argument("--out", type=Path, default=Path("compare"), help="folder for report.md and images")
+
+    w = sub.add_parser("sweeps", help="chart a metric across dvc experiments (the seeds' sweeps)",
+                       description="Write OUT/sweeps_<corpus>.{png,md}: one metric of every `dvc exp` "
+                                   "experiment, labelled by the params it changed.")
+    w.add_argument("--corpus", required=True, choices=["nottingham", "essen", "classical"])
+    w.add_argument("--metric", default="model.nll", help="metric key, e.g. model.nll or val.loss")
+    w.add_argument("--out", type=Path, default=Path("compare"), help="folder for the chart and table")
 
     i = sub.add_parser("inspect", help="summarise a vocab, model or samples folder")
     i.add_argument("path", type=Path, help="data/vocab/<corpus>, data/models/<corpus> or data/samples/<corpus>")
@@ -144,6 +152,14 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(levelname)s %(name)s: %(message)s")
     try:
+        if args.command == "sweeps":
+            from tunesmith.compare import sweep_summary
+
+            try:
+                print(sweep_summary(args.corpus, args.metric, args.out).read_text())
+            except ValueError as exc:
+                raise TunesmithError(str(exc)) from exc
+            return 0
         if args.command == "compare":
             from tunesmith.compare import write_comparison
 
