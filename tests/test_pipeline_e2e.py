@@ -17,6 +17,8 @@ import pretty_midi
 import pytest
 import yaml
 
+from browser import needs_chromium, probe
+
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 TRACKS = ("nottingham", "essen", "classical")
@@ -280,3 +282,11 @@ def test_sweep_summary_charts_the_experiments(repo, tmp_path):
     table = (tmp_path / "sweeps_essen.md").read_text()
     assert "generate.essen.seed=7" in table  # the experiment run above, labelled by what it changed
     assert (tmp_path / "sweeps_essen.png").stat().st_size > 1000
+
+
+@needs_chromium
+def test_report_opens_in_a_browser_with_everything_loading(repo, tmp_path):
+    result, console = probe(repo / "data/report/index.html", tmp_path / "profile")
+    assert result["images"] > 0 and result["badImages"] == []
+    assert result["audio"] > 0 and result["badAudio"] == []
+    assert console == []

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import re
-import shutil
-import subprocess
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote
@@ -13,6 +10,7 @@ from urllib.parse import unquote
 import pretty_midi
 import pytest
 
+from browser import needs_chromium, probe  # tests/browser.py, shared with the e2e test
 from tunesmith import render
 from tunesmith.report import build_report
 
@@ -170,75 +168,6 @@ def test_rebuild_is_identical_and_replaces_the_folder(corpora, index, tmp_path):
 
 # --------------------------------------------------------------------------- a real browser
 
-PROBE = """<script>
-(function () {
-  var tries = 0;
-  function check() {
-    var imgs = Array.prototype.slice.call(document.images);
-    var auds = Array.prototype.slice.call(document.querySelectorAll('audio'));
-    var waiting = imgs.filter(function (i) { return !i.complete; }).length +
-      auds.filter(function (a) { return a.readyState < 1 && a.networkState !== 3; }).length;
-    if (waiting && tries++ < 100) { setTimeout(check, 100); return; }
-    var out = document.createElement('pre');
-    out.id = 'probe-result';
-    out.textContent = JSON.stringify({
-      images: imgs.length,
-      badImages: imgs.filter(function (i) { return !(i.complete && i.naturalWidth > 0); })
-                     .map(function (i) { return i.getAttribute('src'); }),
-      audio: auds.length,
-      badAudio: auds.filter(function (a) { return a.readyState < 1; })
-                    .map(function (a) { return a.currentSrc || a.innerHTML; }),
-      durations: auds.map(function (a) { return a.duration; })});
-    document.body.appendChild(out);
-  }
-  window.addEventListener('load', check);
-})();
-</script>"""
-
-
-def chromium() -> str | None:
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        if found := shutil.which(name):
-            return found
-    return None
-
-
-def probe(page: Path, profile: Path) -> tuple[dict, list[str]]:
-    """Load ``page`` plus PROBE in headless Chromium: the probe's verdict, the console lines."""
-    probed = page.with_name(f"probe-{page.name}")
-    probed.write_text(
-        page.read_text(encoding="utf-8").replace("</body>", PROBE + "</body>"), encoding="utf-8"
-    )
-    cmd = [
-        chromium(),
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        f"--user-data-dir={profile}",
-        "--enable-logging=stderr",
-        "--v=0",
-        "--virtual-time-budget=15000",
-        "--dump-dom",
-        probed.resolve().as_uri(),
-    ]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=90, check=False)
-    probed.unlink()
-    match = re.search(r'<pre id="probe-result">(.*?)</pre>', proc.stdout, re.DOTALL)
-    assert match, f"no probe result; chromium exited {proc.returncode}: {proc.stderr[-2000:]}"
-    console = [
-        line for line in proc.stderr.splitlines() if ":CONSOLE" in line or "Uncaught" in line
-    ]
-    return json.loads(match.group(1)), console
-
-
-needs_chromium = pytest.mark.skipif(
-    chromium() is None, reason="needs chromium (apt: chromium) for the browser check"
-)
 
 
 @needs_chromium

@@ -53,16 +53,17 @@ def primer_symbols(cfg, meta: dict, *, test_pieces: Path | None = None) -> list[
 
 def _ids(symbols: Sequence[str], vocab_symbols: Sequence[str], end: str, *, allow_unk: bool) -> list[int]:
     """``[end_id] + ids of symbols``; an unknown symbol is an error naming it and its nearest
-    valid symbols, except where ``allow_unk`` maps it to ``<unk>``."""
+    valid symbols, except where ``allow_unk`` maps it to ``<unk>`` (a real opening, from a MIDI
+    file or a test piece, may hold symbols training never saw)."""
     from tunesmith.generation import parse_primer
 
-    if allow_unk:  # a real opening (MIDI or test piece) may hold symbols training never saw: <unk>
-        known = set(vocab_symbols)
-        symbols = [s if s in known else "<unk>" for s in symbols]
-    if all(len(s) == 1 for s in symbols):
-        # character symbols (ABC): spaces and newlines are symbols too, so no splitting on them
-        return parse_primer("".join(symbols), vocab_symbols, mode="chars", end_symbol=end)
-    return parse_primer(" ".join(symbols), vocab_symbols, mode="symbols", end_symbol=end)
+    index = {s: i for i, s in enumerate(vocab_symbols)}
+    if not allow_unk and any(s not in index for s in symbols):
+        chars = all(len(s) == 1 for s in symbols)  # ABC characters: spaces and newlines are symbols
+        text = "".join(symbols) if chars else " ".join(symbols)
+        parse_primer(text, vocab_symbols, mode="chars" if chars else "symbols", end_symbol=end)  # raises
+    unk = index.get("<unk>", index[end])
+    return [index[end], *(index.get(s, unk) for s in symbols)]
 
 
 def generate_samples(track: str, model_dir: Path, cfg, out_dir: Path, *,
