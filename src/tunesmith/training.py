@@ -190,7 +190,12 @@ def _gpus() -> list:
 
 
 def _strategy() -> tf.distribute.Strategy:
-    """MirroredStrategy over several GPUs, else the default (one GPU or the CPU)."""
+    """MultiWorkerMirroredStrategy when ``TF_CONFIG`` describes a cluster of machines,
+    MirroredStrategy over several GPUs, else the default (one GPU or the CPU)."""
+    if os.environ.get("TF_CONFIG"):
+        # every worker runs the same `dvc repro` (or stage) with its own TF_CONFIG task index
+        log.info("TF_CONFIG is set: training with MultiWorkerMirroredStrategy")
+        return tf.distribute.MultiWorkerMirroredStrategy()
     gpus = _gpus()
     if len(gpus) > 1:
         log.info("training on %d GPUs with MirroredStrategy", len(gpus))
