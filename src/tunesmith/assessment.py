@@ -32,15 +32,17 @@ def _pieces(path: Path, limit: int = 0) -> list[list[str]]:
     return pieces[:limit] if limit else pieces
 
 
-def read_samples(samples_dir: Path, track: str) -> tuple[pd.DataFrame, list[list[str]]]:
-    """The samples table and each sample's generated symbols (its primer left out)."""
+def read_samples(samples_dir: Path, track: str) -> tuple[pd.DataFrame, list[list[str]], list[list[str]]]:
+    """The samples table and each sample's symbols: whole (primer included: an ABC tune
+    needs its primed header to be music) and generated only (for novelty)."""
     table = pd.read_csv(samples_dir / "samples.csv", keep_default_na=False)
-    generated = []
+    whole, generated = [], []
     for _, row in table.iterrows():
         text = (samples_dir / f"{row['sample']}.txt").read_text(encoding="utf-8")
         symbols = list(text) if track == "nottingham" else text.split()
+        whole.append(symbols)
         generated.append(symbols[int(row.get("primer_length", 0) or 0):])
-    return table, generated
+    return table, whole, generated
 
 
 def _clean(obj: Any) -> Any:
@@ -98,9 +100,9 @@ def evaluate_track(track: str, *, model_dir: Path, vocab_dir: Path, encoded_dir:
                                     "val_nll": t.get("val", {}).get("loss")})
 
     # ---- the music itself: samples vs held-out real pieces of the same corpus
-    table, generated = read_samples(samples_dir, track)
+    table, whole, generated = read_samples(samples_dir, track)
     real = _pieces(encoded_dir / "test.jsonl", cfg.real_pieces)
-    gen_notes, gen_skipped = ev.pieces_to_notes(track, generated, vocab)
+    gen_notes, gen_skipped = ev.pieces_to_notes(track, whole, vocab)
     real_notes, _ = ev.pieces_to_notes(track, real, vocab)
     histograms: dict[str, Any] = {}
     if gen_notes and real_notes:
@@ -126,9 +128,7 @@ def evaluate_track(track: str, *, model_dir: Path, vocab_dir: Path, encoded_dir:
                           "ended": int(table["ended"].astype(bool).sum()),
                           "mean_length": float(table["length"].mean()) if len(table) else 0.0}
     if track == "nottingham":
-        texts = ["".join(s) for s in generated]
-        primers = [str(p) for p in table.get("primer", [""] * len(table))]
-        full = [p + t for p, t in zip(primers, texts)]
+        full = ["".join(s) for s in whole]
         metrics["playability"] = {k: v for k, v in ev.abc_playability(full).items() if k != "reasons"}
         metrics["playability_real"] = {k: v for k, v in ev.abc_playability(
             ["".join(s) for s in real]).items() if k != "reasons"}
@@ -141,9 +141,9 @@ def evaluate_track(track: str, *, model_dir: Path, vocab_dir: Path, encoded_dir:
     # ---- pictures: loss curves and a hidden-unit heatmap (seed 003's figure 11)
     if live_dir is not None and (live_dir / "plots").exists():
         render.plot_loss_curves(live_dir, plots_dir / "loss.png", title=f"{track}: loss per epoch")
-    if generated and generated[0]:
+    if whole and whole[0]:
         ids = [symbols.index(vocab["special"]["end"])] + [symbols.index(s) if s in symbols else
-                                                          symbols.index("<unk>") for s in generated[0]]
+                                                          symbols.index("<unk>") for s in whole[0]]
         try:
             layer = recurrent_layer_names(model_cfg)[0]
             acts = render.hidden_activations(model, ids[: cfg.heatmap_steps], layer)
