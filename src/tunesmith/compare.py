@@ -94,6 +94,11 @@ def _number(value) -> float | None:
     return out if out == out else None  # NaN is "no value"
 
 
+def _show(value) -> str:
+    # exp_show gives numbers as floats: 100.0 is shown as the 100 that was set
+    return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
+
+
 def sweep_summary(corpus: str, metric: str, out_dir: Path, *, repo: Path = Path(".")) -> Path:
     """Chart one metric across the ``dvc exp`` experiments of the workspace's baseline.
 
@@ -114,7 +119,8 @@ def sweep_summary(corpus: str, metric: str, out_dir: Path, *, repo: Path = Path(
     if not columns:
         raise ValueError(f"metric {metric!r} of corpus {corpus!r} not found; columns: {', '.join(rows[0])}")
     column = sorted(columns, key=lambda c: ("evaluate" not in c, c))[0]
-    baseline = next((r for r in rows if r.get("typ") == "baseline"), rows[0])
+    # the committed baseline (HEAD); the workspace row holds whatever `dvc exp run` last applied
+    baseline = next((r for r in rows if r.get("typ") == "baseline" and r.get("rev") != "workspace"), rows[0])
     params = [c for c in rows[0] if c.startswith(("train.", "generate.", "prepare.", "encode.", "vocab.",
                                                    "fetch.", "evaluate."))
               or (":" in c and c.split(":", 1)[1].startswith(("train.", "generate.", "prepare.")))]
@@ -123,9 +129,15 @@ def sweep_summary(corpus: str, metric: str, out_dir: Path, *, repo: Path = Path(
         value = _number(r.get(column))
         if value is None:
             continue
-        changed = [f"{c.split(':')[-1]}={r[c]}" for c in params if r.get(c) != baseline.get(c)]
+        changed = [f"{c.split(':')[-1]}={_show(r[c])}" for c in params if r.get(c) != baseline.get(c)]
         name = r.get("Experiment") or r.get("rev") or "?"
-        table.append((", ".join(changed) or f"{name} (baseline)", name, value))
+        if r is baseline:
+            label = f"{name} (baseline)"
+        elif not changed:
+            continue  # the workspace when it equals the baseline
+        else:
+            label = ", ".join(changed)
+        table.append((label, name, value))
     if not table:
         raise ValueError(f"no experiment has a value for {column}")
     out_dir.mkdir(parents=True, exist_ok=True)
