@@ -1,0 +1,178 @@
+"""Full-context scoring: every token predicted from the whole piece before it.
+
+A split is stored as one flat id array ``[END] p1 [END] p2 [END] ...``
+(:meth:`tunesmith.vocab.Vocab.corpus_ids`). Piece ``k`` is the span between
+two end tokens: its inputs are ``[END] + p_k`` and its targets ``p_k + [END]``,
+so every target ``ids[1:]`` belongs to exactly one piece and is scored once,
+with the recurrent state carried from the start of its piece (the model run
+over the whole piece in one call), as generation sees it.
+
+This is the headline likelihood: scoring fixed windows that each start from a
+zero state (``evaluation.evaluate_model``) gives no token more than
+``window - 1`` tokens of context, which understates what an LSTM learns.
+
+Pieces are batched by length (right-padded; a causal model's output at ``t``
+never sees the padding after ``t``) under a budget of ``batch * time * vocab``
+logits, so memory stays bounded whatever the corpus; a single piece larger
+than the budget is scored on its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from itertools import pairwise
+
+import numpy as np
+
+DEFAULT_LOGIT_BUDGET = 32_000_000
+"""Most float32 logits held at once (``batch * time * vocab``): 128 MB."""
+
+
+@dataclass(frozen=True)
+class PieceScores:
+    """Per-target scores of a split, aligned with ``ids[1:]``.
+
+    Attributes:
+        nll: float64 ``(n - 1,)``, nats: ``-log p(ids[t + 1] | ids[start_of_piece : t + 1])``.
+        correct: bool ``(n - 1,)``, the argmax prediction equals the target.
+        spans: ``(start, stop)`` per piece: inputs ``ids[start:stop]``, targets
+            ``ids[start + 1 : stop + 1]``; ``ids[start]`` and ``ids[stop]`` are end tokens.
+    """
+
+    nll: np.ndarray
+    correct: np.ndarray
+    spans: tuple[tuple[int, int], ...]
+
+    @property
+    def mean_nll(self) -> float:
+        return float(self.nll.mean()) if self.nll.size else float("nan")
+
+
+def piece_spans(ids: np.ndarray, end_id: int) -> list[tuple[int, int]]:
+    """``(start, stop)`` of each piece in a flat split array; see the module docstring.
+
+    Raises:
+        ValueError: ``ids`` does not start and end with ``end_id`` (not a split array).
+    """
+    ids = np.asarray(ids)
+    if ids.ndim != 1 or ids.size < 2:
+        raise ValueError(f"expected a 1-D split array of at least 2 ids, got shape {ids.shape}")
+    if ids[0] != end_id or ids[-1] != end_id:
+        raise ValueError(
+            f"a split array starts and ends with the end token (id {end_id}); "
+            f"got first id {int(ids[0])}, last id {int(ids[-1])}"
+        )
+    ends = np.flatnonzero(ids == end_id)
+    return [(int(a), int(b)) for a, b in pairwise(ends)]
+
+
+def _log_softmax(logits: np.ndarray) -> np.ndarray:
+    logits = logits.astype(np.float64, copy=False)
+    shifted = logits - logits.max(axis=-1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+
+
+def _batches(lengths: np.ndarray, vocab_size: int, budget: int) -> list[np.ndarray]:
+    """Piece indices grouped by similar length, each group under ``budget`` logits."""
+    order = np.argsort(lengths, kind="stable")[::-1]  # longest first: the padded length is the first's
+    groups: list[np.ndarray] = []
+    i = 0
+    while i < order.size:
+        longest = int(lengths[order[i]])
+        size = max(1, budget // max(1, longest * vocab_size))
+        groups.append(order[i : i + size])
+        i += size
+    return groups
+
+
+def score_pieces(
+    predict: Callable[[np.ndarray], np.ndarray],
+    ids: np.ndarray,
+    end_id: int,
+    vocab_size: int,
+    *,
+    budget: int = DEFAULT_LOGIT_BUDGET,
+    progress: bool = False,
+) -> PieceScores:
+    """Score every target of a split with the full context of its piece.
+
+    Args:
+        predict: int32 ids ``(B, T)`` -> float logits ``(B, T, V)`` for any ``T``
+            (a causal model built for any length, e.g. ``model.predict_on_batch``).
+        ids: the split, 1-D, ``[END] p1 [END] p2 ... [END]``.
+        end_id: the end token's id.
+        vocab_size: ``V``.
+        budget: most logits per call (``B * T * V``).
+        progress: show a tqdm bar over batches.
+    """
+    ids = np.asarray(ids)
+    spans = piece_spans(ids, end_id)
+    lengths = np.array([b - a for a, b in spans], dtype=np.int64)
+    nll = np.zeros(ids.size - 1, dtype=np.float64)
+    correct = np.zeros(ids.size - 1, dtype=bool)
+    groups = _batches(lengths, vocab_size, budget)
+    if progress:
+        from tqdm import tqdm
+
+        groups = tqdm(groups, desc="score", unit="batch", leave=False)
+    for group in groups:
+        width = int(lengths[group].max())
+        x = np.full((len(group), width), end_id, dtype=np.int32)
+        for row, k in enumerate(group):
+            a, b = spans[k]
+            x[row, : b - a] = ids[a:b]
+        logp = _log_softmax(np.asarray(predict(x)))
+        for row, k in enumerate(group):
+            a, b = spans[k]
+            targets = ids[a + 1 : b + 1].astype(np.int64)
+            lp = logp[row, : b - a]
+            nll[a:b] = -lp[np.arange(b - a), targets]
+            correct[a:b] = lp.argmax(axis=-1) == targets
+    return PieceScores(nll, correct, tuple(spans))
+
+
+def any_length_model(model, model_cfg, vocab_size: int):
+    """The same causal model accepting any input length (weights copied).
+
+    A model trained on fixed windows has a fixed input length; the recurrent
+    weights do not depend on it, so a copy built for ``window=None`` runs over
+    whole pieces.
+
+    Raises:
+        ValueError: the family is not causal (``bilstm`` sees the future).
+    """
+    from tunesmith.models import build_model, predicts_every_position
+
+    if not predicts_every_position(model_cfg):
+        raise ValueError(f"family {model_cfg.family!r} is not causal: it cannot be scored over whole pieces")
+    if model.input_shape[1] is None:
+        return model
+    copy = build_model(model_cfg, vocab_size, window=None)
+    copy.set_weights(model.get_weights())
+    return copy
+
+
+def frame_nll(
+    nll: np.ndarray, targets: Sequence[int] | np.ndarray, frame_end_id: int, piece_end_id: int
+) -> np.ndarray:
+    """Per-frame NLLs for a serialisation in which every frame ends with ``frame_end_id``.
+
+    ``targets`` are the scored tokens (``ids[1:]``), aligned with ``nll``. A frame
+    is the run of tokens after the previous frame end (or piece end) up to and
+    including its frame end; its NLL is the sum of its tokens' NLLs, i.e.
+    ``-log p(frame | everything before it)``. Piece-end tokens belong to no frame
+    and are left out.
+
+    Returns:
+        float64 ``(frames,)``.
+    """
+    targets = np.asarray(targets)
+    nll = np.asarray(nll, dtype=np.float64)
+    if targets.shape != nll.shape:
+        raise ValueError(f"nll {nll.shape} and targets {targets.shape} must have the same shape")
+    bounds = np.flatnonzero((targets == frame_end_id) | (targets == piece_end_id))
+    cum = np.concatenate([[0.0], np.cumsum(nll)])
+    starts = np.concatenate([[0], bounds[:-1] + 1])
+    is_frame = targets[bounds] == frame_end_id
+    return (cum[bounds + 1] - cum[starts])[is_frame]
