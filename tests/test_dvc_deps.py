@@ -1,0 +1,127 @@
+"""The graph knows its code: every module a stage runs is one of its DVC deps.
+
+Each stage script's import closure within ``src/tunesmith`` (imports inside
+functions included, since stages import heavy modules lazily) must be covered
+by that stage's ``deps`` in dvc.yaml, either by the file itself or by a folder
+holding it. Otherwise editing, say, a decoding function would leave
+``dvc repro`` saying "up to date" with stale samples.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = ROOT / "src" / "tunesmith"
+
+
+def _module_file(name: str) -> Path | None:
+    """``tunesmith.a.b`` -> its file under src/ (module or package), or None if not ours."""
+    if name != "tunesmith" and not name.startswith("tunesmith."):
+        return None
+    rel = Path(*name.split("."))
+    for candidate in (ROOT / "src" / rel.with_suffix(".py"), ROOT / "src" / rel / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _package_name(path: Path) -> str:
+    rel = path.relative_to(ROOT / "src").with_suffix("")
+    parts = rel.parts[:-1] if rel.name == "__init__" else rel.parts
+    return ".".join(parts)
+
+
+def _imported_modules(path: Path) -> set[str]:
+    """Every module name ``path`` imports, anywhere in the file (relative imports resolved)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    here = _package_name(path) if path.is_relative_to(ROOT / "src") else ""
+    is_package = path.name == "__init__.py"
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = here.split(".")
+                base = base if is_package else base[:-1]
+                base = base[: len(base) - (node.level - 1)]
+                module = ".".join([*base, node.module] if node.module else base)
+            else:
+                module = node.module or ""
+            names.add(module)
+            # `from tunesmith import io` imports the submodule tunesmith.io
+            names.update(f"{module}.{alias.name}" for alias in node.names)
+    return names
+
+
+def import_closure(script: Path) -> set[Path]:
+    """Files of src/tunesmith that running ``script`` may execute (parent packages' __init__ included)."""
+    seen: set[Path] = set()
+    todo = [script]
+    while todo:
+        current = todo.pop()
+        for name in _imported_modules(current):
+            parts = name.split(".")
+            for i in range(1, len(parts) + 1):  # importing a.b.c runs a/__init__ and a/b/__init__
+                found = _module_file(".".join(parts[:i]))
+                if found and found not in seen:
+                    seen.add(found)
+                    todo.append(found)
+    return seen
+
+
+def _stages() -> list[tuple[str, Path, list[str]]]:
+    """(stage name, its script, its deps) for every stage of dvc.yaml whose command runs a stages/ script."""
+    spec = yaml.safe_load((ROOT / "dvc.yaml").read_text(encoding="utf-8"))
+    out = []
+    for name, stage in spec["stages"].items():
+        body = stage.get("do", stage)
+        match = re.search(r"stages/\w+\.py", body["cmd"])
+        if match:
+            deps = [next(iter(d)) if isinstance(d, dict) else d for d in body.get("deps", [])]
+            out.append((name, ROOT / match.group(0), deps))
+    return out
+
+
+def _covered(path: Path, deps: list[str]) -> bool:
+    rel = path.relative_to(ROOT).as_posix()
+    return any(rel == d.rstrip("/") or rel.startswith(d.rstrip("/") + "/") for d in deps)
+
+
+STAGES = _stages()
+
+
+def test_dvc_yaml_runs_stage_scripts():
+    assert {name for name, _, _ in STAGES} >= {"fetch", "prepare", "encode", "vocab", "train", "generate",
+                                                "evaluate", "report"}
+
+
+@pytest.mark.parametrize(("stage", "script", "deps"), STAGES, ids=[s[0] for s in STAGES])
+def test_every_imported_module_is_a_dep(stage, script, deps):
+    assert script.relative_to(ROOT).as_posix() in deps, f"{stage}: its own script is not a dep"
+    missing = sorted(p.relative_to(ROOT).as_posix() for p in import_closure(script) if not _covered(p, deps))
+    assert not missing, f"dvc.yaml stage {stage!r} runs these modules but does not depend on them: {missing}"
+
+
+def test_the_closure_follows_lazy_and_relative_imports(tmp_path):
+    """The checker itself: a stage importing inside a function still reaches the module's own imports."""
+    closure = import_closure(ROOT / "stages" / "evaluate.py")
+    names = {p.relative_to(PACKAGE).as_posix() for p in closure}
+    assert "config.py" in names  # a top-level import of the stage
+    assert "models.py" in names  # reached only through a function-level import and further modules
+
+
+def test_a_removed_dep_is_reported():
+    """The checker itself: dropping the dep on a module generate runs makes that module missing."""
+    _, script, deps = next(s for s in STAGES if s[0] == "generate")
+    module = PACKAGE / "generation.py"
+    assert module in import_closure(script)
+    pruned = [d for d in deps if not _covered(module, [d])]
+    assert pruned != deps
+    assert not _covered(module, pruned)
