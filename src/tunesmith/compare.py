@@ -340,14 +340,14 @@ def write_comparison(rev: str, out_dir: Path, *, repo: Path = Path("."), fetch: 
     Raises:
         TunesmithError: not a git repository or DVC project, unknown ``rev``.
     """
-    from dvc.exceptions import DvcException, NotDvcRepoError
+    root = git_root(Path(repo))
+    sha = resolve_rev(root, rev)
+    _quiet_dvc()
+    from dvc.exceptions import DvcException, NotDvcRepoError  # after the quick checks: DVC imports slowly
     from dvc.repo import Repo
 
     from tunesmith import compare_page, compare_samples
 
-    root = git_root(Path(repo))
-    sha = resolve_rev(root, rev)
-    _quiet_dvc()
     try:
         dvc_repo = Repo(str(Path(repo).resolve()))
     except NotDvcRepoError as exc:
