@@ -175,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(levelname)s %(name)s: %(message)s")
     try:
         if args.command == "sweeps":
-            from tunesmith.compare import sweep_summary
+            from tunesmith.sweeps import sweep_summary
 
             try:
                 print(sweep_summary(args.corpus, args.metric, args.out).read_text())
