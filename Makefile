@@ -57,8 +57,8 @@ bench: install  ## run the benchmarks (prints tables)
 	$(BIN)/python bench/bench_train_memory.py --vocab-dir data/vocab/essen
 
 REV ?= main
-compare: install  ## markdown comparison with another revision: make compare REV=main
-	$(BIN)/tunesmith compare --rev $(REV) --out compare
+compare: install  ## compare with a revision (compare/report.md, index.html): make compare REV=main [FETCH=1]
+	$(BIN)/tunesmith compare --rev $(REV) --out compare $(if $(FETCH),--fetch)
 
 dag: install  ## show the pipeline graph
 	$(BIN)/dvc dag

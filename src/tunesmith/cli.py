@@ -71,11 +71,17 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--top-p", type=float, default=0.9, help="nucleus mass for --sampler top_p")
     g.add_argument("--bias", type=_bias, default={}, help="per-symbol weights, e.g. r=0.9 (seed 002)")
 
-    c = sub.add_parser("compare", help="markdown comparison of the workspace with another revision",
-                       description="Write OUT/report.md: dvc params diff, dvc metrics diff and loss curves "
-                                   "of both revisions (CML-style; `make compare REV=main`).")
+    c = sub.add_parser("compare", help="compare the workspace with another revision (markdown and HTML)",
+                       description="Write OUT/report.md (for a CI job summary) and OUT/index.html: the params "
+                                   "that differ, each corpus's headline metrics of both revisions with the "
+                                   "change and which is better, their loss curves in one figure, and (in the "
+                                   "page) both revisions' samples side by side. Metrics and plots come from "
+                                   "git; the other revision's samples from the local DVC cache "
+                                   "(`make compare REV=main`).")
     c.add_argument("--rev", required=True, help="git revision to compare with, e.g. main or HEAD~1")
-    c.add_argument("--out", type=Path, default=Path("compare"), help="folder for report.md and images")
+    c.add_argument("--out", type=Path, default=Path("compare"), help="folder for report.md, index.html, images")
+    c.add_argument("--fetch", action="store_true",
+                   help="first fetch REV's samples from the DVC remote into the cache")
 
     w = sub.add_parser("sweeps", help="chart a metric across dvc experiments (the seeds' sweeps)",
                        description="Write OUT/sweeps_<corpus>.{png,md}: one metric of every `dvc exp` "
@@ -147,13 +153,29 @@ def _inspect(args: argparse.Namespace) -> int:
     raise TunesmithError(f"{path}: no vocab.json or samples.csv here")
 
 
+def _compare(args: argparse.Namespace) -> int:
+    from tunesmith.compare import write_comparison
+
+    try:
+        report = write_comparison(args.rev, args.out, fetch=args.fetch)
+    except TunesmithError:
+        raise
+    except Exception as exc:  # DVC, git or the file system: one line, the traceback with -v
+        log.debug("compare failed", exc_info=True)
+        first = (str(exc).strip().splitlines() or [""])[0]
+        raise TunesmithError(f"compare failed: {type(exc).__name__}: {first}") from exc
+    print(report.read_text())
+    print(f"written: {report} and {report.parent / 'index.html'}", file=sys.stderr)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(levelname)s %(name)s: %(message)s")
     try:
         if args.command == "sweeps":
-            from tunesmith.compare import sweep_summary
+            from tunesmith.sweeps import sweep_summary
 
             try:
                 print(sweep_summary(args.corpus, args.metric, args.out).read_text())
@@ -161,10 +183,7 @@ def main(argv: list[str] | None = None) -> int:
                 raise TunesmithError(str(exc)) from exc
             return 0
         if args.command == "compare":
-            from tunesmith.compare import write_comparison
-
-            print(write_comparison(args.rev, args.out).read_text())
-            return 0
+            return _compare(args)
         return _generate(args) if args.command == "generate" else _inspect(args)
     except TunesmithError as exc:
         print(f"tunesmith: error: {exc}", file=sys.stderr)

@@ -1,65 +1,302 @@
-"""A markdown comparison of the workspace against another revision, CML-style.
+"""Compare the workspace with another git revision: params, headline metrics, loss curves, samples.
 
-``make compare REV=main`` (and the CI workflow) write ``compare/report.md``: the
-params diff, the metrics diff and, per corpus, the loss curves of both revisions
-drawn in one image. Metrics and loss logs are DVC outputs, so another revision's
-copies come from the DVC cache or remote (``dvc pull`` first on a fresh machine).
+``make compare REV=main`` (and the CI workflow) write into ``compare/``:
+
+- ``report.md``: the params that differ, each corpus's headline metrics with both
+  values, the change and which side is better, the loss curves of both revisions
+  in one figure per corpus (``loss_<corpus>.png``) and every changed metric;
+- ``index.html``: the same, plus each corpus's samples of both revisions side by
+  side with their audio and engraved scores.
+
+Metrics and DVCLive plots are ``cache: false`` outputs committed with dvc.lock,
+so the other revision's figures come from git alone. Its samples are cached DVC
+outputs: they are found through that revision's dvc.lock in the local DVC cache
+(``--fetch`` first pulls them from a DVC remote), else the page says how to get
+them. DVC runs in this interpreter (its Python API), never from PATH.
 """
 
 from __future__ import annotations
 
 import io as stdio
 import logging
+import math
 import subprocess
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
 from tunesmith import TRACKS
+from tunesmith.errors import TunesmithError
 
 log = logging.getLogger(__name__)
 
-
-def _dvc(*args: str, cwd: Path) -> str:
-    proc = subprocess.run(["dvc", *args], cwd=cwd, capture_output=True, text=True)
-    if proc.returncode != 0:
-        log.warning("dvc %s failed: %s", " ".join(args), proc.stderr.strip())
-        return ""
-    return proc.stdout
+WORKSPACE = "workspace"
+METRICS_DIR = "data/metrics"
+# the train stage's DVCLive plots (dvc.yaml: data/live/${item}/plots/metrics)
+LOSS_TSV = "data/live/{corpus}/plots/metrics/{split}/loss.tsv"
+LOWER, HIGHER = -1, 1
 
 
-def _loss_table(repo: Path, track: str, split: str, rev: str | None) -> pd.DataFrame | None:
-    path = f"data/live/{track}/plots/metrics/{split}/loss.tsv"
+@dataclass(frozen=True)
+class Headline:
+    stage: str  # data/metrics/<corpus>/<stage>.json
+    key: str  # dotted key inside it
+    direction: int  # LOWER or HIGHER is better
+    label: str
+
+
+HEADLINE = (
+    Headline("evaluate", "model.nll", LOWER, "test NLL (nats/token)"),
+    Headline("evaluate", "model.event_nll", LOWER, "test NLL per event (nats)"),
+    Headline("evaluate", "model.accuracy", HIGHER, "test next-token accuracy"),
+    Headline("evaluate", "margin_over_ngram_nats", HIGHER, "margin over the n-gram (nats)"),
+    Headline("train", "val.loss", LOWER, "validation loss, best epoch"),
+    Headline("evaluate", "music.pitch_class_hist_kl", LOWER, "pitch-class KL, real vs generated"),
+    Headline("evaluate", "music.note_length_hist_kl", LOWER, "note-length KL, real vs generated"),
+    Headline("evaluate", "playability.parse_rate", HIGHER, "samples music21 parses"),
+    Headline("evaluate", "samples.decoded", HIGHER, "samples that decode"),
+    Headline("evaluate", "novelty.mean_longest_match", LOWER, "longest copy from training (tokens)"),
+)
+"""The figures a reviewer reads first, per corpus; a corpus shows those it has."""
+
+
+@dataclass
+class Side:
+    """One revision's figures: ``metrics`` maps a metrics file to its flattened values."""
+
+    label: str
+    rev: str | None  # None for the workspace
+    params: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, dict[str, Any]] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)  # metrics file (or "*") -> why it is missing
+    loss: dict[str, dict[str, pd.DataFrame]] = field(default_factory=dict)  # corpus -> split -> table
+
+
+@dataclass
+class MetricRow:
+    label: str
+    key: str
+    old: Any
+    new: Any
+    direction: int = 0
+
+    @property
+    def delta(self) -> float | None:
+        a, b = _number(self.old), _number(self.new)
+        return None if a is None or b is None else b - a
+
+    def better(self, old_label: str, new_label: str) -> str:
+        delta = self.delta
+        if delta is None or not self.direction:
+            return ""
+        if delta == 0:
+            return "same"
+        return new_label if delta * self.direction > 0 else old_label
+
+
+# --------------------------------------------------------------------------- git
+
+
+def _git(root: Path, *args: str) -> subprocess.CompletedProcess:
     try:
-        if rev is None:
-            text = (repo / path).read_text()
-        else:
-            import dvc.api
+        return subprocess.run(["git", *args], cwd=root, capture_output=True)
+    except FileNotFoundError as exc:
+        raise TunesmithError("git is not installed: compare reads the other revision from git") from exc
 
-            text = dvc.api.read(path, repo=str(repo), rev=rev)
-    except Exception as exc:  # missing at that revision, or not in the cache: show what exists
-        log.info("no %s at %s: %s", path, rev or "workspace", exc)
+
+def git_root(path: Path) -> Path:
+    """The top folder of the git work tree holding ``path``; an error when there is none."""
+    if not path.is_dir():
+        raise TunesmithError(f"{path} is not a folder")
+    proc = _git(path, "rev-parse", "--show-toplevel")
+    if proc.returncode != 0:
+        raise TunesmithError(f"{path.resolve()} is not in a git repository: compare reads other revisions "
+                             "from git (clone the project, or `git init` and commit)")
+    return Path(proc.stdout.decode().strip())
+
+
+def resolve_rev(root: Path, rev: str) -> str:
+    """The commit ``rev`` names, as a full hash; an error naming ``rev`` when git knows none."""
+    if not rev or rev.startswith("-"):
+        raise TunesmithError(f"unknown git revision {rev!r}")
+    proc = _git(root, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}")
+    if proc.returncode != 0:
+        raise TunesmithError(f"unknown git revision {rev!r} (try `git fetch` or `git branch -a`)")
+    return proc.stdout.decode().strip()
+
+
+def git_text(root: Path, rev: str, path: str) -> str | None:
+    """``path`` (relative to ``root``) as committed at ``rev``, or None where git has no such file."""
+    proc = _git(root, "show", f"{rev}:./{path}")
+    return proc.stdout.decode("utf-8") if proc.returncode == 0 else None
+
+
+# --------------------------------------------------------------------------- params and metrics
+
+
+def _flatten(data: Any, prefix: str = "") -> dict[str, Any]:
+    if not isinstance(data, Mapping):
+        return {prefix: data} if prefix else {}
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        out.update(_flatten(value, f"{prefix}.{key}" if prefix else str(key)))
+    return out
+
+
+def _one_line(exc: Any) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+
+
+def _side_results(shown: Mapping[str, Any], name: str) -> tuple[dict, str | None]:
+    """``({file: data or exception}, error)`` of one revision in a ``repo.*.show`` result."""
+    result = shown.get(name)
+    if result is None:
+        return {}, f"DVC returned nothing for {name}"
+    if result.get("error") is not None:
+        return {}, _one_line(result["error"])
+    files = {}
+    for path, entry in (result.get("data") or {}).items():
+        files[path] = entry["error"] if "error" in entry else entry.get("data", {})
+    return files, None
+
+
+def read_figures(dvc_repo, rev: str, old: Side, new: Side) -> None:
+    """Fill ``params`` and ``metrics`` of both sides with DVC's own readers (git for ``rev``)."""
+    params = dvc_repo.params.show(revs=[rev], hide_workspace=False)
+    metrics = dvc_repo.metrics.show(revs=[rev], hide_workspace=False)
+    for side, name in ((old, rev), (new, WORKSPACE)):
+        files, error = _side_results(params, name)
+        if error:
+            side.errors["params"] = error
+        for path, data in files.items():
+            if isinstance(data, Exception):
+                side.errors[path] = _one_line(data)
+                continue
+            prefix = "" if Path(path).name == "params.yaml" else f"{path}:"
+            side.params.update({f"{prefix}{k}": v for k, v in _flatten(data).items()})
+        files, error = _side_results(metrics, name)
+        if error:
+            side.errors["*"] = error
+        for path, data in files.items():
+            if isinstance(data, Exception):
+                side.errors[path] = _one_line(data)
+            else:
+                side.metrics[path] = _flatten(data)
+
+
+def params_diff(old: Side, new: Side) -> list[tuple[str, Any, Any]]:
+    """``(key, old, new)`` of every param whose value differs (None where one side lacks it)."""
+    keys = sorted(set(old.params) | set(new.params))
+    return [(k, old.params.get(k), new.params.get(k)) for k in keys if old.params.get(k) != new.params.get(k)]
+
+
+def _corpus_of(path: str) -> tuple[str, str]:
+    p = Path(path)
+    return p.parent.name, p.stem
+
+
+def corpora(*sides: Side) -> list[str]:
+    """Every corpus with a metrics file on either side, the project's tracks first."""
+    names = {_corpus_of(path)[0] for side in sides for path in (*side.metrics, *side.errors)
+             if path.startswith(f"{METRICS_DIR}/")}
+    return sorted(names, key=lambda c: (TRACKS.index(c) if c in TRACKS else len(TRACKS), c))
+
+
+def headline_rows(corpus: str, old: Side, new: Side) -> list[MetricRow]:
+    """The :data:`HEADLINE` metrics that either side has for ``corpus``."""
+    rows = []
+    for h in HEADLINE:
+        path = f"{METRICS_DIR}/{corpus}/{h.stage}.json"
+        a, b = old.metrics.get(path, {}).get(h.key), new.metrics.get(path, {}).get(h.key)
+        if a is not None or b is not None:
+            rows.append(MetricRow(h.label, f"{h.stage}: {h.key}", a, b, h.direction))
+    return rows
+
+
+def changed_metrics(old: Side, new: Side) -> list[tuple[str, MetricRow]]:
+    """``(file, row)`` for every metric whose value differs between the sides."""
+    out = []
+    for path in sorted(set(old.metrics) | set(new.metrics)):
+        a, b = old.metrics.get(path, {}), new.metrics.get(path, {})
+        for key in sorted(set(a) | set(b)):
+            if a.get(key) != b.get(key):
+                out.append((path, MetricRow(key, key, a.get(key), b.get(key))))
+    return out
+
+
+def missing_notes(side: Side) -> list[str]:
+    return [f"{path}: {why}" for path, why in sorted(side.errors.items())]
+
+
+# --------------------------------------------------------------------------- loss curves
+
+
+def _tsv(text: str | None) -> pd.DataFrame | None:
+    if not text:
         return None
-    return pd.read_csv(stdio.StringIO(text), sep="\t")
+    table = pd.read_csv(stdio.StringIO(text), sep="\t")
+    if not {"step", "loss"} <= set(table.columns) or table.empty:
+        return None
+    return table.sort_values("step")
 
 
-def loss_figure(repo: Path, track: str, rev: str, png: Path) -> bool:
-    """Train and validation loss per epoch, ``rev`` dashed vs the workspace solid."""
+def read_loss(root: Path, side: Side, corpus: str) -> None:
+    """Train and validation loss of ``corpus`` on one side: the workspace's files, or git at
+    ``side.rev`` (then the DVC cache, for revisions whose plots were cached outputs)."""
+    tables = {}
+    for split in ("train", "val"):
+        path = LOSS_TSV.format(corpus=corpus, split=split)
+        if side.rev is None:
+            text = (root / path).read_text() if (root / path).is_file() else None
+        else:
+            text = git_text(root, side.rev, path)
+            if text is None:
+                text = _dvc_read(root, path, side.rev)
+        try:
+            table = _tsv(text)
+        except (ValueError, pd.errors.ParserError) as exc:
+            side.errors[path] = _one_line(exc)
+            table = None
+        if table is not None:
+            tables[split] = table
+    if tables:
+        side.loss[corpus] = tables
+
+
+def _dvc_read(root: Path, path: str, rev: str) -> str | None:
+    import dvc.api
+    from dvc.exceptions import DvcException
+
+    try:
+        return dvc.api.read(path, repo=str(root), rev=rev)
+    except (DvcException, OSError) as exc:  # not at that revision, or not in the cache
+        log.debug("no %s at %s: %s", path, rev, exc)
+        return None
+
+
+def loss_figure(corpus: str, old: Side, new: Side, png: Path) -> bool:
+    """Train and validation loss per epoch of both sides in one figure: ``old`` dashed, ``new`` solid."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
-    fig, ax = plt.subplots(figsize=(6, 3.5), dpi=100)
     drawn = False
-    for label, r, style in ((rev, rev, "--"), ("workspace", None, "-")):
+    fig, ax = plt.subplots(figsize=(6, 3.5), dpi=100)
+    for side, style in ((old, "--"), (new, "-")):
         for split, color in (("train", "tab:blue"), ("val", "tab:orange")):
-            table = _loss_table(repo, track, split, r)
-            if table is not None and len(table):
-                ax.plot(table["step"] + 1, table["loss"], style, color=color, label=f"{split} ({label})")
+            table = side.loss.get(corpus, {}).get(split)
+            if table is not None:
+                ax.plot(table["step"] + 1, table["loss"], style, color=color, label=f"{split} ({side.label})")
                 drawn = True
     if drawn:
-        ax.set(title=f"{track}: loss per epoch", xlabel="epoch", ylabel="NLL (nats/token)")
+        ax.set(title=f"{corpus}: loss per epoch", xlabel="epoch", ylabel="loss (nats/token)")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.legend(fontsize=8)
         fig.tight_layout()
         png.parent.mkdir(parents=True, exist_ok=True)
@@ -68,89 +305,82 @@ def loss_figure(repo: Path, track: str, rev: str, png: Path) -> bool:
     return drawn
 
 
-def write_comparison(rev: str, out_dir: Path, *, repo: Path = Path(".")) -> Path:
-    """Write ``out_dir/report.md`` comparing the workspace with ``rev``; return its path."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    parts = [f"# tunesmith: workspace vs `{rev}`", ""]
-    params = _dvc("params", "diff", rev, "--md", cwd=repo).strip()
-    parts += ["## Params", "", params or "No params changed.", ""]
-    metrics = _dvc("metrics", "diff", rev, "--md", cwd=repo).strip()
-    parts += ["## Metrics", "", metrics or "No metrics changed (or none cached for that revision).", ""]
-    parts += ["## Loss curves", ""]
-    for track in TRACKS:
-        png = out_dir / f"loss_{track}.png"
-        if loss_figure(repo, track, rev, png):
-            parts.append(f"![{track} loss]({png.name})")
+def loss_summary(side: Side, corpus: str) -> dict[str, Any] | None:
+    """Epochs, last train loss and best validation loss (with its epoch) of one side."""
+    tables = side.loss.get(corpus)
+    if not tables:
+        return None
+    out: dict[str, Any] = {"epochs": None, "train": None, "val": None, "val_epoch": None}
+    if (train := tables.get("train")) is not None:
+        out.update(epochs=len(train), train=float(train["loss"].iloc[-1]))
+    if (val := tables.get("val")) is not None:
+        best = val["loss"].idxmin()
+        out.update(val=float(val["loss"][best]), val_epoch=int(val["step"][best]) + 1)
+        out["epochs"] = out["epochs"] or len(val)
+    return out
+
+
+# --------------------------------------------------------------------------- the comparison
+
+
+def _quiet_dvc() -> None:
+    # DVC warns (several lines) about each revision it cannot read; the report lists them instead
+    if not log.isEnabledFor(logging.DEBUG):
+        logging.getLogger("dvc").setLevel(logging.ERROR)
+
+
+def write_comparison(rev: str, out_dir: Path, *, repo: Path = Path("."), fetch: bool = False) -> Path:
+    """Compare the workspace of ``repo`` with git revision ``rev``.
+
+    Writes ``out_dir/report.md`` (for a CI job summary), ``out_dir/index.html``,
+    ``out_dir/loss_<corpus>.png`` and copies of both sides' samples under
+    ``out_dir/samples/``; returns the markdown path. ``fetch`` first pulls the
+    samples of ``rev`` from the DVC remote into the cache.
+
+    Raises:
+        TunesmithError: not a git repository or DVC project, unknown ``rev``.
+    """
+    root = git_root(Path(repo))
+    sha = resolve_rev(root, rev)
+    _quiet_dvc()
+    from dvc.exceptions import DvcException, NotDvcRepoError  # after the quick checks: DVC imports slowly
+    from dvc.repo import Repo
+
+    from tunesmith import compare_page, compare_samples
+
+    try:
+        dvc_repo = Repo(str(Path(repo).resolve()))
+    except NotDvcRepoError as exc:
+        raise TunesmithError(f"{Path(repo).resolve()} is not a DVC project (no .dvc folder; `dvc init`)") from exc
+    root = Path(dvc_repo.root_dir)
+    old, new = Side(label=rev, rev=sha), Side(label=WORKSPACE, rev=None)
+    with dvc_repo:
+        try:
+            read_figures(dvc_repo, rev, old, new)
+        except DvcException as exc:
+            raise TunesmithError(f"DVC could not read params or metrics: {_one_line(exc)}") from exc
+        names = corpora(old, new)
+        if fetch:
+            compare_samples.fetch(dvc_repo, sha, names)
+        for corpus in names:
+            read_loss(root, old, corpus)
+            read_loss(root, new, corpus)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        figures = {c: f"loss_{c}.png" for c in names if loss_figure(c, old, new, out_dir / f"loss_{c}.png")}
+        samples = {c: (compare_samples.revision_samples(dvc_repo, root, sha, rev, c, out_dir),
+                       compare_samples.workspace_samples(root, c, out_dir)) for c in names}
+    context = compare_page.context(old, new, names, figures, samples, short_sha=sha[:8])
+    (out_dir / "index.html").write_text(compare_page.html(context), encoding="utf-8")
     report = out_dir / "report.md"
-    report.write_text("\n".join(parts) + "\n", encoding="utf-8")
+    report.write_text(compare_page.markdown(context), encoding="utf-8")
     return report
 
 
 def _number(value) -> float | None:
+    if isinstance(value, bool):
+        return float(value)
     try:
         out = float(value)
     except (TypeError, ValueError):
         return None
-    return out if out == out else None  # NaN is "no value"
-
-
-def _show(value) -> str:
-    # exp_show gives numbers as floats: 100.0 is shown as the 100 that was set
-    return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
-
-
-def sweep_summary(corpus: str, metric: str, out_dir: Path, *, repo: Path = Path(".")) -> Path:
-    """Chart one metric across the ``dvc exp`` experiments of the workspace's baseline.
-
-    Each experiment is labelled by the params it changed (seed 003's hidden-size
-    sweep, seed 000's optimiser comparison ...). Writes ``out_dir/sweeps_<corpus>.png``
-    and ``out_dir/sweeps_<corpus>.md``; returns the markdown path.
-    """
-    import dvc.api
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    rows = dvc.api.exp_show(repo=str(repo))
-    if not rows:
-        raise ValueError("no experiments: run some with `dvc exp run -S ...` first")
-    columns = [c for c in rows[0] if c == metric or (c.endswith(f":{metric}") and f"/{corpus}/" in c)]
-    if not columns:
-        raise ValueError(f"metric {metric!r} of corpus {corpus!r} not found; columns: {', '.join(rows[0])}")
-    column = sorted(columns, key=lambda c: ("evaluate" not in c, c))[0]
-    # the committed baseline (HEAD); the workspace row holds whatever `dvc exp run` last applied
-    baseline = next((r for r in rows if r.get("typ") == "baseline" and r.get("rev") != "workspace"), rows[0])
-    params = [c for c in rows[0] if c.startswith(("train.", "generate.", "prepare.", "encode.", "vocab.",
-                                                   "fetch.", "evaluate."))
-              or (":" in c and c.split(":", 1)[1].startswith(("train.", "generate.", "prepare.")))]
-    table = []
-    for r in rows:
-        value = _number(r.get(column))
-        if value is None:
-            continue
-        changed = [f"{c.split(':')[-1]}={_show(r[c])}" for c in params if r.get(c) != baseline.get(c)]
-        name = r.get("Experiment") or r.get("rev") or "?"
-        if r is baseline:
-            label = f"{name} (baseline)"
-        elif not changed:
-            continue  # the workspace when it equals the baseline
-        else:
-            label = ", ".join(changed)
-        table.append((label, name, value))
-    if not table:
-        raise ValueError(f"no experiment has a value for {column}")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    fig, ax = plt.subplots(figsize=(7, 0.45 * len(table) + 1.2), dpi=100)
-    ax.barh([t[0] for t in table], [t[2] for t in table], color="tab:blue")
-    ax.invert_yaxis()
-    ax.set(xlabel=column.split(":")[-1], title=f"{corpus}: {metric} across experiments")
-    fig.tight_layout()
-    png = out_dir / f"sweeps_{corpus}.png"
-    fig.savefig(png)
-    plt.close(fig)
-    md = out_dir / f"sweeps_{corpus}.md"
-    lines = [f"| experiment | changed | {metric} |", "|---|---|---:|"]
-    lines += [f"| {name} | {label} | {value:.4f} |" for label, name, value in table]
-    md.write_text("\n".join(lines) + f"\n\n![sweeps]({png.name})\n", encoding="utf-8")
-    return md
+    return out if not math.isnan(out) else None  # NaN is "no value"
