@@ -14,7 +14,8 @@ import pandas as pd
 
 from tunesmith import io
 from tunesmith.config import EncodeConfig, build, section
-from tunesmith.encoding import SPLITS, encode_corpus
+from tunesmith.encoding import SPLITS, check_splits, encode_corpus
+from tunesmith.errors import ArtifactError
 from tunesmith.representations import END_TOKEN, TRACK_REPRESENTATION
 from tunesmith.stage import parser, run
 
@@ -22,10 +23,13 @@ from tunesmith.stage import parser, run
 def main(args, params: dict) -> None:
     key = f"encode.{args.corpus}"
     cfg = build(EncodeConfig, section(params, key), key)
-    with open(args.prepared / "pieces.jsonl", encoding="utf-8") as fh:
-        pieces = [json.loads(line) for line in fh]
+    pieces = io.read_jsonl(args.prepared / "pieces.jsonl")
     prepared_meta = io.read_json(args.prepared / "meta.json")
+    if not pieces:
+        raise ArtifactError(f"{args.prepared / 'pieces.jsonl'} holds no pieces: nothing to encode; "
+                            f"see {args.prepared / 'rejected.csv'}")
     by_split, rejected, stats = encode_corpus(args.corpus, pieces, cfg)
+    check_splits(by_split, len(pieces), cfg, where=f"encode.{args.corpus}")
     with io.atomic_path(args.out) as tmp:
         tmp.mkdir()
         for split in SPLITS:

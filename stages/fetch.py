@@ -6,6 +6,7 @@ from pathlib import Path
 
 from tunesmith import corpora, io
 from tunesmith.config import FetchConfig, build, section
+from tunesmith.errors import ArtifactError
 from tunesmith.stage import parser, run
 
 
@@ -24,6 +25,9 @@ def main(args, params: dict) -> None:
         manifest, rejected = corpora.fetch_local(args.corpus, Path(cfg.local_dir).expanduser(), out)
     io.write_csv(out / "manifest.csv", manifest)
     io.write_csv(out / "rejected.csv", rejected)
+    if manifest.empty:
+        raise ArtifactError(f"0 of {len(rejected)} pieces of {args.corpus} could be used: "
+                            f"see {out / 'rejected.csv'}")
 
 
 if __name__ == "__main__":

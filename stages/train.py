@@ -10,6 +10,7 @@ from pathlib import Path
 
 from tunesmith import io
 from tunesmith.config import build, section
+from tunesmith.errors import ArtifactError
 from tunesmith.stage import parser, run
 
 
@@ -23,8 +24,14 @@ def main(args, params: dict) -> None:
     model_cfg = build(ModelConfig, data.pop("model", {}), f"{key}.model")
     train_cfg = build(TrainConfig, data, key)
     vocab = io.read_json(args.vocab / "vocab.json")
-    summary = train(model_cfg, train_cfg, vocab, load_split(args.vocab, "train"),
-                    load_split(args.vocab, "validation"), args.out, live_dir=args.live)
+    if vocab.get("corpus") not in (None, args.corpus):
+        raise ArtifactError(f"{args.vocab / 'vocab.json'} is the {vocab.get('corpus')} vocabulary, "
+                            f"not {args.corpus}'s: check --vocab")
+    try:
+        summary = train(model_cfg, train_cfg, vocab, load_split(args.vocab, "train"),
+                        load_split(args.vocab, "validation"), args.out, live_dir=args.live)
+    except ArtifactError as exc:
+        raise ArtifactError(f"train@{args.corpus}: {exc} ({args.vocab})") from exc
     io.write_json(args.metrics, summary)
 
 

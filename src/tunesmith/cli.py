@@ -17,7 +17,6 @@ Examples::
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 from pathlib import Path
@@ -132,7 +131,9 @@ def _inspect(args: argparse.Namespace) -> int:
         print(pd.read_csv(path / "samples.csv").to_string(index=False))
         return 0
     if (path / "vocab.json").exists():
-        vocab = json.loads((path / "vocab.json").read_text())
+        from tunesmith.io import read_json
+
+        vocab = read_json(path / "vocab.json")
         print(f"corpus {vocab.get('corpus')}  representation {vocab.get('representation')}  "
               f"size {vocab['size']}  special {vocab['special']}")
         counts = vocab.get("counts", {})

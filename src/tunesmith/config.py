@@ -214,6 +214,13 @@ class PrepareConfig:
     pitch_low / pitch_high: MIDI pitch range kept in the piano roll.
     max_frames: longest piano roll kept per piece (0 = no cap), keeps huge files from
       dominating a small default run.
+    max_seconds: a piece longer than this much music (at its own tempo; 120 quarter
+      notes a minute when it gives none) is rejected as ``too_long``.
+    max_tokens: a piece longer than this is rejected as ``too_long``: piano-roll frames
+      (classical, read from the MIDI's tick counts before any roll is built), characters
+      of the tune (nottingham, before parsing), 16th notes (essen).
+    parse_timeout: seconds one file may take to parse (0 = no limit); a slower file is
+      rejected as ``timeout``, so one pathological file cannot stall the stage.
     workers: parallel parser processes (0 = all cores).
     """
 
@@ -225,9 +232,18 @@ class PrepareConfig:
     pitch_low: int = 21
     pitch_high: int = 108
     max_frames: int = 0
+    max_seconds: float = 1800.0
+    max_tokens: int = 100_000
+    parse_timeout: float = 60.0
     workers: int = 0
 
     def __post_init__(self) -> None:
+        if not self.max_seconds > 0:
+            raise ValueError(f"max_seconds must be > 0, got {self.max_seconds}")
+        if self.max_tokens < 1:
+            raise ValueError(f"max_tokens must be >= 1, got {self.max_tokens}")
+        if not self.parse_timeout >= 0:
+            raise ValueError(f"parse_timeout must be >= 0 (0 = no limit), got {self.parse_timeout}")
         for i, d in enumerate(self.acceptable_durations):
             if d <= 0:
                 raise ValueError(f"acceptable_durations[{i}] must be > 0, got {d}")

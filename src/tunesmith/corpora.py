@@ -52,7 +52,7 @@ import urllib.request
 import zipfile
 import zlib
 from collections.abc import Iterable, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import as_completed
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -60,7 +60,8 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from tunesmith.errors import FetchError
-from tunesmith.io import atomic_path
+from tunesmith.io import atomic_path, decode_text
+from tunesmith.workers import process_pool
 
 logger = logging.getLogger(__name__)
 
@@ -292,11 +293,9 @@ def _frame(rows: list[dict[str, str]], columns: Sequence[str]) -> pd.DataFrame:
 
 
 def _read_text(data: bytes) -> str:
-    # ABC collections predate UTF-8; Latin-1 decodes every byte, so it is the fallback.
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        return data.decode("latin-1")
+    # byte-order marks (UTF-8/16/32) decide; ABC collections predate UTF-8, so Latin-1
+    # (which decodes every byte) is the fallback
+    return decode_text(data)
 
 
 def _add_abc_file(
@@ -315,7 +314,12 @@ def _add_abc_file(
     Returns the number of tunes added (at most ``limit`` when ``limit > 0``).
     """
     added = 0
-    for index, tune in enumerate(split_abc_tunes(_read_text(data)), start=1):
+    tunes = split_abc_tunes(_read_text(data))
+    if not tunes:  # listed, never silently dropped
+        stem = f"{stem_dir}/{_safe(file_stem)}" if stem_dir else _safe(file_stem)
+        collector.reject(stem, origin, "no_tune",
+                         f"{origin}: no ABC tune found (no X: line and no K: field)")
+    for index, tune in enumerate(tunes, start=1):
         if limit and added >= limit:
             break
         rhythm = normalise_rhythm(_field(tune, "R") or "")
@@ -582,7 +586,7 @@ def _fetch_bundled_scores(
                 results[i] = _convert_score(str(path), str(tmp / f"{stem}.mid"))
                 bar.update()
         else:
-            with ProcessPoolExecutor(max_workers=n_workers) as pool:
+            with process_pool(n_workers) as pool:  # workers die with this process, even by kill -9
                 futures = {
                     pool.submit(_convert_score, str(path), str(tmp / f"{stem}.mid")): i
                     for i, (path, stem) in enumerate(jobs)

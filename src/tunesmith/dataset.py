@@ -132,17 +132,23 @@ def load_split(vocab_dir: Path | str, split: str) -> np.ndarray:
     """Memory-map ``<vocab_dir>/<split>.npy``: a 1-D integer array of token ids.
 
     Raises:
-        ValueError: unknown split name, or the file is not a 1-D integer array.
-        FileNotFoundError: the file does not exist (the message names it).
+        ValueError: unknown split name.
+        ArtifactError: the file is not a readable 1-D integer ``.npy`` array (a ValueError too).
+        MissingArtifactError: the file does not exist (the message names it; a FileNotFoundError too).
     """
+    from tunesmith.errors import ArtifactError, MissingArtifactError
+
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
     path = Path(vocab_dir) / f"{split}.npy"
     if not path.is_file():
-        raise FileNotFoundError(f"no token ids for split {split!r}: {path} does not exist")
-    ids = np.load(path, mmap_mode="r", allow_pickle=False)
+        raise MissingArtifactError(f"no token ids for split {split!r}: {path} does not exist")
+    try:
+        ids = np.load(path, mmap_mode="r", allow_pickle=False)
+    except (ValueError, OSError, EOFError) as exc:
+        raise ArtifactError(f"{path} is not a readable .npy array (truncated?): {exc}") from exc
     if ids.ndim != 1 or not np.issubdtype(ids.dtype, np.integer):
-        raise ValueError(
+        raise ArtifactError(
             f"{path} must hold a 1-D integer array, got shape {ids.shape} dtype {ids.dtype}"
         )
     return ids

@@ -98,3 +98,23 @@ def encode_corpus(track: str, pieces: Sequence[dict], cfg: EncodeConfig
     log.info("encode %s: %s pieces, %s symbols, %d rejected", track, stats["pieces"], stats["symbols"],
              len(rejected))
     return by_split, pd.DataFrame(rejected, columns=["id", "source_file", "reason", "message"]), stats
+
+
+def check_splits(by_split: dict[str, list[dict]], n_prepared: int, cfg: EncodeConfig, *, where: str) -> None:
+    """Stop (ArtifactError, one line) when a split that training or evaluation needs is empty.
+
+    train and validation must hold a piece, and test too unless its share is 0.
+    ``where`` is the params key named in the message (``encode.essen``).
+    """
+    from tunesmith.errors import ArtifactError
+
+    counts = {s: len(by_split[s]) for s in SPLITS}
+    needed = [s for s in SPLITS if s in ("train", "validation") or cfg.split.test > 0]
+    empty = [s for s in needed if counts[s] == 0]
+    if empty:
+        n = sum(counts.values())
+        raise ArtifactError(
+            f"{where}: the {' and '.join(empty)} split{'s are' if len(empty) > 1 else ' is'} empty "
+            f"({n} of {n_prepared} prepared pieces encoded: {counts}); at least 3 pieces are needed, "
+            f"and with preset train/valid/test folders each must hold one"
+        )

@@ -6,6 +6,10 @@ the piece and record the message in ``rejected.csv``; it never stops a stage.
 
 `ConfigError` is raised for a bad params.yaml value and always stops the stage,
 with a message naming the key and the value received.
+
+`ArtifactError` is raised for an artifact (model, vocabulary, config, token ids,
+an output folder) that is missing, corrupt, from another corpus, or that must not
+be overwritten; it stops the stage or command with one line naming the file.
 """
 
 from __future__ import annotations
@@ -34,3 +38,15 @@ class ConfigError(TunesmithError):
 
 class FetchError(TunesmithError):
     """A corpus that cannot be fetched: no network, bad checksum, unsafe archive."""
+
+
+class ArtifactError(TunesmithError, ValueError):
+    """An artifact that cannot be used: missing, truncated, not JSON, from another corpus,
+    too small for the next stage, or a folder tunesmith must not replace.
+
+    A ValueError too, so callers that guarded the old ValueErrors keep working.
+    """
+
+
+class MissingArtifactError(ArtifactError, FileNotFoundError):
+    """An artifact file that is not there (the message names it)."""

@@ -9,30 +9,110 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
+import re
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from tunesmith.errors import ArtifactError, MissingArtifactError
+
+log = logging.getLogger(__name__)
+
+
+# Names of files that only tunesmith writes at the top of its output folders. A folder
+# holding one of them may be replaced; any other non-empty folder is someone else's.
+TUNESMITH_MARKERS: tuple[str, ...] = ("manifest.csv", "pieces.jsonl", "split.csv", "vocab.json",
+                                      "samples.csv", "model.keras", "histograms.json", "index.html")
+
+
+def _temporary_name(name: str) -> re.Pattern[str]:
+    # tempfile.mkdtemp(prefix=".<name>.", suffix=".tmp") adds 8 characters of [a-z0-9_]
+    return re.compile(rf"\.{re.escape(name)}\.[a-z0-9_]{{8}}\.tmp")
+
+
+def check_replaceable(target: Path | str, owned_if: Sequence[str] | None = None) -> None:
+    """Refuse to replace ``target`` unless it is new, an empty folder, or one tunesmith wrote.
+
+    A folder counts as written by tunesmith when it holds one of the files named
+    in ``owned_if`` (default: any of `TUNESMITH_MARKERS`), e.g. ``samples.csv``.
+    Only folders are checked; a file target is replaced as an atomic write does.
+
+    Raises:
+        ArtifactError: naming the folder; nothing has been touched.
+    """
+    target = Path(target)
+    if target.is_symlink() or not target.exists():
+        return  # a link is replaced, never what it points to
+    markers = tuple(owned_if) if owned_if is not None else TUNESMITH_MARKERS
+    if not target.is_dir():
+        if owned_if is not None:  # the caller writes a folder here
+            raise ArtifactError(f"refusing to replace {target}: it is a file, not a folder tunesmith wrote")
+        return
+    if not any(target.iterdir()) or any((target / m).is_file() for m in markers):
+        return
+    raise ArtifactError(
+        f"refusing to replace {target}: the folder is not empty and has no {' or '.join(markers)}, "
+        "so tunesmith did not write it; choose a new or empty folder"
+    )
+
+
+def remove_stale_temporaries(target: Path | str) -> list[Path]:
+    """Delete what an interrupted `atomic_path` on ``target`` left beside it.
+
+    Only the exact names `atomic_path` uses are touched: ``.<name>.XXXXXXXX.tmp``
+    (8 characters from tempfile) and ``.<name>.old``. Returns the paths removed.
+    """
+    target = Path(target)
+    if not target.parent.is_dir():
+        return []
+    pattern = _temporary_name(target.name)
+    removed = []
+    for path in target.parent.iterdir():
+        if pattern.fullmatch(path.name) or path.name == f".{target.name}.old":
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
+            removed.append(path)
+    if removed:
+        log.info("removed %d leftover temporar%s of an interrupted write of %s",
+                 len(removed), "y" if len(removed) == 1 else "ies", target)
+    return removed
+
 
 @contextlib.contextmanager
-def atomic_path(target: Path | str) -> Iterator[Path]:
+def atomic_path(target: Path | str, *, owned_if: Sequence[str] | None = None) -> Iterator[Path]:
     """Yield a temporary path beside ``target``; rename it onto ``target`` on success.
 
     Works for files and directories: whatever the caller creates at the
-    yielded path replaces ``target`` when the block exits without error.
+    yielded path replaces ``target`` when the block exits without error. An
+    existing folder is replaced only when `check_replaceable` allows it
+    (checked before anything is written); leftovers of an earlier interrupted
+    write of the same target are removed first.
+
+    Raises:
+        ArtifactError: ``target`` is a folder tunesmith did not write, or its
+            parent folder cannot be written (read-only file system, no permission).
     """
     target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    check_replaceable(target, owned_if)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        remove_stale_temporaries(target)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    except OSError as exc:
+        raise ArtifactError(f"cannot write {target}: {exc.strerror or exc}") from exc
     shutil.rmtree(tmp)  # the caller creates it, as a file or a folder
     try:
         yield tmp
         if target.is_dir() and not target.is_symlink():
+            check_replaceable(target, owned_if)  # it may have changed while we wrote
             old = target.with_name(f".{target.name}.old")
             shutil.rmtree(old, ignore_errors=True)
             target.rename(old)
@@ -45,6 +125,32 @@ def atomic_path(target: Path | str) -> Iterator[Path]:
             shutil.rmtree(tmp, ignore_errors=True)
         elif tmp.exists():
             tmp.unlink()
+
+
+_BOMS = ((b"\xff\xfe\x00\x00", "utf-32-le"), (b"\x00\x00\xfe\xff", "utf-32-be"), (b"\xef\xbb\xbf", "utf-8"),
+         (b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be"))
+
+
+def decode_text(data: bytes) -> str:
+    """Text of a music file whose encoding is not declared.
+
+    A byte-order mark decides (UTF-8, UTF-16 or UTF-32, little or big endian); text
+    without one whose every other byte is NUL is UTF-16; otherwise UTF-8, else Latin-1
+    (older tune collections use it; it decodes every byte). The BOM is not part of the text.
+    """
+    for bom, codec in _BOMS:
+        if data.startswith(bom):
+            return data[len(bom):].decode(codec, errors="replace")
+    if len(data) >= 4 and b"\x00" in data[:4096]:
+        head = data[:4096]
+        if head[1::2].count(0) > len(head) // 4 and head[0::2].count(0) == 0:
+            return data.decode("utf-16-le", errors="replace")
+        if head[0::2].count(0) > len(head) // 4 and head[1::2].count(0) == 0:
+            return data.decode("utf-16-be", errors="replace")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data.decode("latin-1")
 
 
 def write_text(path: Path | str, text: str) -> None:
@@ -71,4 +177,51 @@ def write_csv(path: Path | str, frame: Any) -> None:
 
 
 def read_json(path: Path | str) -> Any:
-    return json.loads(Path(path).read_text(encoding="utf-8"))
+    """Read a JSON artifact.
+
+    Raises:
+        MissingArtifactError: the file is not there (a FileNotFoundError too).
+        ArtifactError: empty, not UTF-8 or not JSON; the message names the file
+            and what is wrong (a ValueError too).
+    """
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError as exc:
+        raise MissingArtifactError(f"{path} not found") from exc
+    except IsADirectoryError as exc:
+        raise ArtifactError(f"{path} is a folder, not a JSON file") from exc
+    if not data.strip():
+        raise ArtifactError(f"{path} is empty ({len(data)} bytes): an interrupted write? Rerun the stage "
+                            "that writes it")
+    try:
+        return json.loads(data.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ArtifactError(f"{path} is not UTF-8 text (byte {exc.start}): not a JSON file") from exc
+    except json.JSONDecodeError as exc:
+        raise ArtifactError(f"{path} is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno}): "
+                            "truncated or edited? Rerun the stage that writes it") from exc
+
+
+def read_jsonl(path: Path | str) -> list[Any]:
+    """Read a JSON-lines artifact (one object per line).
+
+    Raises:
+        MissingArtifactError / ArtifactError: as :func:`read_json`, naming the line.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise MissingArtifactError(f"{path} not found")
+    rows = []
+    with open(path, encoding="utf-8") as fh:
+        n = 0
+        try:
+            for n, line in enumerate(fh, start=1):  # noqa: B007 -- n names the bad line below
+                if line.strip():
+                    rows.append(json.loads(line))
+        except UnicodeDecodeError as exc:
+            raise ArtifactError(f"{path} is not UTF-8 text: not a JSON-lines file") from exc
+        except json.JSONDecodeError as exc:
+            raise ArtifactError(f"{path} line {n} is not valid JSON ({exc.msg}): truncated or edited? "
+                                "Rerun the stage that writes it") from exc
+    return rows

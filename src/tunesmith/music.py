@@ -74,6 +74,26 @@ def write_sample(track: str, symbols: Sequence[str], meta: Mapping[str, Any], st
     return {"decoded": True, "error": "", "notes": n, "files": files}
 
 
+_RANDOM_ID = re.compile(r'"([PI])([0-9a-f]{32})"')  # music21's part and instrument ids
+_ENCODING_DATE = re.compile(r"[ \t]*<encoding-date>[^<]*</encoding-date>\n?")
+
+
+def deterministic_musicxml(text: str) -> str:
+    """MusicXML as music21 writes it, minus what changes from run to run: random part and
+    instrument ids become ``P1``, ``P2``, ... and ``I1``, ... in order of appearance, and
+    the writing date (``<encoding-date>``) is dropped."""
+    ids: dict[str, str] = {}
+    counts: dict[str, int] = {}
+
+    def stable(m: re.Match) -> str:
+        if m.group(0) not in ids:
+            counts[m.group(1)] = counts.get(m.group(1), 0) + 1
+            ids[m.group(0)] = f'"{m.group(1)}{counts[m.group(1)]}"'
+        return ids[m.group(0)]
+
+    return _ENCODING_DATE.sub("", _RANDOM_ID.sub(stable, text))
+
+
 def _write_music21(score, stem: Path, files: list[str]) -> int:
     for fmt, suffix in (("midi", ".mid"), ("musicxml", ".musicxml")):
         with io.atomic_path(stem.with_suffix(suffix)) as tmp:
@@ -82,6 +102,8 @@ def _write_music21(score, stem: Path, files: list[str]) -> int:
             except Exception as exc:  # music21's exporters raise many types on odd generated music
                 raise MusicInputError(f"music21 cannot write {fmt}: {type(exc).__name__}: {exc}",
                                       reason="write_error") from exc
+            if fmt == "musicxml":
+                tmp.write_text(deterministic_musicxml(tmp.read_text(encoding="utf-8")), encoding="utf-8")
         files.append(stem.with_suffix(suffix).name)
     return len(score.flatten().notes)
 
@@ -93,6 +115,8 @@ def midi_primer(path: Path, meta: Mapping[str, Any], length: int) -> list[str]:
 
     prep = meta.get("prepare", {})
     notes = pianoroll.read_midi_notes(path, pitch_low=prep.get("pitch_low", 21),
-                                      pitch_high=prep.get("pitch_high", 108), **_resolution(meta))
+                                      pitch_high=prep.get("pitch_high", 108),
+                                      max_seconds=prep.get("max_seconds", 1800.0),
+                                      max_frames=prep.get("max_tokens", 100_000), **_resolution(meta))
     holds = meta.get("encode", {}).get("distinguish_holds", True)
     return pianoroll.encode(notes, distinguish_holds=holds)[:length]

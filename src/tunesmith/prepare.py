@@ -20,7 +20,6 @@ import os
 import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict
 from fractions import Fraction
 from pathlib import Path
@@ -32,6 +31,7 @@ from tqdm import tqdm
 from tunesmith.config import PrepareConfig
 from tunesmith.errors import MusicInputError
 from tunesmith.representations import abc_chars
+from tunesmith.workers import TimeLimitExceeded, process_pool, time_limit
 
 log = logging.getLogger(__name__)
 
@@ -132,9 +132,41 @@ def key_shift(score) -> tuple[str, int]:
 # --------------------------------------------------------------------------- per file
 
 
+def check_kern_complete(path: Path) -> None:
+    """Reject a Humdrum file whose spines are not closed by a final ``*-`` line: it was cut off.
+
+    Reference records and comments (``!`` lines) may follow the terminator.
+    """
+    lines = [line.strip() for line in abc_chars.decode_bytes(path.read_bytes()).splitlines()]
+    body = [line for line in lines if line and not line.startswith("!")]
+    if not body or any(token != "*-" for token in body[-1].split("\t")):
+        last = body[-1][:40] if body else "<no music>"
+        raise MusicInputError(f"{path.name}: truncated kern file: it ends with {last!r}, not the spine "
+                              "terminator '*-'", reason="truncated")
+
+
+def check_length(path: Path, score, cfg: PrepareConfig, *, tokens_per_quarter: float | None = None) -> None:
+    """Reject a parsed score longer than ``cfg.max_seconds`` (at its first tempo, else 120 quarter notes
+    a minute) or, with ``tokens_per_quarter``, than ``cfg.max_tokens`` tokens."""
+    from music21 import tempo
+
+    quarters = float(score.highestTime)
+    mark = next(iter(score.recurse().getElementsByClass(tempo.MetronomeMark)), None)
+    bpm = (mark.getQuarterBPM() if mark is not None else None) or 120.0
+    seconds = quarters * 60.0 / bpm
+    if seconds > cfg.max_seconds:
+        raise MusicInputError(f"{path.name}: {seconds:.0f} s of music, longer than max_seconds "
+                              f"{cfg.max_seconds:g}", reason="too_long")
+    if tokens_per_quarter is not None and quarters * tokens_per_quarter > cfg.max_tokens:
+        raise MusicInputError(f"{path.name}: {quarters * tokens_per_quarter:.0f} 16th notes, longer than "
+                              f"max_tokens {cfg.max_tokens}", reason="too_long")
+
+
 def _parse_music21(path: Path, fmt: str):
     from music21 import converter
 
+    if fmt == "kern":
+        check_kern_complete(path)
     try:
         if fmt == "abc":
             text = abc_chars.decode_bytes(path.read_bytes())
@@ -166,6 +198,7 @@ def prepare_essen(path: Path, fmt: str, piece_id: str, title: str, cfg: PrepareC
     scores = _scores(_parse_music21(path, fmt))
     out = []
     for n, score in enumerate(scores):
+        check_length(path, score, cfg, tokens_per_quarter=4)
         events = melody_events(score, cfg.acceptable_durations)
         key_name, semitones = "", 0
         if cfg.transpose:
@@ -197,8 +230,12 @@ def prepare_nottingham(path: Path, fmt: str, piece_id: str, title: str, cfg: Pre
     out = []
     for n, tune in enumerate(tunes):
         text = abc_chars.normalise_tune(tune, cfg.headers)
+        if len(text) > cfg.max_tokens:  # checked before music21 spends time on it
+            raise MusicInputError(f"{path.name}: tune {n + 1} has {len(text)} characters, longer than "
+                                  f"max_tokens {cfg.max_tokens}", reason="too_long")
         # seeds 000/003 keep only tunes that are real, playable ABC: music21 must parse them
         score = abc_chars.to_stream(abc_chars.normalise_tune(tune, "all"))
+        check_length(path, score, cfg)
         if cfg.acceptable_durations:
             melody_events(score, cfg.acceptable_durations)
         out.append({
@@ -248,6 +285,8 @@ def prepare_classical(path: Path, fmt: str, piece_id: str, title: str, cfg: Prep
         fs=cfg.fs or None,
         pitch_low=cfg.pitch_low,
         pitch_high=cfg.pitch_high,
+        max_seconds=cfg.max_seconds,
+        max_frames=cfg.max_tokens,
     )
     notes = result["notes"]
     key_name, semitones = "", 0
@@ -275,10 +314,16 @@ PREPARERS = {"essen": prepare_essen, "nottingham": prepare_nottingham, "classica
 def _work(args: tuple) -> tuple[str, Any]:
     """Prepare one raw file; runs in a worker process. Never raises for bad music."""
     track, path, fmt, piece_id, title, rhythm, cfg = args
+    import music21  # noqa: F401 -- imported before the clock starts: it takes seconds the first time
+
     try:
-        if track == "nottingham":
-            return "ok", prepare_nottingham(path, fmt, piece_id, title, cfg, rhythm)
-        return "ok", PREPARERS[track](path, fmt, piece_id, title, cfg)
+        with time_limit(cfg.parse_timeout):
+            if track == "nottingham":
+                return "ok", prepare_nottingham(path, fmt, piece_id, title, cfg, rhythm)
+            return "ok", PREPARERS[track](path, fmt, piece_id, title, cfg)
+    except TimeLimitExceeded:
+        return "rejected", ("timeout", f"{path.name}: preparing it took longer than parse_timeout "
+                                       f"{cfg.parse_timeout:g} s")
     except MusicInputError as exc:
         return "rejected", (exc.reason, str(exc))
     except Exception as exc:  # a library bug on one odd file must not cost the other pieces
@@ -311,7 +356,7 @@ def prepare_corpus(track: str, raw_dir: Path, manifest: pd.DataFrame, cfg: Prepa
         results = map(_work, jobs)
         pool = None
     else:
-        pool = ProcessPoolExecutor(max_workers=workers)
+        pool = process_pool(workers)  # workers die with this process, even by kill -9
         results = pool.map(_work, jobs, chunksize=max(1, len(jobs) // (workers * 16)))
     pieces: list[dict] = []
     rejected: list[dict] = []

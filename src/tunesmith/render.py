@@ -386,6 +386,7 @@ def render_score_svg(
             "breaks": "auto",
             "footer": "none",
             "svgViewBox": True,
+            "xmlIdSeed": 1,  # ids from a fixed seed: same score, same SVG (0 would mean random)
         },
     }
     try:

@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 
 from tunesmith import io
-from tunesmith.errors import ConfigError
+from tunesmith.errors import ArtifactError, ConfigError
 from tunesmith.music import midi_primer, write_sample
 
 log = logging.getLogger(__name__)
@@ -66,6 +66,20 @@ def _ids(symbols: Sequence[str], vocab_symbols: Sequence[str], end: str, *, allo
     return [index[end], *(index.get(s, unk) for s in symbols)]
 
 
+SAMPLES_MARKER = ("samples.csv",)
+"""A folder holding this file was written by :func:`generate_samples` and may be replaced."""
+
+
+def check_samples_folder(out_dir: Path, model_dir: Path) -> None:
+    """Refuse an output folder that is, holds or lies inside the model folder, or that
+    tunesmith did not write (see :func:`tunesmith.io.check_replaceable`)."""
+    out, model = Path(out_dir).resolve(), Path(model_dir).resolve()
+    if out == model or out in model.parents or model in out.parents:
+        raise ArtifactError(f"refusing to write samples to {out_dir}: it would replace or write into "
+                            f"the model folder {model_dir}; choose another folder")
+    io.check_replaceable(out_dir, SAMPLES_MARKER)
+
+
 def generate_samples(track: str, model_dir: Path, cfg, out_dir: Path, *,
                      test_pieces: Path | None = None) -> pd.DataFrame:
     """Generate ``cfg.num_samples`` samples from the model in ``model_dir`` into ``out_dir``.
@@ -77,6 +91,7 @@ def generate_samples(track: str, model_dir: Path, cfg, out_dir: Path, *,
     from tunesmith.sampling import make_sampler
     from tunesmith.training import load_model_bundle
 
+    check_samples_folder(out_dir, model_dir)
     model, model_cfg, train_cfg, vocab = load_model_bundle(model_dir)
     symbols = list(vocab["symbols"])
     end = vocab["special"]["end"]
@@ -105,7 +120,7 @@ def generate_samples(track: str, model_dir: Path, cfg, out_dir: Path, *,
     new_tokens = sum(len(s) for s in outputs.values())
 
     rows: list[dict[str, Any]] = []
-    with io.atomic_path(out_dir) as tmp:
+    with io.atomic_path(out_dir, owned_if=SAMPLES_MARKER) as tmp:
         tmp.mkdir()
         for i in range(cfg.num_samples):
             primer = primers[i]

@@ -40,6 +40,7 @@ import os
 import shutil
 import sys
 import time
+import zipfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -51,6 +52,7 @@ import numpy as np
 import tensorflow as tf
 
 from tunesmith.dataset import count_windows, default_stride, make_windows
+from tunesmith.errors import ArtifactError, MissingArtifactError
 from tunesmith.io import read_json, write_json
 from tunesmith.models import ModelConfig, build_model, predicts_every_position
 
@@ -160,23 +162,25 @@ def vocab_fingerprint(vocab: Mapping[str, Any]) -> str:
 def _symbols(vocab: Mapping[str, Any]) -> list[str]:
     symbols = vocab.get("symbols") if isinstance(vocab, Mapping) else None
     if not isinstance(symbols, (list, tuple)) or len(symbols) < 2:
-        raise ValueError(f"vocab must have a 'symbols' list of >= 2 entries, got {symbols!r:.80}")
+        raise ArtifactError(f"vocab must have a 'symbols' list of >= 2 entries, got {symbols!r:.80}")
     return list(symbols)
 
 
 def _describe_vocab(vocab: Mapping[str, Any]) -> str:
-    return f"{len(_symbols(vocab))} symbols (sha256 {vocab_fingerprint(vocab)[:12]}...)"
+    corpus = vocab.get("corpus")
+    owner = f"the {corpus} vocab of " if corpus else ""
+    return f"{owner}{len(_symbols(vocab))} symbols (sha256 {vocab_fingerprint(vocab)[:12]}...)"
 
 
 def _check_ids(ids: np.ndarray, vocab_size: int, split: str) -> np.ndarray:
     ids = np.asarray(ids)
     if ids.ndim != 1 or not np.issubdtype(ids.dtype, np.integer):
-        raise ValueError(
+        raise ArtifactError(
             f"{split} ids must be a 1-D integer array, got shape {ids.shape} dtype {ids.dtype}"
         )
     if ids.size and (int(ids.min()) < 0 or int(ids.max()) >= vocab_size):
         bad = int(ids.max()) if int(ids.max()) >= vocab_size else int(ids.min())
-        raise ValueError(
+        raise ArtifactError(
             f"{split} ids hold token id {bad}, outside the vocab of {vocab_size} symbols"
         )
     return ids
@@ -367,11 +371,39 @@ def _diff(old: Any, new: Any, prefix: str = "") -> list[str]:
     return [] if old == new else [f"{prefix.rstrip('.')}: {old!r} -> {new!r}"]
 
 
+# Keras writes the save time into metadata.json and the weights' zip entry; both are
+# replaced by this constant so that the same weights always give the same bytes.
+_FIXED_DATE_SAVED = "1980-01-01@00:00:00"
+_ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
+
+
+def _normalise_keras_zip(src: Path, dst: Path) -> None:
+    """Copy the ``.keras`` zip ``src`` to ``dst`` with a fixed ``date_saved`` and fixed entry
+    times, keeping each entry's name, order and compression: byte-identical for equal models."""
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w") as zout:
+        for info in zin.infolist():
+            out = zipfile.ZipInfo(info.filename, date_time=_ZIP_EPOCH)
+            out.compress_type = info.compress_type
+            out.external_attr = info.external_attr
+            if info.filename == "metadata.json":
+                meta = json.loads(zin.read(info))
+                meta["date_saved"] = _FIXED_DATE_SAVED
+                zout.writestr(out, json.dumps(meta))
+                continue
+            with zin.open(info) as fin, zout.open(out, "w", force_zip64=info.file_size > 1 << 30) as fout:
+                shutil.copyfileobj(fin, fout, 1 << 20)
+
+
 def _save_model_atomic(model: keras.Model, path: Path) -> None:
     # Keras insists on the suffix, so the temporary name keeps it.
     tmp = path.with_name(f".tmp-{path.name}")
     model.save(tmp)
-    os.replace(tmp, path)
+    fixed = path.with_name(f".tmp-fixed-{path.name}")
+    try:
+        _normalise_keras_zip(tmp, fixed)
+    finally:
+        tmp.unlink(missing_ok=True)
+    os.replace(fixed, path)
 
 
 def _save_weights_atomic(model: keras.Model, path: Path) -> None:
@@ -404,10 +436,56 @@ def _restore_seed_states(model: keras.Model, states: Mapping[str, list[int]]) ->
                 )
 
 
+CORRUPT_SUFFIX = ".corrupt"
+"""Appended to a checkpoint file that cannot be loaded: kept for inspection, never loaded."""
+
+
 def _prune(ckpt_dir: Path, keep: set[str]) -> None:
     for p in ckpt_dir.iterdir():
-        if p.name != STATE_FILE and p.name not in keep:
+        if p.name != STATE_FILE and p.name not in keep and not p.name.endswith(CORRUPT_SUFFIX):
             p.unlink(missing_ok=True)
+
+
+def _clear_checkpoints(ckpt_dir: Path) -> None:
+    """Delete every checkpoint file except those set aside as corrupt."""
+    for p in ckpt_dir.iterdir():
+        if p.name.endswith(CORRUPT_SUFFIX):
+            continue
+        if p.is_dir() and not p.is_symlink():
+            shutil.rmtree(p)
+        else:
+            p.unlink(missing_ok=True)
+
+
+def _set_aside(path: Path, why: str) -> Path:
+    aside = path.with_name(path.name + CORRUPT_SUFFIX)
+    os.replace(path, aside)
+    log.warning("checkpoint %s cannot be loaded (%s): set aside as %s; training starts afresh",
+                path, why, aside.name)
+    return aside
+
+
+def _checkpoint_problem(path: Path) -> str | None:
+    """Why the checkpoint file ``path`` cannot be loaded, or None when it looks whole."""
+    if path.stat().st_size == 0:
+        return "0 bytes"
+    if path.suffix == ".keras":
+        if not zipfile.is_zipfile(path):
+            return "not a zip archive: truncated?"
+        try:
+            with zipfile.ZipFile(path) as z:
+                bad = z.testzip()
+        except (zipfile.BadZipFile, OSError, EOFError) as exc:
+            return f"{type(exc).__name__}: {exc}"
+        return f"entry {bad} is corrupt" if bad else None
+    import h5py  # a Keras dependency
+
+    try:
+        with h5py.File(path, "r") as f:
+            f.visit(lambda name: None)
+    except (OSError, ValueError) as exc:
+        return f"not a readable HDF5 file: {exc}"
+    return None
 
 
 def _load_state(ckpt_dir: Path, compat: dict[str, Any]) -> dict[str, Any] | None:
@@ -415,7 +493,7 @@ def _load_state(ckpt_dir: Path, compat: dict[str, Any]) -> dict[str, Any] | None
     path = ckpt_dir / STATE_FILE
     if not path.is_file():
         if ckpt_dir.exists():
-            shutil.rmtree(ckpt_dir)  # files from before any epoch finished
+            _clear_checkpoints(ckpt_dir)  # files from before any epoch finished
         return None
     try:
         state = read_json(path)
@@ -437,8 +515,13 @@ def _load_state(ckpt_dir: Path, compat: dict[str, Any]) -> dict[str, Any] | None
             "discarding checkpoint in %s: a file named in %s is missing", ckpt_dir, STATE_FILE
         )
         ok = False
+    for name in named if ok else []:
+        why = _checkpoint_problem(ckpt_dir / name) if name is not None else None
+        if why is not None:
+            _set_aside(ckpt_dir / name, why)
+            ok = False
     if not ok:
-        shutil.rmtree(ckpt_dir)
+        _clear_checkpoints(ckpt_dir)
         return None
     return state
 
@@ -522,9 +605,9 @@ def train(
     stride = default_stride(train_cfg.window, target)
     for split, ids in (("train", train_ids), ("validation", val_ids)):
         if count_windows(ids, window=train_cfg.window, target=target, stride=stride) == 0:
-            raise ValueError(
+            raise ArtifactError(
                 f"the {split} split has {ids.shape[0]} tokens, too few for one window of "
-                f"{train_cfg.window} (+1 target)"
+                f"{train_cfg.window} (+1 target): add pieces, or lower the window"
             )
 
     mixed = _effective_mixed_precision(train_cfg)
@@ -533,15 +616,28 @@ def train(
     compat["data_sha256"] = {split: hashlib.sha256(np.ascontiguousarray(ids).tobytes()).hexdigest()
                              for split, ids in (("train", train_ids), ("validation", val_ids))}
     ckpt_dir = out_dir / CHECKPOINT_DIR
+    # Everything above is checked before the folder is touched. The previous run's
+    # model.keras, vocab.json, config.json and metrics.json stay until the new ones
+    # replace them at the end, so a failed or interrupted run leaves the last good model.
     out_dir.mkdir(parents=True, exist_ok=True)
-    for name in ("model.keras", "metrics.json", "config.json", "vocab.json"):
-        # a crash later must not leave the previous run's model beside new checkpoints
-        (out_dir / name).unlink(missing_ok=True)
+    for leftover in out_dir.glob(".tmp-*"):  # a save killed half-way
+        leftover.unlink(missing_ok=True)
     state = _load_state(ckpt_dir, compat)
     ckpt_dir.mkdir(exist_ok=True)
 
     strategy = _strategy()
     with _dtype_policy(mixed), strategy.scope():
+        fit_model = None
+        if state is not None:
+            start_epoch = int(state["epoch"])
+            _seed_everything(train_cfg.seed + start_epoch)
+            model_path = ckpt_dir / state["model_file"]
+            try:
+                fit_model = keras.saving.load_model(model_path)
+            except Exception as exc:  # Keras raises many types for a damaged file
+                _set_aside(model_path, f"{type(exc).__name__}: {str(exc)[:200]}")
+                _clear_checkpoints(ckpt_dir)
+                state = None
         if state is None:
             _seed_everything(train_cfg.seed)
             inner = build_model(model_cfg, vocab_size, window=train_cfg.window)
@@ -552,10 +648,7 @@ def train(
             history: list[dict[str, float]] = []
             start_epoch, resumed_from = 0, None
         else:
-            start_epoch = int(state["epoch"])
             resumed_from = start_epoch
-            _seed_everything(train_cfg.seed + start_epoch)
-            fit_model = keras.saving.load_model(ckpt_dir / state["model_file"])
             _restore_seed_states(fit_model, state.get("rng", {}))
             stopper = EarlyStopping(
                 train_cfg.patience,
@@ -785,29 +878,53 @@ def load_model_bundle(
     the one the model was trained with.
 
     Raises:
-        ValueError: ``vocab`` (or the bundle's own ``vocab.json``) differs from the
-            training vocab recorded in ``config.json``; the message gives both
-            sizes and fingerprints.
-        FileNotFoundError: a bundle file is missing (the message names it).
+        ArtifactError: ``vocab`` (or the bundle's own ``vocab.json``) differs from the
+            training vocab recorded in ``config.json`` (the message gives both corpora,
+            sizes and fingerprints); or a bundle file is truncated, empty, not JSON or
+            not a Keras model (the message names it). A ValueError too.
+        MissingArtifactError: a bundle file is missing (a FileNotFoundError too).
     """
     model_dir = Path(model_dir)
     for name in ("config.json", "vocab.json", "model.keras"):
         if not (model_dir / name).is_file():
-            raise FileNotFoundError(
+            raise MissingArtifactError(
                 f"{model_dir / name} not found: not a model folder written by train()"
             )
     config = read_json(model_dir / "config.json")
-    trained = config["vocab"]
+    try:
+        trained = config["vocab"]
+        trained_sha, trained_size = trained["sha256"], trained["size"]
+        model_cfg = ModelConfig(**config["model"])
+        train_cfg = TrainConfig(**config["train"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ArtifactError(
+            f"{model_dir / 'config.json'} is not a model config written by train(): "
+            f"{type(exc).__name__}: {exc}"
+        ) from exc
     stored_vocab = read_json(model_dir / "vocab.json")
+    if not isinstance(stored_vocab, Mapping) or not isinstance(stored_vocab.get("symbols"), list):
+        raise ArtifactError(f"{model_dir / 'vocab.json'} is not a vocabulary: it has no 'symbols' list")
+    trained_corpus = trained.get("corpus")
+    owner = f"the {trained_corpus} vocab of " if trained_corpus else "vocab of "
     for label, candidate in (("its vocab.json has", stored_vocab), ("got", vocab)):
         if candidate is None:
             continue
-        if vocab_fingerprint(candidate) != trained["sha256"]:
-            raise ValueError(
-                f"model in {model_dir} was trained with vocab of {trained['size']} symbols "
-                f"(sha256 {trained['sha256'][:12]}...), {label} {_describe_vocab(candidate)}"
+        if vocab_fingerprint(candidate) != trained_sha:
+            raise ArtifactError(
+                f"model in {model_dir} was trained with {owner}{trained_size} symbols "
+                f"(sha256 {trained_sha[:12]}...), {label} {_describe_vocab(candidate)}"
             )
-    model_cfg = ModelConfig(**config["model"])
-    train_cfg = TrainConfig(**config["train"])
-    model = keras.saving.load_model(model_dir / "model.keras", compile=False)
+    model_path = model_dir / "model.keras"
+    size = model_path.stat().st_size
+    if size == 0 or not zipfile.is_zipfile(model_path):
+        raise ArtifactError(
+            f"{model_path} is not a Keras model file ({'0 bytes' if size == 0 else 'not a zip archive'}: "
+            "truncated or overwritten?); rerun training to rewrite it"
+        )
+    try:
+        model = keras.saving.load_model(model_path, compile=False)
+    except Exception as exc:  # Keras raises many types (and misleading "File not found") here
+        raise ArtifactError(
+            f"{model_path} cannot be loaded as a Keras model: {type(exc).__name__}: {str(exc)[:300]}"
+        ) from exc
     return model, model_cfg, train_cfg, dict(vocab if vocab is not None else stored_vocab)

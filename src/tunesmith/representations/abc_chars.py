@@ -21,11 +21,11 @@ _FIELD = re.compile(r"^([A-Za-z]):")
 
 
 def decode_bytes(data: bytes) -> str:
-    """Text of an ABC file: UTF-8, else Latin-1 (older tune collections use it)."""
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return data.decode("latin-1")
+    """Text of an ABC file: as its byte-order mark says (UTF-8/16/32), else UTF-8, else
+    Latin-1 (older tune collections use it); see :func:`tunesmith.io.decode_text`."""
+    from tunesmith.io import decode_text
+
+    return decode_text(data)
 
 
 def normalise_tune(text: str, headers: str = "musical") -> str:

@@ -25,6 +25,7 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
+import mido
 import numpy as np
 import pretty_midi
 
@@ -102,6 +103,29 @@ def _resolve_overlaps(notes: np.ndarray) -> np.ndarray:
     return notes[np.lexsort((notes[:, 0], notes[:, 1]))]
 
 
+def _check_midi_length(path: Path, midi: mido.MidiFile, *, frames_per_beat: int | None, fs: float | None,
+                       max_seconds: float | None, max_frames: int | None) -> None:
+    """Reject type-2 files, and files longer than the limits, from the events' tick counts."""
+    if midi.type == 2:
+        raise MusicInputError(f"{path}: MIDI type 2 (independent sequential songs) is not supported: "
+                              "its tracks would be merged as if simultaneous", reason="midi_type_2")
+    if max_seconds is None and max_frames is None:
+        return
+    ticks = max((sum(msg.time for msg in track) for track in midi.tracks), default=0)
+    quarters = ticks / max(midi.ticks_per_beat, 1)
+    try:
+        seconds = midi.length
+    except Exception:  # mido refuses odd files here; pretty_midi reports them below
+        seconds = 0.0
+    frames = quarters * frames_per_beat if frames_per_beat is not None else seconds * float(fs or 0)
+    if max_seconds is not None and seconds > max_seconds:
+        raise MusicInputError(f"{path}: {seconds:.0f} s of music, longer than the limit of {max_seconds:g} s",
+                              reason="too_long")
+    if max_frames is not None and frames > max_frames:
+        raise MusicInputError(f"{path}: {frames:.0f} frames, longer than the limit of {max_frames} frames",
+                              reason="too_long")
+
+
 def read_midi_notes(
     path: Path,
     *,
@@ -109,6 +133,8 @@ def read_midi_notes(
     fs: float | None = None,
     pitch_low: int = 21,
     pitch_high: int = 108,
+    max_seconds: float | None = None,
+    max_frames: int | None = None,
 ) -> np.ndarray:
     """Read a MIDI file as quantised notes.
 
@@ -121,13 +147,19 @@ def read_midi_notes(
     than a frame keeps one frame. Overlapping notes of one pitch are cut at the
     later onset, so a pitch never sounds twice at once.
 
+    ``max_seconds`` / ``max_frames`` (None = no limit) bound the piece: its length
+    is read from the file's tick counts and tempo map before any note or time
+    table is built, so one file claiming an hours-long note costs no memory.
+
     Returns:
         int32 array of shape (n, 3), rows ``[pitch, start_frame, end_frame]``
         with ``0 <= start < end``, sorted by (start, pitch).
 
     Raises:
         MusicInputError: reason ``"parse_error"`` when the file cannot be read
-            as MIDI, ``"empty"`` when no notes remain.
+            as MIDI, ``"midi_type_2"`` for a type-2 file (independent songs in
+            sequence, which merged tracks would play at once), ``"too_long"`` past
+            ``max_seconds`` or ``max_frames``, ``"empty"`` when no notes remain.
         ValueError: for an invalid grid or pitch range.
     """
     _check_grid(frames_per_beat, fs)
@@ -137,9 +169,15 @@ def read_midi_notes(
         )
     path = Path(path)
     try:
-        pm = pretty_midi.PrettyMIDI(str(path))
-    # mido/pretty_midi raise many unrelated types (OSError, EOFError, KeyError, ValueError, ...) on corrupt files
+        midi = mido.MidiFile(filename=str(path), charset="latin1")  # as pretty_midi reads it
+    # mido raises many unrelated types (OSError, EOFError, KeyError, ValueError, ...) on corrupt files
     except Exception as exc:
+        raise MusicInputError(f"{path}: cannot read MIDI: {type(exc).__name__}: {exc}", reason="parse_error") from exc
+    _check_midi_length(path, midi, frames_per_beat=frames_per_beat, fs=fs, max_seconds=max_seconds,
+                       max_frames=max_frames)
+    try:
+        pm = pretty_midi.PrettyMIDI(mido_object=midi)
+    except Exception as exc:  # pretty_midi's own checks (tick limit, bad events)
         raise MusicInputError(f"{path}: cannot read MIDI: {type(exc).__name__}: {exc}", reason="parse_error") from exc
 
     rows = [
