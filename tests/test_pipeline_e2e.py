@@ -257,7 +257,9 @@ def test_report_links_only_existing_files(repo):
 
 
 def test_compare_with_an_earlier_revision(repo, tmp_path):
-    _git(repo, "add", "dvc.lock")
+    # the team workflow: dvc.lock with the metrics and plots (cache: false). -f: this fixture
+    # ignores /data/; the project's .gitignore lets these two folders through
+    _git(repo, "add", "-f", "dvc.lock", "data/metrics", *map(str, repo.glob("data/live/*/plots")))
     _git(repo, "commit", "-qm", "first results")
     params = yaml.safe_load((repo / "params.yaml").read_text())
     params["train"]["essen"]["learning_rate"] = 0.01
@@ -271,6 +273,9 @@ def test_compare_with_an_earlier_revision(repo, tmp_path):
     report = (tmp_path / "cmp/report.md").read_text()
     assert "train.essen.learning_rate" in report and "0.01" in report
     assert "data/metrics/essen/train.json" in report
+    headline = [line for line in report.split("## Headline metrics")[1].split("## Loss curves")[0].splitlines()
+                if line.startswith("| ") and not line.startswith("| metric")]
+    assert len(headline) >= 3 * 4 and all(" | - |" not in line for line in headline), headline
     assert (tmp_path / "cmp/loss_essen.png").exists() and "![essen loss](loss_essen.png)" in report
 
 
