@@ -447,7 +447,7 @@ def _prune(ckpt_dir: Path, keep: set[str]) -> None:
 
 
 def _clear_checkpoints(ckpt_dir: Path) -> None:
-    """Delete every checkpoint file except those set aside as corrupt."""
+    """Delete every checkpoint file except those set aside as corrupt (the folder too when empty)."""
     for p in ckpt_dir.iterdir():
         if p.name.endswith(CORRUPT_SUFFIX):
             continue
@@ -455,6 +455,8 @@ def _clear_checkpoints(ckpt_dir: Path) -> None:
             shutil.rmtree(p)
         else:
             p.unlink(missing_ok=True)
+    if not any(ckpt_dir.iterdir()):
+        ckpt_dir.rmdir()
 
 
 def _set_aside(path: Path, why: str) -> Path:
@@ -637,6 +639,7 @@ def train(
             except Exception as exc:  # Keras raises many types for a damaged file
                 _set_aside(model_path, f"{type(exc).__name__}: {str(exc)[:200]}")
                 _clear_checkpoints(ckpt_dir)
+                ckpt_dir.mkdir(exist_ok=True)
                 state = None
         if state is None:
             _seed_everything(train_cfg.seed)
