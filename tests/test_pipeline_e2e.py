@@ -186,6 +186,27 @@ def test_forced_rerun_gives_byte_identical_data(repo):
     assert _data_hashes(repo) == before
 
 
+# Files that hold timings (tokens/s) and so differ between two runs; everything else must not.
+TIMING_FILES = {"metrics.json", "checkpoints/state.json"}
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_retraining_and_regenerating_give_byte_identical_model_and_samples(repo):
+    models, samples = repo / "data/models/essen", repo / "data/samples/essen"
+    before_model, before_samples = _files(models), _files(samples)
+    shutil.rmtree(models)  # else training would resume from its finished checkpoint
+    _dvc(repo, "repro", "--force", "--single-item", "train@essen", "generate@essen")
+    after_model, after_samples = _files(models), _files(samples)
+    assert set(after_model) == set(before_model) and "model.keras" in after_model
+    differ = sorted(k for k in before_model if k not in TIMING_FILES and before_model[k] != after_model[k])
+    assert differ == []
+    assert set(after_samples) == set(before_samples) and "sample_000.musicxml" in after_samples
+    assert sorted(k for k in before_samples if before_samples[k] != after_samples[k]) == []
+
+
 def test_every_track_trains_and_generates(repo):
     for track in TRACKS:
         model_dir = repo / "data/models" / track

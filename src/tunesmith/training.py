@@ -377,9 +377,27 @@ _FIXED_DATE_SAVED = "1980-01-01@00:00:00"
 _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 
 
+def _renumber_shared_objects(config: Any) -> Any:
+    """Keras names objects shared between layers by their memory address
+    (``shared_object_id``); number them 1, 2, ... in order of appearance instead.
+    Equal ids stay equal, so the model loads the same."""
+    ids: dict[Any, int] = {}
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, dict):
+            return {k: (ids.setdefault(v, len(ids) + 1) if k == "shared_object_id" else walk(v))
+                    for k, v in node.items()}
+        if isinstance(node, list):
+            return [walk(v) for v in node]
+        return node
+
+    return walk(config)
+
+
 def _normalise_keras_zip(src: Path, dst: Path) -> None:
-    """Copy the ``.keras`` zip ``src`` to ``dst`` with a fixed ``date_saved`` and fixed entry
-    times, keeping each entry's name, order and compression: byte-identical for equal models."""
+    """Copy the ``.keras`` zip ``src`` to ``dst`` with a fixed ``date_saved``, fixed entry times
+    and renumbered shared-object ids, keeping each entry's name, order and compression:
+    byte-identical for equal models, in any process."""
     with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w") as zout:
         for info in zin.infolist():
             out = zipfile.ZipInfo(info.filename, date_time=_ZIP_EPOCH)
@@ -389,6 +407,9 @@ def _normalise_keras_zip(src: Path, dst: Path) -> None:
                 meta = json.loads(zin.read(info))
                 meta["date_saved"] = _FIXED_DATE_SAVED
                 zout.writestr(out, json.dumps(meta))
+                continue
+            if info.filename == "config.json":
+                zout.writestr(out, json.dumps(_renumber_shared_objects(json.loads(zin.read(info)))))
                 continue
             with zin.open(info) as fin, zout.open(out, "w", force_zip64=info.file_size > 1 << 30) as fout:
                 shutil.copyfileobj(fin, fout, 1 << 20)
