@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from tunesmith import corpora, io
-from tunesmith.sources import packaged_manifest
 from tunesmith.config import FetchConfig, build, section
+from tunesmith.sources import packaged_manifest
 from tunesmith.stage import parser, run
 
 

@@ -244,6 +244,9 @@ class ResumableDownloader:
             resumed = bool(have) and response.status_code == 206 and _range_start(response) == have
             if have and not resumed:
                 have = 0
+            # keep the bytes that did arrive when the connection drops early (urllib3 would discard them):
+            # the length is checked below, and the next attempt asks for the rest
+            response.raw.enforce_content_length = False
             length = response.headers.get("Content-Length", "")
             total = have + int(length) if length.isdigit() else None
             with open(part, "ab" if resumed else "wb") as fh, tqdm(
