@@ -210,6 +210,7 @@ class PrepareConfig:
     transpose: move each piece to C major / A minor (seed 002), from its key
       signature when it has one, else by key analysis.
     headers: ABC headers to keep, ``all`` (seed 003) or ``musical`` (M:, L:, K:).
+    chords: ABC chord symbols in quotes (``"G"``, ``"D7"``), ``keep`` or ``drop``.
     frames_per_beat / fs: piano-roll resolution for MIDI; exactly one is > 0.
     pitch_low / pitch_high: MIDI pitch range kept in the piano roll.
     max_frames: longest piano roll kept per piece (0 = no cap), keeps huge files from
@@ -220,6 +221,7 @@ class PrepareConfig:
     acceptable_durations: tuple[float, ...] = ()
     transpose: bool = False
     headers: Literal["all", "musical"] = "musical"
+    chords: Literal["keep", "drop"] = "keep"
     frames_per_beat: int = 4
     fs: float = 0.0
     pitch_low: int = 21

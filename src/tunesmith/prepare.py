@@ -197,6 +197,8 @@ def prepare_nottingham(path: Path, fmt: str, piece_id: str, title: str, cfg: Pre
     out = []
     for n, tune in enumerate(tunes):
         text = abc_chars.normalise_tune(tune, cfg.headers)
+        if cfg.chords == "drop":
+            text = abc_chars.drop_chord_symbols(text)
         # seeds 000/003 keep only tunes that are real, playable ABC: music21 must parse them
         score = abc_chars.to_stream(abc_chars.normalise_tune(tune, "all"))
         if cfg.acceptable_durations:
