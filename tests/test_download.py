@@ -461,3 +461,34 @@ def test_interrupted_archive_is_retried_within_the_run(tmp_path: Path, server: S
     fetch(server, tmp_path / "out", tmp_path / "cache", method="archive", retries=1)
     assert tree(tmp_path / "out") == expected_tree()
     assert server.requests == [(archive, None), (archive, "bytes=100-")]
+
+
+@pytest.mark.skipif(not (SHARED / "nottingham").is_dir(), reason="the verified corpus copies exist only on the "
+                    "development machine")
+def test_fetch_stage_downloads_real_nottingham_from_a_loopback_mirror(tmp_path: Path) -> None:
+    """The stage script, its params and the packaged manifest, on the real bytes (jigs + hornpipes)."""
+    import functools
+    import subprocess
+    import sys
+
+    import pandas as pd
+    import yaml
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(
+        http.server.SimpleHTTPRequestHandler, directory=str(SHARED / "nottingham")))
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    repo = Path(__file__).resolve().parents[1]
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    params["fetch"]["nottingham"].update(source="download", mirror=f"http://127.0.0.1:{httpd.server_address[1]}")
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    try:
+        run = subprocess.run([sys.executable, str(repo / "stages" / "fetch.py"), "--corpus", "nottingham",
+                              "--params", str(tmp_path / "params.yaml"), "--out", str(tmp_path / "raw"),
+                              "--cache", str(tmp_path / "cache")], capture_output=True, text=True, timeout=300)
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    assert run.returncode == 0, run.stderr
+    manifest = pd.read_csv(tmp_path / "raw" / "manifest.csv", dtype=str, keep_default_na=False)
+    assert len(manifest) == 405  # jigs.abc (340 tunes) + hpps.abc (65)
+    assert set(manifest["origin"].str.split("#").str[0]) == {"ABC_cleaned/jigs.abc", "ABC_cleaned/hpps.abc"}
