@@ -7,6 +7,7 @@ from pathlib import Path
 from tunesmith import corpora, io
 from tunesmith.config import FetchConfig, build, section
 from tunesmith.errors import ArtifactError
+from tunesmith.sources import packaged_manifest
 from tunesmith.stage import parser, run
 
 
@@ -19,8 +20,9 @@ def main(args, params: dict) -> None:
                                                    rhythms=cfg.rhythms, max_pieces=cfg.max_pieces,
                                                    workers=cfg.workers)
     elif cfg.source == "download":
-        archives = [{"url": a.url, "sha256": a.sha256} for a in cfg.archives]
-        manifest, rejected = corpora.fetch_download(args.corpus, archives, out, cache_dir=args.cache)
+        manifest, rejected = corpora.fetch_download(args.corpus, packaged_manifest(args.corpus), out,
+                                                    cache_dir=args.cache, mirror=cfg.mirror, subsets=cfg.subsets,
+                                                    method=cfg.method, subsets_key=f"{key}.subsets")
     else:
         manifest, rejected = corpora.fetch_local(args.corpus, Path(cfg.local_dir).expanduser(), out)
     io.write_csv(out / "manifest.csv", manifest)
@@ -34,5 +36,5 @@ if __name__ == "__main__":
     p = parser(__doc__)
     p.add_argument("--out", type=Path, required=True, help="raw folder to write, e.g. data/raw/essen")
     p.add_argument("--cache", type=Path, default=Path(".cache/downloads"),
-                   help="where downloaded archives are kept between runs")
+                   help="where downloads are kept between runs (resumable)")
     run(main, p.parse_args())

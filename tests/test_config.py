@@ -18,6 +18,17 @@ def test_repo_params_build_for_every_track():
         build(VocabConfig, section(params, f"vocab.{track}"), f"vocab.{track}")
 
 
+def test_repo_params_download_subsets_exist_in_the_packaged_manifests():
+    from tunesmith.sources import packaged_manifest
+
+    params = load_params("params.yaml")
+    for track in params["tracks"]:
+        key = f"fetch.{track}"
+        cfg = build(FetchConfig, {**section(params, key), "source": "download"}, key)
+        files = packaged_manifest(track).select(cfg.subsets, key=f"{key}.subsets")
+        assert files and cfg.mirror == ""
+
+
 def test_values_are_typed_and_frozen():
     cfg = build(PrepareConfig, {"acceptable_durations": [0.25, 1], "transpose": True}, "prepare.essen")
     assert cfg.acceptable_durations == (0.25, 1.0)
@@ -43,11 +54,19 @@ def test_values_are_typed_and_frozen():
         (FetchConfig, {"source": "ftp", "collections": ["x"]},
          "prepare.essen.source must be one of bundled, download, local, got 'ftp'"),
         (FetchConfig, {"source": "local"}, "prepare.essen.local_dir must name a folder"),
-        (FetchConfig, {"source": "download", "archives": [{"url": "ftp://x"}]},
-         "prepare.essen.archives[0].url must start with http://"),
+        (FetchConfig, {"source": "download", "mirror": "ftp://x"},
+         "prepare.essen.mirror must be empty or start with http:// or https://, got 'ftp://x'"),
+        (FetchConfig, {"source": "download", "mirror": "http://m", "method": "archive"},
+         "prepare.essen.method must be auto or files when a mirror is set"),
+        (FetchConfig, {"source": "download", "method": "torrent"},
+         "prepare.essen.method must be one of auto, archive, files, got 'torrent'"),
+        (FetchConfig, {"source": "download", "subsets": ["erk/x"]},
+         "prepare.essen.subsets[0] must name one folder or file (no '/'), got 'erk/x'"),
+        (FetchConfig, {"source": "download", "archives": [{"url": "https://x"}]},
+         "prepare.essen: unknown key 'archives'"),
     ],
     ids=["bool", "typo", "choice", "both-resolutions", "range", "list-item", "split-sum", "time-step",
-         "int", "source", "local-dir", "url"],
+         "int", "source", "local-dir", "mirror", "mirror-archive", "method", "subset-path", "old-archives"],
 )
 def test_bad_values_name_key_and_value(cls, data, message):
     with pytest.raises(ConfigError) as err:

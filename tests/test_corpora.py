@@ -6,10 +6,8 @@ import functools
 import hashlib
 import http.server
 import io
-import socket
 import tarfile
 import threading
-import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -27,7 +25,8 @@ from tunesmith.corpora import (
     fetch_local,
     split_abc_tunes,
 )
-from tunesmith.errors import FetchError
+from tunesmith.errors import ConfigError, FetchError
+from tunesmith.sources.manifest import Manifest, parse_manifest
 
 TWO_TUNES = """% a collection header comment
 %%abc-charset utf-8
@@ -61,14 +60,6 @@ def tree(root: Path) -> dict[str, bytes]:
         for p in sorted(root.rglob("*"))
         if p.is_file()
     }
-
-
-def zip_bytes(members: dict[str, bytes]) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as zf:
-        for name, data in members.items():
-            zf.writestr(zipfile.ZipInfo(name, date_time=(2000, 1, 1, 0, 0, 0)), data)
-    return buf.getvalue()
 
 
 def tar_bytes(
@@ -106,20 +97,6 @@ def server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     yield f"http://127.0.0.1:{httpd.server_address[1]}", www
     httpd.shutdown()
     httpd.server_close()
-
-
-def serve(server: tuple[str, Path], name: str, data: bytes) -> str:
-    base, www = server
-    (www / name).write_bytes(data)
-    return f"{base}/{name}"
-
-
-GOOD_MEMBERS = {
-    "corpus/tunes.abc": TWO_TUNES.encode(),
-    "corpus/sub/song.krn": KERN,
-    "corpus/piano.MID": MIDI_BYTES,
-    "corpus/README.txt": b"not music",
-}
 
 
 def check_manifest(manifest: pd.DataFrame, out: Path) -> None:
@@ -229,80 +206,29 @@ def test_local_errors_name_the_folder(tmp_path: Path, make) -> None:
 
 
 # ----------------------------------------------------------------------- download
+# The downloader itself (archive safety, digests, resume, cache, mirror, no network) is
+# tested in test_download.py; here, that fetch_download turns verified files into pieces.
+
+COMMIT = "f" * 40
+DOWNLOAD_FILES = {"corpus/tunes.abc": TWO_TUNES.encode(), "corpus/sub/song.krn": KERN, "corpus/piano.mid": MIDI_BYTES}
 
 
-def test_download_zip_gives_pieces_and_reuses_cache(tmp_path: Path, server) -> None:
-    data = zip_bytes(GOOD_MEMBERS)
-    url = serve(server, "corpus.zip", data)
-    out, cache = tmp_path / "raw", tmp_path / "cache"
-    manifest, rejected = fetch_download(
-        "nottingham", [{"url": url, "sha256": sha(data)}], out, cache_dir=cache
-    )
-    check_manifest(manifest, out)
-    assert rejected.empty
-    assert sorted(manifest["source_file"]) == [
-        "corpus/piano.mid",
-        "corpus/sub/song.krn",
-        "corpus/tunes-1.abc",
-        "corpus/tunes-2.abc",
-    ]
-    assert "corpus.zip:corpus/sub/song.krn" in set(manifest["origin"])
-    assert (out / "corpus/piano.mid").read_bytes() == MIDI_BYTES
-    # The archive is gone from the server: the rerun must come from the cache.
-    (server[1] / "corpus.zip").unlink()
-    again, _ = fetch_download(
-        "nottingham", [{"url": url, "sha256": sha(data)}], tmp_path / "raw2", cache_dir=cache
-    )
-    pd.testing.assert_frame_equal(manifest, again)
-    assert tree(out) == tree(tmp_path / "raw2")
+def make_manifest(base: str, files: dict[str, bytes] = DOWNLOAD_FILES) -> Manifest:
+    text = "".join([
+        "# repository: someone/tunes\n",
+        f"# commit: {COMMIT}\n",
+        f"# whole archive: {base}/tunes.tar.gz (members sit below one top folder, '<name>-{COMMIT}/')\n",
+        f"# one file: {base}/raw/<path, percent-encoded>\n",
+        *(f"{path}\t{sha(data)}\t{len(data)}\n" for path, data in files.items()),
+    ])
+    return parse_manifest(text, "tunes")
 
 
-def test_download_tar_gz_with_split_and_single_file(tmp_path: Path, server) -> None:
-    tgz = tar_bytes(
-        {"jsb/train/a.mid": MIDI_BYTES, "jsb/valid/b.mid": MIDI_BYTES, "jsb/test/c.mid": MIDI_BYTES}
-    )
-    archives = [
-        {"url": serve(server, "jsb.tar.gz", tgz), "sha256": sha(tgz)},
-        {"url": serve(server, "extra.krn", KERN), "sha256": sha(KERN)},
-    ]
-    out = tmp_path / "raw"
-    manifest, _ = fetch_download("classical", archives, out, cache_dir=tmp_path / "cache")
-    check_manifest(manifest, out)
-    assert dict(zip(manifest["source_file"], manifest["split"])) == {
-        "jsb.tar.gz/jsb/train/a.mid": "train",
-        "jsb.tar.gz/jsb/valid/b.mid": "validation",
-        "jsb.tar.gz/jsb/test/c.mid": "test",
-        "extra.krn/extra.krn": "",
-    }
-
-
-def _bad_archives() -> dict[str, tuple[str, bytes, str]]:
-    """Failure cases: (served file name, bytes, regex the FetchError must match)."""
-    good_zip, good_tgz = zip_bytes(GOOD_MEMBERS), tar_bytes({"a/t.abc": TWO_TUNES.encode()})
-    symlink_zip = io.BytesIO()
-    with zipfile.ZipFile(symlink_zip, "w") as zf:
-        info = zipfile.ZipInfo("link.abc")
-        info.external_attr = 0o120777 << 16
-        zf.writestr(info, "/etc/passwd")
-    return {
-        "truncated-zip": ("t.zip", good_zip[: len(good_zip) // 2], "corrupt or truncated"),
-        "truncated-tgz": ("t.tgz", good_tgz[: len(good_tgz) // 2], "corrupt or truncated"),
-        "dotdot-zip": ("d.zip", zip_bytes({"a/../../evil.abc": b"X:1\nK:C\n"}), r"'\.\.'"),
-        "dotdot-tar": ("d.tar.gz", tar_bytes({"../evil.abc": b"X:1\nK:C\n"}), r"'\.\.'"),
-        "absolute-zip": ("a.zip", zip_bytes({"/tmp/evil.abc": b"X:1\nK:C\n"}), "absolute path"),
-        "absolute-tar": ("a.tar.gz", tar_bytes({"/tmp/evil.abc": b"X:1\nK:C\n"}), "absolute path"),
-        "symlink-tar": (
-            "s.tar.gz",
-            tar_bytes({"a.abc": b"X:1\nK:C\n"}, {"l.abc": (tarfile.SYMTYPE, "/etc/passwd")}),
-            "symbolic link",
-        ),
-        "hardlink-tar": (
-            "h.tar.gz",
-            tar_bytes({"a.abc": b"X:1\nK:C\n"}, {"l.abc": (tarfile.LNKTYPE, "a.abc")}),
-            "hard link",
-        ),
-        "symlink-zip": ("s.zip", symlink_zip.getvalue(), "symbolic link"),
-    }
+def serve_files(server: tuple[str, Path], folder: str, files: dict[str, bytes]) -> None:
+    for path, data in files.items():
+        target = server[1] / folder / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
 
 
 @pytest.fixture
@@ -319,72 +245,43 @@ def assert_untouched(out: Path) -> None:
     assert sorted(p.name for p in out.parent.iterdir()) == ["corpus"]  # no temp folder left
 
 
-@pytest.mark.parametrize("case", list(_bad_archives()))
-def test_download_bad_archive_is_fetch_error(
-    tmp_path: Path, server, previous_out: Path, case: str
-) -> None:
-    name, data, pattern = _bad_archives()[case]
-    url = serve(server, name, data)
-    with pytest.raises(FetchError, match=pattern) as info:
-        fetch_download(
-            "x", [{"url": url, "sha256": sha(data)}], previous_out, cache_dir=tmp_path / "cache"
-        )
-    assert url in str(info.value)
+@pytest.mark.parametrize("method", ["files", "archive"])
+def test_download_gives_pieces_from_verified_files(tmp_path: Path, server, method: str) -> None:
+    base, www = server
+    serve_files(server, "raw", DOWNLOAD_FILES)
+    (www / "tunes.tar.gz").write_bytes(tar_bytes({f"tunes-{COMMIT}/{p}": d for p, d in DOWNLOAD_FILES.items()}))
+    out = tmp_path / "raw"
+    manifest, rejected = fetch_download("nottingham", make_manifest(base), out, cache_dir=tmp_path / "cache",
+                                        method=method, progress=False)
+    check_manifest(manifest, out)
+    assert rejected.empty
+    assert sorted(manifest["source_file"]) == ["piano.mid", "sub/song.krn", "tunes-1.abc", "tunes-2.abc"]
+    assert set(manifest["origin"]) == {"corpus/piano.mid", "corpus/sub/song.krn", "corpus/tunes.abc#1",
+                                       "corpus/tunes.abc#2"}
+    assert (out / "piano.mid").read_bytes() == MIDI_BYTES
+    assert not [p for p in (tmp_path / "cache").iterdir() if p.name.startswith(".fetch-")]  # staging removed
+
+
+def test_download_subsets_and_mirror(tmp_path: Path, server) -> None:
+    base, _ = server
+    serve_files(server, "mirror", DOWNLOAD_FILES)
+    out = tmp_path / "raw"
+    manifest, _ = fetch_download("essen", make_manifest("http://127.0.0.1:9"), out, cache_dir=tmp_path / "cache",
+                                 mirror=f"{base}/mirror", subsets=["SUB"], progress=False)
+    assert list(manifest["source_file"]) == ["sub/song.krn"] and list(manifest["title"]) == ["Ein Lied"]
+    with pytest.raises(ConfigError, match=r"fetch\.essen\.subsets\[0\]: 'erk' is no subset.*it has: piano, sub, tunes"):
+        fetch_download("essen", make_manifest(base), out, cache_dir=tmp_path / "cache", subsets=["erk"],
+                       subsets_key="fetch.essen.subsets")
+
+
+def test_download_refusal_leaves_previous_out(tmp_path: Path, server, previous_out: Path) -> None:
+    base, _ = server
+    serve_files(server, "raw", {**DOWNLOAD_FILES, "corpus/sub/song.krn": KERN + b"!"})
+    with pytest.raises(FetchError, match=r"corpus/sub/song\.krn: got sha256") as info:
+        fetch_download("essen", make_manifest(base), previous_out, cache_dir=tmp_path / "cache", progress=False,
+                       method="files")
+    assert sha(KERN) in str(info.value) and sha(KERN + b"!") in str(info.value)
     assert_untouched(previous_out)
-    assert not (tmp_path / "evil.abc").exists() and not Path("/tmp/evil.abc").exists()
-
-
-def test_download_checksum_mismatch_names_url_and_digests(
-    tmp_path: Path, server, previous_out: Path
-) -> None:
-    data = zip_bytes(GOOD_MEMBERS)
-    url = serve(server, "c.zip", data)
-    wrong = "0" * 64
-    with pytest.raises(FetchError, match="checksum mismatch") as info:
-        fetch_download(
-            "x", [{"url": url, "sha256": wrong}], previous_out, cache_dir=tmp_path / "cache"
-        )
-    assert url in str(info.value) and wrong in str(info.value) and sha(data) in str(info.value)
-    assert_untouched(previous_out)
-
-
-def test_download_without_sha256_prints_digest_to_pin(
-    tmp_path: Path, server, previous_out: Path
-) -> None:
-    data = zip_bytes(GOOD_MEMBERS)
-    url = serve(server, "c.zip", data)
-    with pytest.raises(FetchError, match=f"sha256 {sha(data)}.*pin it") as info:
-        fetch_download(
-            "x", [{"url": url, "sha256": ""}], previous_out, cache_dir=tmp_path / "cache"
-        )
-    assert url in str(info.value)
-    assert_untouched(previous_out)
-
-
-def test_download_connection_refused_and_http_error(
-    tmp_path: Path, server, previous_out: Path
-) -> None:
-    with socket.socket() as sock:  # a port nobody listens on once closed
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    url = f"http://127.0.0.1:{port}/c.zip"
-    with pytest.raises(FetchError, match="cannot download") as info:
-        fetch_download(
-            "x",
-            [{"url": url, "sha256": "0" * 64}],
-            previous_out,
-            cache_dir=tmp_path / "cache",
-            timeout=5,
-        )
-    assert url in str(info.value)
-    missing = f"{server[0]}/missing.zip"
-    with pytest.raises(FetchError, match="HTTP 404") as info:
-        fetch_download(
-            "x", [{"url": missing, "sha256": "0" * 64}], previous_out, cache_dir=tmp_path / "cache"
-        )
-    assert missing in str(info.value)
-    assert_untouched(previous_out)
-    assert not any((tmp_path / "cache").iterdir())  # no partial download cached
 
 
 # ------------------------------------------------------------------------ bundled

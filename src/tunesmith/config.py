@@ -157,27 +157,20 @@ def check_track(track: str) -> str:
 
 
 @dataclass(frozen=True)
-class Archive:
-    """One canonical file to download: an archive (.zip, .tar.gz) or a single music file."""
-
-    url: str
-    sha256: str = ""
-
-    def __post_init__(self) -> None:
-        if not self.url.startswith(("http://", "https://", "file://")):
-            raise ValueError(f"url must start with http://, https:// or file://, got {self.url!r}")
-        if self.sha256 and (len(self.sha256) != 64 or not all(c in "0123456789abcdef" for c in self.sha256.lower())):
-            raise ValueError(f"sha256 must be 64 hex digits or empty, got {self.sha256!r}")
-
-
-@dataclass(frozen=True)
 class FetchConfig:
     """Where a corpus comes from (``fetch.<corpus>`` in params.yaml).
 
     source: ``bundled`` (music21's own corpus, no network), ``download`` (the
-    canonical archives, checksum-pinned) or ``local`` (a folder of your files).
+    canonical corpus at a pinned commit, every file verified against the manifest
+    in ``tunesmith/sources/manifests/<corpus>.tsv``) or ``local`` (a folder of your files).
     collections / rhythms / max_pieces / workers apply to ``bundled``;
-    archives to ``download``; local_dir to ``local``.
+    subsets / mirror / method to ``download``; local_dir to ``local``.
+
+    subsets: sub-folders or files below the manifest's common folder (Essen ``erk``,
+      Nottingham ``jigs``, piano-midi.de composers such as ``Chopin``); empty = all.
+    mirror: ``http(s)://`` base URL serving the manifest's paths; empty = the pinned URLs.
+    method: ``auto`` (one file at a time with a mirror or for few files, else the
+      repository archive), ``archive`` or ``files``.
     """
 
     source: Literal["bundled", "download", "local"] = "bundled"
@@ -185,7 +178,9 @@ class FetchConfig:
     rhythms: tuple[str, ...] = ()
     max_pieces: int = 0
     workers: int = 0
-    archives: tuple[Archive, ...] = ()
+    subsets: tuple[str, ...] = ()
+    mirror: str = ""
+    method: Literal["auto", "archive", "files"] = "auto"
     local_dir: str = ""
 
     def __post_init__(self) -> None:
@@ -195,8 +190,13 @@ class FetchConfig:
             raise ValueError(f"workers must be >= 0 (0 = all cores), got {self.workers}")
         if self.source == "local" and not self.local_dir:
             raise ValueError("local_dir must name a folder when source is local, got ''")
-        if self.source == "download" and not self.archives:
-            raise ValueError("archives must list at least one {url, sha256} when source is download")
+        if self.mirror and not self.mirror.startswith(("http://", "https://")):
+            raise ValueError(f"mirror must be empty or start with http:// or https://, got {self.mirror!r}")
+        if self.mirror and self.method == "archive":
+            raise ValueError("method must be auto or files when a mirror is set (a mirror serves files one by one)")
+        for i, name in enumerate(self.subsets):
+            if not name or "/" in name or name in (".", ".."):
+                raise ValueError(f"subsets[{i}] must name one folder or file (no '/'), got {name!r}")
         if self.source == "bundled" and not self.collections:
             raise ValueError("collections must list at least one music21 corpus collection, got []")
 
@@ -210,6 +210,7 @@ class PrepareConfig:
     transpose: move each piece to C major / A minor (seed 002), from its key
       signature when it has one, else by key analysis.
     headers: ABC headers to keep, ``all`` (seed 003) or ``musical`` (M:, L:, K:).
+    chords: ABC chord symbols in quotes (``"G"``, ``"D7"``), ``keep`` or ``drop``.
     frames_per_beat / fs: piano-roll resolution for MIDI; exactly one is > 0.
     pitch_low / pitch_high: MIDI pitch range kept in the piano roll.
     max_frames: longest piano roll kept per piece (0 = no cap), keeps huge files from
@@ -227,6 +228,7 @@ class PrepareConfig:
     acceptable_durations: tuple[float, ...] = ()
     transpose: bool = False
     headers: Literal["all", "musical"] = "musical"
+    chords: Literal["keep", "drop"] = "keep"
     frames_per_beat: int = 4
     fs: float = 0.0
     pitch_low: int = 21

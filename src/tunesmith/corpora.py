@@ -8,8 +8,9 @@ Three sources, chosen in params.yaml by the fetch stage:
     one ``.abc`` file per tune, optionally filtered by their ``R:`` rhythm
     field; classical scores are parsed with music21 and written out as ``.mid``.
 ``download``
-    Checksum-pinned archives (``.zip``, ``.tar.gz``/``.tgz``/``.tar``) or
-    single music files fetched over HTTP(S), cached, verified, extracted safely.
+    The canonical corpus at a pinned commit: every file verified against a
+    manifest shipped with tunesmith (`tunesmith.sources`), cached, optionally
+    from a mirror.
 ``local``
     A folder of the user's own ``.abc``, ``.krn``, MusicXML and MIDI files.
 
@@ -37,30 +38,23 @@ timestamps).
 from __future__ import annotations
 
 import hashlib
-import http.client
-import io
 import logging
 import os
 import re
 import shutil
-import stat
-import tarfile
 import tempfile
-import urllib.error
-import urllib.parse
-import urllib.request
-import zipfile
-import zlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from concurrent.futures import as_completed
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import Literal
 
 import pandas as pd
 from tqdm.auto import tqdm
 
 from tunesmith.errors import FetchError
 from tunesmith.io import atomic_path, decode_text
+from tunesmith.sources import Manifest, fetch_manifest_files
 from tunesmith.workers import process_pool
 
 logger = logging.getLogger(__name__)
@@ -114,18 +108,6 @@ CLASSICAL_COMPOSERS: tuple[str, ...] = (
 # piece exists in two formats (Beethoven's op. 18 no. 1 as .krn and .mxl) the
 # first one wins. Roman-numeral analyses (.rntxt) and Finale files are not scores.
 _SCORE_PREFERENCE: tuple[str, ...] = (".mxl", ".musicxml", ".xml", ".krn", ".mid", ".midi")
-
-_ARCHIVE_SUFFIXES: dict[str, str] = {
-    ".zip": "zip",
-    ".tar.gz": "tar",
-    ".tgz": "tar",
-    ".tar": "tar",
-    ".tar.bz2": "tar",
-    ".tbz2": "tar",
-    ".tar.xz": "tar",
-    ".txz": "tar",
-}
-_CHUNK = 1 << 16
 
 
 # --------------------------------------------------------------------------- ABC
@@ -727,246 +709,54 @@ def _title_of(stem: str, suffix: str, data: bytes) -> str:
 
 def fetch_download(
     corpus: str,
-    archives: Sequence[Mapping[str, str]],
+    manifest: Manifest,
     out_dir: Path,
     *,
     cache_dir: Path,
-    timeout: float = 60.0,
+    mirror: str = "",
+    subsets: Sequence[str] = (),
+    method: Literal["auto", "archive", "files"] = "auto",
+    subsets_key: str = "subsets",
+    progress: bool = True,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Download checksum-pinned archives or files and collect their pieces.
+    """Download the pinned files of ``manifest``, verify them, and collect their pieces.
 
     Args:
         corpus: track name, used in messages.
-        archives: each ``{"url": ..., "sha256": ...}``. The URL may point at a
-            ``.zip``, ``.tar.gz``/``.tgz``/``.tar``/``.tar.bz2``/``.tar.xz``
-            archive (also recognised by its first bytes when the URL does not
-            say) or a single music file (an extension of `FORMATS`).
+        manifest: the pinned corpus (`tunesmith.sources.packaged_manifest`).
         out_dir: folder to (re)create atomically.
-        cache_dir: where downloads are kept; a cached file whose sha256
-            matches the pinned one is reused without touching the network.
-        timeout: seconds to wait on the network before giving up.
+        cache_dir: download cache, e.g. ``.cache/downloads/<corpus>``.
+        mirror: base URL serving the manifest's file layout; ``""`` for the pinned URLs.
+        subsets: names of sub-folders or files below the manifest's common folder
+            (see `Manifest.select`); empty takes every file.
+        method: ``auto``, ``archive`` or ``files`` (see `fetch_manifest_files`).
+        subsets_key: the params key of ``subsets``, named in errors.
 
-    Pieces are collected as in `fetch_local`; with several archives each one's
-    pieces go under a sub-folder named after its file. ``origin`` is
-    ``<archive file name>:<member path>``.
+    Pieces are collected as in `fetch_local` (an ABC file gives one piece per
+    tune); ``origin`` is the file's path in the repository (``#n`` for a tune).
 
     Raises:
-        FetchError: no network, HTTP error, sha256 not pinned (the message
-            gives the digest to pin) or mismatched (url, expected, actual),
-            truncated or corrupt archive, an unsafe member (absolute path,
-            ``..``, link or device), or no music file in the archives.
+        FetchError: as `fetch_manifest_files` (no network, a digest mismatch, a
+            missing or unexpected file, an unsafe or corrupt archive): the whole
+            corpus is refused and ``out_dir`` keeps what it held.
+        ConfigError: a subset the manifest does not have.
     """
-    if not archives:
-        raise FetchError(f"fetch_download({corpus!r}): no archives given")
+    files = manifest.select(subsets, key=subsets_key)
     cache_dir = Path(cache_dir)
     cache_dir.mkdir(parents=True, exist_ok=True)
-    downloads = []
-    for spec in archives:
-        url = str(spec.get("url", "")).strip()
-        if not url:
-            raise FetchError(
-                f"fetch_download({corpus!r}): archive entry without a url: {dict(spec)}"
-            )
-        downloads.append(
-            (
-                url,
-                _download(
-                    url, str(spec.get("sha256", "") or "").strip().lower(), cache_dir, timeout
-                ),
-            )
-        )
-
     staging = Path(tempfile.mkdtemp(prefix=".fetch-", dir=cache_dir))
     try:
-        sources = []
-        for i, (url, path) in enumerate(downloads):
-            folder = staging / f"{i:03d}"
-            folder.mkdir()
-            _unpack(url, path, folder)
-            sources.append((url, folder))
+        folder = staging / "files"
+        fetch_manifest_files(manifest, folder, cache_dir=cache_dir, mirror=mirror,
+                             select=[f.path for f in files], method=method, progress=progress)
         with atomic_path(out_dir) as tmp:
             tmp.mkdir()
             collector = _Collector(tmp)
-            for url, folder in sources:
-                files = _music_files(folder)
-                if not files:
-                    raise FetchError(
-                        f"{url} holds no music files (extensions: {', '.join(sorted(FORMATS))})"
-                    )
-                name = _archive_name(url)
-                prefix = _safe(name) if len(sources) > 1 else ""
-                _collect_files(
-                    collector, folder, files, origin_prefix=f"{name}:", stem_prefix=prefix
-                )
-            manifest, rejected = collector.frames()
+            prefix = f"{manifest.root}/" if manifest.root else ""
+            _collect_files(collector, folder, _music_files(folder), origin_prefix=prefix)
+            manifest_frame, rejected = collector.frames()
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    logger.info("fetched %d downloaded %s pieces into %s", len(manifest), corpus, out_dir)
-    return manifest, rejected
-
-
-def _archive_name(url: str) -> str:
-    name = PurePosixPath(urllib.parse.urlparse(url).path).name
-    return name or "download"
-
-
-def _cache_path(url: str, cache_dir: Path) -> Path:
-    # The URL's hash keeps two archives with the same file name apart.
-    key = hashlib.sha256(url.encode("utf-8")).hexdigest()[:12]
-    return cache_dir / f"{key}-{_safe(_archive_name(url))}"
-
-
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(_CHUNK), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _download(url: str, expected: str, cache_dir: Path, timeout: float) -> Path:
-    """Return the cached, verified file for ``url``, downloading it if needed."""
-    target = _cache_path(url, cache_dir)
-    if expected and target.is_file() and _sha256_file(target) == expected:
-        logger.info("reusing cached %s for %s", target, url)
-        return target
-    with atomic_path(target) as tmp:
-        try:
-            with urllib.request.urlopen(url, timeout=timeout) as response, open(tmp, "wb") as fh:
-                total = int(response.headers.get("Content-Length") or 0) or None
-                with tqdm(
-                    total=total, unit="B", unit_scale=True, desc=f"download {_archive_name(url)}"
-                ) as bar:
-                    for chunk in iter(lambda: response.read(_CHUNK), b""):
-                        fh.write(chunk)
-                        bar.update(len(chunk))
-            if total is not None and tmp.stat().st_size != total:
-                raise FetchError(
-                    f"cannot download {url}: the connection closed after {tmp.stat().st_size} "
-                    f"of {total} bytes"
-                )
-        except urllib.error.HTTPError as exc:
-            raise FetchError(f"cannot download {url}: HTTP {exc.code} {exc.reason}") from exc
-        except urllib.error.URLError as exc:
-            raise FetchError(f"cannot download {url}: {exc.reason} (no network?)") from exc
-        except (
-            OSError,
-            ValueError,
-            http.client.HTTPException,
-        ) as exc:  # timeouts, resets, bad URLs
-            raise FetchError(f"cannot download {url}: {type(exc).__name__}: {exc}") from exc
-    actual = _sha256_file(target)
-    if not expected:
-        # Kept in the cache: once the digest is pinned, the rerun reuses it.
-        raise FetchError(
-            f"no sha256 pinned for {url}; the downloaded file has sha256 {actual}. "
-            f"Check it is the file you expect, then pin it in params (sha256: {actual})"
-        )
-    if actual != expected:
-        target.unlink()
-        raise FetchError(
-            f"checksum mismatch for {url}: expected sha256 {expected}, got {actual}. "
-            "The file changed upstream or the download was corrupted; "
-            "if you trust it, pin the new digest"
-        )
-    return target
-
-
-def _archive_kind(url: str, path: Path) -> str:
-    """``zip``, ``tar`` or ``file``, from the URL's suffix, else from the first bytes."""
-    name = _archive_name(url).lower()
-    for suffix, kind in _ARCHIVE_SUFFIXES.items():
-        if name.endswith(suffix):
-            return kind
-    if PurePosixPath(name).suffix in FORMATS:
-        return "file"
-    with open(path, "rb") as fh:
-        head = fh.read(512)
-    if head.startswith(b"PK\x03\x04") or head.startswith(b"PK\x05\x06"):
-        return "zip"
-    if head.startswith((b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00")) or head[257:262] == b"ustar":
-        return "tar"
-    raise FetchError(
-        f"cannot tell what {url} is: not a .zip or tar archive and no music file extension "
-        f"({', '.join(sorted(FORMATS))})"
-    )
-
-
-def _unpack(url: str, path: Path, dest: Path) -> None:
-    kind = _archive_kind(url, path)
-    if kind == "file":
-        shutil.copyfile(path, dest / _archive_name(url))
-        return
-    try:
-        if kind == "zip":
-            _unpack_zip(url, path, dest)
-        else:
-            _unpack_tar(url, path, dest)
-    except FetchError:
-        raise
-    except (zipfile.BadZipFile, tarfile.TarError, EOFError, OSError, zlib.error, ValueError) as exc:
-        raise FetchError(
-            f"corrupt or truncated archive {url} (cached as {path}): {type(exc).__name__}: {exc}"
-        ) from exc
-
-
-def _member_parts(url: str, name: str) -> tuple[str, ...]:
-    """The path parts of an archive member, refusing anything that could escape ``dest``."""
-    posix = name.replace("\\", "/")
-    if posix.startswith("/") or re.match(r"^[A-Za-z]:", posix):
-        raise FetchError(f"unsafe archive {url}: member {name!r} has an absolute path")
-    parts = tuple(p for p in posix.split("/") if p not in ("", "."))
-    if ".." in parts:
-        raise FetchError(f"unsafe archive {url}: member {name!r} has a '..' path component")
-    return parts
-
-
-def _write_member(dest: Path, parts: tuple[str, ...], fh: io.BufferedIOBase | None) -> None:
-    target = dest.joinpath(*parts)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with open(target, "wb") as out:
-        if fh is not None:
-            shutil.copyfileobj(fh, out, _CHUNK)
-
-
-def _unpack_zip(url: str, path: Path, dest: Path) -> None:
-    with zipfile.ZipFile(path) as archive:
-        members = archive.infolist()
-        # Check every member before writing any, so an unsafe archive writes nothing.
-        checked = []
-        for info in members:
-            parts = _member_parts(url, info.filename)
-            mode = info.external_attr >> 16
-            if stat.S_ISLNK(mode):
-                raise FetchError(
-                    f"unsafe archive {url}: member {info.filename!r} is a symbolic link"
-                )
-            if info.is_dir() or not parts:
-                continue
-            checked.append((info, parts))
-        for info, parts in checked:
-            with archive.open(info) as fh:  # reading checks each member's CRC
-                _write_member(dest, parts, fh)
-
-
-def _unpack_tar(url: str, path: Path, dest: Path) -> None:
-    with tarfile.open(path, "r:*") as archive:
-        members = archive.getmembers()  # reads the whole index: a truncated archive fails here
-        checked = []
-        for member in members:
-            parts = _member_parts(url, member.name)
-            if member.issym() or member.islnk():
-                raise FetchError(
-                    f"unsafe archive {url}: member {member.name!r} is a "
-                    f"{'symbolic' if member.issym() else 'hard'} link to {member.linkname!r}"
-                )
-            if member.isdir() or not parts:
-                continue
-            if not member.isfile():
-                raise FetchError(
-                    f"unsafe archive {url}: member {member.name!r} is not a regular file"
-                )
-            checked.append((member, parts))
-        for member, parts in checked:
-            fh = archive.extractfile(member)
-            _write_member(dest, parts, fh)
+    logger.info("fetched %d %s pieces from %d verified files of %s@%s into %s", len(manifest_frame), corpus,
+                len(files), manifest.repository, manifest.commit[:12], out_dir)
+    return manifest_frame, rejected

@@ -28,7 +28,8 @@ log = logging.getLogger(__name__)
 # Names of files that only tunesmith writes at the top of its output folders. A folder
 # holding one of them may be replaced; any other non-empty folder is someone else's.
 TUNESMITH_MARKERS: tuple[str, ...] = ("manifest.csv", "pieces.jsonl", "split.csv", "vocab.json",
-                                      "samples.csv", "model.keras", "histograms.json", "index.html")
+                                      "samples.csv", "model.keras", "histograms.json", "index.html",
+                                      "SHA256SUMS")
 
 
 def _temporary_name(name: str) -> re.Pattern[str]:

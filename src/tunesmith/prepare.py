@@ -230,6 +230,8 @@ def prepare_nottingham(path: Path, fmt: str, piece_id: str, title: str, cfg: Pre
     out = []
     for n, tune in enumerate(tunes):
         text = abc_chars.normalise_tune(tune, cfg.headers)
+        if cfg.chords == "drop":
+            text = abc_chars.drop_chord_symbols(text)
         if len(text) > cfg.max_tokens:  # checked before music21 spends time on it
             raise MusicInputError(f"{path.name}: tune {n + 1} has {len(text)} characters, longer than "
                                   f"max_tokens {cfg.max_tokens}", reason="too_long")

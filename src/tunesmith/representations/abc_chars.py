@@ -57,6 +57,25 @@ def normalise_tune(text: str, headers: str = "musical") -> str:
     return "\n".join(head + body) + "\n"
 
 
+_QUOTED = re.compile(r'"[^"\n]*"')
+
+
+def drop_chord_symbols(text: str) -> str:
+    """Remove the quoted strings of a tune's music lines: chord symbols (``"G"``, ``"D7"``)
+    and annotations (``"^text"``); field lines (``T:``, ``P:``, ...) are kept as they are.
+
+    Spaces left behind are collapsed and lines left empty are dropped, so the text
+    stays normalised (see `normalise_tune`).
+    """
+    lines = []
+    for line in text.split("\n"):
+        if not _FIELD.match(line):
+            line = re.sub(r"[ \t]+", " ", _QUOTED.sub("", line)).strip()
+        if line:
+            lines.append(line)
+    return "\n".join(lines) + "\n"
+
+
 def encode(text: str) -> list[str]:
     """The tune's characters, one symbol each."""
     return list(text)
