@@ -104,3 +104,31 @@ def test_transpose_keeps_the_range():
     up = npf.transpose_roll(roll, 8)
     assert npf.encode_symbols(up) == ["29", "68", "|", "108", "|"]
     assert npf.transpose_roll(roll, 9) is None
+
+
+# --------------------------------------------------------------------------- the classical track's `notes` option
+
+
+def test_classical_notes_option_encodes_decodes_and_has_no_unk(tmp_path):
+    from tunesmith.config import EncodeConfig
+    from tunesmith.encoding import encode_piece
+    from tunesmith.evaluation import hold_ids, symbols_to_notes
+    from tunesmith.music import classical_notes, write_sample
+    from tunesmith.vocab import build_vocab
+
+    notes = [[60, 0, 2], [64, 0, 1], [67, 2, 3]]
+    piece = {"id": "a", "notes": notes}
+    symbols = encode_piece("classical", piece, EncodeConfig(representation="notes"))
+    assert symbols == ["60", "64", "|", "60", "|", "67", "|"]
+    assert encode_piece("classical", piece, EncodeConfig())[0] == "60.64"  # chords stay the default
+
+    meta = {"encode": {"representation": "notes"}, "prepare": {"frames_per_beat": 2}}
+    assert classical_notes(symbols, meta).tolist() == notes
+    assert symbols_to_notes("classical", symbols, meta).tolist() == [[60, 0, 1], [64, 0, 0.5], [67, 1, 1.5]]
+    info = write_sample("classical", symbols, meta, tmp_path / "s")
+    assert info["decoded"] and info["notes"] == 3 and (tmp_path / "s.mid").is_file()
+
+    # every pitch is in the vocabulary, seen in training or not; no symbol is a hold
+    vocab = build_vocab([symbols], end="<end>", always=npf.SYMBOLS)
+    assert set(npf.SYMBOLS) <= set(vocab.symbols) and vocab.counts["60"] == 2
+    assert hold_ids(list(vocab.symbols), "classical") == frozenset()

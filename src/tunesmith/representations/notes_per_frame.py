@@ -176,6 +176,20 @@ def roll_to_notes(roll: np.ndarray) -> np.ndarray:
     return notes[np.lexsort((notes[:, 0], notes[:, 1]))] if notes.size else notes.reshape(0, 3)
 
 
+def encode_notes(notes: np.ndarray) -> list[str]:
+    """Symbols of ``[pitch, start, end]`` notes on a frame grid (the classical track's ``notes`` option).
+
+    Raises:
+        MusicInputError: reason ``"pitch_range"`` for a pitch outside 21-108.
+    """
+    return encode_symbols(notes_to_roll(notes))
+
+
+def decode_notes(symbols: Iterable[str]) -> np.ndarray:
+    """Notes of symbols (:func:`decode_symbols`, then :func:`roll_to_notes`): int32 ``(n, 3)``."""
+    return roll_to_notes(decode_symbols(symbols))
+
+
 def transpose_roll(roll: np.ndarray, semitones: int) -> np.ndarray | None:
     """``roll`` shifted by ``semitones``, or None when a pitch would leave 21-108."""
     roll = check_roll(roll)
