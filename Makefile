@@ -41,16 +41,17 @@ system-deps:  ## install fluidsynth, a GM soundfont, chromium and lame with apt 
 	  else echo "note: missing$$missing (no root apt); audio falls back to pretty_midi's synthesis"; fi; \
 	fi
 
-repro: install  ## run the DVC pipeline of the three tracks on the default (bundled) corpora
+repro: install  ## run the whole DVC pipeline on the default (bundled) corpora
 	@git rev-parse --is-inside-work-tree >/dev/null 2>&1 || git init --quiet
 	@test -d .dvc || $(BIN)/dvc init --quiet
-	$(BIN)/dvc repro report
+	$(BIN)/dvc repro
 
-# BL_DIR: the folder holding the four published .mat files (sets fetch.bl_*.local_dir for this run)
+# BL_DIR: the folder holding the four published .mat files (sets fetch.bl_*.local_dir, as a dvc experiment);
+# the pipeline is benchmark/dvc.yaml, apart from the three tracks' dvc.yaml so `make repro` never runs it
 benchmark: install  ## the four polyphonic benchmarks and their table: make benchmark BL_DIR=/path/to/mdata
 	@git rev-parse --is-inside-work-tree >/dev/null 2>&1 || git init --quiet
 	@test -d .dvc || $(BIN)/dvc init --quiet
-	$(if $(BL_DIR),$(BIN)/dvc exp run bl_table $(foreach b,bl_nottingham bl_jsb bl_piano bl_musedata,-S fetch.$(b).local_dir=$(abspath $(BL_DIR))),$(BIN)/dvc repro bl_table)
+	$(if $(BL_DIR),$(BIN)/dvc exp run benchmark/dvc.yaml:bl_table $(foreach b,bl_nottingham bl_jsb bl_piano bl_musedata,-S fetch.$(b).local_dir=$(abspath $(BL_DIR))),$(BIN)/dvc repro benchmark/dvc.yaml:bl_table)
 	@cat data/benchmark/table.md
 
 test: install  ## run the test suite
