@@ -101,11 +101,16 @@ def select_kn(train_ids: np.ndarray, valid_ids: np.ndarray, max_order: int, *, p
 
 def sample_rolls(model, model_cfg, *, num_samples: int, frames: int, seed: int, temperature: float = 1.0
                  ) -> list[np.ndarray]:
-    """``num_samples`` pieces sampled from the start token, each cut at ``frames`` frames (or its end)."""
+    """``num_samples`` pieces sampled from the start token, each ``frames`` frames long.
+
+    The piece end is never sampled (probability weight 0), so every sample runs to ``frames``
+    frames unless the token budget (8 a frame) runs out first.
+    """
     from tunesmith.generation import generate
     from tunesmith.sampling import SamplerConfig, make_sampler
 
-    sampler = make_sampler(SamplerConfig(method="temperature", temperature=temperature), list(npf.SYMBOLS))
+    cfg = SamplerConfig(method="temperature", temperature=temperature, bias={npf.PIECE_END: 0.0})
+    sampler = make_sampler(cfg, list(npf.SYMBOLS))
     # ~4 notes a frame in these sets; a longer budget lets dense pieces reach ``frames``
     seqs = generate(model, model_cfg, list(npf.SYMBOLS), primer_ids=[npf.PIECE_END_ID], num_samples=num_samples,
                     max_length=frames * 8, sampler=sampler, seed=seed, end_id=npf.PIECE_END_ID, window=64)
