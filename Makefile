@@ -13,7 +13,7 @@ export PYTHONHASHSEED := 0
 # stage commands in dvc.yaml say `python`: the one in .venv
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: help install system-deps repro test lint bench dag compare clean-venv
+.PHONY: help install system-deps repro benchmark test lint bench dag compare clean-venv
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -45,6 +45,14 @@ repro: install  ## run the whole DVC pipeline on the default (bundled) corpora
 	@git rev-parse --is-inside-work-tree >/dev/null 2>&1 || git init --quiet
 	@test -d .dvc || $(BIN)/dvc init --quiet
 	$(BIN)/dvc repro
+
+# BL_DIR: the folder holding the four published .mat files (sets fetch.bl_*.local_dir, as a dvc experiment);
+# the pipeline is benchmark/dvc.yaml, apart from the three tracks' dvc.yaml so `make repro` never runs it
+benchmark: install  ## the four polyphonic benchmarks and their table: make benchmark BL_DIR=/path/to/mdata
+	@git rev-parse --is-inside-work-tree >/dev/null 2>&1 || git init --quiet
+	@test -d .dvc || $(BIN)/dvc init --quiet
+	$(if $(BL_DIR),$(BIN)/dvc exp run benchmark/dvc.yaml:bl_table $(foreach b,bl_nottingham bl_jsb bl_piano bl_musedata,-S fetch.$(b).local_dir=$(abspath $(BL_DIR))),$(BIN)/dvc repro benchmark/dvc.yaml:bl_table)
+	@cat data/benchmark/table.md
 
 test: install  ## run the test suite
 	$(BIN)/python -m pytest

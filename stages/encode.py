@@ -41,7 +41,8 @@ def main(args, params: dict) -> None:
         rejected.to_csv(tmp / "rejected.csv", index=False, lineterminator="\n")
         io.write_json(tmp / "meta.json", {
             "corpus": args.corpus,
-            "representation": TRACK_REPRESENTATION[args.corpus],
+            "representation": ("notes_per_frame" if args.corpus == "classical" and cfg.representation == "notes"
+                               else TRACK_REPRESENTATION[args.corpus]),
             "end": END_TOKEN[args.corpus],
             "prepare": prepared_meta["prepare"],
             "encode": asdict(cfg),

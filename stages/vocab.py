@@ -22,11 +22,14 @@ def main(args, params: dict) -> None:
     cfg = build(VocabConfig, section(params, key), key)
     meta = io.read_json(args.encoded / "meta.json")
     splits = {s: _pieces(args.encoded / f"{s}.jsonl") for s in SPLITS}
+    always: tuple[str, ...] = ()
+    if meta.get("encode", {}).get("representation") == "notes":
+        from tunesmith.representations.notes_per_frame import SYMBOLS as always
     vocab = build_vocab(splits["train"], end=meta["end"], min_count=cfg.min_count,
-                        meta={**meta, "min_count": cfg.min_count})
+                        meta={**meta, "min_count": cfg.min_count}, always=always)
     cover = {s: round(coverage(vocab, pieces), 6) for s, pieces in splits.items()}
     vocab = build_vocab(splits["train"], end=meta["end"], min_count=cfg.min_count,
-                        meta={**meta, "min_count": cfg.min_count, "coverage": cover})
+                        meta={**meta, "min_count": cfg.min_count, "coverage": cover}, always=always)
     ids = {s: vocab.corpus_ids(pieces) for s, pieces in splits.items()}
     with io.atomic_path(args.out) as tmp:
         tmp.mkdir()

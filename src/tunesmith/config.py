@@ -291,12 +291,16 @@ class EncodeConfig:
     """Symbols and the split (``encode.<corpus>``).
 
     time_step: quarter lengths per symbol of the essen time series (seed 002: 0.25).
-    distinguish_holds: classical tokens mark held (not re-struck) pitches.
+    representation: classical only: ``chords`` (one token per set of sounding pitches, rare ones
+      ``<unk>``, seed 001) or ``notes`` (each frame's pitches then a frame end, ~90 symbols, no
+      ``<unk>``: :mod:`tunesmith.representations.notes_per_frame`).
+    distinguish_holds: classical chord tokens mark held (not re-struck) pitches.
     split: piece shares; a local corpus with train/valid/test folders keeps its own.
     seed: the split's shuffle seed.
     """
 
     time_step: float = 0.25
+    representation: Literal["chords", "notes"] = "chords"
     distinguish_holds: bool = True
     split: SplitConfig = field(default_factory=SplitConfig)
     seed: int = 0

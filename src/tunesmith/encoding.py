@@ -31,6 +31,10 @@ def encode_piece(track: str, piece: dict, cfg: EncodeConfig) -> list[str]:
         from tunesmith.representations import pianoroll
 
         notes = np.asarray(piece["notes"], dtype=np.int32).reshape(-1, 3)
+        if cfg.representation == "notes":
+            from tunesmith.representations import notes_per_frame
+
+            return notes_per_frame.encode_notes(notes)
         return pianoroll.encode(notes, distinguish_holds=cfg.distinguish_holds)
     raise ValueError(f"unknown track {track!r}")
 

@@ -81,7 +81,10 @@ def hold_ids(symbols: Sequence[str], track: str, *, unk: str = "<unk>") -> froze
         return frozenset()
     if track == "essen":
         return frozenset(i for i, s in enumerate(symbols) if s in (time_series.HOLD, unk))
-    from tunesmith.representations import pianoroll
+    from tunesmith.representations import notes_per_frame, pianoroll
+
+    if notes_per_frame.FRAME_END in symbols:  # notes per frame: every token a note or a frame end
+        return frozenset()
 
     return frozenset(
         i for i, s in enumerate(symbols) if pianoroll.is_hold_token(s, None, unk_token=unk)
@@ -582,6 +585,12 @@ def symbols_to_notes(
     if not fpb:
         fs = prep.get("fs") or 0
         fpb = fs / 2 if fs else 4  # a grid in seconds has no beats: read it at 120 bpm
+    if enc.get("representation") == "notes":
+        from tunesmith.representations import notes_per_frame
+
+        notes = notes_per_frame.decode_notes(symbols).astype(np.float64)
+        notes[:, 1:] /= fpb
+        return notes
     return classical_notes(symbols, fpb, distinguish_holds=enc.get("distinguish_holds", True))
 
 

@@ -14,6 +14,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from tunesmith import io
 from tunesmith.errors import MusicInputError
 from tunesmith.representations import abc_chars, time_series
@@ -57,8 +59,7 @@ def write_sample(track: str, symbols: Sequence[str], meta: Mapping[str, Any], st
         elif track == "classical":
             from tunesmith.representations import pianoroll
 
-            holds = meta.get("encode", {}).get("distinguish_holds", True)
-            notes = pianoroll.decode_notes(symbols, distinguish_holds=holds)
+            notes = classical_notes(symbols, meta)
             if len(notes) == 0:
                 raise MusicInputError("the sample holds no notes", reason="empty")
             pm = pianoroll.to_midi(notes, **_resolution(meta))
@@ -108,6 +109,18 @@ def _write_music21(score, stem: Path, files: list[str]) -> int:
     return len(score.flatten().notes)
 
 
+def classical_notes(symbols: Sequence[str], meta: Mapping[str, Any]) -> np.ndarray:
+    """Notes ``[pitch, start, end]`` (frames) of classical symbols in the vocabulary's representation."""
+    enc = meta.get("encode", {}) or {}
+    if enc.get("representation") == "notes":
+        from tunesmith.representations import notes_per_frame
+
+        return notes_per_frame.decode_notes(symbols)
+    from tunesmith.representations import pianoroll
+
+    return pianoroll.decode_notes(symbols, distinguish_holds=enc.get("distinguish_holds", True))
+
+
 def midi_primer(path: Path, meta: Mapping[str, Any], length: int) -> list[str]:
     """The first ``length`` piano-roll tokens of a MIDI file (seed 001's seed sample),
     at the resolution and hold convention the vocabulary was built with."""
@@ -118,5 +131,9 @@ def midi_primer(path: Path, meta: Mapping[str, Any], length: int) -> list[str]:
                                       pitch_high=prep.get("pitch_high", 108),
                                       max_seconds=prep.get("max_seconds", 1800.0),
                                       max_frames=prep.get("max_tokens", 100_000), **_resolution(meta))
-    holds = meta.get("encode", {}).get("distinguish_holds", True)
-    return pianoroll.encode(notes, distinguish_holds=holds)[:length]
+    enc = meta.get("encode", {}) or {}
+    if enc.get("representation") == "notes":
+        from tunesmith.representations import notes_per_frame
+
+        return notes_per_frame.encode_notes(notes)[:length]
+    return pianoroll.encode(notes, distinguish_holds=enc.get("distinguish_holds", True))[:length]

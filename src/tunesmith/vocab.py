@@ -104,19 +104,21 @@ class Vocab:
 
 
 def build_vocab(train_pieces: Iterable[Sequence[str]], *, end: str, min_count: int = 1,
-                meta: Mapping[str, Any] | None = None) -> Vocab:
+                meta: Mapping[str, Any] | None = None, always: Iterable[str] = ()) -> Vocab:
     """Build the vocabulary from the training pieces.
 
     Symbols seen fewer than ``min_count`` times map to ``<unk>``; the end and
     unk tokens come first, the rest in a deterministic order (numbers
     numerically, then by code point), so the same corpus always gives the
-    same ids.
+    same ids. Symbols in ``always`` are kept whatever their count (a fixed
+    alphabet such as notes per frame's pitches, so that no test symbol is ``<unk>``).
     """
     counts: Counter[str] = Counter()
     for piece in train_pieces:
         counts.update(piece)
     counts.pop(end, None)
-    kept = sorted((s for s, c in counts.items() if c >= min_count and s != UNK), key=_sort_key)
+    always = set(always) - {end}
+    kept = sorted({s for s, c in counts.items() if c >= min_count and s != UNK} | always, key=_sort_key)
     return Vocab((end, UNK, *kept), {"end": end, "unk": UNK}, dict(counts), dict(meta or {}))
 
 

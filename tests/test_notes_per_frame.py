@@ -1,0 +1,134 @@
+"""Notes per frame: exact round trips, the symbols of hand-written frames, tolerant decoding."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from tunesmith.errors import MusicInputError
+from tunesmith.representations import notes_per_frame as npf
+
+
+def roll_of(*frames: tuple[int, ...]) -> np.ndarray:
+    roll = np.zeros((len(frames), 88), dtype=np.uint8)
+    for f, pitches in enumerate(frames):
+        for p in pitches:
+            roll[f, p - 21] = 1
+    return roll
+
+
+def test_vocabulary_is_88_pitches_frame_end_and_piece_end_without_unk():
+    vocab = npf.vocabulary()
+    assert len(vocab) == 90
+    assert vocab.end_id == npf.PIECE_END_ID == 0
+    assert vocab.symbols[npf.FRAME_END_ID] == "|"
+    assert vocab.symbols[2] == "21" and vocab.symbols[-1] == "108"
+    assert "<unk>" not in vocab.symbols
+
+
+def test_symbols_of_hand_written_frames():
+    roll = roll_of((64, 60), (), (21, 108), ())
+    assert npf.encode_symbols(roll) == ["60", "64", "|", "|", "21", "108", "|", "|"]
+    ids = npf.encode_roll(roll)
+    assert ids.tolist() == [60 - 19, 64 - 19, 1, 1, 2, 89, 1, 1]
+
+
+@pytest.mark.parametrize("frames", [
+    [(), (), ()],                                          # only empty frames
+    [tuple(range(60, 80, 2))],                             # a 10-note chord
+    [(21,), (108,), (21, 108), ()],                        # the range edges
+    [tuple(range(21, 109))],                               # every key at once
+    [(60,), tuple(range(40, 50)), (), (), (100, 101, 102)],
+], ids=["empty", "ten-note-chord", "edges", "all-keys", "mixed"])
+def test_round_trip_is_exact(frames):
+    roll = roll_of(*frames)
+    assert np.array_equal(npf.decode_ids(npf.encode_roll(roll)), roll.astype(bool))
+    assert np.array_equal(npf.decode_symbols(npf.encode_symbols(roll)), roll.astype(bool))
+    # one frame end per frame, one token per sounding note
+    assert npf.encode_roll(roll).size == roll.shape[0] + int(roll.sum())
+
+
+def test_empty_roll_encodes_to_nothing():
+    roll = np.zeros((0, 88), dtype=np.uint8)
+    assert npf.encode_roll(roll).size == 0
+    assert npf.decode_ids([]).shape == (0, 88)
+
+
+@settings(max_examples=60, deadline=None)
+@given(arrays(np.bool_, st.tuples(st.integers(0, 12), st.just(88)),
+              elements=st.sampled_from([False, False, False, True])))
+def test_round_trip_property(roll):
+    assert np.array_equal(npf.decode_ids(npf.encode_roll(roll)), roll)
+
+
+def test_decode_tolerates_generated_order_and_stops_at_piece_end():
+    ids = [41, 41, 2, 1, 89, 1, 50, 0, 60, 1]  # repeated, unsorted, then the piece end
+    roll = npf.decode_ids(ids)
+    assert roll.shape == (2, 88)
+    assert np.flatnonzero(roll[0]).tolist() == [0, 39] and np.flatnonzero(roll[1]).tolist() == [87]
+    # tokens after the last frame end (a sample cut short) are no frame
+    assert npf.decode_ids([41, 1, 42]).shape == (1, 88)
+
+
+def test_bad_input_is_named():
+    with pytest.raises(MusicInputError, match="frames x 88"):
+        npf.encode_roll(np.zeros((3, 87)))
+    with pytest.raises(MusicInputError, match=r"frame 1 pitch column 5 holds 2\.0"):
+        bad = np.zeros((2, 88))
+        bad[1, 5] = 2
+        npf.encode_roll(bad)
+    with pytest.raises(MusicInputError, match="id 90 at position 1"):
+        npf.decode_ids([1, 90])
+    with pytest.raises(MusicInputError, match="'C4' at position 0"):
+        npf.decode_symbols(["C4"])
+
+
+def test_notes_and_rolls():
+    notes = np.array([[60, 0, 2], [64, 1, 3], [60, 3, 4]])
+    roll = npf.notes_to_roll(notes)
+    assert npf.encode_symbols(roll) == ["60", "|", "60", "64", "|", "64", "|", "60", "|"]
+    back = npf.roll_to_notes(roll)
+    # a re-struck pitch in the next frame merges into one note: a roll cannot tell them apart
+    assert back.tolist() == [[60, 0, 2], [64, 1, 3], [60, 3, 4]]
+    assert npf.roll_to_notes(roll_of((60,), (60,))).tolist() == [[60, 0, 2]]
+    with pytest.raises(MusicInputError, match="pitch 20"):
+        npf.notes_to_roll(np.array([[20, 0, 1]]))
+
+
+def test_transpose_keeps_the_range():
+    roll = roll_of((21, 60), (100,))
+    assert npf.transpose_roll(roll, -1) is None
+    up = npf.transpose_roll(roll, 8)
+    assert npf.encode_symbols(up) == ["29", "68", "|", "108", "|"]
+    assert npf.transpose_roll(roll, 9) is None
+
+
+# --------------------------------------------------------------------------- the classical track's `notes` option
+
+
+def test_classical_notes_option_encodes_decodes_and_has_no_unk(tmp_path):
+    from tunesmith.config import EncodeConfig
+    from tunesmith.encoding import encode_piece
+    from tunesmith.evaluation import hold_ids, symbols_to_notes
+    from tunesmith.music import classical_notes, write_sample
+    from tunesmith.vocab import build_vocab
+
+    notes = [[60, 0, 2], [64, 0, 1], [67, 2, 3]]
+    piece = {"id": "a", "notes": notes}
+    symbols = encode_piece("classical", piece, EncodeConfig(representation="notes"))
+    assert symbols == ["60", "64", "|", "60", "|", "67", "|"]
+    assert encode_piece("classical", piece, EncodeConfig())[0] == "60.64"  # chords stay the default
+
+    meta = {"encode": {"representation": "notes"}, "prepare": {"frames_per_beat": 2}}
+    assert classical_notes(symbols, meta).tolist() == notes
+    assert symbols_to_notes("classical", symbols, meta).tolist() == [[60, 0, 1], [64, 0, 0.5], [67, 1, 1.5]]
+    info = write_sample("classical", symbols, meta, tmp_path / "s")
+    assert info["decoded"] and info["notes"] == 3 and (tmp_path / "s.mid").is_file()
+
+    # every pitch is in the vocabulary, seen in training or not; no symbol is a hold
+    vocab = build_vocab([symbols], end="<end>", always=npf.SYMBOLS)
+    assert set(npf.SYMBOLS) <= set(vocab.symbols) and vocab.counts["60"] == 2
+    assert hold_ids(list(vocab.symbols), "classical") == frozenset()
