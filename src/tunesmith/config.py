@@ -349,7 +349,8 @@ class GenerateConfig:
 class EvaluateConfig:
     """Evaluation (``evaluate.<corpus>``).
 
-    ngram_order: order of the interpolated Kneser-Ney baseline.
+    ngram_order: highest order of the interpolated Kneser-Ney baseline; the order is chosen
+      among 2..ngram_order on the validation split (the best n-gram), never on test.
     max_positions: test positions scored at most for window-only models (bilstm).
     batch_size: windows per batch when scoring the model.
     real_pieces: held-out test pieces the samples' music statistics are compared with (0 = all).
@@ -357,7 +358,7 @@ class EvaluateConfig:
     heatmap_steps: tokens of sample_000 shown in the hidden-unit heatmap (seed 003's figure 11).
     """
 
-    ngram_order: int = 5
+    ngram_order: int = 8
     max_positions: int = 20000
     batch_size: int = 64
     real_pieces: int = 100

@@ -118,6 +118,10 @@ class TrainConfig:
             and the state passes from one step to the next; see
             `dataset.carried_chunks`). Carried needs a causal family and target
             ``"all"``.
+        transpositions: semitone shifts; the training split is extended with its
+            pieces shifted by each one that stays in the vocabulary
+            (`augment.augment_transpositions`); ``()`` = off. Pitch
+            representations only (essen, classical).
 
     Validation loss (early stopping, the saved epoch) is the mean NLL of every
     validation token with the full context of its piece (`likelihood.score_pieces`),
@@ -140,6 +144,7 @@ class TrainConfig:
     seed: int = 0
     shuffle: bool = True
     context: str = "window"
+    transpositions: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         _check_int("window", self.window, 1)
@@ -167,6 +172,9 @@ class TrainConfig:
             raise ValueError(f"shuffle must be true or false, got {self.shuffle!r}")
         if self.context not in CONTEXTS:
             raise ValueError(f"context must be one of {', '.join(CONTEXTS)}, got {self.context!r}")
+        for shift in self.transpositions:
+            if isinstance(shift, bool) or not isinstance(shift, int) or not -127 <= shift <= 127:
+                raise ValueError(f"transpositions must be whole semitones in [-127, 127], got {shift!r}")
         if self.context == "carried" and self.target != "all":
             raise ValueError(f"context 'carried' trains every position: target must be 'all', got {self.target!r}")
 
@@ -552,6 +560,10 @@ def train(
             )
 
     end_id = _end_id(vocab)
+    if train_cfg.transpositions:
+        from tunesmith.augment import augment_transpositions
+
+        train_ids, _ = augment_transpositions(train_ids, vocab, train_cfg.transpositions)
     if predicts_every_position(model_cfg):
         piece_spans(val_ids, end_id)  # full-context validation needs whole pieces: fail now, not after an epoch
     if train_cfg.context == "carried":
