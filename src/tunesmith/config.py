@@ -335,10 +335,13 @@ class GenerateConfig:
     primer: PrimerConfig = field(default_factory=PrimerConfig)
     render: bool = True           # WAV (+MP3), score SVG and piano-roll PNG for every sample
     render_seconds: float = 60.0  # audio is cut after this many seconds
+    retries: int = 0              # a sample that does not decode is generated again with the next seed
 
     def __post_init__(self) -> None:
         if self.render_seconds <= 0:
             raise ValueError(f"render_seconds must be > 0, got {self.render_seconds}")
+        if self.retries < 0:
+            raise ValueError(f"retries must be >= 0, got {self.retries}")
         if self.num_samples < 1:
             raise ValueError(f"num_samples must be >= 1, got {self.num_samples}")
         if self.max_length < 1:
