@@ -88,7 +88,7 @@ def run(name: str, *, vocab_dir: Path, window: int, batch: int, units: int, seco
 
 def run_context(context: str, *, vocab_dir: Path, window: int, batch: int, units: int, layers: int,
                 seconds: float, eval_every: float, lr: float, embedding_dim: int, dropout: float,
-                seed: int) -> dict:
+                seed: int, transpositions: tuple[int, ...] = ()) -> dict:
     """Train with ``context`` ("window" or "carried") for ``seconds`` of process CPU time."""
     import json
 
@@ -104,6 +104,10 @@ def run_context(context: str, *, vocab_dir: Path, window: int, batch: int, units
     end_id, size = symbols.index(vocab["special"]["end"]), len(symbols)
     train_ids = np.asarray(load_split(vocab_dir, "train"))
     val_ids = np.asarray(load_split(vocab_dir, "validation"))
+    if transpositions:
+        from tunesmith.augment import augment_transpositions
+
+        train_ids, _ = augment_transpositions(train_ids, vocab, transpositions)
     cfg = ModelConfig(family="lstm" if layers == 1 else "stacked_lstm", units=units, layers=layers,
                       dropout=dropout, embedding_dim=embedding_dim)
     carried = context == "carried"
@@ -153,18 +157,21 @@ def compare_context(args) -> None:
     common = dict(vocab_dir=args.vocab_dir, window=args.window, batch=args.batch, units=args.units,
                   layers=args.layers, seconds=args.seconds, eval_every=args.eval_every, lr=args.lr,
                   embedding_dim=32, dropout=args.dropout, seed=0)
-    results = [run_context(c, **common) for c in ("window", "carried")]
+    contexts = args.contexts.split(",")
+    results = [] if args.transposed_only else [run_context(c, **common) for c in contexts]
+    if args.transpositions:
+        shifts = tuple(int(t) for t in args.transpositions.split(","))
+        results += [{**run_context(c, **common, transpositions=shifts), "name": f"{c}, transpositions {shifts}"}
+                    for c in contexts]
     print(f"\nLSTM {args.layers}x{args.units}, {args.window}-token chunks, batch {args.batch}, Adam {args.lr:g}, "
           f"{args.seconds:.0f} CPU s each, data {args.vocab_dir}; validation NLL with full context (nats/token)")
-    marks = [m for m in (0.25, 0.5, 0.75, 1.0) if m * args.seconds <= results[0]["curve"][-1][0] + 1e-9]
-    head = " | ".join(f"val NLL at {m * args.seconds / 60:.1f} CPU min" for m in marks)
+    quarters = (0.25, 0.5, 0.75, 1.0)
+    head = " | ".join(f"val NLL after {q * args.seconds / 60:.1f} CPU min" for q in quarters)
     print(f"| context | steps | tokens/s (wall) | {head} | best val NLL | best per CPU-minute |")
-    print("|---|---:|---:|" + "---:|" * len(marks) + "---:|---:|")
+    print("|---|---:|---:|" + "---:|" * len(quarters) + "---:|---:|")
     for r in results:
-        cells = []
-        for m in marks:
-            upto = [nll for cpu, _, nll in r["curve"] if cpu <= m * args.seconds + 1e-9]
-            cells.append(f"{min(upto):.4f}" if upto else "-")
+        # the evaluation that ended closest to each quarter of the budget
+        cells = [f"{min(r['curve'], key=lambda p, q=q: abs(p[0] - q * args.seconds))[2]:.4f}" for q in quarters]
         best = min(nll for *_, nll in r["curve"])
         when = next(cpu for cpu, _, nll in r["curve"] if nll == best)
         print(f"| {r['name']} | {r['steps']} | {r['targets_per_s']:,.0f} | {' | '.join(cells)} | {best:.4f} | "
@@ -186,6 +193,10 @@ def main() -> None:
     p.add_argument("--layers", type=int, default=1, help="--compare context: LSTM layers")
     p.add_argument("--lr", type=float, default=2e-3, help="--compare context: Adam learning rate")
     p.add_argument("--dropout", type=float, default=0.2, help="--compare context: dropout")
+    p.add_argument("--contexts", default="window,carried", help="--compare context: which, comma-separated")
+    p.add_argument("--transposed-only", action="store_true", help="--compare context: skip the runs without")
+    p.add_argument("--transpositions", default="",
+                   help="--compare context: also train each context on these shifts too, e.g. -2,-1,1,2")
     args = p.parse_args()
     if args.compare == "context":
         compare_context(args)
