@@ -12,6 +12,20 @@ validation NLL is measured the same way for both (the next token after full
 per second, the final validation NLL and the time to reach ``--target-nll``.
 
     python bench/bench_train_speed.py --vocab-dir data/vocab/essen --seconds 120 --target-nll 1.3
+
+``--compare context`` instead races the two ways tunesmith trains (``train.<c>.context``),
+same model, same optimizer, same batches of ``--window``-token chunks:
+
+- window: shuffled windows, each from a zero state;
+- carried: each batch row follows its own stream of whole pieces and the state
+  passes from one chunk to the next (truncated BPTT, `dataset.carried_chunks`).
+
+Both are validated the way the pipeline validates and evaluates: every token of
+every validation piece with the full context of its piece (`likelihood.score_pieces`).
+The clock is the process's CPU time (all cores), so other processes on a shared
+machine distort it less than wall time; the table gives both.
+
+    python bench/bench_train_speed.py --compare context --vocab-dir data/vocab/essen --seconds 240
 """
 
 from __future__ import annotations
@@ -72,6 +86,98 @@ def run(name: str, *, vocab_dir: Path, window: int, batch: int, units: int, seco
     return {"name": name, "targets_per_s": steps * targets_per_batch / trained, "curve": curve}
 
 
+def run_context(context: str, *, vocab_dir: Path, window: int, batch: int, units: int, layers: int,
+                seconds: float, eval_every: float, lr: float, embedding_dim: int, dropout: float,
+                seed: int, transpositions: tuple[int, ...] = ()) -> dict:
+    """Train with ``context`` ("window" or "carried") for ``seconds`` of process CPU time."""
+    import json
+
+    import keras
+
+    from tunesmith.dataset import carried_chunks, load_split, make_windows
+    from tunesmith.likelihood import predictor, score_pieces
+    from tunesmith.models import ModelConfig, build_model
+
+    keras.utils.set_random_seed(seed)
+    vocab = json.loads((vocab_dir / "vocab.json").read_text())
+    symbols = vocab["symbols"]
+    end_id, size = symbols.index(vocab["special"]["end"]), len(symbols)
+    train_ids = np.asarray(load_split(vocab_dir, "train"))
+    val_ids = np.asarray(load_split(vocab_dir, "validation"))
+    if transpositions:
+        from tunesmith.augment import augment_transpositions
+
+        train_ids, _ = augment_transpositions(train_ids, vocab, transpositions)
+    cfg = ModelConfig(family="lstm" if layers == 1 else "stacked_lstm", units=units, layers=layers,
+                      dropout=dropout, embedding_dim=embedding_dim)
+    carried = context == "carried"
+    model = build_model(cfg, size, window=window, **({"batch_size": batch, "stateful": True} if carried else {}))
+    model.compile(optimizer=keras.optimizers.Adam(lr, clipnorm=1.0),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    scorer = build_model(cfg, size, window=None)
+    predict = predictor(scorer)
+
+    def batches():
+        epoch = 0
+        while True:
+            if carried:
+                for layer in model.layers:
+                    if getattr(layer, "stateful", False):
+                        layer.reset_state()
+                c = carried_chunks(train_ids, end_id, window=window, batch_size=batch, seed=seed + epoch)
+                yield from zip(c.x, c.y, c.weight, strict=True)
+            else:
+                ds = make_windows(train_ids, window=window, batch_size=batch, shuffle=True, seed=seed + epoch,
+                                  drop_remainder=True)
+                for x, y in ds.as_numpy_iterator():
+                    yield x, y, None
+            epoch += 1
+
+    it = batches()
+    model.train_on_batch(*next(it))  # trace once, outside the clock
+    curve: list[tuple[float, float, float]] = []  # (cpu s, wall s, val nll)
+    cpu = wall = 0.0
+    steps = 0
+    while cpu < seconds:
+        c0, w0 = time.process_time(), time.perf_counter()
+        while time.process_time() - c0 < eval_every:
+            x, y, w = next(it)
+            model.train_on_batch(x, y, sample_weight=w)
+            steps += 1
+        cpu += time.process_time() - c0
+        wall += time.perf_counter() - w0
+        scorer.set_weights(model.get_weights())
+        nll = score_pieces(predict, val_ids, end_id, size).mean_nll
+        curve.append((cpu, wall, nll))
+        print(f"  {context}: {cpu:6.1f} CPU s ({wall:5.1f} s wall), {steps} steps: val NLL {nll:.4f}", flush=True)
+    return {"name": context, "targets_per_s": steps * batch * window / wall, "curve": curve, "steps": steps}
+
+
+def compare_context(args) -> None:
+    common = dict(vocab_dir=args.vocab_dir, window=args.window, batch=args.batch, units=args.units,
+                  layers=args.layers, seconds=args.seconds, eval_every=args.eval_every, lr=args.lr,
+                  embedding_dim=32, dropout=args.dropout, seed=0)
+    contexts = args.contexts.split(",")
+    results = [] if args.transposed_only else [run_context(c, **common) for c in contexts]
+    if args.transpositions:
+        shifts = tuple(int(t) for t in args.transpositions.split(","))
+        results += [{**run_context(c, **common, transpositions=shifts), "name": f"{c}, transpositions {shifts}"}
+                    for c in contexts]
+    print(f"\nLSTM {args.layers}x{args.units}, {args.window}-token chunks, batch {args.batch}, Adam {args.lr:g}, "
+          f"{args.seconds:.0f} CPU s each, data {args.vocab_dir}; validation NLL with full context (nats/token)")
+    quarters = (0.25, 0.5, 0.75, 1.0)
+    head = " | ".join(f"val NLL after {q * args.seconds / 60:.1f} CPU min" for q in quarters)
+    print(f"| context | steps | tokens/s (wall) | {head} | best val NLL | best per CPU-minute |")
+    print("|---|---:|---:|" + "---:|" * len(quarters) + "---:|---:|")
+    for r in results:
+        # the evaluation that ended closest to each quarter of the budget
+        cells = [f"{min(r['curve'], key=lambda p, q=q: abs(p[0] - q * args.seconds))[2]:.4f}" for q in quarters]
+        best = min(nll for *_, nll in r["curve"])
+        when = next(cpu for cpu, _, nll in r["curve"] if nll == best)
+        print(f"| {r['name']} | {r['steps']} | {r['targets_per_s']:,.0f} | {' | '.join(cells)} | {best:.4f} | "
+              f"at {when / 60:.1f} CPU min |")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--vocab-dir", type=Path, default=Path("data/vocab/essen"))
@@ -82,7 +188,19 @@ def main() -> None:
     p.add_argument("--eval-every", type=float, default=15.0)
     p.add_argument("--target-nll", type=float, default=1.3)
     p.add_argument("--val-positions", type=int, default=2000)
+    p.add_argument("--compare", choices=("seed002", "context"), default="seed002",
+                   help="seed002: ours vs seed 002's set-up; context: carried-state vs fresh-window training")
+    p.add_argument("--layers", type=int, default=1, help="--compare context: LSTM layers")
+    p.add_argument("--lr", type=float, default=2e-3, help="--compare context: Adam learning rate")
+    p.add_argument("--dropout", type=float, default=0.2, help="--compare context: dropout")
+    p.add_argument("--contexts", default="window,carried", help="--compare context: which, comma-separated")
+    p.add_argument("--transposed-only", action="store_true", help="--compare context: skip the runs without")
+    p.add_argument("--transpositions", default="",
+                   help="--compare context: also train each context on these shifts too, e.g. -2,-1,1,2")
     args = p.parse_args()
+    if args.compare == "context":
+        compare_context(args)
+        return
 
     from tunesmith.dataset import load_split
 

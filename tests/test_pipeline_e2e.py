@@ -251,9 +251,15 @@ def test_evaluate_puts_the_model_beside_its_baselines(repo):
         metrics = json.loads((repo / f"data/metrics/{track}/evaluate.json").read_text())
         vocab = json.loads((repo / f"data/vocab/{track}/vocab.json").read_text())
         assert metrics["baselines"]["uniform"]["nll"] == pytest.approx(np.log(vocab["size"]))
-        assert set(metrics["baselines"]) == {"uniform", "unigram", "kn-3"}
+        best = metrics["best_ngram"]  # the order chosen on validation among 2..ngram_order (3)
+        assert best["order"] in (2, 3) and best["chosen_on"] == "validation"
+        assert set(best["validation_nll"]) == {"2", "3"}
+        assert set(metrics["baselines"]) == {"uniform", "unigram", best["name"]}
         assert metrics["margin_over_ngram_nats"] == pytest.approx(
-            metrics["baselines"]["kn-3"]["nll"] - metrics["model"]["nll"])
+            metrics["baselines"][best["name"]]["nll"] - metrics["model"]["nll"])
+        assert metrics["margin_vs_best_ngram"] == pytest.approx(
+            metrics["margin_over_ngram_nats"] / metrics["baselines"][best["name"]]["nll"])
+        assert metrics["model"]["tokens"] == metrics["model_windows"]["tokens"]
         assert "mean_longest_match" in metrics["novelty"]
     nott = json.loads((repo / "data/metrics/nottingham/evaluate.json").read_text())
     assert nott["published_seed_003"]["char_lstm"]["test"] == 1.65 and "parse_rate" in nott["playability"]

@@ -196,3 +196,20 @@ def test_browser_probe_catches_broken_pages(tmp_path):
     assert result["badImages"] == ["nope.png"]
     assert len(result["badAudio"]) == 1
     assert any("boom" in line for line in console)
+
+
+def test_full_context_headline_with_the_window_figure_and_the_best_ngram_named():
+    from tunesmith.report import _comparison
+
+    metrics = {
+        "model": {"nll": 1.2},
+        "model_windows": {"nll": 1.4, "context": "64-token windows from a zero state"},
+        "baselines": {"uniform": {"nll": 4.0}, "kn-7": {"nll": 1.5}},
+        "best_ngram": {"name": "kn-7", "order": 7, "chosen_on": "validation"},
+    }
+    html, _ = _comparison(metrics, "LSTM")
+    assert "LSTM, full context of each piece" in html
+    assert "LSTM, 64-token windows from a zero state" in html
+    assert "kn-7 (best n-gram: order chosen on validation)" in html
+    # the margin is the headline's, against the chosen n-gram: 1.5 - 1.2
+    assert re.search(r"nll <strong>1\.2</strong> is 0\.3000 \(20\.0%\) lower", html)

@@ -46,3 +46,45 @@ def test_test_primer_takes_a_different_opening_per_sample(tmp_path):
 def test_chars_primer_reads_escaped_newlines_from_the_command_line():
     cfg = GenerateConfig(num_samples=1, primer=PrimerConfig(mode="chars", text="M:6/8\\nK:"))
     assert primer_symbols(cfg, {}) == [list("M:6/8\nK:")]
+
+
+def test_a_sample_that_is_not_music_is_generated_again_with_the_next_seed(tmp_path, monkeypatch):
+    """Seed 0 (the batch) gives sample 1 a tune that does not decode, so does seed 1; seed 2's
+    does. The kept sample is seed 2's and samples.csv lists both rejected seeds."""
+    import pandas as pd
+
+    from tunesmith import generation, samples, training
+
+    symbols = ["<end>", "<unk>", "a", "b", "Q"]
+    vocab = {"symbols": symbols, "special": {"end": "<end>", "unk": "<unk>"}}
+    monkeypatch.setattr(training, "load_model_bundle",
+                        lambda _: (None, None, type("T", (), {"window": 8})(), vocab))
+    calls = []
+
+    def fake_generate(model, cfg, syms, *, primer_ids, num_samples, seed, **_):
+        calls.append((seed, num_samples))
+        if num_samples > 1:  # the batch: sample 1 is not music
+            return [[4 if j == 1 else 2, 0] for j in range(num_samples)]
+        return [[4, 0]] if seed == 1 else [[3, 0]]
+
+    def fake_write(track, sample_symbols, meta, stem, *, title=""):
+        ok = "Q" not in sample_symbols
+        stem.with_suffix(".abc").write_text("".join(sample_symbols))
+        return {"decoded": ok, "error": "" if ok else "music21 cannot parse Q", "notes": int(ok), "files": []}
+
+    monkeypatch.setattr(generation, "generate", fake_generate)
+    monkeypatch.setattr(samples, "write_sample", fake_write)
+    cfg = GenerateConfig(num_samples=3, retries=4, render=False, primer=PrimerConfig(mode="start"))
+    table = samples.generate_samples("nottingham", tmp_path / "m", cfg, tmp_path / "out")
+    assert calls == [(0, 3), (1, 1), (2, 1)]
+    assert table["decoded"].tolist() == [True, True, True]
+    assert table["seed"].tolist() == [0, 2, 0] and table["attempts"].tolist() == [1, 3, 1]
+    assert table["rejected"][1] == "seed 0: music21 cannot parse Q; seed 1: music21 cannot parse Q"
+    assert (tmp_path / "out" / "sample_001.txt").read_text() == "b"
+    assert pd.read_csv(tmp_path / "out" / "samples.csv")["attempts"].tolist() == [1, 3, 1]
+
+    calls.clear()  # without retries the failure is kept, and says so
+    table = samples.generate_samples("nottingham", tmp_path / "m", GenerateConfig(
+        num_samples=3, render=False, primer=PrimerConfig(mode="start")), tmp_path / "out0")
+    assert calls == [(0, 3)] and table["decoded"].tolist() == [True, False, True]
+    assert table["error"][1] == "music21 cannot parse Q"

@@ -357,10 +357,13 @@ class GenerateConfig:
     primer: PrimerConfig = field(default_factory=PrimerConfig)
     render: bool = True           # WAV (+MP3), score SVG and piano-roll PNG for every sample
     render_seconds: float = 60.0  # audio is cut after this many seconds
+    retries: int = 0              # a sample that does not decode is generated again with the next seed
 
     def __post_init__(self) -> None:
         if self.render_seconds <= 0:
             raise ValueError(f"render_seconds must be > 0, got {self.render_seconds}")
+        if self.retries < 0:
+            raise ValueError(f"retries must be >= 0, got {self.retries}")
         if self.num_samples < 1:
             raise ValueError(f"num_samples must be >= 1, got {self.num_samples}")
         if self.max_length < 1:
@@ -371,7 +374,8 @@ class GenerateConfig:
 class EvaluateConfig:
     """Evaluation (``evaluate.<corpus>``).
 
-    ngram_order: order of the interpolated Kneser-Ney baseline.
+    ngram_order: highest order of the interpolated Kneser-Ney baseline; the order is chosen
+      among 2..ngram_order on the validation split (the best n-gram), never on test.
     max_positions: test positions scored at most for window-only models (bilstm).
     batch_size: windows per batch when scoring the model.
     real_pieces: held-out test pieces the samples' music statistics are compared with (0 = all).
@@ -379,7 +383,7 @@ class EvaluateConfig:
     heatmap_steps: tokens of sample_000 shown in the hidden-unit heatmap (seed 003's figure 11).
     """
 
-    ngram_order: int = 5
+    ngram_order: int = 8
     max_positions: int = 20000
     batch_size: int = 64
     real_pieces: int = 100

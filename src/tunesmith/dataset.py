@@ -16,11 +16,17 @@ Two kinds of target:
 - ``"last"``: ``x = ids[i : i + window]``, ``y = ids[i + window]``; only the
   token after the window is predicted (seed 002). Default stride 1: every
   sliding window, as the seed does.
+
+Windows start every model input from a zero state. :func:`carried_chunks`
+instead cuts the split into ``batch_size`` streams of whole pieces and feeds
+them chunk after chunk, so a stateful model carries its state through each
+piece (``train.<corpus>.context: carried``).
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -168,3 +174,113 @@ def _resolve(window: int, target: str, stride: int | None) -> int:
     if isinstance(stride, bool) or not isinstance(stride, (int, np.integer)) or stride < 1:
         raise ValueError(f"stride must be an integer >= 1, got {stride!r}")
     return int(stride)
+
+
+# --------------------------------------------------------------------------- carried state
+
+
+@dataclass(frozen=True)
+class CarriedChunks:
+    """Consecutive chunks of ``batch_size`` streams of whole pieces (see :func:`carried_chunks`).
+
+    Attributes:
+        x: int32 ``(chunks, B, T)``: chunk ``k`` of row ``r`` is ``x[k, r]``, and
+            ``x[k + 1, r]`` continues it directly (the stream of row ``r`` is
+            ``x[:, r].ravel()``).
+        y: int32 ``(chunks, B, T)``: the next token of every position of ``x``.
+        weight: float32 ``(chunks, B, T)``: 1 for real targets, 0 for the end-token
+            padding after a row's last piece.
+        resets: bool ``(chunks, B, T)``: True where a piece starts (``x`` is the end
+            token that opens it): the state of everything before is stale there.
+        rows: the piece indices (order of ``piece_spans``) each row streams, in order.
+    """
+
+    x: np.ndarray
+    y: np.ndarray
+    weight: np.ndarray
+    resets: np.ndarray
+    rows: tuple[tuple[int, ...], ...]
+
+    def __len__(self) -> int:
+        return int(self.x.shape[0])
+
+
+def carried_chunks(
+    ids: np.ndarray, end_id: int, *, window: int, batch_size: int, seed: int, shuffle: bool = True
+) -> CarriedChunks:
+    """Cut a split into consecutive chunks for truncated backpropagation through time.
+
+    ``ids`` is a split array ``[END] p1 [END] p2 ... [END]`` (`vocab.Vocab.corpus_ids`).
+    Its pieces are visited in an order fixed by ``seed`` (or in file order when
+    ``shuffle`` is False) and each goes, whole, to the row whose stream is
+    shortest so far (lowest row on a tie), so the ``batch_size`` rows are about
+    equally long. A row's stream is ``[END] p_a [END] p_b ... [END]``: its inputs
+    are the stream without its last token, its targets the stream shifted by one,
+    exactly as in the split array, so every training target of the split appears
+    once per epoch. Rows are padded with end tokens (weight 0) to a whole number
+    of ``window``-token chunks.
+
+    Training feeds chunk ``k`` of every row as batch ``k`` to a stateful model
+    (state reset at the start of the epoch), so the state that ends chunk ``k``
+    starts chunk ``k + 1``: context reaches back to the start of the piece
+    through every chunk boundary, while gradients stop at it (truncated BPTT, as
+    char-rnn and folk-rnn train). At a piece boundary the model reads the end
+    token that opens the next piece (``resets``); the state is not zeroed there,
+    the end token tells the model a new piece begins.
+
+    Raises:
+        ValueError: not a split array, bad window or batch size, or fewer pieces
+            than ``batch_size`` rows.
+    """
+    from tunesmith.likelihood import piece_spans
+
+    ids = np.asarray(ids)
+    _resolve(window, "all", None)
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
+    spans = piece_spans(ids, end_id)
+    if len(spans) < batch_size:
+        raise ValueError(
+            f"{len(spans)} pieces are too few for {batch_size} carried-state rows: lower batch_size"
+        )
+    order = np.random.default_rng(seed).permutation(len(spans)) if shuffle else np.arange(len(spans))
+    rows: list[list[int]] = [[] for _ in range(batch_size)]
+    lengths = np.zeros(batch_size, dtype=np.int64)
+    for k in order:
+        r = int(np.argmin(lengths))  # first row among the shortest
+        rows[r].append(int(k))
+        a, b = spans[k]
+        lengths[r] += b - a
+    chunks = -(-int(lengths.max()) // window)
+    width = chunks * window
+    x = np.full((batch_size, width), end_id, dtype=np.int32)
+    y = np.full((batch_size, width), end_id, dtype=np.int32)
+    weight = np.zeros((batch_size, width), dtype=np.float32)
+    resets = np.zeros((batch_size, width), dtype=bool)
+    for r, pieces in enumerate(rows):
+        pos = 0
+        for k in pieces:
+            a, b = spans[k]
+            n = b - a
+            x[r, pos : pos + n] = ids[a:b]
+            y[r, pos : pos + n] = ids[a + 1 : b + 1]
+            weight[r, pos : pos + n] = 1.0
+            resets[r, pos] = True
+            pos += n
+
+    def cut(arr: np.ndarray) -> np.ndarray:  # (B, chunks * T) -> (chunks, B, T)
+        return np.ascontiguousarray(arr.reshape(batch_size, chunks, window).transpose(1, 0, 2))
+
+    return CarriedChunks(cut(x), cut(y), cut(weight), cut(resets), tuple(tuple(p) for p in rows))
+
+
+def make_carried_batches(
+    ids: np.ndarray, end_id: int, *, window: int, batch_size: int, seed: int, shuffle: bool = True
+) -> tf.data.Dataset:
+    """:func:`carried_chunks` as a dataset of ``(x, y, weight)`` batches, chunk 0 first.
+
+    Each element is int32 ``(B, T)``, int32 ``(B, T)``, float32 ``(B, T)``; keep the
+    order (no shuffling, no parallel reordering): batch ``k + 1`` continues batch ``k``.
+    """
+    c = carried_chunks(ids, end_id, window=window, batch_size=batch_size, seed=seed, shuffle=shuffle)
+    return tf.data.Dataset.from_tensor_slices((c.x, c.y, c.weight)).prefetch(2)

@@ -176,3 +176,51 @@ def frame_nll(
     starts = np.concatenate([[0], bounds[:-1] + 1])
     is_frame = targets[bounds] == frame_end_id
     return (cum[bounds + 1] - cum[starts])[is_frame]
+
+
+def predictor(model) -> Callable[[np.ndarray], np.ndarray]:
+    """``model`` (ids ``(B, T)`` -> logits) as one traced function for every ``(B, T)``.
+
+    ``predict_on_batch`` traces again for each new input shape, and length
+    buckets give a new shape per batch; one signature with unknown sizes is
+    traced once.
+    """
+    import tensorflow as tf
+
+    @tf.function(input_signature=[tf.TensorSpec([None, None], tf.int32)], reduce_retracing=True)
+    def run(x):
+        return model(x, training=False)
+
+    return lambda x: run(tf.constant(x, dtype=tf.int32)).numpy()
+
+
+def full_context_metrics(
+    model,
+    model_cfg,
+    ids: np.ndarray,
+    end_id: int,
+    vocab_size: int,
+    *,
+    hold_mask: np.ndarray | None = None,
+    budget: int = DEFAULT_LOGIT_BUDGET,
+) -> dict[str, float | int]:
+    """The metrics of ``evaluation.evaluate_model``, every target scored with its piece's full context.
+
+    ``model`` is a trained causal model (any input length or a fixed window:
+    :func:`any_length_model` copies it). ``hold_mask`` (bool ``(n,)``, True where
+    ``ids[t]`` is a hold) leaves hold targets out of ``event_nll`` and
+    ``event_accuracy``, as there.
+
+    Returns:
+        ``nll``, ``bits_per_token``, ``perplexity``, ``accuracy``, ``event_nll``,
+        ``event_accuracy``, ``tokens``, ``events``, ``pieces``.
+    """
+    from tunesmith.evaluation import _event_mask, _Totals
+
+    ids = np.asarray(ids)
+    scores = score_pieces(predictor(any_length_model(model, model_cfg, vocab_size)), ids, end_id,
+                          vocab_size, budget=budget, progress=True)
+    event = _event_mask(ids.astype(np.int64), frozenset(), hold_mask)[1:]
+    totals = _Totals()
+    totals.add(scores.nll, scores.correct, event)
+    return {**totals.result(), "pieces": len(scores.spans)}

@@ -147,7 +147,7 @@ class OneHot(keras.layers.Layer):
         return {**super().get_config(), "num_classes": self.num_classes}
 
 
-def _lstm(cfg: ModelConfig, name: str, *, return_sequences: bool) -> keras.layers.LSTM:
+def _lstm(cfg: ModelConfig, name: str, *, return_sequences: bool, stateful: bool = False) -> keras.layers.LSTM:
     # Explicit cuDNN-eligible settings: changing any of them silently falls
     # back to the generic kernel, several times slower on a GPU.
     return keras.layers.LSTM(
@@ -158,11 +158,19 @@ def _lstm(cfg: ModelConfig, name: str, *, return_sequences: bool) -> keras.layer
         unroll=False,
         use_bias=True,
         return_sequences=return_sequences,
+        stateful=stateful,
         name=name,
     )
 
 
-def build_model(cfg: ModelConfig, vocab_size: int, *, window: int | None = None) -> keras.Model:
+def build_model(
+    cfg: ModelConfig,
+    vocab_size: int,
+    *,
+    window: int | None = None,
+    batch_size: int | None = None,
+    stateful: bool = False,
+) -> keras.Model:
     """Build (uncompiled) the model described by ``cfg``.
 
     Args:
@@ -170,6 +178,11 @@ def build_model(cfg: ModelConfig, vocab_size: int, *, window: int | None = None)
         vocab_size: number of symbols, >= 2; the logits have this last dimension.
         window: fixed input length, or None for any length (the causal families
             then also accept single steps and whole pieces).
+        batch_size: fixed batch size, or None for any; required with ``stateful``.
+        stateful: recurrent layers keep their final state as the next call's
+            initial state (carried-state training, `dataset.carried_chunks`),
+            until ``reset_state()``; causal families only. The weights are the
+            same as the stateless model's, in the same order (``get_weights``).
 
     Returns:
         A functional ``keras.Model`` named after the family, input int32
@@ -179,8 +192,12 @@ def build_model(cfg: ModelConfig, vocab_size: int, *, window: int | None = None)
     _check_int("vocab_size", vocab_size, 2)
     if window is not None:
         _check_int("window", window, 1)
+    if stateful:
+        if cfg.family not in _CAUSAL_FAMILIES:
+            raise ValueError(f"family {cfg.family!r} cannot carry state: it is not causal")
+        _check_int("batch_size", batch_size, 1)
 
-    ids = keras.Input(shape=(window,), dtype="int32", name="ids")
+    ids = keras.Input(shape=(window,), batch_size=batch_size, dtype="int32", name="ids")
     if cfg.embedding_dim > 0:
         x = keras.layers.Embedding(vocab_size, cfg.embedding_dim, name="embedding")(ids)
     else:
@@ -197,13 +214,13 @@ def build_model(cfg: ModelConfig, vocab_size: int, *, window: int | None = None)
     for i, name in enumerate(names):
         last = i == len(names) - 1
         if cfg.family == "simple_rnn":
-            x = keras.layers.SimpleRNN(cfg.units, return_sequences=True, name=name)(x)
+            x = keras.layers.SimpleRNN(cfg.units, return_sequences=True, stateful=stateful, name=name)(x)
         elif cfg.family == "bilstm":
             # only the last layer collapses the window to one vector
             inner = _lstm(cfg, f"{name}_inner", return_sequences=not last)
             x = keras.layers.Bidirectional(inner, name=name)(x)
         else:
-            x = _lstm(cfg, name, return_sequences=True)(x)
+            x = _lstm(cfg, name, return_sequences=True, stateful=stateful)(x)
         x = keras.layers.Dropout(cfg.dropout, name=f"dropout_{i}")(x)
 
     # float32 logits keep the softmax / loss stable under mixed precision

@@ -258,7 +258,17 @@ def _comparison(metrics: Mapping[str, Any], model_label: str) -> tuple[str, dict
     if not isinstance(model, Mapping) and not baselines:
         return "", {}
     model = model if isinstance(model, Mapping) else {}
-    rows = [(model_label, model), *baselines] if model else baselines
+    best = metrics.get("best_ngram")
+    if isinstance(best, Mapping) and best.get("name"):  # say which order won, and where it was chosen
+        note = f" (best n-gram: order chosen on {best.get('chosen_on', 'validation')})"
+        baselines = [(n + note if n == best["name"] else n, r) for n, r in baselines]
+    extra = []
+    windows = metrics.get("model_windows")
+    if model and isinstance(windows, Mapping):  # the secondary figure, named as such
+        extra = [(f"{model_label}, {windows.get('context', 'fixed windows')}",
+                  {k: v for k, v in windows.items() if k != "context"})]
+        model_label = f"{model_label}, full context of each piece"
+    rows = [(model_label, model), *extra, *baselines] if model else baselines
     columns: list[str] = []
     for _, row in rows:
         columns += [k for k, v in row.items() if _is_number(v) and k not in columns]
@@ -433,7 +443,7 @@ def _corpus_section(corpus: str, entry: Mapping[str, Any], assets: _Assets) -> s
     if general:  # top-level scalars (corpus, split, sample count ...) share one table
         tables.append(f"<div><h4>general</h4>{_table(['', 'value'], general)}</div>")
     for key, value in metrics.items():
-        if key in ("model", "baselines") or not isinstance(value, Mapping):
+        if key in ("model", "baselines", "model_windows") or not isinstance(value, Mapping):
             continue
         rows: list[tuple[str, Any]] = []
         _flatten(value, str(key), rows, hists)

@@ -85,7 +85,12 @@ def generate_samples(track: str, model_dir: Path, cfg, out_dir: Path, *,
     """Generate ``cfg.num_samples`` samples from the model in ``model_dir`` into ``out_dir``.
 
     Samples that share a primer are generated as one batch with the stateful
-    stepper. Writes the music files and ``samples.csv``; returns the table.
+    stepper. A sample that does not decode to music is generated again, alone,
+    with the next unused seed, up to ``cfg.retries`` times; ``samples.csv``
+    records the seed that produced each kept sample, its ``attempts`` and the
+    ``rejected`` seeds with their errors (a sample still undecoded after every
+    retry stays, marked ``decoded`` False). Writes the music files and
+    ``samples.csv``; returns the table.
     """
     from tunesmith.generation import generate
     from tunesmith.sampling import make_sampler
@@ -110,12 +115,18 @@ def generate_samples(track: str, model_dir: Path, cfg, out_dir: Path, *,
     for i, ids in enumerate(primer_ids):
         groups.setdefault(tuple(ids), []).append(i)
     outputs: dict[int, list[int]] = {}
+    seeds: dict[int, int] = {}
     start = time.perf_counter()
+
+    def sample(ids: Sequence[int], n: int, seed: int) -> list[list[int]]:
+        return generate(model, model_cfg, symbols, primer_ids=list(ids), num_samples=n,
+                        max_length=cfg.max_length, sampler=sampler, seed=seed, end_id=end_id,
+                        window=train_cfg.window)
+
     for g, (ids, members) in enumerate(groups.items()):
-        samples = generate(model, model_cfg, symbols, primer_ids=list(ids), num_samples=len(members),
-                           max_length=cfg.max_length, sampler=sampler, seed=cfg.seed + g, end_id=end_id,
-                           window=train_cfg.window)
-        outputs.update(zip(members, samples))
+        outputs.update(zip(members, sample(ids, len(members), cfg.seed + g)))
+        seeds.update(dict.fromkeys(members, cfg.seed + g))
+    next_seed = cfg.seed + len(groups)  # retries take the seeds after the batches'
     seconds = time.perf_counter() - start
     new_tokens = sum(len(s) for s in outputs.values())
 
@@ -126,12 +137,23 @@ def generate_samples(track: str, model_dir: Path, cfg, out_dir: Path, *,
             primer = primers[i]
             sample_symbols = [*primer, *(symbols[t] for t in outputs[i])]
             stem = tmp / f"sample_{i:03d}"
+            info = write_sample(track, sample_symbols, vocab, stem, title=f"tunesmith {track} {i}")
+            rejected = []
+            while not info["decoded"] and len(rejected) < cfg.retries:
+                # a sample that is not music is never kept silently: generate it again with the next seed
+                rejected.append(f"seed {seeds[i]}: {info['error']}")
+                seeds[i], next_seed = next_seed, next_seed + 1
+                outputs[i] = sample(primer_ids[i], 1, seeds[i])[0]
+                new_tokens += len(outputs[i])
+                sample_symbols = [*primer, *(symbols[t] for t in outputs[i])]
+                info = write_sample(track, sample_symbols, vocab, stem, title=f"tunesmith {track} {i}")
             io.write_text(stem.with_suffix(".txt"), " ".join(sample_symbols) + "\n"
                           if track != "nottingham" else "".join(s for s in sample_symbols if s != end))
-            info = write_sample(track, sample_symbols, vocab, stem, title=f"tunesmith {track} {i}")
             rows.append({
                 "sample": stem.name,
-                "seed": cfg.seed,
+                "seed": seeds[i],
+                "attempts": len(rejected) + 1,
+                "rejected": "; ".join(rejected),
                 "sampler": cfg.sampler.method,
                 "temperature": cfg.sampler.temperature,
                 "primer_mode": cfg.primer.mode,

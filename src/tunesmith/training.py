@@ -41,7 +41,7 @@ import shutil
 import sys
 import time
 import zipfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,15 +51,23 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tunesmith.dataset import count_windows, default_stride, make_windows
+from tunesmith.dataset import (
+    carried_chunks,
+    count_windows,
+    default_stride,
+    make_carried_batches,
+    make_windows,
+)
 from tunesmith.errors import ArtifactError, MissingArtifactError
 from tunesmith.io import read_json, write_json
+from tunesmith.likelihood import piece_spans, predictor, score_pieces
 from tunesmith.models import ModelConfig, build_model, predicts_every_position
 
 log = logging.getLogger(__name__)
 
 OPTIMIZERS = ("adam", "rmsprop", "sgd", "adagrad")
 TARGETS = ("all", "last")
+CONTEXTS = ("window", "carried")
 STATE_FORMAT = 1
 CHECKPOINT_DIR = "checkpoints"
 STATE_FILE = "state.json"
@@ -106,6 +114,21 @@ class TrainConfig:
         mixed_precision: ``mixed_float16`` on a GPU; ignored (with a log line) on a CPU.
         seed: seeds weights, dropout and data order, >= 0.
         shuffle: shuffle the training windows each epoch.
+        context: ``"window"`` (each window starts from a zero state) or
+            ``"carried"`` (truncated backpropagation through time: each batch row
+            follows its own stream of whole pieces, ``window`` tokens per step,
+            and the state passes from one step to the next; see
+            `dataset.carried_chunks`). Carried needs a causal family and target
+            ``"all"``.
+        transpositions: semitone shifts; the training split is extended with its
+            pieces shifted by each one that stays in the vocabulary
+            (`augment.augment_transpositions`); ``()`` = off. Pitch
+            representations only (essen, classical).
+
+    Validation loss (early stopping, the saved epoch) is the mean NLL of every
+    validation token with the full context of its piece (`likelihood.score_pieces`),
+    the same way evaluation scores the test split, whatever ``context``; ``bilstm``,
+    which cannot be run over a whole piece, is validated on windows.
     """
 
     window: int = 64
@@ -122,6 +145,8 @@ class TrainConfig:
     mixed_precision: bool = False
     seed: int = 0
     shuffle: bool = True
+    context: str = "window"
+    transpositions: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         _check_int("window", self.window, 1)
@@ -147,6 +172,13 @@ class TrainConfig:
         _check_int("seed", self.seed, 0)
         if not isinstance(self.shuffle, bool):
             raise ValueError(f"shuffle must be true or false, got {self.shuffle!r}")
+        if self.context not in CONTEXTS:
+            raise ValueError(f"context must be one of {', '.join(CONTEXTS)}, got {self.context!r}")
+        for shift in self.transpositions:
+            if isinstance(shift, bool) or not isinstance(shift, int) or not -127 <= shift <= 127:
+                raise ValueError(f"transpositions must be whole semitones in [-127, 127], got {shift!r}")
+        if self.context == "carried" and self.target != "all":
+            raise ValueError(f"context 'carried' trains every position: target must be 'all', got {self.target!r}")
 
 
 # --------------------------------------------------------------------------- vocab
@@ -633,6 +665,18 @@ def train(
                 f"{train_cfg.window} (+1 target): add pieces, or lower the window"
             )
 
+    end_id = _end_id(vocab)
+    if train_cfg.transpositions:
+        from tunesmith.augment import augment_transpositions
+
+        train_ids, _ = augment_transpositions(train_ids, vocab, train_cfg.transpositions)
+    if predicts_every_position(model_cfg):
+        piece_spans(val_ids, end_id)  # full-context validation needs whole pieces: fail now, not after an epoch
+    if train_cfg.context == "carried":
+        if not predicts_every_position(model_cfg):
+            raise ValueError(f"context 'carried' needs a causal family; {model_cfg.family!r} is not")
+        carried_chunks(train_ids, end_id, window=train_cfg.window, batch_size=train_cfg.batch_size, seed=0)
+
     mixed = _effective_mixed_precision(train_cfg)
     compat = _compat_key(model_cfg, train_cfg, vocab, target, mixed)
     # other training data with the same vocabulary must not resume (or skip) an old run
@@ -664,7 +708,8 @@ def train(
                 state = None
         if state is None:
             _seed_everything(train_cfg.seed)
-            inner = build_model(model_cfg, vocab_size, window=train_cfg.window)
+            inner = build_model(model_cfg, vocab_size, window=train_cfg.window,
+                                **_carried_build_args(model_cfg, train_cfg))
             wrap = target == "last" and predicts_every_position(model_cfg)
             fit_model = _last_step_model(inner, train_cfg.window, vocab_size) if wrap else inner
             _compile(fit_model, train_cfg)
@@ -694,17 +739,20 @@ def train(
         best_file = state["best_weights_file"] if state else None
 
         live = _open_live(Path(live_dir) if live_dir else None, state is not None, history)
-        val_ds = make_windows(
-            val_ids,
-            window=train_cfg.window,
-            batch_size=train_cfg.batch_size,
-            target=target,
-            stride=stride,
-            shuffle=False,
-            seed=0,
-        )
-        if train_cfg.validation_steps:
-            val_ds = val_ds.take(train_cfg.validation_steps)
+        if predicts_every_position(model_cfg):
+            val_ds = _full_context_validator(fit_model, model_cfg, val_ids, end_id, vocab_size)
+        else:
+            val_ds = make_windows(
+                val_ids,
+                window=train_cfg.window,
+                batch_size=train_cfg.batch_size,
+                target=target,
+                stride=stride,
+                shuffle=False,
+                seed=0,
+            )
+            if train_cfg.validation_steps:
+                val_ds = val_ds.take(train_cfg.validation_steps)
         verbose: str | int = "auto" if sys.stdout.isatty() else 2
         n_train_windows = count_windows(
             train_ids, window=train_cfg.window, target=target, stride=stride
@@ -722,15 +770,8 @@ def train(
         epoch = start_epoch
         stopped_early = stopper.should_stop
         while epoch < train_cfg.epochs and not stopped_early:
-            train_ds = make_windows(
-                train_ids,
-                window=train_cfg.window,
-                batch_size=train_cfg.batch_size,
-                target=target,
-                stride=stride,
-                shuffle=train_cfg.shuffle,
-                seed=_epoch_seed(train_cfg.seed, epoch),
-            )
+            train_ds = _epoch_batches(train_ids, end_id, train_cfg, target, stride, epoch)
+            _reset_states(fit_model)
             if train_cfg.steps_per_epoch:
                 train_ds = train_ds.repeat().take(train_cfg.steps_per_epoch)
             record = _fit_one_epoch(fit_model, train_ds, val_ds, epoch, train_cfg, verbose)
@@ -823,33 +864,90 @@ def train(
 def _fit_one_epoch(
     fit_model: keras.Model,
     train_ds: tf.data.Dataset,
-    val_ds: tf.data.Dataset,
+    val_ds: tf.data.Dataset | Callable[[], tuple[float, float]],
     epoch: int,
     cfg: TrainConfig,
     verbose: str | int,
 ) -> dict[str, float]:
-    """One ``fit`` epoch; returns the epoch's record (1-based ``epoch``)."""
+    """One ``fit`` epoch; returns the epoch's record (1-based ``epoch``).
+
+    ``val_ds`` is a dataset of validation windows, or a function returning the
+    validation ``(loss, accuracy)`` of the model as it stands (full context).
+    """
     timer = _EpochTimer()
+    windows = isinstance(val_ds, tf.data.Dataset)
     h = fit_model.fit(
         train_ds,
-        validation_data=val_ds,
+        validation_data=val_ds if windows else None,
         initial_epoch=epoch,
         epochs=epoch + 1,
         verbose=verbose,
         callbacks=[timer],
         shuffle=False,  # the dataset is already shuffled
     ).history
+    val_loss, val_accuracy = (h["val_loss"][-1], h["val_accuracy"][-1]) if windows else val_ds()
     record = {
         "epoch": epoch + 1,
         "train_loss": float(h["loss"][-1]),
         "train_accuracy": float(h["accuracy"][-1]),
-        "val_loss": float(h["val_loss"][-1]),
-        "val_accuracy": float(h["val_accuracy"][-1]),
+        "val_loss": float(val_loss),
+        "val_accuracy": float(val_accuracy),
         "tokens_per_s": timer.batches_per_s() * cfg.batch_size * cfg.window,
     }
     record["train_perplexity"] = _perplexity(record["train_loss"])
     record["val_perplexity"] = _perplexity(record["val_loss"])
     return record
+
+
+def _end_id(vocab: Mapping[str, Any]) -> int:
+    symbols = _symbols(vocab)
+    end = (vocab.get("special") or {}).get("end")
+    if end not in symbols:
+        raise ValueError(f"vocab must name its end token in special.end (one of its symbols), got {end!r}")
+    return symbols.index(end)
+
+
+def _carried_build_args(model_cfg: ModelConfig, cfg: TrainConfig) -> dict[str, Any]:
+    """``build_model`` arguments of the model that is fitted: stateful, fixed batch, when carried."""
+    if cfg.context != "carried":
+        return {}
+    return {"batch_size": cfg.batch_size, "stateful": True}
+
+
+def _epoch_batches(
+    ids: np.ndarray, end_id: int, cfg: TrainConfig, target: str, stride: int, epoch: int
+) -> tf.data.Dataset:
+    """The training batches of one epoch; their order is a pure function of ``(seed, epoch)``."""
+    seed = _epoch_seed(cfg.seed, epoch)
+    if cfg.context == "carried":
+        return make_carried_batches(ids, end_id, window=cfg.window, batch_size=cfg.batch_size,
+                                    seed=seed, shuffle=cfg.shuffle)
+    return make_windows(ids, window=cfg.window, batch_size=cfg.batch_size, target=target,
+                        stride=stride, shuffle=cfg.shuffle, seed=seed)
+
+
+def _reset_states(model: keras.Model) -> None:
+    """Zero the carried state of every stateful layer: each epoch's streams start afresh."""
+    for layer in model._flatten_layers(include_self=False):
+        if getattr(layer, "stateful", False):
+            layer.reset_state()
+
+
+def _full_context_validator(
+    fit_model: keras.Model, model_cfg: ModelConfig, val_ids: np.ndarray, end_id: int, vocab_size: int
+) -> Callable[[], tuple[float, float]]:
+    """A function giving the validation ``(mean nll, accuracy)`` of ``fit_model``'s current
+    weights, every token scored with the full context of its piece."""
+    scorer = build_model(model_cfg, vocab_size, window=None)
+    predict = predictor(scorer)
+    ids = np.asarray(val_ids)
+
+    def validate() -> tuple[float, float]:
+        scorer.set_weights(_inner_model(fit_model, model_cfg).get_weights())
+        scores = score_pieces(predict, ids, end_id, vocab_size)
+        return scores.mean_nll, float(scores.correct.mean())
+
+    return validate
 
 
 def _finite(x: float) -> float | None:
