@@ -76,16 +76,24 @@ def import_closure(script: Path) -> set[Path]:
     return seen
 
 
+PIPELINES = ("dvc.yaml", "benchmark/dvc.yaml")
+"""The default graph and the benchmark tracks' graph (stages run from the repository root)."""
+
+
 def _stages() -> list[tuple[str, Path, list[str]]]:
-    """(stage name, its script, its deps) for every stage of dvc.yaml whose command runs a stages/ script."""
-    spec = yaml.safe_load((ROOT / "dvc.yaml").read_text(encoding="utf-8"))
+    """(stage name, its script, its deps relative to the root) for every stage that runs a stages/ script."""
     out = []
-    for name, stage in spec["stages"].items():
-        body = stage.get("do", stage)
-        match = re.search(r"stages/\w+\.py", body["cmd"])
-        if match:
+    for pipeline in PIPELINES:
+        spec = yaml.safe_load((ROOT / pipeline).read_text(encoding="utf-8"))
+        for name, stage in spec["stages"].items():
+            body = stage.get("do", stage)
+            match = re.search(r"stages/\w+\.py", body["cmd"])
+            if not match:
+                continue
+            wdir = (ROOT / pipeline).parent / body.get("wdir", ".")
             deps = [next(iter(d)) if isinstance(d, dict) else d for d in body.get("deps", [])]
-            out.append((name, ROOT / match.group(0), deps))
+            deps = [(wdir / d).resolve().relative_to(ROOT).as_posix() for d in deps]
+            out.append((f"{pipeline}:{name}", wdir.resolve() / match.group(0), deps))
     return out
 
 
@@ -98,8 +106,8 @@ STAGES = _stages()
 
 
 def test_dvc_yaml_runs_stage_scripts():
-    assert {name for name, _, _ in STAGES} >= {"fetch", "prepare", "encode", "vocab", "train", "generate",
-                                                "evaluate", "report"}
+    names = {name.split(":")[1] for name, _, _ in STAGES}
+    assert names >= {"fetch", "prepare", "encode", "vocab", "train", "generate", "evaluate", "report", "bl_train"}
 
 
 @pytest.mark.parametrize(("stage", "script", "deps"), STAGES, ids=[s[0] for s in STAGES])
@@ -119,7 +127,7 @@ def test_the_closure_follows_lazy_and_relative_imports(tmp_path):
 
 def test_a_removed_dep_is_reported():
     """The checker itself: dropping the dep on a module generate runs makes that module missing."""
-    _, script, deps = next(s for s in STAGES if s[0] == "generate")
+    _, script, deps = next(s for s in STAGES if s[0] == "dvc.yaml:generate")
     module = PACKAGE / "generation.py"
     assert module in import_closure(script)
     pruned = [d for d in deps if not _covered(module, [d])]
