@@ -499,3 +499,25 @@ def test_fetch_stage_downloads_real_nottingham_from_a_loopback_mirror(tmp_path: 
     manifest = pd.read_csv(tmp_path / "raw" / "manifest.csv", dtype=str, keep_default_na=False)
     assert len(manifest) == 405  # jigs.abc (340 tunes) + hpps.abc (65)
     assert set(manifest["origin"].str.split("#").str[0]) == {"ABC_cleaned/jigs.abc", "ABC_cleaned/hpps.abc"}
+
+
+@pytest.mark.skipif(not (SHARED / "essen").is_dir(), reason="the verified corpus copies exist only on the "
+                    "development machine")
+def test_real_essen_archive_layout_gives_erk(tmp_path: Path, server: Server) -> None:
+    """The packaged Essen manifest against an archive laid out as GitHub's (top folder, the
+    repository's other files, deutschl's CKSUM files), built from the verified copies."""
+    essen = packaged_manifest("essen")
+    members = {f"{essen.archive_top}/README.md": b"# melodies\n"}
+    for path in sorted((SHARED / "essen").rglob("*")):
+        if path.is_file():
+            members[f"{essen.archive_top}/{path.relative_to(SHARED / 'essen').as_posix()}"] = path.read_bytes()
+    assert sum(name.endswith("/CKSUM") for name in members) == 13
+    url_path = urllib.parse.urlparse(essen.archive_url).path
+    server.files[url_path] = tar_gz(members)
+    manifest = parse_manifest(
+        (Path(__file__).resolve().parents[1] / "src/tunesmith/sources/manifests/essen.tsv").read_text()
+        .replace("https://github.com", server.base), "essen")
+    erk = [f.path for f in manifest.select(["erk"])]
+    written = fetch(server, tmp_path / "erk", tmp_path / "cache", method="archive", select=erk, manifest=manifest)
+    assert len(written) == 1700 and all(p.parent.name == "erk" and p.suffix == ".krn" for p in written)
+    assert sha(written[0].read_bytes()) == manifest.select(["erk"])[0].sha256

@@ -6,7 +6,8 @@ cached one when its hash matches. This module adds what pooch does not do:
 
 - resuming an interrupted download from where it stopped (HTTP ``Range``, see
   `ResumableDownloader`);
-- taking the selected files out of the repository archive at the pinned commit,
+- taking the selected files out of the repository archive at the pinned commit
+  (`tunesmith.sources.archive`),
   safely (no absolute paths, ``..`` or links; members outside the archive's top
   folder and unlisted files of the corpus refuse the whole archive), verifying each
   one against the manifest;
@@ -34,6 +35,7 @@ from tqdm.auto import tqdm
 
 from tunesmith.errors import FetchError
 from tunesmith.io import atomic_path
+from tunesmith.sources.archive import extract_selected, mismatch, refuse
 from tunesmith.sources.manifest import Manifest, ManifestFile
 
 logger = logging.getLogger(__name__)
@@ -43,7 +45,6 @@ FILES_AT_MOST = 50
 more come from the repository archive in one request."""
 
 _CHUNK = 1 << 16
-_SHOWN = 5  # problems listed in one error message
 
 
 SUMS = "SHA256SUMS"
@@ -165,17 +166,6 @@ def _digest(path: Path) -> tuple[str, int]:
         for chunk in iter(lambda: fh.read(_CHUNK), b""):
             h.update(chunk)
     return h.hexdigest(), path.stat().st_size
-
-
-def _mismatch(path: str, f: ManifestFile, actual: str, size: int) -> str:
-    return (f"{path}: got sha256 {actual} ({size} bytes), the manifest pins sha256 {f.sha256} "
-            f"({f.size} bytes)")
-
-
-def _refuse(manifest: Manifest, what: str, problems: list[str]) -> FetchError:
-    shown = "; ".join(problems[:_SHOWN])
-    more = f"; and {len(problems) - _SHOWN} more" if len(problems) > _SHOWN else ""
-    return FetchError(f"refusing the {manifest.name} corpus: {len(problems)} {what}: {shown}{more}")
 
 
 # --------------------------------------------------------------------------- network
@@ -325,7 +315,7 @@ def _from_files(manifest: Manifest, files: list[ManifestFile], dest: Path, cache
         except ValueError:  # pooch: the downloaded bytes have another digest
             if url not in downloader.received:
                 raise
-            return _mismatch(f.path, f, *downloader.received[url]) + f" (from {url})"
+            return mismatch(f.path, f, *downloader.received[url]) + f" (from {url})"
         except requests.RequestException as exc:
             if isinstance(exc, requests.ConnectionError | requests.Timeout):
                 stop.set()
@@ -333,7 +323,7 @@ def _from_files(manifest: Manifest, files: list[ManifestFile], dest: Path, cache
         digest, size = _digest(local)
         if digest != f.sha256 or size != f.size:
             local.unlink()
-            return _mismatch(f.path, f, digest, size)
+            return mismatch(f.path, f, digest, size)
         target = dest / manifest.relative(f.path)
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(local, target)
@@ -356,7 +346,7 @@ def _from_files(manifest: Manifest, files: list[ManifestFile], dest: Path, cache
     if errors:
         raise errors[0]
     if problems:
-        raise _refuse(manifest, "file(s) differ from the manifest", sorted(problems))
+        raise refuse(manifest, "file(s) differ from the manifest", sorted(problems))
 
 
 # --------------------------------------------------------------------------- whole archive
@@ -388,7 +378,7 @@ def _from_archive(manifest: Manifest, files: list[ManifestFile], dest: Path, cac
     except requests.RequestException as exc:
         raise _download_error(exc, f"the {manifest.name} archive", url) from exc
     try:
-        _extract(archive, manifest, files, dest)
+        extract_selected(archive, manifest, files, dest)
     except FetchError as exc:
         archive.unlink(missing_ok=True)
         raise FetchError(f"{exc} (archive {url}, removed from the cache {archive})") from exc
@@ -396,99 +386,3 @@ def _from_archive(manifest: Manifest, files: list[ManifestFile], dest: Path, cac
         archive.unlink(missing_ok=True)
         raise FetchError(f"corrupt or truncated archive {url} ({type(exc).__name__}: {exc}); removed from the "
                          f"cache {archive}, the next run downloads it again") from exc
-
-
-def _member_parts(name: str) -> tuple[str, ...]:
-    """The path parts of an archive member, refusing anything that could escape the destination."""
-    posix = name.replace("\\", "/")
-    if posix.startswith("/") or re.match(r"^[A-Za-z]:", posix):
-        raise FetchError(f"unsafe archive: member {name!r} has an absolute path")
-    parts = tuple(p for p in posix.split("/") if p not in ("", "."))
-    if ".." in parts:
-        raise FetchError(f"unsafe archive: member {name!r} has a '..' path component")
-    return parts
-
-
-class _Member:
-    """One archive entry, for tar and zip alike."""
-
-    def __init__(self, name: str, kind: str, opener: Callable[[], IO[bytes] | None], link: str = "") -> None:
-        self.name, self.kind, self.open, self.link = name, kind, opener, link
-
-
-def _members(archive: Path, stack: contextlib.ExitStack) -> list[_Member]:
-    with open(archive, "rb") as fh:
-        zipped = fh.read(4) in (b"PK\x03\x04", b"PK\x05\x06")
-    if zipped:
-        zf = stack.enter_context(zipfile.ZipFile(archive))
-        out = []
-        for info in zf.infolist():
-            mode = info.external_attr >> 16
-            kind = "link" if (mode & 0o170000) == 0o120000 else "dir" if info.is_dir() else "file"
-            out.append(_Member(info.filename, kind, lambda info=info: zf.open(info)))
-        return out
-    tf = stack.enter_context(tarfile.open(archive, "r:*"))  # noqa: SIM115 (closed by the caller's stack)
-    out = []
-    for m in tf.getmembers():  # reads the whole index: a truncated archive fails here
-        kind = ("link" if m.issym() or m.islnk() else "dir" if m.isdir() else "file" if m.isfile() else "special")
-        out.append(_Member(m.name, kind, lambda m=m: tf.extractfile(m), m.linkname))
-    return out
-
-
-def _extract(archive: Path, manifest: Manifest, files: list[ManifestFile], dest: Path) -> None:
-    """Write the selected members of ``archive`` to ``dest`` after checking the whole archive."""
-    wanted = {f.path: f for f in files}
-    listed = {f.path for f in manifest.files}
-    suffixes = {PurePosixPath(p).suffix.lower() for p in listed}
-    root = manifest.root
-    found: dict[str, _Member] = {}
-    unexpected: list[str] = []
-    with contextlib.ExitStack() as stack:
-        for member in _members(archive, stack):
-            parts = _member_parts(member.name)
-            if not parts:
-                continue
-            if manifest.archive_top:
-                if parts[0] != manifest.archive_top:
-                    unexpected.append(f"{member.name!r} lies outside the top folder {manifest.archive_top!r}")
-                    continue
-                parts = parts[1:]
-            rel = "/".join(parts)
-            in_corpus = rel in wanted or (not root or rel.startswith(root + "/"))
-            if not rel or member.kind == "dir" or not in_corpus:
-                continue  # the repository's other files (code, READMEs) are never read
-            if member.kind in ("link", "special"):
-                what = f"a link to {member.link!r}" if member.kind == "link" else "not a regular file"
-                raise FetchError(f"unsafe archive: member {member.name!r} is {what}")
-            if rel in wanted:
-                if rel in found:
-                    raise FetchError(f"archive holds {rel!r} twice")
-                found[rel] = member
-            elif rel not in listed and PurePosixPath(rel).suffix.lower() in suffixes:
-                unexpected.append(f"{rel!r} is not in the manifest")
-        if unexpected:
-            raise _refuse(manifest, "unexpected archive member(s)", unexpected)
-        missing = [p for p in wanted if p not in found]
-        if missing:
-            raise _refuse(manifest, "file(s) missing from the archive", missing)
-        problems = []
-        for path, f in tqdm(wanted.items(), desc=f"extract {manifest.name}", unit="file", leave=False):
-            target = dest / manifest.relative(path)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            digest, size = _copy_hashed(found[path].open(), target)
-            if digest != f.sha256 or size != f.size:
-                problems.append(_mismatch(path, f, digest, size))
-        if problems:
-            raise _refuse(manifest, "file(s) differ from the manifest", problems)
-
-
-def _copy_hashed(src: IO[bytes] | None, target: Path) -> tuple[str, int]:
-    h, size = hashlib.sha256(), 0
-    with open(target, "wb") as out:
-        if src is not None:
-            with src:
-                for chunk in iter(lambda: src.read(_CHUNK), b""):
-                    h.update(chunk)
-                    out.write(chunk)
-                    size += len(chunk)
-    return h.hexdigest(), size
