@@ -62,9 +62,12 @@ def test_the_stream_order_is_a_function_of_the_seed():
     assert [row[0] for row in plain.rows] == [0, 1, 2]  # file order: the first three open the rows
 
 
-def test_carried_batches_refuse_too_few_pieces_and_non_split_arrays():
-    with pytest.raises(ValueError, match="11 pieces are too few for 12 carried-state rows"):
-        carried_chunks(IDS, END, window=8, batch_size=12, seed=0)
+def test_fewer_pieces_than_rows_leave_padding_rows_and_non_split_arrays_are_refused():
+    c = carried_chunks(IDS, END, window=8, batch_size=13, seed=0)
+    assert sorted(len(row) for row in c.rows) == [0, 0] + [1] * 11
+    empty = [r for r, row in enumerate(c.rows) if not row]
+    assert not c.weight[:, empty].any() and (c.x[:, empty] == END).all()
+    assert int(c.weight.sum()) == IDS.size - 1  # every target still once
     with pytest.raises(ValueError, match="starts and ends with the end token"):
         carried_chunks(IDS[1:], END, window=8, batch_size=2, seed=0)
 

@@ -281,7 +281,8 @@ def test_kill_9_mid_epoch_then_resume(trained, tmp_path, context):
     cfg = replace(CFG, context=context)
     if context == "window":
         _, uninterrupted = trained
-    else:  # carried state: the streams, their order and the state reset per epoch must replay too
+    else:  # carried state: the streams, their order and the state reset per epoch must replay too,
+        cfg = replace(cfg, lr_decay="cosine")  # and the learning rate's place on its schedule
         uninterrupted = train(MODEL, cfg, VOCAB, TRAIN_IDS, VAL_IDS, tmp_path / "reference")
     np.save(tmp_path / "train.npy", TRAIN_IDS)
     np.save(tmp_path / "val.npy", VAL_IDS)

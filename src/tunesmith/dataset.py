@@ -228,9 +228,10 @@ def carried_chunks(
     token that opens the next piece (``resets``); the state is not zeroed there,
     the end token tells the model a new piece begins.
 
+    With fewer pieces than rows, the rows left over are padding only (weight 0).
+
     Raises:
-        ValueError: not a split array, bad window or batch size, or fewer pieces
-            than ``batch_size`` rows.
+        ValueError: not a split array, bad window or batch size.
     """
     from tunesmith.likelihood import piece_spans
 
@@ -240,9 +241,8 @@ def carried_chunks(
         raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
     spans = piece_spans(ids, end_id)
     if len(spans) < batch_size:
-        raise ValueError(
-            f"{len(spans)} pieces are too few for {batch_size} carried-state rows: lower batch_size"
-        )
+        log.warning("%d pieces for %d carried-state rows: %d rows are only padding (lower batch_size)",
+                    len(spans), batch_size, batch_size - len(spans))
     order = np.random.default_rng(seed).permutation(len(spans)) if shuffle else np.arange(len(spans))
     rows: list[list[int]] = [[] for _ in range(batch_size)]
     lengths = np.zeros(batch_size, dtype=np.int64)

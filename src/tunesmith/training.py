@@ -68,6 +68,9 @@ log = logging.getLogger(__name__)
 OPTIMIZERS = ("adam", "rmsprop", "sgd", "adagrad")
 TARGETS = ("all", "last")
 CONTEXTS = ("window", "carried")
+LR_DECAYS = ("none", "cosine")
+COSINE_FLOOR = 0.1
+"""``lr_decay: cosine`` ends at this share of ``learning_rate``."""
 STATE_FORMAT = 1
 CHECKPOINT_DIR = "checkpoints"
 STATE_FILE = "state.json"
@@ -120,6 +123,9 @@ class TrainConfig:
             and the state passes from one step to the next; see
             `dataset.carried_chunks`). Carried needs a causal family and target
             ``"all"``.
+        lr_decay: ``"none"`` (constant learning rate) or ``"cosine"``: from
+            ``learning_rate`` down to a tenth of it over ``epochs`` epochs, so the
+            last epochs average out the noise of a high rate.
         transpositions: semitone shifts; the training split is extended with its
             pieces shifted by each one that stays in the vocabulary
             (`augment.augment_transpositions`); ``()`` = off. Pitch
@@ -147,6 +153,7 @@ class TrainConfig:
     shuffle: bool = True
     context: str = "window"
     transpositions: tuple[int, ...] = ()
+    lr_decay: str = "none"
 
     def __post_init__(self) -> None:
         _check_int("window", self.window, 1)
@@ -172,8 +179,14 @@ class TrainConfig:
         _check_int("seed", self.seed, 0)
         if not isinstance(self.shuffle, bool):
             raise ValueError(f"shuffle must be true or false, got {self.shuffle!r}")
+        if self.lr_decay not in LR_DECAYS:
+            raise ValueError(f"lr_decay must be one of {', '.join(LR_DECAYS)}, got {self.lr_decay!r}")
         if self.context not in CONTEXTS:
             raise ValueError(f"context must be one of {', '.join(CONTEXTS)}, got {self.context!r}")
+        if isinstance(self.transpositions, list):  # as JSON (config.json) gives it back
+            object.__setattr__(self, "transpositions", tuple(self.transpositions))
+        if not isinstance(self.transpositions, tuple):
+            raise ValueError(f"transpositions must be a list of semitone shifts, got {self.transpositions!r}")
         for shift in self.transpositions:
             if isinstance(shift, bool) or not isinstance(shift, int) or not -127 <= shift <= 127:
                 raise ValueError(f"transpositions must be whole semitones in [-127, 127], got {shift!r}")
@@ -276,14 +289,18 @@ def _epoch_seed(seed: int, epoch: int) -> int:
 # --------------------------------------------------------------------------- model
 
 
-def _optimizer(cfg: TrainConfig) -> keras.optimizers.Optimizer:
+def _optimizer(cfg: TrainConfig, decay_steps: int = 0) -> keras.optimizers.Optimizer:
     cls = {
         "adam": keras.optimizers.Adam,
         "rmsprop": keras.optimizers.RMSprop,
         "sgd": keras.optimizers.SGD,
         "adagrad": keras.optimizers.Adagrad,
     }[cfg.optimizer]
-    return cls(learning_rate=cfg.learning_rate, clipnorm=cfg.clipnorm or None)
+    lr: float | keras.optimizers.schedules.LearningRateSchedule = cfg.learning_rate
+    if cfg.lr_decay == "cosine" and decay_steps > 0:
+        # the step count lives in the optimizer, saved with every checkpoint: resume stays exact
+        lr = keras.optimizers.schedules.CosineDecay(cfg.learning_rate, decay_steps, alpha=COSINE_FLOOR)
+    return cls(learning_rate=lr, clipnorm=cfg.clipnorm or None)
 
 
 def _last_step_model(inner: keras.Model, window: int, vocab_size: int) -> keras.Model:
@@ -298,9 +315,9 @@ def _last_step_model(inner: keras.Model, window: int, vocab_size: int) -> keras.
     return keras.Model(ids, logits, name=f"{inner.name}_last_step")
 
 
-def _compile(model: keras.Model, cfg: TrainConfig) -> None:
+def _compile(model: keras.Model, cfg: TrainConfig, decay_steps: int = 0) -> None:
     model.compile(
-        optimizer=_optimizer(cfg),
+        optimizer=_optimizer(cfg, decay_steps),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
     )
@@ -386,12 +403,13 @@ def _compat_key(
     train = {k: v for k, v in dataclasses.asdict(train_cfg).items() if k not in _RESUMABLE_FIELDS}
     train["target"] = target
     train["mixed_precision"] = mixed
-    return {
+    key = {
         "model": dataclasses.asdict(model_cfg),
         "train": train,
         "vocab_size": len(_symbols(vocab)),
         "vocab_sha256": vocab_fingerprint(vocab),
     }
+    return json.loads(json.dumps(key))  # as state.json gives it back: tuples become lists
 
 
 def _diff(old: Any, new: Any, prefix: str = "") -> list[str]:
@@ -712,7 +730,7 @@ def train(
                                 **_carried_build_args(model_cfg, train_cfg))
             wrap = target == "last" and predicts_every_position(model_cfg)
             fit_model = _last_step_model(inner, train_cfg.window, vocab_size) if wrap else inner
-            _compile(fit_model, train_cfg)
+            _compile(fit_model, train_cfg, _decay_steps(train_ids, end_id, train_cfg, target, stride))
             stopper = EarlyStopping(train_cfg.patience, train_cfg.min_delta)
             history: list[dict[str, float]] = []
             start_epoch, resumed_from = 0, None
@@ -924,6 +942,20 @@ def _epoch_batches(
                                     seed=seed, shuffle=cfg.shuffle)
     return make_windows(ids, window=cfg.window, batch_size=cfg.batch_size, target=target,
                         stride=stride, shuffle=cfg.shuffle, seed=seed)
+
+
+def _decay_steps(ids: np.ndarray, end_id: int, cfg: TrainConfig, target: str, stride: int) -> int:
+    """Optimizer steps over ``cfg.epochs`` epochs (the first epoch's count, for carried state)."""
+    if cfg.lr_decay == "none":
+        return 0
+    if cfg.steps_per_epoch:
+        per_epoch = cfg.steps_per_epoch
+    elif cfg.context == "carried":
+        per_epoch = len(carried_chunks(ids, end_id, window=cfg.window, batch_size=cfg.batch_size,
+                                       seed=_epoch_seed(cfg.seed, 0), shuffle=cfg.shuffle))
+    else:
+        per_epoch = -(-count_windows(ids, window=cfg.window, target=target, stride=stride) // cfg.batch_size)
+    return per_epoch * cfg.epochs
 
 
 def _reset_states(model: keras.Model) -> None:
