@@ -154,6 +154,8 @@ def model_dir(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("model") / "essen"
     rng = np.random.default_rng(0)
     ids = rng.integers(0, len(ESSEN_VOCAB["symbols"]), 400).astype(np.uint16)
+    end = ESSEN_VOCAB["symbols"].index(ESSEN_VOCAB["special"]["end"])
+    ids[[0, 99, -1]] = end  # split arrays start and end with the end token (validation: the first 100 ids)
     train(ModelConfig(units=8, embedding_dim=4, dropout=0.0), TrainConfig(window=8, batch_size=8, epochs=1),
           ESSEN_VOCAB, ids, ids[:100], out)
     return out
@@ -170,6 +172,7 @@ def _train(out: Path, **train_cfg):
     from tunesmith.training import TrainConfig, train
 
     ids = np.random.default_rng(1).integers(0, len(ESSEN_VOCAB["symbols"]), 400).astype(np.uint16)
+    ids[[0, 99, -1]] = ESSEN_VOCAB["symbols"].index(ESSEN_VOCAB["special"]["end"])  # split arrays
     cfg = {"window": 8, "batch_size": 8, "epochs": 1, **train_cfg}
     return train(ModelConfig(units=8, embedding_dim=4, dropout=0.0), TrainConfig(**cfg), ESSEN_VOCAB, ids,
                  ids[:100], out)
@@ -630,11 +633,12 @@ BAD_PARAMS = [
     (FetchConfig, "fetch.essen", {"source": "ftp"}, "fetch.essen.source must be one of bundled, download, local"),
     (FetchConfig, "fetch.essen", {"collections": ["erk5"], "max_pieces": -1}, "fetch.essen.max_pieces must be >= 0"),
     (FetchConfig, "fetch.essen", {"source": "local"}, "fetch.essen.local_dir must name a folder"),
-    (FetchConfig, "fetch.essen", {"source": "download"}, "fetch.essen.archives must list at least one"),
-    (FetchConfig, "fetch.essen", {"source": "download", "archives": [{"url": "ftp://x/y.zip"}]},
-     "fetch.essen.archives[0].url must start with http"),
-    (FetchConfig, "fetch.essen", {"source": "download", "archives": [{"url": "https://x/y.zip", "sha256": "ab"}]},
-     "fetch.essen.archives[0].sha256 must be 64 hex digits"),
+    (FetchConfig, "fetch.essen", {"source": "download", "mirror": "ftp://x/y"},
+     "fetch.essen.mirror must be empty or start with http:// or https://"),
+    (FetchConfig, "fetch.essen", {"source": "download", "mirror": "https://x/y", "method": "archive"},
+     "fetch.essen.method must be auto or files when a mirror is set"),
+    (FetchConfig, "fetch.essen", {"source": "download", "subsets": ["erk/x"]},
+     "fetch.essen.subsets[0] must name one folder or file"),
     (PrepareConfig, "prepare.essen", {"transpose": "yes"}, "prepare.essen.transpose must be true or false, got 'yes'"),
     (PrepareConfig, "prepare.essen", {"acceptable_duration": [1]}, "did you mean 'acceptable_durations'"),
     (PrepareConfig, "prepare.essen", {"acceptable_durations": [0.5, -1]}, "acceptable_durations[1] must be > 0"),
