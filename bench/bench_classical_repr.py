@@ -7,7 +7,9 @@ the same settings; only the representation differs. A chord token is one frame, 
 token is its NLL per frame; notes per frame sums the tokens of each frame
 (:func:`tunesmith.likelihood.frame_nll`). Frames whose chord is ``<unk>`` are scored with the
 ``<unk>`` class's probability, which flatters chord tokens (the class stands for every unseen
-chord at once): the share of such frames is printed beside.
+chord at once): the share of such frames is printed beside, and both representations are also
+scored on the frames whose chord is in the chord vocabulary only (the same frames: both encode
+frame ``k`` of a piece as its ``k``-th frame). ``--reuse`` scores models already trained in ``--out``.
 
 Usage::
 
@@ -24,7 +26,8 @@ from pathlib import Path
 import numpy as np
 
 
-def run(representation: str, pieces: list[dict], params: dict, out: Path, epochs: int | None) -> dict:
+def run(representation: str, pieces: list[dict], params: dict, out: Path, epochs: int | None,
+        reuse: bool = False) -> dict:
     from tunesmith.config import EncodeConfig, build, section
     from tunesmith.encoding import encode_corpus
     from tunesmith.likelihood import any_length_model, frame_nll, score_pieces
@@ -50,7 +53,10 @@ def run(representation: str, pieces: list[dict], params: dict, out: Path, epochs
         data["epochs"] = epochs
     train_cfg = build(TrainConfig, data, "train.classical")
     start = time.perf_counter()
-    summary = train(model_cfg, train_cfg, vocab.to_json(), train_ids, val_ids, out / representation)
+    if reuse and (out / representation / "model.keras").is_file():
+        summary = json.loads((out / representation / "metrics.json").read_text())
+    else:
+        summary = train(model_cfg, train_cfg, vocab.to_json(), train_ids, val_ids, out / representation)
     seconds = time.perf_counter() - start
 
     from tunesmith.training import load_model_bundle
@@ -65,7 +71,16 @@ def run(representation: str, pieces: list[dict], params: dict, out: Path, epochs
     else:
         per_frame = scores.nll[targets != vocab.end_id]
         unk_share = float(np.mean(targets[targets != vocab.end_id] == vocab.unk_id))
-    return {"representation": representation, "vocab": len(vocab), "train_tokens": int(train_ids.size),
+    # which validation frames have an in-vocabulary chord (computed from the chord encoding)
+    chord_cfg = build(EncodeConfig, dict(enc, representation="chords"), "encode.classical")
+    chords, _, _ = encode_corpus("classical", pieces, chord_cfg)
+    chord_vocab = build_vocab([p["symbols"] for p in chords["train"]], end="<end>",
+                              min_count=section(params, "vocab.classical")["min_count"])
+    known = np.array([s in chord_vocab.index for p in chords["validation"] for s in p["symbols"]])
+    if known.size != per_frame.size:
+        raise RuntimeError(f"frame counts differ: {known.size} chord frames, {per_frame.size} scored frames")
+    return {"representation": representation, "val_nll_per_known_frame": float(per_frame[known].mean()),
+            "vocab": len(vocab), "train_tokens": int(train_ids.size),
             "val_frames": int(per_frame.size), "val_nll_per_frame": float(per_frame.mean()),
             "val_nll_per_token": scores.mean_nll, "val_unk_frame_share": unk_share,
             "best_epoch": summary["best_epoch"], "epochs_run": summary["epochs_run"],
@@ -79,6 +94,7 @@ def main() -> None:
     p.add_argument("--out", type=Path, required=True, help="scratch folder for the two models")
     p.add_argument("--epochs", type=int, default=None, help="override train.classical.epochs")
     p.add_argument("--representations", nargs="+", default=["chords", "notes"])
+    p.add_argument("--reuse", action="store_true", help="score the models already in --out, no training")
     args = p.parse_args()
 
     from tunesmith.config import load_params
@@ -86,12 +102,13 @@ def main() -> None:
     params = load_params(args.params)
     with open(args.prepared / "pieces.jsonl", encoding="utf-8") as fh:
         pieces = [json.loads(line) for line in fh]
-    rows = [run(r, pieces, params, args.out, args.epochs) for r in args.representations]
-    print("| representation | vocabulary | train tokens | validation NLL per frame | per token | "
-          "<unk> frames | best epoch / run | train time |")
-    print("|---|---|---|---|---|---|---|---|")
+    rows = [run(r, pieces, params, args.out, args.epochs, args.reuse) for r in args.representations]
+    print("| representation | vocabulary | train tokens | validation NLL per frame | ... on in-vocabulary chords "
+          "| per token | <unk> frames | best epoch / run | train time |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         print(f"| {r['representation']} | {r['vocab']} | {r['train_tokens']} | {r['val_nll_per_frame']:.3f} | "
+              f"{r['val_nll_per_known_frame']:.3f} | "
               f"{r['val_nll_per_token']:.3f} | {r['val_unk_frame_share']:.1%} | {r['best_epoch']} / "
               f"{r['epochs_run']} | {r['train_seconds'] / 60:.1f} min |")
     (args.out / "summary.json").write_text(json.dumps(rows, indent=2) + "\n")

@@ -21,7 +21,8 @@ CAPTIONS = {
 SUMMARY = {
     "nottingham": "Folk tunes as characters of ABC text (seeds 000 and 003).",
     "essen": "Essen folksongs as a 16th-note time series of MIDI pitch, rest and hold (seed 002).",
-    "classical": "Piano music as a piano roll, one token per set of sounding pitches (seed 001).",
+    "classical": ("Piano music as a piano roll: each frame's sounding pitches, then a frame end (Walder 2016); "
+                  "encode.classical.representation=chords gives Lorinczi & Brailovsky's chord tokens."),
 }
 
 
