@@ -56,7 +56,7 @@ def test_download_from_a_mirror_verifies_and_reuses_the_cache(tmp_path, server: 
 
 def test_a_changed_byte_is_refused_and_nothing_written(tmp_path, server: Server, pinned):  # noqa: F811
     server.files[f"/mirror/{PATH}"] = pinned[:-1] + bytes([pinned[-1] ^ 1])
-    with pytest.raises(FetchError, match="JSB_Chorales.mat"):
+    with pytest.raises(FetchError, match=r"JSB_Chorales\.mat"):
         data.fetch_download("bl_jsb", tmp_path / "out", cache_dir=tmp_path / "cache",
                             mirror=f"{server.base}/mirror", progress=False)
     assert not (tmp_path / "out").exists()
