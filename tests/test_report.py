@@ -160,6 +160,7 @@ def test_report_content(index):
 def test_rebuild_is_identical_and_replaces_the_folder(corpora, index, tmp_path):
     out = tmp_path / "report"
     (out / "assets").mkdir(parents=True)
+    (out / "index.html").write_text("an earlier report", encoding="utf-8")  # tunesmith's own folder
     (out / "assets" / "stale.txt").write_text("old", encoding="utf-8")
     again = build_report(corpora, out)
     assert again.read_bytes() == index.read_bytes()
