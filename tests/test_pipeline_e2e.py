@@ -220,7 +220,7 @@ def test_every_track_trains_and_generates(repo):
     nott = pd.read_csv(repo / "data/samples/nottingham/samples.csv")
     for name in nott["sample"]:  # the ABC text is written whether or not music21 can play it
         assert (repo / f"data/samples/nottingham/{name}.abc").read_text().startswith("X:1\nT:")
-    # seed 002's way: the sample starts with the primer melody
+    # Vasudeva's way: the sample starts with the primer melody
     essen = (repo / "data/samples/essen/sample_000.txt").read_text().split()
     assert essen[:4] == ["r", "_", "_", "_"]
 

@@ -1,4 +1,4 @@
-"""prepare: seed 002's filter and transposition on real music21 parses; bad files are
+"""prepare: Vasudeva's filter and transposition on real music21 parses; bad files are
 skipped and listed with their reason, never fatal."""
 
 from __future__ import annotations

@@ -146,7 +146,7 @@ def test_report_content(index):
     # the margin over the best n-gram: 1.8 - 1.5
     assert re.search(r"nll <strong>1\.5</strong> is 0\.3000 \(16\.7%\) lower", page)
     assert "kn-5 (1.8)" in page
-    assert page.count("1.72") == 1  # seed 003's validation NLL, for nottingham only
+    assert page.count("1.72") == 1  # Reitman & Cho's validation NLL, for nottingham only
     assert "Essen &lt;folksongs&gt;" in page and "<folksongs>" not in page
     assert "did not decode" in page
     assert "missing.svg" not in page  # a missing file is left out, not linked

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from tunesmith.errors import MusicInputError
 from tunesmith.representations import abc_chars, time_series
 
-# --------------------------------------------------------------------- time series (seed 002)
+# --------------------------------------------------------------------- time series (Vasudeva)
 
 
 def test_quarter_note_is_pitch_then_holds():
@@ -57,7 +57,7 @@ def test_to_stream_writes_real_midi_that_reads_back(tmp_path):
     assert [round((n.end - n.start) / beat, 3) for n in notes] == [1.0, 0.5]
 
 
-# --------------------------------------------------------------------- ABC characters (seeds 000, 003)
+# --------------------------------------------------------------------- ABC characters (Vinze et al.; Reitman & Cho)
 
 TUNE = (
     "X: 12\r\n"

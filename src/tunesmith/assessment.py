@@ -155,7 +155,7 @@ def evaluate_track(track: str, *, model_dir: Path, vocab_dir: Path, encoded_dir:
     novelty = index.novelty(generated)
     metrics["novelty"] = {k: v for k, v in novelty.items() if k != "per_sample"}
 
-    # ---- pictures: loss curves and a hidden-unit heatmap (seed 003's figure 11)
+    # ---- pictures: loss curves and a hidden-unit heatmap (Reitman & Cho's figure 11)
     if live_dir is not None and (live_dir / "plots").exists():
         render.plot_loss_curves(live_dir, plots_dir / "loss.png", title=f"{track}: loss per epoch")
     if whole and whole[0]:

@@ -68,7 +68,8 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--temperature", type=float, default=1.0, help="T > 0; low = safer, high = wilder")
     g.add_argument("--top-k", type=int, default=10, help="k for --sampler top_k")
     g.add_argument("--top-p", type=float, default=0.9, help="nucleus mass for --sampler top_p")
-    g.add_argument("--bias", type=_bias, default={}, help="per-symbol weights, e.g. r=0.9 (seed 002)")
+    g.add_argument("--bias", type=_bias, default={},
+                   help='per-symbol weights, e.g. r=0.9 (Vasudeva, "Music Generation using an LSTM model")')
 
     c = sub.add_parser("compare", help="compare the workspace with another revision (markdown and HTML)",
                        description="Write OUT/report.md (for a CI job summary) and OUT/index.html: the params "

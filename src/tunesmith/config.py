@@ -207,9 +207,9 @@ class PrepareConfig:
 
     acceptable_durations: quarter lengths every note and rest must have (seed
       002's filter); empty keeps every piece.
-    transpose: move each piece to C major / A minor (seed 002), from its key
+    transpose: move each piece to C major / A minor (Vasudeva), from its key
       signature when it has one, else by key analysis.
-    headers: ABC headers to keep, ``all`` (seed 003) or ``musical`` (M:, L:, K:).
+    headers: ABC headers to keep, ``all`` (Reitman & Cho) or ``musical`` (M:, L:, K:).
     chords: ABC chord symbols in quotes (``"G"``, ``"D7"``), ``keep`` or ``drop``.
     frames_per_beat / fs: piano-roll resolution for MIDI; exactly one is > 0.
     pitch_low / pitch_high: MIDI pitch range kept in the piano roll.
@@ -290,9 +290,9 @@ class SplitConfig:
 class EncodeConfig:
     """Symbols and the split (``encode.<corpus>``).
 
-    time_step: quarter lengths per symbol of the essen time series (seed 002: 0.25).
+    time_step: quarter lengths per symbol of the essen time series (Vasudeva: 0.25).
     representation: classical only: ``chords`` (one token per set of sounding pitches, rare ones
-      ``<unk>``, seed 001) or ``notes`` (each frame's pitches then a frame end, ~90 symbols, no
+      ``<unk>``, Lorinczi & Brailovsky) or ``notes`` (each frame's pitches then a frame end, ~90 symbols, no
       ``<unk>``: :mod:`tunesmith.representations.notes_per_frame`).
     distinguish_holds: classical chord tokens mark held (not re-struck) pitches.
     split: piece shares; a local corpus with train/valid/test folders keeps its own.
@@ -313,7 +313,7 @@ class EncodeConfig:
 @dataclass(frozen=True)
 class VocabConfig:
     """Vocabulary (``vocab.<corpus>``): symbols seen fewer than min_count times in
-    the training split become ``<unk>`` (seed 001's rare chords)."""
+    the training split become ``<unk>`` (Lorinczi & Brailovsky's rare chords)."""
 
     min_count: int = 1
 
@@ -326,10 +326,10 @@ class VocabConfig:
 class PrimerConfig:
     """What generation starts from (``generate.<corpus>.primer``).
 
-    mode: ``start`` (the start-of-piece token only, seed 003), ``chars`` (text whose
-      characters are symbols, e.g. an ABC header ``"M:6/8\\nL:1/8\\nK:D\\n"``, seed 003),
-      ``symbols`` (whitespace-separated symbols, e.g. seed 002's ``"60 _ _ _ 62 _ r _"``),
-      ``midi`` (the first ``length`` tokens of the MIDI file ``text``, seed 001) or
+    mode: ``start`` (the start-of-piece token only, Reitman & Cho), ``chars`` (text whose
+      characters are symbols, e.g. an ABC header ``"M:6/8\\nL:1/8\\nK:D\\n"``, Reitman & Cho),
+      ``symbols`` (whitespace-separated symbols, e.g. Vasudeva's ``"60 _ _ _ 62 _ r _"``),
+      ``midi`` (the first ``length`` tokens of the MIDI file ``text``, Lorinczi & Brailovsky) or
       ``test`` (the first ``length`` symbols of a held-out test piece, one per sample).
     """
 
@@ -380,7 +380,7 @@ class EvaluateConfig:
     batch_size: windows per batch when scoring the model.
     real_pieces: held-out test pieces the samples' music statistics are compared with (0 = all).
     novelty_ngram: n of the "share of n-grams found in the training set" (seeds 000/003).
-    heatmap_steps: tokens of sample_000 shown in the hidden-unit heatmap (seed 003's figure 11).
+    heatmap_steps: tokens of sample_000 shown in the hidden-unit heatmap (Reitman & Cho's figure 11).
     """
 
     ngram_order: int = 8

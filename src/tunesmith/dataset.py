@@ -4,17 +4,17 @@ The corpus lives on disk as one 1-D integer array per split
 (``data/vocab/<corpus>/{train,validation,test}.npy``). Windows are never
 materialised: the dataset holds only the window start offsets (one int64 per
 window) and gathers each batch of windows from the id array on the fly, and
-targets stay integer ids for sparse cross-entropy. Seed 002's way (every
+targets stay integer ids for sparse cross-entropy. Vasudeva's way (every
 sliding window one-hot encoded up front) needs ``n_windows x window x V``
 floats, which for a real corpus is gigabytes; see bench/bench_train_memory.py.
 
 Two kinds of target:
 
 - ``"all"``: ``x = ids[i : i + window]``, ``y = ids[i + 1 : i + window + 1]``;
-  every position predicts its next token (char-rnn, seed 003). Default stride
+  every position predicts its next token (char-rnn, Reitman & Cho). Default stride
   ``window``: non-overlapping chunks, so each token is a target once per epoch.
 - ``"last"``: ``x = ids[i : i + window]``, ``y = ids[i + window]``; only the
-  token after the window is predicted (seed 002). Default stride 1: every
+  token after the window is predicted (Vasudeva). Default stride 1: every
   sliding window, as the seed does.
 
 Windows start every model input from a zero state. :func:`carried_chunks`

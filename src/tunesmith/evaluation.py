@@ -15,7 +15,7 @@ Five parts:
    :func:`music_stats` of a set of pieces and :func:`compare_distributions` of a
    generated set against a real one.
 4. :func:`abc_playability`: the share of generated nottingham tunes music21 parses
-   and the share whose bars fit their meter (seed 003's "playable").
+   and the share whose bars fit their meter (Reitman & Cho's "playable").
 5. :class:`NoveltyIndex`: the longest run of symbols a sample shares with any
    training piece and the share of its 8-grams found in training (seeds 000/003
    want original music, not recalled tunes).
@@ -49,7 +49,7 @@ log = logging.getLogger(__name__)
 TRACKS = ("nottingham", "essen", "classical")
 
 SEED_003_PUBLISHED: dict[str, Any] = {
-    "source": "seed 003 (char-LSTM on ABC, PyTorch), section 3 Results",
+    "source": "Reitman & Cho (char-LSTM on ABC, PyTorch), section 3 Results",
     "unit": "nats per character",
     "char_lstm": {"train": 1.40, "validation": 1.72, "test": 1.65},
     # 1.64 is the train loss at the epoch training stopped (27); 1.94 the
@@ -57,7 +57,7 @@ SEED_003_PUBLISHED: dict[str, Any] = {
     # no train loss for those weights, and no test loss for the RNN).
     "vanilla_rnn": {"train": 1.64, "validation": 1.94},
 }
-"""Seed 003's published negative log-likelihoods, for the report to set ours beside."""
+"""Reitman & Cho's published negative log-likelihoods, for the report to set ours beside."""
 
 
 # --------------------------------------------------------------------------- holds
@@ -865,7 +865,7 @@ def check_abc_bars(text: str) -> dict[str, Any]:
 
 
 def abc_playability(tunes: Iterable[Sequence[str] | str]) -> dict[str, Any]:
-    """Seed 003's "playable" over a set of generated nottingham tunes.
+    """Reitman & Cho's "playable" over a set of generated nottingham tunes.
 
     Args:
         tunes: each a symbol list (decoded with `abc_chars.decode_text`) or ABC text.

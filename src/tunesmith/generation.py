@@ -1,6 +1,6 @@
 """Batched, stateful generation with primers.
 
-Seed 002 generated one melody at a time and, for every new token, re-ran
+Vasudeva generated one melody at a time and, for every new token, re-ran
 ``model.predict`` on the one-hot encoding of the whole last window: O(window)
 work and a full Keras predict call per token. Here a *stepper* feeds one token
 per call to the recurrent cells of the trained model and carries their states,
@@ -14,7 +14,7 @@ Steppers (:func:`make_stepper`):
   name, so no weights are copied) inside one ``tf.function`` with a fixed
   input signature, called through its concrete function; the states live in
   ``tf.Variable`` s updated in place. As in char-RNN sampling, the state runs
-  over the whole piece; seed 002 instead cut the context to the last window.
+  over the whole piece; Vasudeva instead cut the context to the last window.
   The model was trained from a zero state on windows, so pieces much longer
   than the window take the state beyond what training saw.
 * :class:`WindowStepper` for ``cnn_lstm`` and ``bilstm``: re-runs the whole
@@ -322,7 +322,7 @@ def parse_primer(
         text: the primer; ignored for mode ``start``.
         symbols: the vocabulary (``vocab.json["symbols"]``).
         mode: ``start`` (just the end token), ``symbols`` (whitespace-separated
-            symbols, e.g. seed 002's ``"60 _ _ _ 62 _ r _"``) or ``chars``
+            symbols, e.g. Vasudeva's ``"60 _ _ _ 62 _ r _"``) or ``chars``
             (every character a symbol, e.g. an ABC header ``"X:1\\nM:6/8\\nK:D\\n"``).
         end_symbol: the end token (``vocab.json["special"]["end"]``); default
             ``"<end>"`` if in the vocabulary, else ``"/"``.

@@ -10,13 +10,13 @@ Families (``ModelConfig.family``):
 =================  ======================================  ========================
 family             layers                                  output
 =================  ======================================  ========================
-``lstm``           1 LSTM (seed 002: LSTM 256 + dropout)   ``(batch, time, vocab)``
-``stacked_lstm``   ``layers`` LSTMs (seed 000: 3-4)        ``(batch, time, vocab)``
-``simple_rnn``     ``layers`` SimpleRNNs (seed 003)        ``(batch, time, vocab)``
+``lstm``           1 LSTM (Vasudeva: LSTM 256 + dropout)   ``(batch, time, vocab)``
+``stacked_lstm``   ``layers`` LSTMs (Vinze et al.: 3-4)        ``(batch, time, vocab)``
+``simple_rnn``     ``layers`` SimpleRNNs (Reitman & Cho)        ``(batch, time, vocab)``
 ``cnn_lstm``       causal Conv1D + ``layers`` LSTMs +      ``(batch, time, vocab)``
-                   per-position Dense (seed 001 hybrid)
+                   per-position Dense (Lorinczi & Brailovsky hybrid)
 ``bilstm``         ``layers`` bidirectional LSTMs          ``(batch, vocab)``
-                   (seed 001)
+                   (Lorinczi & Brailovsky)
 =================  ======================================  ========================
 
 :func:`predicts_every_position` tells the two shapes apart: a causal model
@@ -225,7 +225,7 @@ def build_model(
 
     # float32 logits keep the softmax / loss stable under mixed precision
     # Dense on (batch, time, units) acts on the last axis at every position:
-    # the TimeDistributed(Dense) of seed 001's hybrid without the wrapper,
+    # the TimeDistributed(Dense) of Lorinczi & Brailovsky's hybrid without the wrapper,
     # whose per-timestep loop fails on 1-token inputs in a traced graph.
     logits = keras.layers.Dense(vocab_size, dtype="float32", name="logits")(x)
     model = keras.Model(ids, logits, name=cfg.family)

@@ -122,7 +122,7 @@ def classical_notes(symbols: Sequence[str], meta: Mapping[str, Any]) -> np.ndarr
 
 
 def midi_primer(path: Path, meta: Mapping[str, Any], length: int) -> list[str]:
-    """The first ``length`` piano-roll tokens of a MIDI file (seed 001's seed sample),
+    """The first ``length`` piano-roll tokens of a MIDI file (Lorinczi & Brailovsky's seed sample),
     at the resolution and hold convention the vocabulary was built with."""
     from tunesmith.representations import pianoroll
 

@@ -5,9 +5,9 @@ Per track, one raw file gives one or more prepared pieces (JSON-friendly dicts):
 - nottingham: ``{"id", "title", "rhythm", "abc"}``: normalised ABC text that music21 parses.
 - essen: ``{"id", "title", "key", "transposed", "events"}``: a monophonic melody,
   events ``[midi | None, "duration as a fraction of quarter lengths"]``, filtered by
-  ``acceptable_durations`` and transposed to C major / A minor (seed 002).
+  ``acceptable_durations`` and transposed to C major / A minor (Vasudeva).
 - classical: ``{"id", "title", "n_frames", "notes"}``: notes ``[pitch, start, end]`` in
-  piano-roll frames (seed 001).
+  piano-roll frames (Lorinczi & Brailovsky).
 
 A piece that cannot be parsed or is filtered out raises MusicInputError inside the
 worker; :func:`prepare_corpus` records it in the rejected table and goes on.
@@ -48,7 +48,7 @@ def _frac(ql: float | Fraction) -> Fraction:
 def melody_events(score, acceptable_durations: Sequence[float] = ()) -> list[tuple[int | None, Fraction]]:
     """The monophonic line of ``score`` as ``(midi | None, quarter_length)`` events.
 
-    Every note and rest must have one of ``acceptable_durations`` (seed 002's
+    Every note and rest must have one of ``acceptable_durations`` (Vasudeva's
     filter, checked on the written values before tied notes are merged); tied
     notes are then merged into one event and gaps become rests. Grace notes
     (zero duration) are dropped.
@@ -97,7 +97,7 @@ def melody_events(score, acceptable_durations: Sequence[float] = ()) -> list[tup
 
 
 def key_shift(score) -> tuple[str, int]:
-    """The key of ``score`` and the semitones that move it to C major or A minor (seed 002).
+    """The key of ``score`` and the semitones that move it to C major or A minor (Vasudeva).
 
     The key comes from the first key annotation or signature; key analysis
     (Krumhansl-Schmuckler, music21's ``analyze('key')``) decides the mode when

@@ -6,7 +6,7 @@
 * :func:`render_score_svg` -- MusicXML or ABC -> an engraved score (verovio).
 * :func:`plot_piano_roll`, :func:`plot_loss_curves`, :func:`plot_histograms`,
   :func:`plot_activation_heatmap` -- PNG figures (seeds 000/003 loss curves,
-  seed 001 note distributions, seed 003 figure 11 hidden-unit heatmap).
+  Lorinczi & Brailovsky note distributions, Reitman & Cho figure 11 hidden-unit heatmap).
 * :func:`hidden_activations` -- the per-step output of a named recurrent layer.
 * :func:`render_samples` -- all of the above for a folder written by the
   generate stage, returning the sample records :func:`tunesmith.report.build_report` takes.
@@ -553,7 +553,7 @@ def read_live_metric(live_dir: Path | str, split: str, name: str = "loss") -> np
 def plot_loss_curves(
     live_dir: Path | str, png_path: Path | str, *, title: str | None = None, metric: str = "loss"
 ) -> Path:
-    """Training and validation loss per epoch from a DVCLive folder (seeds 000 and 003).
+    """Training and validation loss per epoch from a DVCLive folder (Vinze et al. and Reitman & Cho).
 
     Reads ``train/<metric>.tsv`` and the first of ``val``/``eval``/``validation``
     (see :func:`read_live_metric`); marks the epoch with the lowest validation
@@ -608,7 +608,7 @@ def plot_histograms(
     normalize: bool = True,
     ylabel: str | None = None,
 ) -> Path:
-    """Side-by-side bars of a statistic of generated vs real music (seed 001, figures 4-6).
+    """Side-by-side bars of a statistic of generated vs real music (Lorinczi & Brailovsky, figures 4-6).
 
     Args:
         generated: one value per bin (counts or shares), finite, >= 0 when ``normalize``.
@@ -675,14 +675,14 @@ def plot_activation_heatmap(
     columns: int = 48,
     title: str | None = None,
 ) -> Path:
-    """Hidden-unit activations over a tune (seed 003, figure 11).
+    """Hidden-unit activations over a tune (Reitman & Cho, figure 11).
 
     Two layouts:
 
     * ``"rows"``: one row per unit, one column per time step, the symbols
       along the x axis; 14 inches wide, 1.4 + 0.3 per unit high, at 100 dpi.
       At most ``max_steps`` steps are drawn.
-    * ``"text"``: seed 003's picture: the tune's characters in reading order
+    * ``"text"``: Reitman & Cho's picture: the tune's characters in reading order
       (a new line at every newline symbol or after ``columns`` cells), each
       cell coloured by the activation of a single unit (``units[0]``);
       10 inches wide, 1.2 + 0.3 per line high (at most 14). At most

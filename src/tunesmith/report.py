@@ -47,7 +47,8 @@ log = logging.getLogger(__name__)
 
 PUBLISHED = {
     "nottingham": {
-        "source": "seed 003 (char-LSTM, 100 hidden units, ABC folk tunes)",
+        "source": ('Reitman & Cho, "Generating Music with LSTM Networks" '
+                   "(char-LSTM, 100 hidden units, ABC folk tunes)"),
         "metric": "NLL (nats/character)",
         "values": {"train": 1.40, "validation": 1.72, "test": 1.65},
     }

@@ -12,15 +12,15 @@ drawn.
 
 Methods (``SamplerConfig.method``):
 
-* ``greedy``: argmax (seed 003's baseline).
-* ``temperature``: ``p_i ∝ exp(log p_i / T)`` (seed 003 used T = 0.5, 0.7, 1, 2).
+* ``greedy``: argmax (Reitman & Cho's baseline).
+* ``temperature``: ``p_i ∝ exp(log p_i / T)`` (Reitman & Cho used T = 0.5, 0.7, 1, 2).
 * ``top_k``: temperature sampling restricted to the ``k`` most likely symbols.
 * ``top_p``: temperature sampling restricted to the nucleus, the smallest set
   of most likely symbols whose probability reaches ``p``.
-* ``entropy``: seed 002's entropy-adaptive temperature, see
+* ``entropy``: Vasudeva's entropy-adaptive temperature, see
   :func:`adaptive_temperature`.
 
-Every method then applies the per-symbol bias of seed 002 (e.g. ``{"r": 0.9}``
+Every method then applies the per-symbol bias of Vasudeva (e.g. ``{"r": 0.9}``
 makes rests 10 % less likely): probabilities are multiplied by the weights and
 renormalised, i.e. ``log w`` is added in log space after the temperature.
 """
@@ -250,7 +250,7 @@ def adaptive_temperature(
     low_entropy: float = 0.5,
     high_entropy: float = 2.5,
 ) -> np.ndarray:
-    """Seed 002's entropy -> temperature mapping, made explicit; float64 like ``h``.
+    """Vasudeva's entropy -> temperature mapping, made explicit; float64 like ``h``.
 
     Piecewise linear in the entropy ``H`` (nats) of the model's distribution:
 
@@ -289,7 +289,7 @@ def sample_entropy_adaptive(
     high_entropy: float = 2.5,
     log_bias: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Seed 002's sampler: per-row temperature from the entropy, then the bias.
+    """Vasudeva's sampler: per-row temperature from the entropy, then the bias.
 
     The entropy is that of the model's own distribution (before temperature
     and bias); see :func:`adaptive_temperature` for the mapping.
@@ -323,9 +323,9 @@ class SamplerConfig:
         min_temperature, max_temperature: range of the ``entropy`` method's
             temperature, ``0 < min <= temperature <= max < inf``.
         low_entropy, high_entropy: the ``entropy`` method's thresholds in nats,
-            ``0 <= low <= high``; seed 002 used 2.5 as the high threshold.
+            ``0 <= low <= high``; Vasudeva used 2.5 as the high threshold.
         bias: ``{symbol: weight >= 0}`` multiplying the probabilities of those
-            symbols before renormalising (seed 002: ``{"r": 0.9}``); applies to
+            symbols before renormalising (Vasudeva: ``{"r": 0.9}``); applies to
             every method; 0 forbids the symbol.
     """
 

@@ -16,8 +16,8 @@ def _show(value) -> str:
 def sweep_summary(corpus: str, metric: str, out_dir: Path, *, repo: Path = Path(".")) -> Path:
     """Chart one metric across the ``dvc exp`` experiments of the workspace's baseline.
 
-    Each experiment is labelled by the params it changed (seed 003's hidden-size
-    sweep, seed 000's optimiser comparison ...). Writes ``out_dir/sweeps_<corpus>.png``
+    Each experiment is labelled by the params it changed (Reitman & Cho's hidden-size
+    sweep, Vinze et al.'s optimiser comparison ...). Writes ``out_dir/sweeps_<corpus>.png``
     and ``out_dir/sweeps_<corpus>.md``; returns the markdown path.
     """
     import dvc.api

@@ -98,17 +98,17 @@ class TrainConfig:
 
     Attributes:
         window: input length in tokens, >= 1 (seeds 000/002: 64; 003: 100).
-        batch_size: windows per batch, >= 1 (seed 000: 16; 002: 64).
+        batch_size: windows per batch, >= 1 (Vinze et al.: 16; 002: 64).
         epochs: maximum number of epochs, >= 1.
         target: ``"all"`` (every position predicts its next token, windows
             don't overlap) or ``"last"`` (only the token after the window,
-            sliding windows with stride 1, as seed 002). ``bilstm`` always
+            sliding windows with stride 1, as Vasudeva). ``bilstm`` always
             trains with ``"last"``.
-        optimizer: ``adam``, ``rmsprop``, ``sgd`` or ``adagrad`` (seed 000 compares them).
-        learning_rate: > 0 (seed 000: 1e-3; 003: 1e-4).
+        optimizer: ``adam``, ``rmsprop``, ``sgd`` or ``adagrad`` (Vinze et al. compares them).
+        learning_rate: > 0 (Vinze et al.: 1e-3; 003: 1e-4).
         clipnorm: gradient norm clip, >= 0; 0 switches clipping off.
         patience: epochs without a validation-loss improvement before
-            stopping, >= 0 (seed 003 stops after two rises: 2); 0 never stops early.
+            stopping, >= 0 (Reitman & Cho stops after two rises: 2); 0 never stops early.
             The saved model is always the epoch with the lowest validation loss.
         min_delta: the smallest decrease of validation loss that counts as an
             improvement, >= 0.

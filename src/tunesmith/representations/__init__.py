@@ -3,8 +3,8 @@
 | track      | module        | symbols                                              | end token |
 |------------|---------------|------------------------------------------------------|-----------|
 | nottingham | abc_chars     | characters of normalised ABC text                    | ``<end>`` |
-| essen      | time_series   | MIDI number / ``r`` / ``_`` per time step (seed 002) | ``/``     |
-| classical  | pianoroll     | one token per set of sounding pitches (seed 001)     | ``<end>`` |
+| essen      | time_series   | MIDI number / ``r`` / ``_`` per time step (Vasudeva) | ``/``     |
+| classical  | pianoroll     | one token per set of sounding pitches (Lorinczi & Brailovsky)     | ``<end>`` |
 """
 
 from __future__ import annotations

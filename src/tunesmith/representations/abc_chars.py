@@ -1,9 +1,9 @@
-"""Characters of ABC text (the nottingham track; seeds 000 and 003).
+"""Characters of ABC text (the nottingham track; Vinze et al. and Reitman & Cho).
 
 A tune is its normalised ABC text; its symbols are its characters, and one
 ``<end>`` token separates tunes. Normalisation makes equal music equal text:
 ``\\n`` line endings, no trailing or repeated spaces, no comment or blank
-lines, and a choice of headers to keep (``all`` as seed 003, or ``musical``:
+lines, and a choice of headers to keep (``all`` as Reitman & Cho, or ``musical``:
 only M:, L: and K:, which the music needs).
 """
 

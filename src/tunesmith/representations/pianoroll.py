@@ -1,13 +1,13 @@
-"""Piano-roll chord tokens for the classical track (seed 001), exactly reversible.
+"""Piano-roll chord tokens for the classical track (Lorinczi & Brailovsky), exactly reversible.
 
 A piece is a list of notes ``[pitch, start_frame, end_frame]`` on a grid of
 frames, either beat-aligned (``frames_per_beat`` frames per quarter note,
-following the file's tempo changes) or ``fs`` frames per second (seed 001's
+following the file's tempo changes) or ``fs`` frames per second (Lorinczi & Brailovsky's
 sampling frequency). Each frame becomes one token: the sorted set of pitches
 sounding in it joined by ``"."`` (``"60.64.67"``), or ``"r"`` when nothing
 sounds.
 
-Seed 001 loses the difference between a held note and a re-struck one, since
+Lorinczi & Brailovsky loses the difference between a held note and a re-struck one, since
 both sound in consecutive frames. With ``distinguish_holds=True`` (the
 default) a pitch carried over from the previous frame without a new onset gets
 a trailing ``"~"`` (``"60~.64.67"``: 60 held, 64 and 67 struck), which makes
@@ -255,7 +255,7 @@ def encode(notes: np.ndarray, *, distinguish_holds: bool = True) -> list[str]:
         distinguish_holds: mark a pitch continuing from the previous frame
             without a new onset with a trailing ``"~"``, which makes the
             encoding exactly reversible. Without it a re-struck pitch looks
-            like a held one (seed 001's tokens).
+            like a held one (Lorinczi & Brailovsky's tokens).
 
     Returns:
         Tokens such as ``"60~.64.67"`` (pitches ascending) or ``"r"`` for a
@@ -375,7 +375,7 @@ def decode_notes(
     a pitch marked ``"~"`` continues the note sounding in the previous frame and
     an unmarked pitch starts a new note, so decoding is exact. A ``"~"`` pitch
     that was not sounding (possible in generated sequences) starts a new note.
-    Without it, a pitch sounding in consecutive frames is one note (seed 001's
+    Without it, a pitch sounding in consecutive frames is one note (Lorinczi & Brailovsky's
     reading; a re-strike merges with the note before it) and marks are ignored.
 
     Returns:

@@ -1,4 +1,4 @@
-"""Seed 002's melody time series (the essen track).
+"""Vasudeva's melody time series (the essen track).
 
 One symbol per ``time_step`` quarter lengths: the MIDI number when a note
 starts, ``r`` when a rest starts, ``_`` while the previous note or rest holds.
@@ -80,7 +80,7 @@ def decode_events(symbols: Sequence[str], time_step: float | Fraction = 0.25) ->
 
 
 def to_stream(symbols: Sequence[str], time_step: float | Fraction = 0.25, *, title: str = ""):
-    """Decode symbols into a music21 Stream (notes and rests), as seed 002's save_melody."""
+    """Decode symbols into a music21 Stream (notes and rests), as Vasudeva's save_melody."""
     from music21 import metadata, note, stream
 
     part = stream.Stream()
