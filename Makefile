@@ -48,10 +48,10 @@ repro: install  ## run the whole DVC pipeline on the default (bundled) corpora
 
 # BL_DIR: the folder holding the four published .mat files (sets fetch.bl_*.local_dir, as a dvc experiment);
 # the pipeline is benchmark/dvc.yaml, apart from the three tracks' dvc.yaml so `make repro` never runs it
-benchmark: install  ## the four polyphonic benchmarks and their table: make benchmark BL_DIR=/path/to/mdata
+benchmark: install  ## the four polyphonic benchmarks and their table (downloads the pinned .mat files; BL_DIR=/path/to/mdata uses a local copy)
 	@git rev-parse --is-inside-work-tree >/dev/null 2>&1 || git init --quiet
 	@test -d .dvc || $(BIN)/dvc init --quiet
-	$(if $(BL_DIR),$(BIN)/dvc exp run benchmark/dvc.yaml:bl_table $(foreach b,bl_nottingham bl_jsb bl_piano bl_musedata,-S fetch.$(b).local_dir=$(abspath $(BL_DIR))),$(BIN)/dvc repro benchmark/dvc.yaml:bl_table)
+	$(if $(BL_DIR),$(BIN)/dvc exp run benchmark/dvc.yaml:bl_table $(foreach b,bl_nottingham bl_jsb bl_piano bl_musedata,-S fetch.$(b).source=local -S fetch.$(b).local_dir=$(abspath $(BL_DIR))),$(BIN)/dvc repro benchmark/dvc.yaml:bl_table)
 	@cat data/benchmark/table.md
 
 test: install  ## run the test suite

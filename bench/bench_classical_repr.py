@@ -1,4 +1,4 @@
-"""Classical track: chord tokens (Lorinczi & Brailovsky's seed 001) vs notes per frame (Walder 2016),
+"""Classical track: chord tokens (Lorinczi & Brailovsky's Lorinczi & Brailovsky) vs notes per frame (Walder 2016),
 compared by validation NLL per FRAME with full context.
 
 Both runs read the same prepared pieces (``data/prepared/classical``, the prepare stage's output),

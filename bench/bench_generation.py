@@ -1,9 +1,9 @@
-"""Generation speed: seed 002's predict-per-token loop vs the stateful stepper.
+"""Generation speed: Vasudeva's predict-per-token loop vs the stateful stepper.
 
-Builds one LSTM (one-hot input, like seed 002's model; random weights) and
+Builds one LSTM (one-hot input, like Vasudeva's model; random weights) and
 times, in tokens per second:
 
-(a) seed 002: for every token, one-hot the last ``window`` tokens and call
+(a) Vasudeva: for every token, one-hot the last ``window`` tokens and call
     ``model.predict`` on that ``(1, window, vocab)`` array (a float one-hot
     input model that shares the LSTM and Dense layers, so the same weights);
 (b) ``tunesmith.generation`` stepper, 1 sample;
@@ -34,7 +34,7 @@ from tunesmith.sampling import sample_temperature
 
 
 def seed002_model(model: keras.Model, vocab: int, window: int) -> keras.Model:
-    """Seed 002's float one-hot-input model built from ``model``'s own layers (shared weights)."""
+    """Vasudeva's float one-hot-input model built from ``model``'s own layers (shared weights)."""
     onehot = keras.Input(shape=(window, vocab), dtype="float32", name="one_hot_window")
     x = model.get_layer("lstm_0")(onehot)
     x = model.get_layer("dropout_0")(x)
@@ -100,7 +100,7 @@ def main() -> None:
         f"{cpu}, {where}\n"
     )
     rows = [
-        ("(a) seed 002: model.predict on the one-hot window per token", a, ""),
+        ("(a) Vasudeva: model.predict on the one-hot window per token", a, ""),
         ("(b) stateful stepper, 1 sample", b, ">= 100x"),
         (f"(c) stateful stepper, {args.batch} samples as one batch (total)", c, ">= 2000x"),
     ]

@@ -1,9 +1,9 @@
-"""Peak memory and speed of training on lazy tf.data windows vs seed 002's one-hot arrays.
+"""Peak memory and speed of training on lazy tf.data windows vs Vasudeva's one-hot arrays.
 
 For each window length, one training run in its own subprocess (so each peak
 RSS is that run's alone) on ``<vocab-dir>/train.npy`` (validation on
 ``validation.npy`` when present), and, for comparison, the size of the input
-array seed 002 builds before training: every sliding window (stride 1), one-hot
+array Vasudeva builds before training: every sliding window (stride 1), one-hot
 encoded, ``n_windows x window x V`` float32 values (``keras.utils.to_categorical``
 returns float32; a bool array would be a quarter of that). That size is
 computed, never allocated.
@@ -90,7 +90,7 @@ def _child(args: argparse.Namespace) -> None:
 
 
 def _one_hot_bytes(n_tokens: int, window: int, vocab_size: int, itemsize: int) -> int:
-    """Seed 002's input array: every stride-1 window, one-hot, ``(N - W, W, V)``."""
+    """Vasudeva's input array: every stride-1 window, one-hot, ``(N - W, W, V)``."""
     return max(n_tokens - window, 0) * window * vocab_size * itemsize
 
 

@@ -1,8 +1,8 @@
-"""Training speed: ours vs seed 002's set-up, same model size, same data, same machine.
+"""Training speed: ours vs Vasudeva's set-up, same model size, same data, same machine.
 
 - ours: integer ids, an embedding, non-overlapping windows, every position predicts
   its next token (``target: all``);
-- seed 002: one-hot inputs (built in the graph here, so memory does not decide the
+- Vasudeva: one-hot inputs (built in the graph here, so memory does not decide the
   race; see bench_train_memory.py for that), sliding windows of stride 1, only the
   token after each window is predicted (``target: last``).
 
@@ -189,7 +189,7 @@ def main() -> None:
     p.add_argument("--target-nll", type=float, default=1.3)
     p.add_argument("--val-positions", type=int, default=2000)
     p.add_argument("--compare", choices=("seed002", "context"), default="seed002",
-                   help="seed002: ours vs seed 002's set-up; context: carried-state vs fresh-window training")
+                   help="seed002: ours vs Vasudeva's set-up; context: carried-state vs fresh-window training")
     p.add_argument("--layers", type=int, default=1, help="--compare context: LSTM layers")
     p.add_argument("--lr", type=float, default=2e-3, help="--compare context: Adam learning rate")
     p.add_argument("--dropout", type=float, default=0.2, help="--compare context: dropout")
@@ -213,7 +213,7 @@ def main() -> None:
                   seconds=args.seconds, eval_every=args.eval_every, val_positions=positions, seed=0)
     results = [
         run("ours (ids, embedding, every position)", target="all", embedding_dim=32, **common),
-        run("seed 002 (one-hot, stride 1, last only)", target="last", embedding_dim=0, **common),
+        run("Vasudeva (one-hot, stride 1, last only)", target="last", embedding_dim=0, **common),
     ]
     print(f"\nLSTM {args.units}, window {args.window}, batch {args.batch}, {args.seconds:.0f} s each, "
           f"data {args.vocab_dir}")

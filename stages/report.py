@@ -1,6 +1,6 @@
 """report: one static HTML page for all corpora (data/report/index.html).
 
-Per corpus: the metrics beside the baselines (and seed 003's published figures for
+Per corpus: the metrics beside the baselines (and Reitman & Cho's published figures for
 nottingham), loss curves and music-statistics plots, and every sample with its audio
 player, engraved score, piano roll and download links. Opens from the file system.
 """
@@ -13,14 +13,14 @@ from tunesmith import TRACKS, io
 from tunesmith.stage import run
 
 CAPTIONS = {
-    "pitch_class_hist.png": "Pitch classes, generated vs real (seed 001's figures 4-6)",
+    "pitch_class_hist.png": "Pitch classes, generated vs real (Lorinczi & Brailovsky's figures 4-6)",
     "note_length_hist.png": "Note lengths, generated vs real",
     "ioi_hist.png": "Inter-onset intervals, generated vs real",
-    "activations.png": "Hidden-unit activations over a generated piece (seed 003's figure 11)",
+    "activations.png": "Hidden-unit activations over a generated piece (Reitman & Cho's figure 11)",
 }
 SUMMARY = {
-    "nottingham": "Folk tunes as characters of ABC text (seeds 000 and 003).",
-    "essen": "Essen folksongs as a 16th-note time series of MIDI pitch, rest and hold (seed 002).",
+    "nottingham": "Folk tunes as characters of ABC text (Vinze et al. and Reitman & Cho).",
+    "essen": "Essen folksongs as a 16th-note time series of MIDI pitch, rest and hold (Vasudeva).",
     "classical": ("Piano music as a piano roll: each frame's sounding pitches, then a frame end (Walder 2016); "
                   "encode.classical.representation=chords gives Lorinczi & Brailovsky's chord tokens."),
 }
