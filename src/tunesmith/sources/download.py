@@ -304,6 +304,10 @@ def _from_files(manifest: Manifest, files: list[ManifestFile], dest: Path, cache
         retry_if_failed=retries,
     )
     downloader = ResumableDownloader(cache_dir / "partial", timeout=timeout)
+    # pooch creates a file's folder with os.makedirs(exist_ok=False) when it is missing: two threads
+    # fetching into the same new folder race on it, so every folder exists before the threads start
+    for folder in {(Path(store.abspath) / f.path).parent for f in files}:
+        folder.mkdir(parents=True, exist_ok=True)
     stop = threading.Event()  # no network: do not wait for a thousand refusals
 
     def one(f: ManifestFile) -> str:
