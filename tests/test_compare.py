@@ -242,3 +242,40 @@ def test_failures_are_one_line_and_exit_2(repo, tmp_path, case):
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("tunesmith: error:") and expected in lines[0], proc.stderr
+
+
+def test_metrics_files_neither_revision_has_are_left_out_but_one_sided_gaps_are_named():
+    from tunesmith.compare import Side, missing_notes, read_figures
+
+    def gone(path):
+        return FileNotFoundError(f"No storage files available: '{path}'")
+
+    class Shows:  # what dvc.repo.Repo's params/metrics .show return, for two revisions
+        def __init__(self, by_rev):
+            self.by_rev = by_rev
+
+        def show(self, revs, hide_workspace):
+            return self.by_rev
+
+    def rev(metrics):
+        return {"data": {path: ({"error": data} if isinstance(data, Exception) else {"data": data})
+                         for path, data in metrics.items()}}
+
+    class Repo:
+        params = Shows({"main": rev({"params.yaml": {"a": 1}}), "workspace": rev({"params.yaml": {"a": 2}})})
+        metrics = Shows({
+            "main": rev({"data/metrics/essen/evaluate.json": {"model": {"nll": 0.8}},
+                         "data/benchmark/metrics/bl_jsb/train.json": gone("bl_jsb/train.json"),
+                         "data/metrics/classical/evaluate.json": gone("classical/evaluate.json")}),
+            "workspace": rev({"data/metrics/essen/evaluate.json": {"model": {"nll": 0.7}},
+                              "data/benchmark/metrics/bl_jsb/train.json": gone("bl_jsb/train.json"),
+                              "data/metrics/classical/evaluate.json": {"model": {"nll": 0.6}}}),
+        })
+
+    old, new = Side("main", "main"), Side("workspace", None)
+    read_figures(Repo(), "main", old, new)
+    assert old.metrics["data/metrics/essen/evaluate.json"] == {"model.nll": 0.8}
+    assert new.metrics["data/metrics/classical/evaluate.json"] == {"model.nll": 0.6}
+    assert not any("bl_jsb" in note for note in missing_notes(old) + missing_notes(new))
+    assert [n.split(":")[0] for n in missing_notes(old)] == ["data/metrics/classical/evaluate.json"]
+    assert missing_notes(new) == []

@@ -186,6 +186,14 @@ def read_figures(dvc_repo, rev: str, old: Side, new: Side) -> None:
                 side.errors[path] = _one_line(data)
             else:
                 side.metrics[path] = _flatten(data)
+    # a metrics file that neither revision has is a stage never run on either (the benchmark pipeline,
+    # which `make repro` leaves out): nothing to compare, and not worth a line per file
+    for path in [p for p in old.errors if _never_written(old.errors[p]) and _never_written(new.errors.get(p))]:
+        del old.errors[path], new.errors[path]
+
+
+def _never_written(error: str | None) -> bool:
+    return bool(error) and "FileNotFoundError" in error
 
 
 def params_diff(old: Side, new: Side) -> list[tuple[str, Any, Any]]:
