@@ -268,7 +268,7 @@ def _(tmp, monkeypatch, capsys, model_dir):
     def crash(*args, **kwargs):
         raise RuntimeError("out of memory")
 
-    monkeypatch.setattr(training, "_fit_one_epoch", crash)
+    monkeypatch.setattr(training.loop, "_fit_one_epoch", crash)
     with pytest.raises(RuntimeError):
         _train(model, epochs=2, learning_rate=0.5)  # another config: training starts again
     assert (model / "model.keras").read_bytes() == before
