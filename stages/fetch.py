@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tunesmith import corpora, io
+from tunesmith import io
 from tunesmith.config import FetchConfig, build, section
 from tunesmith.errors import ArtifactError
 from tunesmith.sources import packaged_manifest
+from tunesmith.sources.bundled import fetch_bundled
+from tunesmith.sources.local import fetch_local
+from tunesmith.sources.pinned import fetch_download
 from tunesmith.stage import parser, run
 
 
@@ -16,15 +19,14 @@ def main(args, params: dict) -> None:
     cfg = build(FetchConfig, section(params, key), key)
     out = args.out
     if cfg.source == "bundled":
-        manifest, rejected = corpora.fetch_bundled(args.corpus, out, collections=cfg.collections,
-                                                   rhythms=cfg.rhythms, max_pieces=cfg.max_pieces,
-                                                   workers=cfg.workers)
+        manifest, rejected = fetch_bundled(args.corpus, out, collections=cfg.collections,
+                                           rhythms=cfg.rhythms, max_pieces=cfg.max_pieces, workers=cfg.workers)
     elif cfg.source == "download":
-        manifest, rejected = corpora.fetch_download(args.corpus, packaged_manifest(args.corpus), out,
-                                                    cache_dir=args.cache, mirror=cfg.mirror, subsets=cfg.subsets,
-                                                    method=cfg.method, subsets_key=f"{key}.subsets")
+        manifest, rejected = fetch_download(args.corpus, packaged_manifest(args.corpus), out,
+                                            cache_dir=args.cache, mirror=cfg.mirror, subsets=cfg.subsets,
+                                            method=cfg.method, subsets_key=f"{key}.subsets")
     else:
-        manifest, rejected = corpora.fetch_local(args.corpus, Path(cfg.local_dir).expanduser(), out)
+        manifest, rejected = fetch_local(args.corpus, Path(cfg.local_dir).expanduser(), out)
     io.write_csv(out / "manifest.csv", manifest)
     io.write_csv(out / "rejected.csv", rejected)
     if manifest.empty:
