@@ -7,7 +7,6 @@ Also the vocabulary fingerprint recorded in ``config.json`` and the byte-stable
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import os
 import shutil
@@ -22,13 +21,12 @@ from tunesmith.errors import ArtifactError, MissingArtifactError
 from tunesmith.io import read_json, write_json
 from tunesmith.models import ModelConfig, predicts_every_position
 from tunesmith.training.config import STATE_FORMAT, TrainConfig
+from tunesmith.vocab import fingerprint
 
 
 def vocab_fingerprint(vocab: Mapping[str, Any]) -> str:
-    """sha256 (hex) of the ordered symbol list: equal iff every id means the same symbol."""
-    symbols = _symbols(vocab)
-    blob = json.dumps(symbols, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-    return hashlib.sha256(blob).hexdigest()
+    """`vocab.fingerprint` of a vocabulary dict's ``symbols``: equal iff every id means the same symbol."""
+    return fingerprint(_symbols(vocab))
 
 
 def _symbols(vocab: Mapping[str, Any]) -> list[str]:
