@@ -82,7 +82,7 @@ def train(
         train_cfg: how to fit it.
         vocab: the vocabulary dict (``vocab.json``); its ``symbols`` fix ``V``.
         train_ids, val_ids: 1-D integer token-id arrays, ids in ``[0, V)``.
-        out_dir: where checkpoints and the final artefacts go (see the module docstring).
+        out_dir: where checkpoints and the final artefacts go (see the package docstring).
         live_dir: DVCLive folder for per-epoch metrics, or None for no DVCLive.
 
     Returns:
