@@ -38,6 +38,7 @@ def comparison(metrics: Mapping[str, Any], model_label: str) -> dict[str, Any] |
     if not isinstance(model, Mapping) and not baselines:
         return None
     model = model if isinstance(model, Mapping) else {}
+    plain = baselines  # named as in the metrics, for the headline sentence
     best_ngram = metrics.get("best_ngram")
     if isinstance(best_ngram, Mapping) and best_ngram.get("name"):  # which order won, and where it was chosen
         note = f" (best n-gram: order chosen on {best_ngram.get('chosen_on', 'validation')})"
@@ -64,7 +65,7 @@ def comparison(metrics: Mapping[str, Any], model_label: str) -> dict[str, Any] |
              "cells": [{"text": fmt(row.get(c)), "best": c in best and row.get(c) == best[c]} for c in columns]}
             for i, (name, row) in enumerate(rows)
         ],
-        "headline": headline(model, baselines, columns, model_label, str(metrics.get("split", "test"))),
+        "headline": headline(model, plain, columns, model_label, str(metrics.get("split", "test"))),
         "model_row": dict(model),
     }
 
