@@ -56,7 +56,7 @@ def run(name: str, *, vocab_dir: Path, window: int, batch: int, units: int, seco
 
     from tunesmith.dataset import load_split, make_windows
     from tunesmith.models import ModelConfig, build_model
-    from tunesmith.training import _last_step_model  # the exact wrapper train() uses for target 'last'
+    from tunesmith.training.fitting import _last_step_model  # the exact wrapper train() uses for target 'last'
 
     keras.utils.set_random_seed(seed)
     train_ids = np.asarray(load_split(vocab_dir, "train"))

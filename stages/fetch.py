@@ -4,32 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tunesmith import corpora, io
 from tunesmith.config import FetchConfig, build, section
-from tunesmith.errors import ArtifactError
-from tunesmith.sources import packaged_manifest
+from tunesmith.sources.fetch import fetch_corpus
 from tunesmith.stage import parser, run
 
 
 def main(args, params: dict) -> None:
     key = f"fetch.{args.corpus}"
-    cfg = build(FetchConfig, section(params, key), key)
-    out = args.out
-    if cfg.source == "bundled":
-        manifest, rejected = corpora.fetch_bundled(args.corpus, out, collections=cfg.collections,
-                                                   rhythms=cfg.rhythms, max_pieces=cfg.max_pieces,
-                                                   workers=cfg.workers)
-    elif cfg.source == "download":
-        manifest, rejected = corpora.fetch_download(args.corpus, packaged_manifest(args.corpus), out,
-                                                    cache_dir=args.cache, mirror=cfg.mirror, subsets=cfg.subsets,
-                                                    method=cfg.method, subsets_key=f"{key}.subsets")
-    else:
-        manifest, rejected = corpora.fetch_local(args.corpus, Path(cfg.local_dir).expanduser(), out)
-    io.write_csv(out / "manifest.csv", manifest)
-    io.write_csv(out / "rejected.csv", rejected)
-    if manifest.empty:
-        raise ArtifactError(f"0 of {len(rejected)} pieces of {args.corpus} could be used: "
-                            f"see {out / 'rejected.csv'}")
+    fetch_corpus(args.corpus, build(FetchConfig, section(params, key), key), args.out, cache_dir=args.cache, key=key)
 
 
 if __name__ == "__main__":

@@ -1,53 +1,24 @@
 """report: one static HTML page for all corpora (data/report/index.html).
 
-Per corpus: the metrics beside the baselines (and Reitman & Cho's published figures for
-nottingham), loss curves and music-statistics plots, and every sample with its audio
-player, engraved score, piano roll and download links. Opens from the file system.
+Per corpus: a headline (the LSTM's NLL beside the best n-gram baseline), the metrics beside
+the baselines (and Reitman & Cho's published figures for nottingham), loss curves and
+music-statistics plots, each explained in a line, and every sample with its audio player,
+engraved score, piano roll and download links. Opens from the file system.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from tunesmith import TRACKS, io
+from tunesmith import TRACKS
 from tunesmith.stage import run
-
-CAPTIONS = {
-    "pitch_class_hist.png": "Pitch classes, generated vs real (Lorinczi & Brailovsky's figures 4-6)",
-    "note_length_hist.png": "Note lengths, generated vs real",
-    "ioi_hist.png": "Inter-onset intervals, generated vs real",
-    "activations.png": "Hidden-unit activations over a generated piece (Reitman & Cho's figure 11)",
-}
-SUMMARY = {
-    "nottingham": "Folk tunes as characters of ABC text (Vinze et al. and Reitman & Cho).",
-    "essen": "Essen folksongs as a 16th-note time series of MIDI pitch, rest and hold (Vasudeva).",
-    "classical": ("Piano music as a piano roll: each frame's sounding pitches, then a frame end (Walder 2016); "
-                  "encode.classical.representation=chords gives Lorinczi & Brailovsky's chord tokens."),
-}
 
 
 def main(args, params: dict) -> None:
-    from tunesmith.report import build_report
-    from tunesmith.samples import sample_records
+    from tunesmith.report import write_report
 
-    corpora = {}
-    for track in args.corpora:
-        metrics = io.read_json(args.metrics / track / "evaluate.json")
-        # shown in their own tables (published figures beside ours; the training run)
-        metrics.pop("published_seed_003", None)
-        metrics.pop("training", None)
-        plots_dir = args.eval / track  # the histograms are drawn there by evaluate (captioned PNGs)
-        corpora[track] = {
-            "title": track,
-            "summary": SUMMARY[track],
-            "metrics": metrics,
-            "training": io.read_json(args.models / track / "metrics.json"),
-            "live_dir": str(args.live / track),
-            "plots": [{"path": str(plots_dir / name), "caption": caption}
-                      for name, caption in CAPTIONS.items() if (plots_dir / name).exists()],
-            "samples": sample_records(args.samples / track),
-        }
-    build_report(corpora, args.out, title="tunesmith: what the models learned and made")
+    write_report(args.corpora, args.out, metrics_dir=args.metrics, eval_dir=args.eval, models_dir=args.models,
+                 live_dir=args.live, samples_dir=args.samples)
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 from tunesmith import io
@@ -28,8 +29,7 @@ def main(args, params: dict) -> None:
     vocab = build_vocab(splits["train"], end=meta["end"], min_count=cfg.min_count,
                         meta={**meta, "min_count": cfg.min_count}, always=always)
     cover = {s: round(coverage(vocab, pieces), 6) for s, pieces in splits.items()}
-    vocab = build_vocab(splits["train"], end=meta["end"], min_count=cfg.min_count,
-                        meta={**meta, "min_count": cfg.min_count, "coverage": cover}, always=always)
+    vocab = replace(vocab, meta={**vocab.meta, "coverage": cover})  # the same symbols: built once
     ids = {s: vocab.corpus_ids(pieces) for s, pieces in splits.items()}
     with io.atomic_path(args.out) as tmp:
         tmp.mkdir()

@@ -41,9 +41,9 @@ from tunesmith.config import (
     VocabConfig,
     build,
 )
-from tunesmith.corpora import fetch_local
 from tunesmith.errors import ArtifactError, ConfigError, FetchError, MusicInputError, TunesmithError
 from tunesmith.prepare import prepare_classical, prepare_corpus, prepare_essen, prepare_nottingham
+from tunesmith.sources.local import fetch_local
 
 ROOT = Path(__file__).resolve().parents[1]
 SRC = ROOT / "src"
@@ -268,7 +268,7 @@ def _(tmp, monkeypatch, capsys, model_dir):
     def crash(*args, **kwargs):
         raise RuntimeError("out of memory")
 
-    monkeypatch.setattr(training, "_fit_one_epoch", crash)
+    monkeypatch.setattr(training.loop, "_fit_one_epoch", crash)
     with pytest.raises(RuntimeError):
         _train(model, epochs=2, learning_rate=0.5)  # another config: training starts again
     assert (model / "model.keras").read_bytes() == before
@@ -732,14 +732,14 @@ prepare.prepare_corpus("essen", Path({raw!r}), pd.DataFrame(rows), PrepareConfig
 
 _FETCH_SETUP = """
 from pathlib import Path
-from tunesmith import corpora
+from tunesmith.sources import bundled
 
 def slow(src, dst):
     time.sleep(600)
 
-corpora._convert_score = slow
+bundled._convert_score = slow
 print("ready", flush=True)
-corpora.fetch_bundled("classical", Path({out!r}), collections=["bach"], max_pieces=4, workers=2)
+bundled.fetch_bundled("classical", Path({out!r}), collections=["bach"], max_pieces=4, workers=2)
 """
 
 

@@ -48,11 +48,11 @@ def scale_midi(tmp_path: Path) -> Path:
 def no_fluidsynth(monkeypatch):
     real_which = shutil.which
     monkeypatch.setattr(
-        render.shutil,
+        render.audio.shutil,
         "which",
         lambda name, *a, **k: None if name == "fluidsynth" else real_which(name),
     )
-    monkeypatch.setattr(render, "_warned", set())
+    monkeypatch.setattr(render.audio, "_warned", set())
 
 
 def assert_valid_audio(info: dict, wav: Path, *, seconds: float) -> np.ndarray:
@@ -117,7 +117,7 @@ def test_duration_is_capped(scale_midi, tmp_path, no_fluidsynth):
 def test_mp3_beside_wav_only_with_an_encoder(scale_midi, tmp_path, no_fluidsynth, monkeypatch):
     copier = "import shutil, sys; shutil.copyfile(sys.argv[1], sys.argv[2])"
     monkeypatch.setattr(
-        render, "_mp3_command", lambda wav, mp3: [sys.executable, "-c", copier, str(wav), str(mp3)]
+        render.audio, "_mp3_command", lambda wav, mp3: [sys.executable, "-c", copier, str(wav), str(mp3)]
     )
     wav = tmp_path / "m.wav"
     info = render.render_audio(scale_midi, wav)
@@ -125,7 +125,7 @@ def test_mp3_beside_wav_only_with_an_encoder(scale_midi, tmp_path, no_fluidsynth
     assert (tmp_path / "m.mp3").read_bytes() == wav.read_bytes()
 
     # no encoder any more: the stale MP3 goes, the WAV is still written
-    monkeypatch.setattr(render, "_mp3_command", lambda wav, mp3: None)
+    monkeypatch.setattr(render.audio, "_mp3_command", lambda wav, mp3: None)
     info = render.render_audio(scale_midi, wav)
     assert info["mp3"] is None
     assert not (tmp_path / "m.mp3").exists()

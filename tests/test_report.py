@@ -143,8 +143,8 @@ def test_every_link_points_inside_the_folder(index):
 def test_report_content(index):
     page = index.read_text(encoding="utf-8")
     assert "model" in parse(index).row_classes
-    # the margin over the best n-gram: 1.8 - 1.5
-    assert re.search(r"nll <strong>1\.5</strong> is 0\.3000 \(16\.7%\) lower", page)
+    # the headline: the margin over the best n-gram, 1.8 - 1.5
+    assert re.search(r"NLL \(nats/symbol\) <strong>1\.5</strong> on the test split, 0\.3000 \(16\.7%\) lower", page)
     assert "kn-5 (1.8)" in page
     assert page.count("1.72") == 1  # Reitman & Cho's validation NLL, for nottingham only
     assert "Essen &lt;folksongs&gt;" in page and "<folksongs>" not in page
@@ -200,7 +200,7 @@ def test_browser_probe_catches_broken_pages(tmp_path):
 
 
 def test_full_context_headline_with_the_window_figure_and_the_best_ngram_named():
-    from tunesmith.report import _comparison
+    from tunesmith.report.sections import comparison
 
     metrics = {
         "model": {"nll": 1.2},
@@ -208,9 +208,71 @@ def test_full_context_headline_with_the_window_figure_and_the_best_ngram_named()
         "baselines": {"uniform": {"nll": 4.0}, "kn-7": {"nll": 1.5}},
         "best_ngram": {"name": "kn-7", "order": 7, "chosen_on": "validation"},
     }
-    html, _ = _comparison(metrics, "LSTM")
-    assert "LSTM, full context of each piece" in html
-    assert "LSTM, 64-token windows from a zero state" in html
-    assert "kn-7 (best n-gram: order chosen on validation)" in html
-    # the margin is the headline's, against the chosen n-gram: 1.5 - 1.2
-    assert re.search(r"nll <strong>1\.2</strong> is 0\.3000 \(20\.0%\) lower", html)
+    table = comparison(metrics, "LSTM")
+    names = [row["name"] for row in table["rows"]]
+    assert names[0] == "LSTM, full context of each piece" and table["rows"][0]["model"]
+    assert "LSTM, 64-token windows from a zero state" in names
+    assert "kn-7 (best n-gram: order chosen on validation)" in names
+    # the headline is against the chosen n-gram: 1.5 - 1.2
+    headline = table["headline"]
+    assert headline["label"] == "LSTM, full context of each piece" and headline["good"]
+    assert (headline["value"], headline["diff"], headline["pct"]) == ("1.2", "0.3000", " (20.0%)")
+    assert headline["baseline"] == "kn-7"  # the table's row says how its order was chosen
+
+
+# --------------------------------------------------------------------------- for people
+
+
+def test_metrics_read_as_words_with_a_line_each():
+    from tunesmith.report.content import metric_text
+
+    assert metric_text("music.ioi_hist_kl").name == "inter-onset intervals: KL divergence"
+    assert "0 = the same" in metric_text("music.ioi_hist_kl").explanation
+    assert metric_text("music.generated_pitch_range").name == "pitch range (semitones), generated"
+    assert metric_text("val.loss").name == "validation loss (nats/symbol)"
+    assert metric_text("novelty.mean_8gram_share").name == "share of 8-grams copied"
+    assert metric_text("novelty.something_new").name == "something new"  # unknown: the key, spaced
+
+
+def test_write_report_reads_the_pipeline_folders_and_escapes_what_it_shows(tmp_path):
+    from tunesmith.io import write_json
+    from tunesmith.report import write_report
+
+    corpus = "essen"
+    write_json(tmp_path / "metrics" / corpus / "evaluate.json", {
+        "split": "test", "model": {"nll": 1.0}, "baselines": {"kn-3": {"nll": 1.25}},
+        "published_seed_003": {"char_lstm": {"test": 9.99}}, "training": {"best_epoch": 7},
+        "music": {"ioi_hist_kl": 0.125}})
+    write_json(tmp_path / "models" / corpus / "metrics.json", {"best_epoch": 2, "val": {"loss": 1.1}})
+    write_live(tmp_path / "live" / corpus)
+    (tmp_path / "eval" / corpus).mkdir(parents=True)
+    render.plot_histograms([1, 2], [2, 1], ["a", "b"], tmp_path / "eval" / corpus / "ioi_hist.png", "ioi")
+    samples = tmp_path / "samples" / corpus
+    samples.mkdir(parents=True)
+    (samples / "samples.csv").write_text("sample,seed,error\nsample_000,1,<script>bad</script>\n")
+    index = write_report([corpus], tmp_path / "report", metrics_dir=tmp_path / "metrics",
+                         eval_dir=tmp_path / "eval", models_dir=tmp_path / "models", live_dir=tmp_path / "live",
+                         samples_dir=tmp_path / "samples")
+    page = index.read_text(encoding="utf-8")
+    # the headline sentence, the papers by authors and title, readable names in folded tables
+    assert "NLL (nats/symbol) <strong>1</strong> on the test split, 0.2500 (20.0%) lower (better)" in page
+    assert "Vasudeva H N, &#34;Music Generation using an LSTM model&#34; (2024)" in page
+    assert "inter-onset intervals: KL divergence</abbr></td><td>0.1250</td>" in page
+    assert '<details class="more"><summary>All metrics' in page
+    # evaluate's figure with its caption and explanation; the loss curves drawn from DVCLive
+    assert "<strong>Inter-onset intervals, generated vs real</strong>. Time in beats" in page
+    assert (index.parent / "assets" / corpus / "ioi_hist.png").is_file()
+    assert (index.parent / "assets" / corpus / "loss_curves.png").is_file()
+    # shown elsewhere, not as metrics; user text is escaped
+    assert "9.99" not in page and "published_seed_003" not in page
+    assert "&lt;script&gt;bad&lt;/script&gt;" in page and "<script>" not in page
+
+
+def test_the_template_ships_as_package_data():
+    import tomllib
+
+    root = Path(__file__).resolve().parents[1]
+    data = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
+    templates = root / "src" / "tunesmith" / "templates"
+    shipped = {p.name for pattern in data["tunesmith"] for p in templates.glob(pattern.split("/", 1)[1])}
+    assert {"report.html.j2", "report.css"} <= shipped

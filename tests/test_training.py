@@ -234,20 +234,20 @@ def test_resume_continues_and_matches_an_uninterrupted_run(trained, tmp_path, ca
 def test_incompatible_checkpoint_is_discarded(tmp_path, caplog):
     ckpt = tmp_path / "model" / "checkpoints"
     ckpt.mkdir(parents=True)
-    compat = training._compat_key(MODEL, CFG, VOCAB, "all", False)
+    compat = training.checkpoints._compat_key(MODEL, CFG, VOCAB, "all", False)
     old = {**compat, "model": {**compat["model"], "units": 32}, "vocab_size": 9}
     write_json(ckpt / "state.json", {"format": training.STATE_FORMAT, "compat": old, "epoch": 1})
     (ckpt / "epoch-0001.keras").write_bytes(b"stale")
     with caplog.at_level(logging.WARNING, logger="tunesmith.training"):
-        assert training._load_state(ckpt, compat) is None
+        assert training.checkpoints._load_state(ckpt, compat) is None
     assert "config changed" in caplog.text
     assert "model.units: 32 -> 16" in caplog.text and "vocab_size: 9 -> 8" in caplog.text
     assert not ckpt.exists()
     # what may change between a run and its continuation keeps the checkpoint
-    relaxed = training._compat_key(MODEL, replace(CFG, epochs=50, patience=5), VOCAB, "all", False)
+    relaxed = training.checkpoints._compat_key(MODEL, replace(CFG, epochs=50, patience=5), VOCAB, "all", False)
     assert relaxed == compat
     assert (
-        training._compat_key(MODEL, replace(CFG, learning_rate=0.1), VOCAB, "all", False) != compat
+        training.checkpoints._compat_key(MODEL, replace(CFG, learning_rate=0.1), VOCAB, "all", False) != compat
     )
 
 
@@ -258,7 +258,7 @@ sys.path.insert(0, {src!r})
 from tunesmith import training
 from tunesmith.models import ModelConfig
 
-fit = training._fit_one_epoch
+fit = training.loop._fit_one_epoch
 
 def slow_after_first(model, train_ds, val_ds, epoch, *args):
     record = fit(model, train_ds, val_ds, epoch, *args)
@@ -266,7 +266,7 @@ def slow_after_first(model, train_ds, val_ds, epoch, *args):
         time.sleep(600)  # epoch 2 never reaches its checkpoint: the parent kills us here
     return record
 
-training._fit_one_epoch = slow_after_first
+training.loop._fit_one_epoch = slow_after_first
 ids = np.load({ids!r})
 val = np.load({val!r})
 training.train(ModelConfig(**{model!r}), training.TrainConfig(**{cfg!r}), {vocab!r}, ids, val,

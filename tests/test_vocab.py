@@ -36,6 +36,20 @@ def test_json_round_trip_keeps_ids_and_fingerprint():
     assert again.meta["representation"] == "time_series"
 
 
+def test_one_fingerprint_for_vocab_json_and_model_config():
+    import hashlib
+
+    from tunesmith.training import vocab_fingerprint
+    from tunesmith.vocab import fingerprint
+
+    vocab = build_vocab([["é", "a"]], end="/")
+    # pinned: compact JSON of the symbol list, as every model's config.json records it
+    expected = hashlib.sha256('["/","<unk>","a","é"]'.encode()).hexdigest()
+    assert fingerprint(vocab.symbols) == vocab.fingerprint() == expected
+    assert vocab.to_json()["fingerprint"] == vocab_fingerprint(vocab.to_json()) == expected
+    assert fingerprint(("/", "<unk>", "é", "a")) != expected  # the order of the ids counts
+
+
 def test_split_is_by_piece_seeded_and_complete():
     ids = [f"p{i:02d}" for i in range(20)]
     a = assign_splits(ids, {}, SplitConfig(0.8, 0.1, 0.1), seed=1)

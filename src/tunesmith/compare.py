@@ -287,30 +287,20 @@ def _dvc_read(root: Path, path: str, rev: str) -> str | None:
 
 
 def loss_figure(corpus: str, old: Side, new: Side, png: Path) -> bool:
-    """Train and validation loss per epoch of both sides in one figure: ``old`` dashed, ``new`` solid."""
-    import matplotlib
+    """Train and validation loss per epoch of both sides in one figure: ``old`` dashed, ``new`` solid
+    (drawn by `render.plot_loss_series`); False, and no file, when neither side has a curve."""
+    from tunesmith.render.plots import LossSeries, plot_loss_series
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from matplotlib.ticker import MaxNLocator
-
-    drawn = False
-    fig, ax = plt.subplots(figsize=(6, 3.5), dpi=100)
-    for side, style in ((old, "--"), (new, "-")):
-        for split, color in (("train", "tab:blue"), ("val", "tab:orange")):
-            table = side.loss.get(corpus, {}).get(split)
-            if table is not None:
-                ax.plot(table["step"] + 1, table["loss"], style, color=color, label=f"{split} ({side.label})")
-                drawn = True
-    if drawn:
-        ax.set(title=f"{corpus}: loss per epoch", xlabel="epoch", ylabel="loss (nats/token)")
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.legend(fontsize=8)
-        fig.tight_layout()
-        png.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(png)
-    plt.close(fig)
-    return drawn
+    series = [
+        LossSeries(f"{split} ({side.label})", table["loss"].to_numpy(), color, style,
+                   epochs=(table["step"] + 1).to_numpy())
+        for side, style in ((old, "--"), (new, "-"))
+        for split, color in (("train", "tab:blue"), ("val", "tab:orange"))
+        if (table := side.loss.get(corpus, {}).get(split)) is not None
+    ]
+    if series:
+        plot_loss_series(series, png, title=f"{corpus}: loss per epoch")
+    return bool(series)
 
 
 def loss_summary(side: Side, corpus: str) -> dict[str, Any] | None:

@@ -84,8 +84,9 @@ class Vocab:
         return self.ids(flat)
 
     def fingerprint(self) -> str:
-        """sha256 of the symbol list: two vocabularies with the same ids have the same fingerprint."""
-        return hashlib.sha256(json.dumps(list(self.symbols), ensure_ascii=False).encode()).hexdigest()
+        """sha256 of the symbol list (:func:`fingerprint`): two vocabularies with the same ids
+        have the same fingerprint."""
+        return fingerprint(self.symbols)
 
     def to_json(self) -> dict:
         return {
@@ -101,6 +102,17 @@ class Vocab:
     def from_json(cls, data: Mapping[str, Any]) -> Vocab:
         meta = {k: v for k, v in data.items() if k not in ("symbols", "special", "counts", "size", "fingerprint")}
         return cls(tuple(data["symbols"]), dict(data["special"]), dict(data.get("counts", {})), meta)
+
+
+def fingerprint(symbols: Sequence[str]) -> str:
+    """sha256 (hex) of the ordered symbol list as compact JSON: equal iff every id means the same symbol.
+
+    The one vocabulary fingerprint: ``fingerprint`` in vocab.json, ``vocab.sha256`` in a
+    model's config.json (`training.vocab_fingerprint`, checked when the model is loaded)
+    and the checkpoints' compatibility key.
+    """
+    blob = json.dumps(list(symbols), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return hashlib.sha256(blob).hexdigest()
 
 
 def build_vocab(train_pieces: Iterable[Sequence[str]], *, end: str, min_count: int = 1,

@@ -1,4 +1,4 @@
-"""Tests for tunesmith.corpora: bundled, download (from a local HTTP server) and local sources."""
+"""Tests for tunesmith.sources: bundled, download (from a local HTTP server) and local sources."""
 
 from __future__ import annotations
 
@@ -15,18 +15,13 @@ import pandas as pd
 import pretty_midi
 import pytest
 
-from tunesmith import corpora
-from tunesmith.corpora import (
-    FORMATS,
-    MANIFEST_COLUMNS,
-    REJECTED_COLUMNS,
-    fetch_bundled,
-    fetch_download,
-    fetch_local,
-    split_abc_tunes,
-)
 from tunesmith.errors import ConfigError, FetchError
+from tunesmith.sources import bundled, pieces
+from tunesmith.sources.bundled import fetch_bundled
+from tunesmith.sources.local import fetch_local
 from tunesmith.sources.manifest import Manifest, parse_manifest
+from tunesmith.sources.pieces import FORMATS, MANIFEST_COLUMNS, REJECTED_COLUMNS, split_abc_tunes
+from tunesmith.sources.pinned import fetch_download
 
 TWO_TUNES = """% a collection header comment
 %%abc-charset utf-8
@@ -302,7 +297,7 @@ def test_bundled_nottingham_rhythm_filter_and_cap(tmp_path: Path) -> None:
     for row in manifest.itertuples():
         tune = (out / row.source_file).read_text()
         assert len(split_abc_tunes(tune)) == 1
-        assert corpora.normalise_rhythm(corpora._field(tune, "R")) == row.rhythm
+        assert pieces.normalise_rhythm(pieces._field(tune, "R")) == row.rhythm
         assert row.origin.startswith("oneills1850/")  # the cap is reached in the first collection
 
 
@@ -322,7 +317,7 @@ def test_bundled_essen_cap_and_test_files_skipped(tmp_path: Path) -> None:
     assert all((out / f).read_text().startswith("X:") for f in manifest["source_file"])
     names = [
         p.name
-        for p in corpora._abc_collection_files(corpora.music21_corpus_root(), "essenFolksong")
+        for p in bundled._abc_collection_files(bundled.music21_corpus_root(), "essenFolksong")
     ]
     assert "erk5.abc" in names and not any(n.startswith("test") for n in names)
 
@@ -355,7 +350,7 @@ def test_bundled_classical_writes_readable_midi_deterministically(tmp_path: Path
 def test_convert_score_reports_unparseable_file(tmp_path: Path) -> None:
     bad = tmp_path / "bad.mxl"
     bad.write_bytes(b"not a zip")
-    _title, reason, message = corpora._convert_score(str(bad), str(tmp_path / "bad.mid"))
+    _title, reason, message = bundled._convert_score(str(bad), str(tmp_path / "bad.mid"))
     assert reason == "parse_error" and str(bad) in message
     assert not (tmp_path / "bad.mid").exists()
 
@@ -369,3 +364,23 @@ def test_bundled_abc_is_deterministic(tmp_path: Path) -> None:
     first.to_csv(tmp_path / "a.csv", index=False)
     second.to_csv(tmp_path / "b.csv", index=False)
     assert (tmp_path / "a.csv").read_bytes() == (tmp_path / "b.csv").read_bytes()
+
+
+def test_fetch_corpus_writes_the_tables_and_refuses_a_corpus_without_one_usable_piece(tmp_path: Path) -> None:
+    from tunesmith.config import FetchConfig
+    from tunesmith.errors import ArtifactError
+    from tunesmith.sources.fetch import fetch_corpus
+
+    src = tmp_path / "mine"
+    src.mkdir()
+    (src / "tunes.abc").write_text(TWO_TUNES, encoding="utf-8")
+    cfg = FetchConfig(source="local", local_dir=str(src))
+    manifest = fetch_corpus("nottingham", cfg, tmp_path / "raw", cache_dir=tmp_path / "cache", key="fetch.x")
+    assert len(manifest) == 2
+    assert pd.read_csv(tmp_path / "raw" / "manifest.csv")["id"].tolist() == manifest["id"].tolist()
+    assert (tmp_path / "raw" / "rejected.csv").is_file()
+
+    (src / "tunes.abc").write_text("no tune here\n", encoding="utf-8")
+    with pytest.raises(ArtifactError, match=r"0 of 1 pieces of nottingham could be used: see .*rejected\.csv"):
+        fetch_corpus("nottingham", cfg, tmp_path / "raw", cache_dir=tmp_path / "cache", key="fetch.x")
+    assert pd.read_csv(tmp_path / "raw" / "rejected.csv")["reason"].tolist() == ["no_tune"]

@@ -1,0 +1,45 @@
+"""The report of a pipeline run: each corpus's entry read from the stages' folders."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from tunesmith import io
+from tunesmith.report.content import EVAL_FIGURES, SUMMARY
+from tunesmith.report.page import build_report
+
+TITLE = "tunesmith: what the models learned and made"
+_SHOWN_ELSEWHERE = ("published_seed_003", "training")
+"""Keys of evaluate.json with their own tables (published figures beside ours; the training run)."""
+
+
+def corpus_entry(corpus: str, *, metrics_dir: Path, eval_dir: Path, models_dir: Path, live_dir: Path,
+                 samples_dir: Path) -> dict[str, Any]:
+    """The `build_report` entry of one corpus: ``<metrics_dir>/<corpus>/evaluate.json``, the
+    training ``metrics.json``, the DVCLive folder, the evaluate stage's figures and the samples."""
+    from tunesmith.samples import sample_records
+
+    metrics = io.read_json(metrics_dir / corpus / "evaluate.json")
+    for key in _SHOWN_ELSEWHERE:
+        metrics.pop(key, None)
+    plots = eval_dir / corpus  # the histograms and the heatmap, drawn by evaluate
+    return {
+        "title": corpus,
+        "summary": SUMMARY.get(corpus, ""),
+        "metrics": metrics,
+        "training": io.read_json(models_dir / corpus / "metrics.json"),
+        "live_dir": str(live_dir / corpus),
+        "plots": [{"path": str(plots / name), "caption": text.name, "explanation": text.explanation}
+                  for name, text in EVAL_FIGURES.items() if (plots / name).exists()],
+        "samples": sample_records(samples_dir / corpus),
+    }
+
+
+def write_report(corpora: Sequence[str], out_dir: Path, *, metrics_dir: Path, eval_dir: Path, models_dir: Path,
+                 live_dir: Path, samples_dir: Path) -> Path:
+    """`build_report` over ``corpora`` from the pipeline's folders; returns index.html's path."""
+    entries = {c: corpus_entry(c, metrics_dir=metrics_dir, eval_dir=eval_dir, models_dir=models_dir,
+                               live_dir=live_dir, samples_dir=samples_dir) for c in corpora}
+    return build_report(entries, out_dir, title=TITLE)

@@ -1,0 +1,228 @@
+"""One corpus's part of the page, as plain data for the template: the headline, the
+model-vs-baselines table, the published figures, the folded metric tables, the
+figures (drawn here when the metrics hold histograms) and the sample cards.
+
+Nothing here writes HTML: the template (``templates/report.html.j2``) does, with
+autoescaping, so a corpus title or a sample's error message shows as text.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from tunesmith.render import PITCH_CLASSES, plot_histograms, plot_loss_curves
+from tunesmith.report.assets import Assets
+from tunesmith.report.content import LOSS_FIGURE, PUBLISHED, Text, metric_text, section_text
+from tunesmith.report.values import NGRAM, baseline_rows, direction, flatten, fmt, is_number, short, slug
+
+log = logging.getLogger(__name__)
+
+TEXT_LIMIT = 4000
+"""Characters of a sample's symbols shown inline."""
+_OWN_TABLES = ("model", "baselines", "model_windows")
+
+
+def comparison(metrics: Mapping[str, Any], model_label: str) -> dict[str, Any] | None:
+    """The model-vs-baselines table and its headline, or None when there is neither a model
+    row nor a baseline.
+
+    Returns ``{"columns": [{"key", "name", "explanation"}], "rows": [{"name", "model",
+    "cells": [{"text", "best"}]}], "headline": dict or None, "model_row": dict}``.
+    """
+    model = metrics.get("model")
+    baselines = baseline_rows(metrics.get("baselines"))
+    if not isinstance(model, Mapping) and not baselines:
+        return None
+    model = model if isinstance(model, Mapping) else {}
+    plain = baselines  # named as in the metrics, for the headline sentence
+    best_ngram = metrics.get("best_ngram")
+    if isinstance(best_ngram, Mapping) and best_ngram.get("name"):  # which order won, and where it was chosen
+        note = f" (best n-gram: order chosen on {best_ngram.get('chosen_on', 'validation')})"
+        baselines = [(n + note if n == best_ngram["name"] else n, r) for n, r in baselines]
+    extra = []
+    windows = metrics.get("model_windows")
+    if model and isinstance(windows, Mapping):  # the secondary figure, named as such
+        extra = [(f"{model_label}, {windows.get('context', 'fixed windows')}",
+                  {k: v for k, v in windows.items() if k != "context"})]
+        model_label = f"{model_label}, full context of each piece"
+    rows = [(model_label, model), *extra, *baselines] if model else baselines
+    columns: list[str] = []
+    for _, row in rows:
+        columns += [k for k, v in row.items() if is_number(v) and k not in columns]
+    best: dict[str, float] = {}
+    for col in columns:
+        values = [r[col] for _, r in rows if is_number(r.get(col)) and math.isfinite(r[col])]
+        if values and direction(col):
+            best[col] = min(values) if direction(col) < 0 else max(values)
+    return {
+        "columns": [{"key": c, **metric_text(c)._asdict()} for c in columns],
+        "rows": [
+            {"name": name, "model": bool(model) and i == 0,
+             "cells": [{"text": fmt(row.get(c)), "best": c in best and row.get(c) == best[c]} for c in columns]}
+            for i, (name, row) in enumerate(rows)
+        ],
+        "headline": headline(model, plain, columns, model_label, str(metrics.get("split", "test"))),
+        "model_row": dict(model),
+    }
+
+
+def headline(model: Mapping[str, Any], baselines, columns: Sequence[str], label: str,
+             split: str) -> dict[str, Any] | None:
+    """The model's first lower-is-better figure (its NLL) beside the best n-gram baseline's,
+    as the parts of one sentence; None without an n-gram baseline."""
+    key = next((c for c in columns
+                if direction(c) < 0 and "perplexity" not in c.lower() and is_number(model.get(c))), None)
+    if key is None:
+        return None
+    ngrams = [(n, r[key]) for n, r in baselines if NGRAM.search(n) and is_number(r.get(key))]
+    if not ngrams:
+        return None
+    name, ref = min(ngrams, key=lambda item: item[1])
+    diff = ref - model[key]
+    return {
+        "label": label,
+        "metric": metric_text(key).name,
+        "value": fmt(model[key]),
+        "diff": fmt(abs(diff)),
+        "pct": f" ({abs(diff) / ref:.1%})" if ref else "",
+        "good": diff > 0,
+        "baseline": name,
+        "baseline_value": fmt(ref),
+        "split": split,
+    }
+
+
+def published_table(published: Mapping[str, Any], training: Mapping[str, Any],
+                    model_row: Mapping[str, Any]) -> dict[str, Any]:
+    """Published figures beside ours: train and validation loss of the saved epoch, the test NLL."""
+    values = published.get("values", {})
+    ours = {
+        "train": (training.get("train") or {}).get("loss") if training else None,
+        "validation": (training.get("val") or {}).get("loss") if training else None,
+        "test": next((v for k, v in model_row.items() if "nll" in k.lower() and is_number(v)), None),
+    }
+    return {
+        "metric": published.get("metric", ""),
+        "source": str(published.get("source", "published")),
+        "rows": [[split, fmt(values.get(split)), fmt(ours.get(split))] for split in values],
+    }
+
+
+def _rows(items: Sequence[tuple[str, Any]]) -> list[dict[str, str]]:
+    return [{"key": k, **metric_text(k)._asdict(), "value": fmt(v)} for k, v in items]
+
+
+def metric_tables(metrics: Mapping[str, Any], training: Mapping[str, Any],
+                  hists: list[tuple[str, Mapping[str, Any]]]) -> list[dict[str, Any]]:
+    """Every metric outside the comparison table, one table per top-level key (top-level
+    scalars together), readable names first; histogram dicts go to ``hists``."""
+    tables = []
+    if training:
+        rows: list[tuple[str, Any]] = []
+        flatten(training, "", rows, [])
+        tables.append({"key": "training", **section_text("training")._asdict(),
+                       "rows": _rows([(k, v) for k, v in rows if k != "history"])})
+    general = [(str(k), v) for k, v in metrics.items()
+               if k not in ("model", "baselines") and not isinstance(v, Mapping)]
+    if general:  # top-level scalars (corpus, split, sample count ...) share one table
+        tables.append({"key": "general", **section_text("general")._asdict(), "rows": _rows(general)})
+    for key, value in metrics.items():
+        if key in _OWN_TABLES or not isinstance(value, Mapping):
+            continue
+        rows = []
+        flatten(value, str(key), rows, hists)
+        if rows:
+            tables.append({"key": str(key), **section_text(str(key))._asdict(), "rows": _rows(rows)})
+    return tables
+
+
+def _figure(href: str, text: Text) -> dict[str, str]:
+    return {"href": href, "caption": text.name, "explanation": text.explanation}
+
+
+def figures(corpus: str, title: str, entry: Mapping[str, Any], hists, assets: Assets) -> list[dict[str, str]]:
+    """The loss curves (drawn from ``live_dir``), the histograms found in the metrics and
+    the entry's own ``plots``, each with a caption and a one-line explanation."""
+    out = []
+    if entry.get("live_dir"):
+        png = assets.folder(corpus) / "loss_curves.png"
+        try:
+            plot_loss_curves(entry["live_dir"], png, title=f"{title}: loss per epoch")
+            out.append(_figure(assets.href(png), LOSS_FIGURE))
+        except (FileNotFoundError, ValueError) as exc:
+            log.warning("report: no loss curves for %s: %s", corpus, exc)
+    for path, node in hists:
+        n = len(node["generated"])
+        labels = node.get("labels")
+        if not (isinstance(labels, (list, tuple)) and len(labels) == n):
+            labels = PITCH_CLASSES if n == 12 else [str(i) for i in range(n)]
+        png = assets.folder(corpus) / f"hist_{slug(path)}.png"
+        name = metric_text(path).name
+        plot_histograms(node["generated"], node["real"], [str(x) for x in labels], png, f"{title}: {name}")
+        out.append(_figure(assets.href(png), Text(f"{name}: generated vs real",
+                                                  "Each bin's share in the samples (blue) and in real pieces (grey).")))
+    for plot in entry.get("plots") or []:
+        if isinstance(plot, Mapping):
+            src, caption, explanation = plot.get("path"), plot.get("caption"), plot.get("explanation", "")
+        else:
+            src, caption, explanation = plot, None, ""
+        if href := assets.add(corpus, src):
+            out.append(_figure(href, Text(caption or Path(src).stem.replace("_", " "), explanation or "")))
+    return out
+
+
+_DOWNLOADS = (("midi", "MIDI"), ("abc", "ABC"), ("musicxml", "MusicXML"), ("txt", "symbols"), ("wav", "WAV"),
+              ("mp3", "MP3"))
+
+
+def sample_card(corpus: str, sample: Mapping[str, Any], assets: Assets) -> dict[str, Any]:
+    """One sample: tags, audio sources, score, piano roll, downloads and its text (shortened)."""
+    name = str(sample.get("name") or sample.get("title") or "sample")
+    info = sample.get("info") or {}
+    mp3, wav = assets.add(corpus, sample.get("mp3")), assets.add(corpus, sample.get("wav"))
+    card = {
+        "id": f"{slug(corpus)}-{slug(name)}",
+        "title": str(sample.get("title") or name),
+        "tags": [f"{k}: {short(fmt(v))}" for k, v in info.items()
+                 if v not in (None, "") and not isinstance(v, (dict, list))],
+        "error": sample.get("error") or "",
+        "sources": [(href, kind) for href, kind in ((mp3, "audio/mpeg"), (wav, "audio/wav")) if href],
+        "note": (sample.get("audio") or {}).get("note") if (mp3 or wav) else None,
+        "svg": assets.add(corpus, sample.get("svg")),
+        "png": assets.add(corpus, sample.get("png")),
+        "links": [(href, label) for key, label in _DOWNLOADS if (href := assets.add(corpus, sample.get(key)))],
+        "text": None,
+    }
+    text_file = sample.get("abc") or sample.get("txt")
+    if text_file and Path(text_file).is_file():
+        text = Path(text_file).read_text(encoding="utf-8", errors="replace")
+        card["text"] = text[:TEXT_LIMIT] + "\n…" if len(text) > TEXT_LIMIT else text
+        card["text_kind"] = "ABC" if sample.get("abc") else "symbols"
+    return card
+
+
+def corpus_section(corpus: str, entry: Mapping[str, Any], assets: Assets) -> dict[str, Any]:
+    """Everything the template shows for one corpus (see `build_report` for ``entry``)."""
+    title = str(entry.get("title") or corpus)
+    metrics = entry.get("metrics") or {}
+    training = entry.get("training") or {}
+    table = comparison(metrics, str(entry.get("model_label") or "LSTM"))
+    published = entry.get("published", PUBLISHED.get(corpus))
+    hists: list[tuple[str, Mapping[str, Any]]] = []
+    tables = metric_tables(metrics, training, hists)
+    return {
+        "id": slug(corpus),
+        "title": title,
+        "summary": entry.get("summary") or "",
+        "split": metrics.get("split", "test"),
+        "comparison": table,
+        "published": published_table(published, training, table["model_row"] if table else {})
+        if published else None,
+        "tables": tables,
+        "figures": figures(corpus, title, entry, hists, assets),
+        "samples": [sample_card(corpus, s, assets) for s in entry.get("samples") or []],
+    }

@@ -1,0 +1,117 @@
+"""The ``local`` source: a folder of the user's own ``.abc``, ``.krn``, MusicXML and MIDI files."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable
+from pathlib import Path
+
+import pandas as pd
+from tqdm.auto import tqdm
+
+from tunesmith.errors import FetchError
+from tunesmith.io import atomic_path
+from tunesmith.sources.pieces import FORMATS, SPLIT_FOLDERS, _add_abc_file, _Collector, _Piece, _read_text, _safe
+
+logger = logging.getLogger(__name__)
+
+
+def fetch_local(corpus: str, src: Path, out_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Copy the music files of a local folder (recursively) into ``out_dir``.
+
+    Files with an extension in `FORMATS` (case-insensitive) are taken; other
+    files and hidden or ``__MACOSX`` folders are ignored. ABC files are split
+    into one file per tune (see `split_abc_tunes`). If ``src`` (or the single
+    folder it wraps) has a ``train/`` sub-folder and ``valid/``,
+    ``validation/`` or ``test/`` beside it, files under them keep that split in
+    the manifest's ``split`` column; otherwise ``split`` is ``""``.
+
+    Raises:
+        FetchError: ``src`` is missing or holds no music file.
+    """
+    src = Path(src)
+    if not src.is_dir():
+        raise FetchError(f"local corpus folder for {corpus!r} not found: {src}")
+    files = _music_files(src)
+    if not files:
+        raise FetchError(
+            f"local corpus folder {src} holds no music files "
+            f"(extensions: {', '.join(sorted(FORMATS))})"
+        )
+    with atomic_path(out_dir) as tmp:
+        tmp.mkdir()
+        collector = _Collector(tmp)
+        _collect_files(collector, src, files, origin_prefix="")
+        manifest, rejected = collector.frames()
+    logger.info("fetched %d local %s pieces from %s into %s", len(manifest), corpus, src, out_dir)
+    return manifest, rejected
+
+
+def _music_files(root: Path) -> list[Path]:
+    files = []
+    for path in sorted(root.rglob("*")):
+        rel = path.relative_to(root).parts
+        if any(part.startswith(".") or part == "__MACOSX" for part in rel):
+            continue
+        if path.is_file() and not path.is_symlink() and path.suffix.lower() in FORMATS:
+            files.append(path)
+    return files
+
+
+def _split_root(root: Path) -> Path | None:
+    """The folder holding ``train/`` and ``valid/``/``test/``, looking through wrapper folders."""
+    folder = root
+    while True:
+        names = {p.name.lower() for p in folder.iterdir() if p.is_dir()}
+        if "train" in names and names & {"valid", "validation", "test"}:
+            return folder
+        entries = [
+            p for p in folder.iterdir() if not p.name.startswith(".") and p.name != "__MACOSX"
+        ]
+        if len(entries) == 1 and entries[0].is_dir():
+            folder = entries[0]
+            continue
+        return None
+
+
+def _collect_files(
+    collector: _Collector,
+    root: Path,
+    files: Iterable[Path],
+    *,
+    origin_prefix: str,
+    stem_prefix: str = "",
+) -> None:
+    """Add ``files`` (music files under ``root``) to ``collector``, keeping their folders."""
+    split_root = _split_root(root)
+    for path in tqdm(list(files), desc="fetch: copy", unit="file", leave=False):
+        rel = path.relative_to(root)
+        split = ""
+        if split_root is not None and path.is_relative_to(split_root):
+            first = path.relative_to(split_root).parts[0].lower()
+            split = (
+                SPLIT_FOLDERS.get(first, "") if len(path.relative_to(split_root).parts) > 1 else ""
+            )
+        parent = "/".join([stem_prefix] * bool(stem_prefix) + [_safe(p) for p in rel.parent.parts])
+        origin = f"{origin_prefix}{rel.as_posix()}"
+        suffix = path.suffix.lower()
+        data = path.read_bytes()
+        if suffix == ".abc":
+            _add_abc_file(collector, data, parent, path.stem, origin, split=split)
+            continue
+        stem = f"{parent}/{_safe(path.stem)}" if parent else _safe(path.stem)
+        collector.add(_Piece(stem, suffix, data, _title_of(path.stem, suffix, data), origin, split))
+
+
+_KERN_TITLE = re.compile(rb"^!!!OTL[^:]*:\s*(.+?)\s*$", re.MULTILINE)
+_XML_TITLE = re.compile(rb"<(?:work-title|movement-title)>\s*([^<]+?)\s*</", re.MULTILINE)
+
+
+def _title_of(stem: str, suffix: str, data: bytes) -> str:
+    """A title from Humdrum ``!!!OTL`` or MusicXML title tags, else the file stem."""
+    pattern = {".krn": _KERN_TITLE, ".xml": _XML_TITLE, ".musicxml": _XML_TITLE}.get(suffix)
+    match = pattern.search(data[:200_000]) if pattern is not None else None
+    return _read_text(match.group(1)).strip() if match else stem
+
+

@@ -1,0 +1,68 @@
+"""Fit a model on token ids: early stopping, checkpoints, resume, DVCLive.
+
+:func:`train` runs one epoch per ``model.fit`` call so that everything that
+decides the next epoch (data order, early-stopping counters, the best weights
+so far) lives in this package and in a small JSON file, not inside Keras
+callbacks. That is what makes a run killed with ``kill -9`` continue where it
+stopped: after every epoch the full model (with optimizer state) and, when it
+improved, the best weights are written atomically, then ``state.json`` is
+replaced -- the commit point. Files the state does not name are leftovers of
+an interrupted write and are deleted.
+
+Layout of ``out_dir`` after a completed run::
+
+    model.keras            the best epoch's model (lowest validation loss), no optimizer
+    vocab.json             the vocabulary it was trained with
+    config.json            model + train config, vocab size and sha256 fingerprint
+    metrics.json           best epoch, train/val loss, accuracy, perplexity, tokens/s ...
+    checkpoints/state.json epoch, best val loss, early-stopping wait, history, compat key
+    checkpoints/epoch-NNNN.keras       the last epoch's model + optimizer state
+    checkpoints/best-NNNN.weights.h5   the best epoch's weights
+
+The checkpoints are kept after a run ends: calling :func:`train` again with a
+larger ``epochs`` continues the same run instead of starting over (with
+``persist: true`` on the output in dvc.yaml this works across ``dvc repro``);
+they cost one copy of the model with optimizer state plus one of the weights.
+
+Data order is a pure function of ``(seed, epoch)`` and the dropout RNG state is
+saved with the model, so on a CPU (op determinism on) an interrupted and
+resumed run ends with the same weights as an uninterrupted one.
+
+Modules: ``config`` (:class:`TrainConfig`), ``loop`` (:func:`train`, step by
+step), ``fitting`` (device, compiled model, one epoch, early stopping,
+validation), ``streams`` (checked ids, each epoch's batches, carried state),
+``checkpoints`` (resume, corrupt files set aside), ``bundle`` (the model folder
+saved and loaded, the vocabulary fingerprint), ``live`` (DVCLive).
+"""
+
+from tunesmith.training.bundle import load_model_bundle, save_model_bundle, vocab_fingerprint
+from tunesmith.training.checkpoints import CHECKPOINT_DIR, CORRUPT_SUFFIX, STATE_FILE
+from tunesmith.training.config import (
+    CONTEXTS,
+    COSINE_FLOOR,
+    LR_DECAYS,
+    OPTIMIZERS,
+    STATE_FORMAT,
+    TARGETS,
+    TrainConfig,
+)
+from tunesmith.training.fitting import EarlyStopping
+from tunesmith.training.loop import train
+
+__all__ = [
+    "CHECKPOINT_DIR",
+    "CONTEXTS",
+    "CORRUPT_SUFFIX",
+    "COSINE_FLOOR",
+    "LR_DECAYS",
+    "OPTIMIZERS",
+    "STATE_FILE",
+    "STATE_FORMAT",
+    "TARGETS",
+    "EarlyStopping",
+    "TrainConfig",
+    "load_model_bundle",
+    "save_model_bundle",
+    "train",
+    "vocab_fingerprint",
+]

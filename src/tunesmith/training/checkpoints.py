@@ -1,0 +1,224 @@
+"""Checkpoints in ``out_dir/checkpoints``: what makes a killed run resume where it stopped.
+
+After every epoch the full model (with optimizer state) and, when it improved,
+the best weights are written atomically, then ``state.json`` is replaced -- the
+commit point. Files the state does not name are leftovers of an interrupted
+write and are deleted; a checkpoint file that cannot be loaded is set aside
+(``*.corrupt``) and training starts afresh.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+import shutil
+import zipfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+
+from tunesmith.io import read_json, write_json
+from tunesmith.models import ModelConfig
+from tunesmith.training.bundle import _save_model_atomic, _save_weights_atomic, _symbols, vocab_fingerprint
+from tunesmith.training.config import STATE_FORMAT, TrainConfig
+
+log = logging.getLogger(__name__)
+
+CHECKPOINT_DIR = "checkpoints"
+STATE_FILE = "state.json"
+# Fields that may change between an interrupted run and its continuation:
+# they decide when to stop and how much to validate, not what is learnt.
+_RESUMABLE_FIELDS = frozenset({"epochs", "patience", "min_delta", "validation_steps"})
+
+
+def _compat_key(
+    model_cfg: ModelConfig,
+    train_cfg: TrainConfig,
+    vocab: Mapping[str, Any],
+    target: str,
+    mixed: bool,
+) -> dict[str, Any]:
+    train = {k: v for k, v in dataclasses.asdict(train_cfg).items() if k not in _RESUMABLE_FIELDS}
+    train["target"] = target
+    train["mixed_precision"] = mixed
+    key = {
+        "model": dataclasses.asdict(model_cfg),
+        "train": train,
+        "vocab_size": len(_symbols(vocab)),
+        "vocab_sha256": vocab_fingerprint(vocab),
+    }
+    return json.loads(json.dumps(key))  # as state.json gives it back: tuples become lists
+
+
+def _diff(old: Any, new: Any, prefix: str = "") -> list[str]:
+    if isinstance(old, dict) and isinstance(new, dict):
+        out = []
+        for k in sorted(set(old) | set(new)):
+            out += _diff(old.get(k), new.get(k), f"{prefix}{k}.")
+        return out
+    return [] if old == new else [f"{prefix.rstrip('.')}: {old!r} -> {new!r}"]
+
+
+def _seed_states(model: keras.Model) -> dict[str, list[int]]:
+    """The state of every layer's RNG (dropout masks), which ``.keras`` files do not keep.
+
+    Saved in state.json so a resumed run draws the same masks as an
+    uninterrupted one. Uses Keras's private ``_flatten_layers``/``_seed_generators``:
+    there is no public way to reach a layer's SeedGenerator.
+    """
+    return {
+        f"{layer.name}/{i}": [int(v) for v in keras.ops.convert_to_numpy(sg.state)]
+        for layer in model._flatten_layers()
+        for i, sg in enumerate(getattr(layer, "_seed_generators", []))
+    }
+
+
+def _restore_seed_states(model: keras.Model, states: Mapping[str, list[int]]) -> None:
+    for layer in model._flatten_layers():
+        for i, sg in enumerate(getattr(layer, "_seed_generators", [])):
+            saved = states.get(f"{layer.name}/{i}")
+            if saved is not None:
+                sg.state.assign(
+                    np.asarray(saved, dtype=keras.backend.standardize_dtype(sg.state.dtype))
+                )
+
+
+CORRUPT_SUFFIX = ".corrupt"
+"""Appended to a checkpoint file that cannot be loaded: kept for inspection, never loaded."""
+
+
+def _prune(ckpt_dir: Path, keep: set[str]) -> None:
+    for p in ckpt_dir.iterdir():
+        if p.name != STATE_FILE and p.name not in keep and not p.name.endswith(CORRUPT_SUFFIX):
+            p.unlink(missing_ok=True)
+
+
+def _clear_checkpoints(ckpt_dir: Path) -> None:
+    """Delete every checkpoint file except those set aside as corrupt (the folder too when empty)."""
+    for p in ckpt_dir.iterdir():
+        if p.name.endswith(CORRUPT_SUFFIX):
+            continue
+        if p.is_dir() and not p.is_symlink():
+            shutil.rmtree(p)
+        else:
+            p.unlink(missing_ok=True)
+    if not any(ckpt_dir.iterdir()):
+        ckpt_dir.rmdir()
+
+
+def _set_aside(path: Path, why: str) -> Path:
+    aside = path.with_name(path.name + CORRUPT_SUFFIX)
+    os.replace(path, aside)
+    log.warning("checkpoint %s cannot be loaded (%s): set aside as %s; training starts afresh",
+                path, why, aside.name)
+    return aside
+
+
+def _checkpoint_problem(path: Path) -> str | None:
+    """Why the checkpoint file ``path`` cannot be loaded, or None when it looks whole."""
+    if path.stat().st_size == 0:
+        return "0 bytes"
+    if path.suffix == ".keras":
+        if not zipfile.is_zipfile(path):
+            return "not a zip archive: truncated?"
+        try:
+            with zipfile.ZipFile(path) as z:
+                bad = z.testzip()
+        except (zipfile.BadZipFile, OSError, EOFError) as exc:
+            return f"{type(exc).__name__}: {exc}"
+        return f"entry {bad} is corrupt" if bad else None
+    import h5py  # a Keras dependency
+
+    try:
+        with h5py.File(path, "r") as f:
+            f.visit(lambda name: None)
+    except (OSError, ValueError) as exc:
+        return f"not a readable HDF5 file: {exc}"
+    return None
+
+
+def _load_state(ckpt_dir: Path, compat: dict[str, Any]) -> dict[str, Any] | None:
+    """The checkpoint state if it can be resumed, else None (discarding what is there)."""
+    path = ckpt_dir / STATE_FILE
+    if not path.is_file():
+        if ckpt_dir.exists():
+            _clear_checkpoints(ckpt_dir)  # files from before any epoch finished
+        return None
+    try:
+        state = read_json(path)
+        ok = state.get("format") == STATE_FORMAT
+    except (OSError, ValueError) as exc:
+        log.warning("discarding unreadable checkpoint %s: %s", path, exc)
+        ok, state = False, {}
+    if ok and state.get("compat") != compat:
+        changes = "; ".join(_diff(state.get("compat"), compat))
+        log.warning(
+            "discarding checkpoint in %s: config changed since it was written (%s)",
+            ckpt_dir,
+            changes,
+        )
+        ok = False
+    named = [state.get(k) for k in ("model_file", "best_weights_file")] if ok else []
+    if ok and not all((ckpt_dir / name).is_file() for name in named if name is not None):
+        log.warning(
+            "discarding checkpoint in %s: a file named in %s is missing", ckpt_dir, STATE_FILE
+        )
+        ok = False
+    for name in named if ok else []:
+        why = _checkpoint_problem(ckpt_dir / name) if name is not None else None
+        if why is not None:
+            _set_aside(ckpt_dir / name, why)
+            ok = False
+    if not ok:
+        _clear_checkpoints(ckpt_dir)
+        return None
+    return state
+
+
+
+def _commit_epoch(
+    ckpt_dir: Path,
+    fit_model: keras.Model,
+    *,
+    compat: dict[str, Any],
+    epoch: int,
+    improved: bool,
+    best_file: str | None,
+    stopper: Any,
+    stopped_early: bool,
+    seed: int,
+    history: list[dict[str, float]],
+) -> str | None:
+    """Checkpoint the 0-based ``epoch`` just fitted: the model, the best weights when
+    ``improved``, then ``state.json`` (the commit point); prune the rest.
+
+    ``stopper`` is the run's `EarlyStopping`. Returns the best weights' file name.
+    """
+    model_file = f"epoch-{epoch + 1:04d}.keras"
+    _save_model_atomic(fit_model, ckpt_dir / model_file)
+    if improved:
+        best_file = f"best-{epoch + 1:04d}.weights.h5"
+        _save_weights_atomic(fit_model, ckpt_dir / best_file)
+    state = {
+        "format": STATE_FORMAT,
+        "compat": compat,
+        "epoch": epoch + 1,
+        "model_file": model_file,
+        "best_weights_file": best_file,
+        "best_val_loss": stopper.best,
+        "best_epoch": stopper.best_epoch,
+        "wait": stopper.wait,
+        "stopped_early": stopped_early,
+        "seed": seed,
+        "data_order": "numpy permutation seeded by SeedSequence([seed, epoch])",
+        "rng": _seed_states(fit_model),
+        "history": history,
+    }
+    write_json(ckpt_dir / STATE_FILE, state)  # the commit point
+    _prune(ckpt_dir, {model_file, best_file})
+    return best_file

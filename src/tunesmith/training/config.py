@@ -1,0 +1,130 @@
+"""How to fit a model: :class:`TrainConfig` (``train.<corpus>`` in params.yaml) and its checks."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+OPTIMIZERS = ("adam", "rmsprop", "sgd", "adagrad")
+TARGETS = ("all", "last")
+CONTEXTS = ("window", "carried")
+LR_DECAYS = ("none", "cosine")
+COSINE_FLOOR = 0.1
+"""``lr_decay: cosine`` ends at this share of ``learning_rate``."""
+STATE_FORMAT = 1
+"""Version of ``checkpoints/state.json`` and of the bundle's ``config.json``."""
+
+
+def _check_int(name: str, value: object, low: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{name} must be an integer, got {value!r}")
+    if value < low:
+        raise ValueError(f"{name} must be >= {low}, got {value!r}")
+
+
+def _check_number(name: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
+    return float(value)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How to fit a model (``train.<corpus>`` in params.yaml; the model under ``train.<corpus>.model``).
+
+    Attributes:
+        window: input length in tokens, >= 1 (seeds 000/002: 64; 003: 100).
+        batch_size: windows per batch, >= 1 (Vinze et al.: 16; 002: 64).
+        epochs: maximum number of epochs, >= 1.
+        target: ``"all"`` (every position predicts its next token, windows
+            don't overlap) or ``"last"`` (only the token after the window,
+            sliding windows with stride 1, as Vasudeva). ``bilstm`` always
+            trains with ``"last"``.
+        optimizer: ``adam``, ``rmsprop``, ``sgd`` or ``adagrad`` (Vinze et al. compares them).
+        learning_rate: > 0 (Vinze et al.: 1e-3; 003: 1e-4).
+        clipnorm: gradient norm clip, >= 0; 0 switches clipping off.
+        patience: epochs without a validation-loss improvement before
+            stopping, >= 0 (Reitman & Cho stops after two rises: 2); 0 never stops early.
+            The saved model is always the epoch with the lowest validation loss.
+        min_delta: the smallest decrease of validation loss that counts as an
+            improvement, >= 0.
+        steps_per_epoch: batches per epoch, >= 0; 0 = one pass over the train split.
+        validation_steps: validation batches per epoch, >= 0; 0 = the whole split.
+        mixed_precision: ``mixed_float16`` on a GPU; ignored (with a log line) on a CPU.
+        seed: seeds weights, dropout and data order, >= 0.
+        shuffle: shuffle the training windows each epoch.
+        context: ``"window"`` (each window starts from a zero state) or
+            ``"carried"`` (truncated backpropagation through time: each batch row
+            follows its own stream of whole pieces, ``window`` tokens per step,
+            and the state passes from one step to the next; see
+            `dataset.carried_chunks`). Carried needs a causal family and target
+            ``"all"``.
+        lr_decay: ``"none"`` (constant learning rate) or ``"cosine"``: from
+            ``learning_rate`` down to a tenth of it over ``epochs`` epochs, so the
+            last epochs average out the noise of a high rate.
+        transpositions: semitone shifts; the training split is extended with its
+            pieces shifted by each one that stays in the vocabulary
+            (`augment.augment_transpositions`); ``()`` = off. Pitch
+            representations only (essen, classical).
+
+    Validation loss (early stopping, the saved epoch) is the mean NLL of every
+    validation token with the full context of its piece (`likelihood.score_pieces`),
+    the same way evaluation scores the test split, whatever ``context``; ``bilstm``,
+    which cannot be run over a whole piece, is validated on windows.
+    """
+
+    window: int = 64
+    batch_size: int = 64
+    epochs: int = 20
+    target: str = "all"
+    optimizer: str = "adam"
+    learning_rate: float = 1e-3
+    clipnorm: float = 1.0
+    patience: int = 2
+    min_delta: float = 0.0
+    steps_per_epoch: int = 0
+    validation_steps: int = 0
+    mixed_precision: bool = False
+    seed: int = 0
+    shuffle: bool = True
+    context: str = "window"
+    transpositions: tuple[int, ...] = ()
+    lr_decay: str = "none"
+
+    def __post_init__(self) -> None:
+        _check_int("window", self.window, 1)
+        _check_int("batch_size", self.batch_size, 1)
+        _check_int("epochs", self.epochs, 1)
+        if self.target not in TARGETS:
+            raise ValueError(f"target must be one of {', '.join(TARGETS)}, got {self.target!r}")
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(
+                f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}"
+            )
+        if _check_number("learning_rate", self.learning_rate) <= 0:
+            raise ValueError(f"learning_rate must be > 0, got {self.learning_rate!r}")
+        if _check_number("clipnorm", self.clipnorm) < 0:
+            raise ValueError(f"clipnorm must be >= 0 (0 = off), got {self.clipnorm!r}")
+        _check_int("patience", self.patience, 0)
+        if _check_number("min_delta", self.min_delta) < 0:
+            raise ValueError(f"min_delta must be >= 0, got {self.min_delta!r}")
+        _check_int("steps_per_epoch", self.steps_per_epoch, 0)
+        _check_int("validation_steps", self.validation_steps, 0)
+        if not isinstance(self.mixed_precision, bool):
+            raise ValueError(f"mixed_precision must be true or false, got {self.mixed_precision!r}")
+        _check_int("seed", self.seed, 0)
+        if not isinstance(self.shuffle, bool):
+            raise ValueError(f"shuffle must be true or false, got {self.shuffle!r}")
+        if self.lr_decay not in LR_DECAYS:
+            raise ValueError(f"lr_decay must be one of {', '.join(LR_DECAYS)}, got {self.lr_decay!r}")
+        if self.context not in CONTEXTS:
+            raise ValueError(f"context must be one of {', '.join(CONTEXTS)}, got {self.context!r}")
+        if isinstance(self.transpositions, list):  # as JSON (config.json) gives it back
+            object.__setattr__(self, "transpositions", tuple(self.transpositions))
+        if not isinstance(self.transpositions, tuple):
+            raise ValueError(f"transpositions must be a list of semitone shifts, got {self.transpositions!r}")
+        for shift in self.transpositions:
+            if isinstance(shift, bool) or not isinstance(shift, int) or not -127 <= shift <= 127:
+                raise ValueError(f"transpositions must be whole semitones in [-127, 127], got {shift!r}")
+        if self.context == "carried" and self.target != "all":
+            raise ValueError(f"context 'carried' trains every position: target must be 'all', got {self.target!r}")

@@ -1,0 +1,392 @@
+"""Fit a model on token ids: :func:`train`, one ``model.fit`` epoch at a time.
+
+Everything that decides the next epoch (data order, early-stopping counters,
+the best weights so far) lives here and in ``checkpoints/state.json``, not in
+Keras callbacks; see the package docstring for the folder layout.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tunesmith.dataset import carried_chunks, count_windows, default_stride, make_windows
+from tunesmith.errors import ArtifactError
+from tunesmith.io import write_json
+from tunesmith.likelihood import piece_spans
+from tunesmith.models import ModelConfig, build_model, predicts_every_position
+from tunesmith.training.bundle import _symbols, save_model_bundle
+from tunesmith.training.checkpoints import (
+    CHECKPOINT_DIR,
+    _clear_checkpoints,
+    _commit_epoch,
+    _compat_key,
+    _load_state,
+    _restore_seed_states,
+    _set_aside,
+)
+from tunesmith.training.config import TrainConfig
+from tunesmith.training.fitting import (
+    EarlyStopping,
+    _compile,
+    _dtype_policy,
+    _effective_mixed_precision,
+    _finite,
+    _fit_one_epoch,
+    _full_context_validator,
+    _gpus,
+    _inner_model,
+    _last_step_model,
+    _seed_everything,
+    _strategy,
+)
+from tunesmith.training.live import _log_epoch, _open_live
+from tunesmith.training.streams import (
+    _carried_build_args,
+    _check_ids,
+    _decay_steps,
+    _end_id,
+    _epoch_batches,
+    _reset_states,
+)
+
+log = logging.getLogger(__name__)
+
+
+# --------------------------------------------------------------------------- train
+
+
+def train(
+    model_cfg: ModelConfig,
+    train_cfg: TrainConfig,
+    vocab: Mapping[str, Any],
+    train_ids: np.ndarray,
+    val_ids: np.ndarray,
+    out_dir: Path | str,
+    *,
+    live_dir: Path | str | None = None,
+) -> dict[str, Any]:
+    """Train a model, resuming from ``out_dir/checkpoints`` when a compatible run is there.
+
+    Args:
+        model_cfg: the architecture (``models.ModelConfig``).
+        train_cfg: how to fit it.
+        vocab: the vocabulary dict (``vocab.json``); its ``symbols`` fix ``V``.
+        train_ids, val_ids: 1-D integer token-id arrays, ids in ``[0, V)``.
+        out_dir: where checkpoints and the final artefacts go (see the package docstring).
+        live_dir: DVCLive folder for per-epoch metrics, or None for no DVCLive.
+
+    Returns:
+        The content of ``metrics.json`` plus ``history``: one dict per epoch run
+        with ``epoch`` (1-based), ``train_loss``, ``train_accuracy``,
+        ``train_perplexity``, ``val_*`` likewise and ``tokens_per_s``.
+
+    Raises:
+        ValueError: a vocab without symbols, ids outside it, or a split too
+            short for one window.
+    """
+    out_dir = Path(out_dir)
+    vocab_size = len(_symbols(vocab))
+    train_ids = _check_ids(train_ids, vocab_size, "train")
+    val_ids = _check_ids(val_ids, vocab_size, "validation")
+    target = _effective_target(model_cfg, train_cfg)
+    stride = default_stride(train_cfg.window, target)
+    train_ids, end_id = _checked_streams(model_cfg, train_cfg, vocab, train_ids, val_ids, target, stride)
+
+    mixed = _effective_mixed_precision(train_cfg)
+    compat = _run_key(model_cfg, train_cfg, vocab, target, mixed, train_ids, val_ids)
+    # Everything above is checked before the folder is touched.
+    ckpt_dir, state = _open_checkpoints(out_dir, compat)
+
+    strategy = _strategy()
+    with _dtype_policy(mixed), strategy.scope():
+        run = _resume(state, ckpt_dir, out_dir, train_cfg) if state is not None else None
+        if run is None:
+            run = _fresh(model_cfg, train_cfg, vocab_size, target, stride, train_ids, end_id)
+        live = _open_live(Path(live_dir) if live_dir else None, run.resumed_from is not None, run.history)
+        validate = _validation(run.fit_model, model_cfg, train_cfg, val_ids, end_id, vocab_size, target, stride)
+        _log_plan(train_ids, train_cfg, target, stride)
+        stopped_early = _run_epochs(run, ckpt_dir, compat, train_cfg, train_ids, end_id, target, stride,
+                                    validate, live)
+        weights = _best_weights(run, ckpt_dir, model_cfg, out_dir)
+
+    # The exported model: float32, any input length, no optimizer, so
+    # generation gets a small model that runs anywhere.
+    final = build_model(model_cfg, vocab_size, window=None)
+    final.set_weights(weights)
+    save_model_bundle(final, out_dir, vocab, model_cfg, train_cfg)
+
+    metrics = _summary(run, stopped_early, target)
+    write_json(out_dir / "metrics.json", metrics)
+    if live is not None:
+        live.end()
+    best = run.history[run.stopper.best_epoch]
+    log.info(
+        "best epoch %d: val loss %.4f, perplexity %.2f; model in %s",
+        metrics["best_epoch"],
+        best["val_loss"],
+        best["val_perplexity"],
+        out_dir / "model.keras",
+    )
+    return {**metrics, "history": run.history}
+
+
+@dataclass
+class _Run:
+    """Where a run stands: the model being fitted, its early-stopping counters and history."""
+
+    fit_model: keras.Model
+    stopper: EarlyStopping
+    history: list[dict[str, float]]
+    start_epoch: int
+    resumed_from: int | None  # the epoch a resumed run continues after; None when fresh
+    best_file: str | None  # the best epoch's weights in checkpoints/
+
+
+def _effective_target(model_cfg: ModelConfig, train_cfg: TrainConfig) -> str:
+    if not predicts_every_position(model_cfg) and train_cfg.target != "last":
+        log.info(
+            "%s predicts only the token after the window: training with target 'last'",
+            model_cfg.family,
+        )
+        return "last"
+    return train_cfg.target
+
+
+def _checked_streams(
+    model_cfg: ModelConfig,
+    cfg: TrainConfig,
+    vocab: Mapping[str, Any],
+    train_ids: np.ndarray,
+    val_ids: np.ndarray,
+    target: str,
+    stride: int,
+) -> tuple[np.ndarray, int]:
+    """Fail early on splits the run cannot use; returns the (transposed) train ids and the end id."""
+    for split, ids in (("train", train_ids), ("validation", val_ids)):
+        if count_windows(ids, window=cfg.window, target=target, stride=stride) == 0:
+            raise ArtifactError(
+                f"the {split} split has {ids.shape[0]} tokens, too few for one window of "
+                f"{cfg.window} (+1 target): add pieces, or lower the window"
+            )
+    end_id = _end_id(vocab)
+    if cfg.transpositions:
+        from tunesmith.augment import augment_transpositions
+
+        train_ids, _ = augment_transpositions(train_ids, vocab, cfg.transpositions)
+    if predicts_every_position(model_cfg):
+        piece_spans(val_ids, end_id)  # full-context validation needs whole pieces: fail now, not after an epoch
+    if cfg.context == "carried":
+        if not predicts_every_position(model_cfg):
+            raise ValueError(f"context 'carried' needs a causal family; {model_cfg.family!r} is not")
+        carried_chunks(train_ids, end_id, window=cfg.window, batch_size=cfg.batch_size, seed=0)
+    return train_ids, end_id
+
+
+def _run_key(
+    model_cfg: ModelConfig,
+    cfg: TrainConfig,
+    vocab: Mapping[str, Any],
+    target: str,
+    mixed: bool,
+    train_ids: np.ndarray,
+    val_ids: np.ndarray,
+) -> dict[str, Any]:
+    """What a checkpoint must match to be resumed: the configs, the vocab and the data."""
+    compat = _compat_key(model_cfg, cfg, vocab, target, mixed)
+    # other training data with the same vocabulary must not resume (or skip) an old run
+    compat["data_sha256"] = {split: hashlib.sha256(np.ascontiguousarray(ids).tobytes()).hexdigest()
+                             for split, ids in (("train", train_ids), ("validation", val_ids))}
+    return compat
+
+
+def _open_checkpoints(out_dir: Path, compat: dict[str, Any]) -> tuple[Path, dict[str, Any] | None]:
+    """Create ``out_dir/checkpoints``; the resumable state there, or None.
+
+    The previous run's model.keras, vocab.json, config.json and metrics.json stay
+    until the new ones replace them at the end, so a failed or interrupted run
+    leaves the last good model.
+    """
+    ckpt_dir = out_dir / CHECKPOINT_DIR
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for leftover in out_dir.glob(".tmp-*"):  # a save killed half-way
+        leftover.unlink(missing_ok=True)
+    state = _load_state(ckpt_dir, compat)
+    ckpt_dir.mkdir(exist_ok=True)
+    return ckpt_dir, state
+
+
+def _resume(state: dict[str, Any], ckpt_dir: Path, out_dir: Path, cfg: TrainConfig) -> _Run | None:
+    """The run the checkpoint describes, or None (its model set aside) when it cannot be loaded."""
+    start_epoch = int(state["epoch"])
+    _seed_everything(cfg.seed + start_epoch)
+    model_path = ckpt_dir / state["model_file"]
+    try:
+        fit_model = keras.saving.load_model(model_path)
+    except Exception as exc:  # Keras raises many types for a damaged file
+        _set_aside(model_path, f"{type(exc).__name__}: {str(exc)[:200]}")
+        _clear_checkpoints(ckpt_dir)
+        ckpt_dir.mkdir(exist_ok=True)
+        return None
+    _restore_seed_states(fit_model, state.get("rng", {}))
+    stopper = EarlyStopping(
+        cfg.patience,
+        cfg.min_delta,
+        best=float(state["best_val_loss"]),
+        best_epoch=int(state["best_epoch"]),
+        wait=int(state["wait"]),
+    )
+    log.info(
+        "resuming %s from its checkpoint after epoch %d "
+        "(best val loss %.4f at epoch %d, wait %d)",
+        out_dir,
+        start_epoch,
+        stopper.best,
+        stopper.best_epoch + 1,
+        stopper.wait,
+    )
+    return _Run(fit_model, stopper, list(state["history"]), start_epoch, start_epoch,
+                state["best_weights_file"])
+
+
+def _fresh(
+    model_cfg: ModelConfig,
+    cfg: TrainConfig,
+    vocab_size: int,
+    target: str,
+    stride: int,
+    train_ids: np.ndarray,
+    end_id: int,
+) -> _Run:
+    """A new, compiled model (wrapped to predict the last step only for target ``last``)."""
+    _seed_everything(cfg.seed)
+    inner = build_model(model_cfg, vocab_size, window=cfg.window, **_carried_build_args(model_cfg, cfg))
+    wrap = target == "last" and predicts_every_position(model_cfg)
+    fit_model = _last_step_model(inner, cfg.window, vocab_size) if wrap else inner
+    _compile(fit_model, cfg, _decay_steps(train_ids, end_id, cfg, target, stride))
+    return _Run(fit_model, EarlyStopping(cfg.patience, cfg.min_delta), [], 0, None, None)
+
+
+def _validation(
+    fit_model: keras.Model,
+    model_cfg: ModelConfig,
+    cfg: TrainConfig,
+    val_ids: np.ndarray,
+    end_id: int,
+    vocab_size: int,
+    target: str,
+    stride: int,
+) -> tf.data.Dataset | Callable[[], tuple[float, float]]:
+    """Full-context validation for causal families; windows for the others (``bilstm``)."""
+    if predicts_every_position(model_cfg):
+        return _full_context_validator(fit_model, model_cfg, val_ids, end_id, vocab_size)
+    val_ds = make_windows(val_ids, window=cfg.window, batch_size=cfg.batch_size, target=target,
+                          stride=stride, shuffle=False, seed=0)
+    if cfg.validation_steps:
+        val_ds = val_ds.take(cfg.validation_steps)
+    return val_ds
+
+
+def _log_plan(train_ids: np.ndarray, cfg: TrainConfig, target: str, stride: int) -> None:
+    log.info(
+        "%d training windows of %d tokens (target %r, stride %d), batch %d, up to %d epochs",
+        count_windows(train_ids, window=cfg.window, target=target, stride=stride),
+        cfg.window,
+        target,
+        stride,
+        cfg.batch_size,
+        cfg.epochs,
+    )
+
+
+def _run_epochs(
+    run: _Run,
+    ckpt_dir: Path,
+    compat: dict[str, Any],
+    cfg: TrainConfig,
+    train_ids: np.ndarray,
+    end_id: int,
+    target: str,
+    stride: int,
+    validate: tf.data.Dataset | Callable[[], tuple[float, float]],
+    live,
+) -> bool:
+    """Fit and checkpoint epoch after epoch until ``cfg.epochs`` or early stopping;
+    returns whether it stopped early."""
+    verbose: str | int = "auto" if sys.stdout.isatty() else 2
+    epoch = run.start_epoch
+    stopped_early = run.stopper.should_stop
+    while epoch < cfg.epochs and not stopped_early:
+        train_ds = _epoch_batches(train_ids, end_id, cfg, target, stride, epoch)
+        _reset_states(run.fit_model)
+        if cfg.steps_per_epoch:
+            train_ds = train_ds.repeat().take(cfg.steps_per_epoch)
+        record = _fit_one_epoch(run.fit_model, train_ds, validate, epoch, cfg, verbose)
+        run.history.append(record)
+        improved = run.stopper.update(epoch, record["val_loss"])
+        stopped_early = run.stopper.should_stop
+        run.best_file = _commit_epoch(
+            ckpt_dir, run.fit_model, compat=compat, epoch=epoch, improved=improved,
+            best_file=run.best_file, stopper=run.stopper, stopped_early=stopped_early,
+            seed=cfg.seed, history=run.history,
+        )
+        if live is not None:
+            _log_epoch(live, record)
+        _log_epoch_line(record, cfg.epochs)
+        epoch += 1
+    if stopped_early:
+        log.info(
+            "validation loss has not improved for %d epochs: stopped after epoch %d",
+            run.stopper.wait,
+            epoch,
+        )
+    return stopped_early
+
+
+def _log_epoch_line(record: Mapping[str, float], epochs: int) -> None:
+    log.info(
+        "epoch %d/%d: loss %.4f acc %.3f ppl %.2f | "
+        "val loss %.4f acc %.3f ppl %.2f | %.0f tokens/s",
+        record["epoch"],
+        epochs,
+        record["train_loss"],
+        record["train_accuracy"],
+        record["train_perplexity"],
+        record["val_loss"],
+        record["val_accuracy"],
+        record["val_perplexity"],
+        record["tokens_per_s"],
+    )
+
+
+def _best_weights(run: _Run, ckpt_dir: Path, model_cfg: ModelConfig, out_dir: Path) -> list:
+    """The weights of the best epoch (lowest validation loss), out of any last-step wrapper."""
+    if run.best_file is None:
+        raise RuntimeError(f"no epoch of {out_dir} produced a finite validation loss")
+    run.fit_model.load_weights(ckpt_dir / run.best_file)
+    return _inner_model(run.fit_model, model_cfg).get_weights()
+
+
+def _summary(run: _Run, stopped_early: bool, target: str) -> dict[str, Any]:
+    """``metrics.json``: the best epoch's losses and how the run went."""
+    best = run.history[run.stopper.best_epoch]
+    return {
+        "best_epoch": run.stopper.best_epoch + 1,
+        "epochs_run": len(run.history),
+        "stopped_early": bool(stopped_early),
+        "resumed_from_epoch": run.resumed_from,
+        "target": target,
+        "train": {k: _finite(best[f"train_{k}"]) for k in ("loss", "accuracy", "perplexity")},
+        "val": {k: _finite(best[f"val_{k}"]) for k in ("loss", "accuracy", "perplexity")},
+        "tokens_per_s": _finite(float(np.mean([h["tokens_per_s"] for h in run.history]))),
+        "device": "gpu" if _gpus() else "cpu",
+    }
