@@ -71,7 +71,9 @@ def test_nottingham_round_trip(tmp_path):
     abc = "M:4/4\nL:1/4\nK:C\nC D E F|G4|]\n"
     symbols = track.encode({"id": "t", "abc": abc}, EncodeConfig())
     assert symbols == list(abc) and track.representation(EncodeConfig()) == "abc_chars"
-    notes = track.notes([*symbols, track.end, "x"], {})  # decoding stops at the end token
+    score = track.decode([*symbols, track.end, "x"], {})  # decoding stops at the end token
+    assert [n.pitch.midi for n in score.flatten().notes] == [60, 62, 64, 65, 67]
+    notes = track.notes([*symbols, track.end, "x"], {})
     assert notes[:, 0].tolist() == [60, 62, 64, 65, 67]
     assert notes[:, 1].tolist() == [0, 1, 2, 3, 4] and notes[-1, 2] == 8
 
@@ -91,6 +93,9 @@ def test_essen_round_trip(tmp_path):
     assert symbols == ["60", "_", "_", "_", "r", "_", "62", "_", "_", "_", "_", "_"]
     assert track.end == "/" and track.representation(EncodeConfig()) == "time_series"
     meta = {"encode": {"time_step": 0.25}}
+    stream = track.decode([*symbols, track.end, "60"], meta)
+    assert [(None if e.isRest else e.pitch.midi, float(e.quarterLength)) for e in stream.notesAndRests] == [
+        (60, 1.0), (None, 0.5), (62, 1.5)]
     assert track.notes(symbols, meta).tolist() == [[60, 0, 1], [62, 1.5, 3]]
 
     files: list[str] = []
@@ -118,12 +123,15 @@ def test_classical_round_trip(tmp_path, representation):
             "prepare": {"frames_per_beat": 2}}
     assert track.notes(symbols, meta).tolist() == [[60, 0, 1], [64, 0, 0.5], [67, 1, 1.5]]
 
+    def played(midi: pretty_midi.PrettyMIDI) -> list[tuple[int, float, float]]:
+        return sorted((n.pitch, round(n.start, 3), round(n.end, 3)) for i in midi.instruments for n in i.notes)
+
+    expected_notes = [(60, 0.0, 0.5), (64, 0.0, 0.25), (67, 0.5, 0.75)]  # 2 frames a beat at 120 bpm
+    assert played(track.decode([*symbols, track.end, "72"], meta)) == expected_notes
     files: list[str] = []
     assert track.write_music([*symbols, track.end], meta, tmp_path / "s", files, title="") == 3
     assert files == ["s.mid"] and not track.scores
-    midi = pretty_midi.PrettyMIDI(str(tmp_path / "s.mid"))
-    played = sorted((n.pitch, round(n.start, 3), round(n.end, 3)) for i in midi.instruments for n in i.notes)
-    assert played == [(60, 0.0, 0.5), (64, 0.0, 0.25), (67, 0.5, 0.75)]  # 2 frames a beat at 120 bpm
+    assert played(pretty_midi.PrettyMIDI(str(tmp_path / "s.mid"))) == expected_notes
 
 
 def test_classical_holds_include_a_rest_after_a_rest():

@@ -58,6 +58,14 @@ class Track(ABC):
         """Symbols of one prepared piece. Raises MusicInputError when the representation cannot hold it."""
 
     @abstractmethod
+    def decode(self, symbols: Sequence[str], meta: Mapping[str, Any], *, title: str = ""):
+        """Symbols back to music, up to the end token: a music21 stream or a ``pretty_midi.PrettyMIDI``
+        (the representation's ``decode``), with the options in ``meta`` (``vocab.json``).
+
+        Raises MusicInputError when the symbols are no music.
+        """
+
+    @abstractmethod
     def write_music(self, symbols: Sequence[str], meta: Mapping[str, Any], stem: Path, files: list[str],
                     *, title: str) -> int:
         """Decode one sample and write its music files next to ``stem``, appending their names

@@ -44,8 +44,14 @@ class Classical(Track):
 
         notes = np.asarray(piece["notes"], dtype=np.int32).reshape(-1, 3)
         if cfg.representation == "notes":
-            return notes_per_frame.encode_notes(notes)
+            return notes_per_frame.encode(notes)
         return pianoroll.encode(notes, distinguish_holds=cfg.distinguish_holds)
+
+    def decode(self, symbols: Sequence[str], meta: Mapping[str, Any], *, title: str = ""):
+        """A one-piano ``pretty_midi.PrettyMIDI`` on the grid the vocabulary was prepared with."""
+        from tunesmith.representations import pianoroll
+
+        return pianoroll.to_midi(frame_notes(symbols, meta), **_resolution(meta))
 
     def write_music(self, symbols: Sequence[str], meta: Mapping[str, Any], stem: Path, files: list[str],
                     *, title: str) -> int:

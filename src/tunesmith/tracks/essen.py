@@ -42,11 +42,14 @@ class Essen(Track):
         events = [(p, Fraction(d)) for p, d in piece["events"]]
         return time_series.encode(events, cfg.time_step)
 
+    def decode(self, symbols: Sequence[str], meta: Mapping[str, Any], *, title: str = ""):
+        """A music21 stream of notes and rests at the vocabulary's ``time_step``."""
+        return time_series.decode(symbols, meta.get("encode", {}).get("time_step", 0.25), title=title)
+
     def write_music(self, symbols: Sequence[str], meta: Mapping[str, Any], stem: Path, files: list[str],
                     *, title: str) -> int:
         """``stem.mid`` and ``stem.musicxml``, at the vocabulary's ``time_step``."""
-        step = meta.get("encode", {}).get("time_step", 0.25)
-        stream = time_series.to_stream(symbols, step, title=title or stem.name)
+        stream = self.decode(symbols, meta, title=title or stem.name)
         if not stream.flatten().notes:
             raise MusicInputError("the sample holds no notes", reason="empty")
         return m21.write_music21(stream, stem, files)

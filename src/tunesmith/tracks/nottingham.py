@@ -58,6 +58,10 @@ class Nottingham(Track):
     def encode(self, piece: dict, cfg: EncodeConfig) -> list[str]:
         return abc_chars.encode(piece["abc"])
 
+    def decode(self, symbols: Sequence[str], meta: Mapping[str, Any], *, title: str = ""):
+        """A music21 score of the ABC text (``title`` is unused: the text carries its own)."""
+        return abc_chars.decode(symbols)
+
     def write_music(self, symbols: Sequence[str], meta: Mapping[str, Any], stem: Path, files: list[str],
                     *, title: str) -> int:
         """``stem.abc`` always, then ``stem.mid`` and ``stem.musicxml`` when music21 parses the ABC."""
