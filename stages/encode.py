@@ -16,8 +16,8 @@ from tunesmith import io
 from tunesmith.config import EncodeConfig, build, section
 from tunesmith.encoding import SPLITS, check_splits, encode_corpus
 from tunesmith.errors import ArtifactError
-from tunesmith.representations import END_TOKEN, TRACK_REPRESENTATION
 from tunesmith.stage import parser, run
+from tunesmith.tracks import get_track
 
 
 def main(args, params: dict) -> None:
@@ -41,9 +41,8 @@ def main(args, params: dict) -> None:
         rejected.to_csv(tmp / "rejected.csv", index=False, lineterminator="\n")
         io.write_json(tmp / "meta.json", {
             "corpus": args.corpus,
-            "representation": ("notes_per_frame" if args.corpus == "classical" and cfg.representation == "notes"
-                               else TRACK_REPRESENTATION[args.corpus]),
-            "end": END_TOKEN[args.corpus],
+            "representation": get_track(args.corpus).representation(cfg),
+            "end": get_track(args.corpus).end,
             "prepare": prepared_meta["prepare"],
             "encode": asdict(cfg),
         })

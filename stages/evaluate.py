@@ -14,7 +14,7 @@ from tunesmith.stage import parser, run
 
 
 def main(args, params: dict) -> None:
-    from tunesmith.assessment import evaluate_track
+    from tunesmith.evaluation.run import evaluate_track
 
     key = f"evaluate.{args.corpus}"
     cfg = build(EvaluateConfig, section(params, key), key)

@@ -719,12 +719,12 @@ from pathlib import Path
 import pandas as pd
 from tunesmith import prepare
 from tunesmith.config import PrepareConfig
+from tunesmith.tracks.essen import Essen
 
 def slow(*args, **kwargs):
     time.sleep(600)
 
-prepare.prepare_essen = slow
-prepare.PREPARERS["essen"] = slow
+Essen.prepare_file = slow
 rows = [{{"id": f"p{{k}}", "source_file": "x.abc", "format": "abc"}} for k in range(16)]
 print("ready", flush=True)
 prepare.prepare_corpus("essen", Path({raw!r}), pd.DataFrame(rows), PrepareConfig(workers=2), progress=False)
@@ -830,8 +830,8 @@ def _(tmp, monkeypatch, capsys, model_dir):
 
 @case("musicxml-and-score-svg-are-byte-identical")
 def _(tmp, monkeypatch, capsys, model_dir):
-    from tunesmith.music import write_sample
     from tunesmith.render import render_score_svg
+    from tunesmith.samples import write_sample
 
     symbols = ["60", "_", "_", "_", "62", "_", "r", "_", "64", "_", "_", "_"]
     for d in ("a", "b"):

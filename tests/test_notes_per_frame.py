@@ -113,7 +113,8 @@ def test_classical_notes_option_encodes_decodes_and_has_no_unk(tmp_path):
     from tunesmith.config import EncodeConfig
     from tunesmith.encoding import encode_piece
     from tunesmith.evaluation import hold_ids, symbols_to_notes
-    from tunesmith.music import classical_notes, write_sample
+    from tunesmith.samples import write_sample
+    from tunesmith.tracks.classical import frame_notes
     from tunesmith.vocab import build_vocab
 
     notes = [[60, 0, 2], [64, 0, 1], [67, 2, 3]]
@@ -123,7 +124,7 @@ def test_classical_notes_option_encodes_decodes_and_has_no_unk(tmp_path):
     assert encode_piece("classical", piece, EncodeConfig())[0] == "60.64"  # chords stay the default
 
     meta = {"encode": {"representation": "notes"}, "prepare": {"frames_per_beat": 2}}
-    assert classical_notes(symbols, meta).tolist() == notes
+    assert frame_notes(symbols, meta).tolist() == notes
     assert symbols_to_notes("classical", symbols, meta).tolist() == [[60, 0, 1], [64, 0, 0.5], [67, 1, 1.5]]
     info = write_sample("classical", symbols, meta, tmp_path / "s")
     assert info["decoded"] and info["notes"] == 3 and (tmp_path / "s.mid").is_file()

@@ -97,3 +97,29 @@ def test_abc_decodes_to_music():
     score = abc_chars.to_stream(abc_chars.normalise_tune(TUNE, "musical"))
     pitches = [n.pitch.midi for n in score.flatten().notes][:3]
     assert pitches == [67, 69, 67]  # G A G
+
+
+# --------------------------------------------------------------------------- the shared interface
+
+
+def test_every_representation_has_name_end_encode_and_decode():
+    import numpy as np
+
+    from tunesmith.representations import notes_per_frame, pianoroll
+
+    notes = np.array([[60, 0, 2], [64, 2, 4]], dtype=np.int32)
+    cases = {
+        abc_chars: ("M:4/4\nL:1/4\nK:C\nCE|\n", {}),
+        time_series: ([(60, F(1, 2)), (64, F(1, 2))], {}),
+        pianoroll: (notes, {"frames_per_beat": 4}),
+        notes_per_frame: (notes, {"frames_per_beat": 4}),
+    }
+    for module, (piece, grid) in cases.items():
+        assert module.__name__.rsplit(".", 1)[1] == module.NAME
+        symbols = module.encode(piece)
+        music = module.decode([*symbols, module.END, symbols[0]], **grid)  # stops at END
+        if hasattr(music, "instruments"):  # pretty_midi: 4 frames a beat at 120 bpm
+            pitches = [(n.pitch, n.start) for i in music.instruments for n in i.notes]
+            assert pitches == [(60, 0.0), (64, 0.25)], module.NAME
+        else:  # music21
+            assert [n.pitch.midi for n in music.flatten().notes] == [60, 64], module.NAME

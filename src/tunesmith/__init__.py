@@ -1,5 +1,7 @@
 """tunesmith: reproducible LSTM music generation on symbolic corpora."""
 
+from tunesmith.tracks import TRACKS  # the registry names the tracks
+
 __version__ = "0.1.0"
 
-TRACKS = ("nottingham", "essen", "classical")
+__all__ = ["TRACKS", "__version__"]

@@ -22,6 +22,7 @@ import sys
 from pathlib import Path
 
 from tunesmith.errors import TunesmithError
+from tunesmith.tracks import TRACKS
 
 log = logging.getLogger("tunesmith")
 
@@ -86,7 +87,7 @@ def _parser() -> argparse.ArgumentParser:
     w = sub.add_parser("sweeps", help="chart a metric across dvc experiments (the seeds' sweeps)",
                        description="Write OUT/sweeps_<corpus>.{png,md}: one metric of every `dvc exp` "
                                    "experiment, labelled by the params it changed.")
-    w.add_argument("--corpus", required=True, choices=["nottingham", "essen", "classical"])
+    w.add_argument("--corpus", required=True, choices=TRACKS)
     w.add_argument("--metric", default="model.nll", help="metric key, e.g. model.nll or val.loss")
     w.add_argument("--out", type=Path, default=Path("compare"), help="folder for the chart and table")
 

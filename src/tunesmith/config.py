@@ -25,9 +25,9 @@ from typing import Any, Literal, TypeVar
 
 import yaml
 
-from tunesmith import TRACKS
 from tunesmith.errors import ConfigError
 from tunesmith.sampling import SamplerConfig  # numpy only: cheap to import
+from tunesmith.tracks import TRACKS
 
 T = TypeVar("T")
 
@@ -147,7 +147,7 @@ def _coerce(tp: Any, value: Any, key: str) -> Any:
 
 
 def check_track(track: str) -> str:
-    """Return ``track`` if it is one of the three tracks, else raise naming them."""
+    """Return ``track`` if the registry (:mod:`tunesmith.tracks`) knows it, else raise naming the known ones."""
     if track not in TRACKS:
         raise ConfigError(f"unknown corpus {track!r}; choose one of {', '.join(TRACKS)}")
     return track

@@ -5,38 +5,21 @@ from __future__ import annotations
 import logging
 import random
 from collections.abc import Sequence
-from fractions import Fraction
 
 import pandas as pd
 
 from tunesmith.config import EncodeConfig, SplitConfig
 from tunesmith.errors import MusicInputError
-from tunesmith.representations import abc_chars, time_series
+from tunesmith.tracks import Track, get_track
 
 log = logging.getLogger(__name__)
 
 SPLITS = ("train", "validation", "test")
 
 
-def encode_piece(track: str, piece: dict, cfg: EncodeConfig) -> list[str]:
-    """Symbols of one prepared piece (see :mod:`tunesmith.prepare` for the piece shapes)."""
-    if track == "essen":
-        events = [(p, Fraction(d)) for p, d in piece["events"]]
-        return time_series.encode(events, cfg.time_step)
-    if track == "nottingham":
-        return abc_chars.encode(piece["abc"])
-    if track == "classical":
-        import numpy as np
-
-        from tunesmith.representations import pianoroll
-
-        notes = np.asarray(piece["notes"], dtype=np.int32).reshape(-1, 3)
-        if cfg.representation == "notes":
-            from tunesmith.representations import notes_per_frame
-
-            return notes_per_frame.encode_notes(notes)
-        return pianoroll.encode(notes, distinguish_holds=cfg.distinguish_holds)
-    raise ValueError(f"unknown track {track!r}")
+def encode_piece(track: str | Track, piece: dict, cfg: EncodeConfig) -> list[str]:
+    """Symbols of one prepared piece, as its track encodes it (see :mod:`tunesmith.tracks`)."""
+    return get_track(track).encode(piece, cfg)
 
 
 def assign_splits(ids: Sequence[str], preset: dict[str, str], ratios: SplitConfig, seed: int) -> dict[str, str]:
@@ -66,7 +49,7 @@ def assign_splits(ids: Sequence[str], preset: dict[str, str], ratios: SplitConfi
     return out
 
 
-def encode_corpus(track: str, pieces: Sequence[dict], cfg: EncodeConfig
+def encode_corpus(track: str | Track, pieces: Sequence[dict], cfg: EncodeConfig
                   ) -> tuple[dict[str, list[dict]], pd.DataFrame, dict]:
     """Encode every piece and split them.
 
@@ -75,11 +58,12 @@ def encode_corpus(track: str, pieces: Sequence[dict], cfg: EncodeConfig
     representation cannot hold (e.g. a duration that is no whole number of
     ``time_step``), with the reason.
     """
+    encoder = get_track(track)
     encoded: dict[str, dict] = {}
     rejected = []
     for piece in pieces:
         try:
-            symbols = encode_piece(track, piece, cfg)
+            symbols = encoder.encode(piece, cfg)
         except MusicInputError as exc:
             rejected.append({"id": piece["id"], "source_file": piece.get("source_file", ""),
                              "reason": exc.reason, "message": str(exc)})
@@ -99,7 +83,7 @@ def encode_corpus(track: str, pieces: Sequence[dict], cfg: EncodeConfig
         "symbols": {s: sum(len(p["symbols"]) for p in v) for s, v in by_split.items()},
         "rejected": len(rejected),
     }
-    log.info("encode %s: %s pieces, %s symbols, %d rejected", track, stats["pieces"], stats["symbols"],
+    log.info("encode %s: %s pieces, %s symbols, %d rejected", encoder.name, stats["pieces"], stats["symbols"],
              len(rejected))
     return by_split, pd.DataFrame(rejected, columns=["id", "source_file", "reason", "message"]), stats
 

@@ -215,7 +215,7 @@ def full_context_metrics(
         ``nll``, ``bits_per_token``, ``perplexity``, ``accuracy``, ``event_nll``,
         ``event_accuracy``, ``tokens``, ``events``, ``pieces``.
     """
-    from tunesmith.evaluation import _event_mask, _Totals
+    from tunesmith.evaluation.likelihood import _event_mask, _Totals
 
     ids = np.asarray(ids)
     scores = score_pieces(predictor(any_length_model(model, model_cfg, vocab_size)), ids, end_id,

@@ -16,10 +16,28 @@ from typing import Any
 import pandas as pd
 
 from tunesmith import io
-from tunesmith.errors import ArtifactError, ConfigError
-from tunesmith.music import midi_primer, write_sample
+from tunesmith.errors import ArtifactError, ConfigError, MusicInputError
+from tunesmith.tracks import Track, get_track
 
 log = logging.getLogger(__name__)
+
+
+def write_sample(track: str | Track, symbols: Sequence[str], meta: dict, stem: Path,
+                 *, title: str = "") -> dict[str, Any]:
+    """Decode one generated sample and write its music files next to ``stem`` (which files is
+    the track's choice, :meth:`tunesmith.tracks.Track.write_music`).
+
+    Returns ``{"decoded": bool, "error": str, "notes": int, "files": [names]}``; a
+    sample that does not decode is reported, never raised.
+    """
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    files: list[str] = []
+    try:
+        n = get_track(track).write_music(symbols, meta, stem, files, title=title)
+    except MusicInputError as exc:
+        log.warning("%s does not decode: %s", stem.name, exc)
+        return {"decoded": False, "error": str(exc), "notes": 0, "files": files}
+    return {"decoded": True, "error": "", "notes": n, "files": files}
 
 
 def _test_openings(path: Path | None, length: int, n: int) -> list[list[str]]:
@@ -32,11 +50,14 @@ def _test_openings(path: Path | None, length: int, n: int) -> list[list[str]]:
     return [pieces[i % len(pieces)][:length] for i in range(n)]
 
 
-def primer_symbols(cfg, meta: dict, *, test_pieces: Path | None = None) -> list[list[str]]:
+def primer_symbols(cfg, meta: dict, *, test_pieces: Path | None = None,
+                   track: str | Track | None = None) -> list[list[str]]:
     """The primer of every sample, as symbols (without the leading end token).
 
     One list per sample: all the same except for mode ``test``, which takes the
-    opening of a different held-out piece for each sample.
+    opening of a different held-out piece for each sample. Mode ``midi`` asks
+    ``track`` (by default the vocabulary's ``corpus``) to read the file
+    (:meth:`tunesmith.tracks.Track.midi_primer`).
     """
     p = cfg.primer
     n = cfg.num_samples
@@ -47,7 +68,8 @@ def primer_symbols(cfg, meta: dict, *, test_pieces: Path | None = None) -> list[
     if p.mode == "symbols":
         return [p.text.split() for _ in range(n)]
     if p.mode == "midi":
-        return [midi_primer(Path(p.text).expanduser(), meta, p.length) for _ in range(n)]
+        reader = get_track(track if track is not None else meta.get("corpus", ""))
+        return [reader.midi_primer(Path(p.text).expanduser(), meta, p.length) for _ in range(n)]
     return _test_openings(test_pieces, p.length, n)
 
 
@@ -97,6 +119,7 @@ def generate_samples(track: str, model_dir: Path, cfg, out_dir: Path, *,
     from tunesmith.training import load_model_bundle
 
     check_samples_folder(out_dir, model_dir)
+    music = get_track(track)
     model, model_cfg, train_cfg, vocab = load_model_bundle(model_dir)
     symbols = list(vocab["symbols"])
     end = vocab["special"]["end"]
@@ -105,7 +128,7 @@ def generate_samples(track: str, model_dir: Path, cfg, out_dir: Path, *,
         sampler = make_sampler(cfg.sampler, symbols)
     except ValueError as exc:
         raise ConfigError(f"generate.{track}.sampler.{exc}") from exc
-    primers = primer_symbols(cfg, vocab, test_pieces=test_pieces)
+    primers = primer_symbols(cfg, vocab, test_pieces=test_pieces, track=music)
     try:
         primer_ids = [_ids(p, symbols, end, allow_unk=cfg.primer.mode in ("midi", "test")) for p in primers]
     except ValueError as exc:
@@ -147,8 +170,7 @@ def generate_samples(track: str, model_dir: Path, cfg, out_dir: Path, *,
                 new_tokens += len(outputs[i])
                 sample_symbols = [*primer, *(symbols[t] for t in outputs[i])]
                 info = write_sample(track, sample_symbols, vocab, stem, title=f"tunesmith {track} {i}")
-            io.write_text(stem.with_suffix(".txt"), " ".join(sample_symbols) + "\n"
-                          if track != "nottingham" else "".join(s for s in sample_symbols if s != end))
+            io.write_text(stem.with_suffix(".txt"), music.sample_text(sample_symbols))
             rows.append({
                 "sample": stem.name,
                 "seed": seeds[i],
@@ -157,7 +179,7 @@ def generate_samples(track: str, model_dir: Path, cfg, out_dir: Path, *,
                 "sampler": cfg.sampler.method,
                 "temperature": cfg.sampler.temperature,
                 "primer_mode": cfg.primer.mode,
-                "primer": " ".join(primer) if track != "nottingham" else "".join(primer),
+                "primer": music.join(primer),
                 "primer_length": len(primer),
                 "length": len(outputs[i]),
                 "ended": bool(outputs[i]) and outputs[i][-1] == end_id,
@@ -171,7 +193,7 @@ def generate_samples(track: str, model_dir: Path, cfg, out_dir: Path, *,
         if cfg.render:  # to listen to and look at: audio, engraved score, piano roll
             from tunesmith.render import render_samples
 
-            render_samples(tmp, tmp, max_seconds=cfg.render_seconds, scores=track != "classical")
+            render_samples(tmp, tmp, max_seconds=cfg.render_seconds, scores=music.scores)
         io.write_json(tmp / "generation.json", {"config": json.loads(json.dumps(asdict(cfg), default=dict)),
                                                 "tokens": new_tokens})
     log.info("%s: %d samples, %d tokens in %.1f s (%.0f tokens/s), %d decode", track, cfg.num_samples,

@@ -11,9 +11,9 @@ from pathlib import Path
 
 from tqdm.contrib.logging import logging_redirect_tqdm
 
-from tunesmith import TRACKS
 from tunesmith.config import load_params
 from tunesmith.errors import TunesmithError
+from tunesmith.tracks import TRACKS
 
 log = logging.getLogger("tunesmith")
 

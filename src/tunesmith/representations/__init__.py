@@ -1,29 +1,26 @@
-"""Encodings, one module per representation: encode(piece) -> symbols, decode(symbols) -> music.
+"""Encodings, one module per representation, all with the same interface.
 
-| track      | module        | symbols                                              | end token |
-|------------|---------------|------------------------------------------------------|-----------|
-| nottingham | abc_chars     | characters of normalised ABC text                    | ``<end>`` |
-| essen      | time_series   | MIDI number / ``r`` / ``_`` per time step (Vasudeva) | ``/``     |
-| classical  | pianoroll     | one token per set of sounding pitches (Lorinczi & Brailovsky)     | ``<end>`` |
+Every module has:
+
+- ``NAME``: the representation's name (``meta.json``'s ``representation``);
+- ``END``: the token between pieces;
+- ``encode(piece, ...) -> list[str]``: the symbols of one prepared piece;
+- ``decode(symbols, ...)``: the music back, a music21 stream (ABC, time series) or a
+  ``pretty_midi.PrettyMIDI`` (piano rolls); decoding stops at ``END``.
+
+| module          | piece                     | symbols                                              | decode     |
+|-----------------|---------------------------|------------------------------------------------------|------------|
+| abc_chars       | normalised ABC text       | its characters (Vinze et al.; Reitman & Cho)         | music21    |
+| time_series     | ``(midi, duration)`` events | MIDI number / ``r`` / ``_`` per step (Vasudeva)    | music21    |
+| pianoroll       | notes ``[pitch, start, end]`` | a token per sounding chord (Lorinczi & Brailovsky) | PrettyMIDI |
+| notes_per_frame | notes ``[pitch, start, end]`` | a frame's pitches, then ``|`` (Walder); no UNK   | PrettyMIDI |
+
+Options differ (``time_step``, ``distinguish_holds``, the frame grid): a track
+(:mod:`tunesmith.tracks`) picks its representation and passes them. Reading MIDI files
+into notes is :mod:`tunesmith.representations.midi_read`.
 """
 
 from __future__ import annotations
 
-from types import ModuleType
-
-from tunesmith.representations import abc_chars, time_series
-
 UNK = "<unk>"
-
-TRACK_REPRESENTATION = {"nottingham": "abc_chars", "essen": "time_series", "classical": "pianoroll"}
-END_TOKEN = {"nottingham": abc_chars.END, "essen": time_series.END, "classical": "<end>"}
-
-
-def module_for(track: str) -> ModuleType:
-    """The representation module of a track."""
-    name = TRACK_REPRESENTATION[track]
-    if name == "pianoroll":
-        from tunesmith.representations import pianoroll  # imports pretty_midi only when needed
-
-        return pianoroll
-    return {"abc_chars": abc_chars, "time_series": time_series}[name]
+"""The token of a symbol outside the vocabulary."""

@@ -113,3 +113,11 @@ def to_stream(text: str):
     if not score.flatten().notes:
         raise MusicInputError("the ABC parses but holds no notes", reason="empty")
     return score
+
+
+def decode(symbols: Sequence[str]):
+    """Symbols -> a music21 Score (`decode_text`, then `to_stream`).
+
+    Raises MusicInputError as `to_stream` does.
+    """
+    return to_stream(decode_text(symbols))

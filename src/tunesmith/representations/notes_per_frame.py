@@ -26,6 +26,8 @@ import numpy as np
 
 from tunesmith.errors import MusicInputError
 
+NAME = "notes_per_frame"
+
 PITCH_LOW = 21
 """Lowest piano pitch (A0), column 0 of a roll."""
 PITCH_HIGH = 108
@@ -35,6 +37,8 @@ FRAME_END = "|"
 """Token closing every frame."""
 PIECE_END = "<end>"
 """Token between pieces (the track's end token)."""
+END = PIECE_END
+"""The shared name of the end token."""
 PIECE_END_ID = 0
 FRAME_END_ID = 1
 PITCH_OFFSET = 2
@@ -199,3 +203,16 @@ def transpose_roll(roll: np.ndarray, semitones: int) -> np.ndarray | None:
     if used.size and (used[0] + semitones < 0 or used[-1] + semitones >= N_PITCHES):
         return None
     return np.roll(roll, semitones, axis=1)
+
+
+def encode(notes: np.ndarray) -> list[str]:
+    """Symbols of ``[pitch, start, end]`` notes (the shared name of `encode_notes`)."""
+    return encode_notes(notes)
+
+
+def decode(symbols: Iterable[str], *, frames_per_beat: int | None = 4, fs: float | None = None):
+    """Symbols -> a one-piano ``pretty_midi.PrettyMIDI`` on the grid given (`decode_notes`, then
+    :func:`tunesmith.representations.pianoroll.to_midi`)."""
+    from tunesmith.representations.pianoroll import to_midi
+
+    return to_midi(decode_notes(symbols), frames_per_beat=frames_per_beat, fs=fs)

@@ -91,3 +91,8 @@ def to_stream(symbols: Sequence[str], time_step: float | Fraction = 0.25, *, tit
         element.duration.quarterLength = duration
         part.append(element)
     return part
+
+
+def decode(symbols: Sequence[str], time_step: float | Fraction = 0.25, *, title: str = ""):
+    """Symbols -> a music21 Stream (the shared name of `to_stream`)."""
+    return to_stream(symbols, time_step, title=title)

@@ -96,13 +96,15 @@ def fetch_bundled(
         raise FetchError(f"fetch_bundled({corpus!r}): no collections given")
     root = music21_corpus_root()
     out_dir = Path(out_dir)
-    if corpus == "classical":
+    from tunesmith.tracks import TRACKS, UnknownTrackError, get_track
+
+    try:
+        track = get_track(corpus)
+    except UnknownTrackError:
+        raise FetchError(f"fetch_bundled: unknown corpus {corpus!r}; expected one of {', '.join(TRACKS)}") from None
+    if track.bundled_as == "midi":
         return _fetch_bundled_scores(root, out_dir, collections, max_pieces, workers)
-    if corpus in ("nottingham", "essen"):
-        return _fetch_bundled_abc(corpus, root, out_dir, collections, rhythms, max_pieces)
-    raise FetchError(
-        f"fetch_bundled: unknown corpus {corpus!r}; expected nottingham, essen or classical"
-    )
+    return _fetch_bundled_abc(corpus, root, out_dir, collections, rhythms, max_pieces)
 
 
 def _abc_collection_files(root: Path, name: str) -> list[Path]:

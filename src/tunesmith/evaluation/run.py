@@ -3,7 +3,7 @@
 :mod:`tunesmith.evaluation` holds the metric functions; this module applies them
 to the artifacts of one track: the model on the test split beside its n-gram
 baselines, the musical statistics of the generated samples beside held-out real
-pieces, playability (nottingham) and novelty, plus the plots.
+pieces, the track's playability check (if it has one) and novelty, plus the plots.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import pandas as pd
 from tunesmith import evaluation as ev
 from tunesmith import io
 from tunesmith.config import EvaluateConfig
+from tunesmith.tracks import Track, get_track
 
 log = logging.getLogger(__name__)
 
@@ -32,14 +33,15 @@ def _pieces(path: Path, limit: int = 0) -> list[list[str]]:
     return pieces[:limit] if limit else pieces
 
 
-def read_samples(samples_dir: Path, track: str) -> tuple[pd.DataFrame, list[list[str]], list[list[str]]]:
+def read_samples(samples_dir: Path, track: str | Track) -> tuple[pd.DataFrame, list[list[str]], list[list[str]]]:
     """The samples table and each sample's symbols: whole (primer included: an ABC tune
     needs its primed header to be music) and generated only (for novelty)."""
+    track = get_track(track)
     table = pd.read_csv(samples_dir / "samples.csv", keep_default_na=False)
     whole, generated = [], []
     for _, row in table.iterrows():
         text = (samples_dir / f"{row['sample']}.txt").read_text(encoding="utf-8")
-        symbols = list(text) if track == "nottingham" else text.split()
+        symbols = track.split_text(text)
         whole.append(symbols)
         generated.append(symbols[int(row.get("primer_length", 0) or 0):])
     return table, whole, generated
@@ -77,13 +79,14 @@ def evaluate_track(track: str, *, model_dir: Path, vocab_dir: Path, encoded_dir:
     from tunesmith.models import predicts_every_position, recurrent_layer_names
     from tunesmith.training import load_model_bundle
 
+    corpus = get_track(track)
     model, model_cfg, train_cfg, vocab = load_model_bundle(model_dir)
     symbols = list(vocab["symbols"])
     end_id = symbols.index(vocab["special"]["end"])
     train_ids = np.asarray(load_split(vocab_dir, "train"))
     val_ids = np.asarray(load_split(vocab_dir, "validation"))
     test_ids = np.asarray(load_split(vocab_dir, "test"))
-    mask = ev.hold_mask(test_ids, symbols, track)
+    mask = corpus.hold_mask(test_ids, symbols)
 
     # The headline: every test token scored once from the start of its piece, as
     # generation sees it. Windows that restart from a zero state every
@@ -107,8 +110,8 @@ def evaluate_track(track: str, *, model_dir: Path, vocab_dir: Path, encoded_dir:
         "scoring": "every test token, with the full context of its piece" if causal
         else f"last token of up to {cfg.max_positions} windows (bilstm)",
     }
-    if track == "nottingham":
-        metrics["published_seed_003"] = dict(ev.SEED_003_PUBLISHED)
+    if corpus.published is not None:
+        metrics["published_seed_003"] = dict(corpus.published)
     training = model_dir / "metrics.json"
     if training.exists():
         t = io.read_json(training)
@@ -117,10 +120,10 @@ def evaluate_track(track: str, *, model_dir: Path, vocab_dir: Path, encoded_dir:
                                     "val_nll": t.get("val", {}).get("loss")})
 
     # ---- the music itself: samples vs held-out real pieces of the same corpus
-    table, whole, generated = read_samples(samples_dir, track)
+    table, whole, generated = read_samples(samples_dir, corpus)
     real = _pieces(encoded_dir / "test.jsonl", cfg.real_pieces)
-    gen_notes, gen_skipped = ev.pieces_to_notes(track, whole, vocab)
-    real_notes, _ = ev.pieces_to_notes(track, real, vocab)
+    gen_notes, gen_skipped = ev.pieces_to_notes(corpus, whole, vocab)
+    real_notes, _ = ev.pieces_to_notes(corpus, real, vocab)
     histograms: dict[str, Any] = {}
     if gen_notes and real_notes:
         gen_stats, real_stats = ev.music_stats(gen_notes), ev.music_stats(real_notes)
@@ -144,11 +147,10 @@ def evaluate_track(track: str, *, model_dir: Path, vocab_dir: Path, encoded_dir:
     metrics["samples"] = {"count": len(table), "decoded": int(table["decoded"].astype(bool).sum()),
                           "ended": int(table["ended"].astype(bool).sum()),
                           "mean_length": float(table["length"].mean()) if len(table) else 0.0}
-    if track == "nottingham":
-        full = ["".join(s) for s in whole]
-        metrics["playability"] = {k: v for k, v in ev.abc_playability(full).items() if k != "reasons"}
-        metrics["playability_real"] = {k: v for k, v in ev.abc_playability(
-            ["".join(s) for s in real]).items() if k != "reasons"}
+    playable = corpus.playability(whole)
+    if playable is not None:
+        metrics["playability"] = {k: v for k, v in playable.items() if k != "reasons"}
+        metrics["playability_real"] = {k: v for k, v in corpus.playability(real).items() if k != "reasons"}
 
     # ---- novelty: do the samples copy the training set?
     index = ev.NoveltyIndex(_pieces(encoded_dir / "train.jsonl"), ngram=cfg.novelty_ngram)

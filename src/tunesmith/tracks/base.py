@@ -1,0 +1,135 @@
+"""The `Track` interface: everything that differs from one corpus to another.
+
+Shared code (prepare, encode, generate, evaluate) holds a track, got from
+:func:`tunesmith.tracks.get_track`, and asks it; it never tests a track's name.
+A track knows how to read its raw files, which representation encodes a prepared
+piece, its end token, which tokens are holds, how symbols become music files and
+notes for statistics, how its samples are stored as text, and its own checks.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from tunesmith.errors import ConfigError
+
+if TYPE_CHECKING:
+    from tunesmith.config import EncodeConfig, PrepareConfig
+
+
+class Track(ABC):
+    """One corpus and its representation. Subclasses set the class attributes and the
+    abstract methods; the rest has defaults that suit most tracks."""
+
+    name: str = ""
+    """The track's name in params.yaml, dvc.yaml and data/ paths."""
+    end: str = "<end>"
+    """The token between pieces."""
+    char_symbols: bool = False
+    """Symbols are single characters (ABC text): joined with "" rather than spaces."""
+    scores: bool = True
+    """Whether rendering engraves a score for its samples (no score for piano rolls)."""
+    published: Mapping[str, Any] | None = None
+    """Published figures for the report to set beside ours, or None."""
+    bundled_as: str = "abc"
+    """How the bundled (music21) stand-in is fetched: ``abc`` tunes, or ``midi`` (scores written out)."""
+
+    # ---- prepare
+
+    @abstractmethod
+    def prepare_file(self, path: Path, fmt: str, piece_id: str, title: str, cfg: PrepareConfig,
+                     rhythm: str = "") -> list[dict]:
+        """The prepared pieces of one raw file (JSON-friendly dicts, see :mod:`tunesmith.prepare`).
+
+        Raises MusicInputError naming the file when it cannot be read or is filtered out.
+        """
+
+    # ---- encode / decode
+
+    @abstractmethod
+    def representation(self, cfg: EncodeConfig) -> str:
+        """The representation's name (a module of :mod:`tunesmith.representations`)."""
+
+    @abstractmethod
+    def encode(self, piece: dict, cfg: EncodeConfig) -> list[str]:
+        """Symbols of one prepared piece. Raises MusicInputError when the representation cannot hold it."""
+
+    @abstractmethod
+    def decode(self, symbols: Sequence[str], meta: Mapping[str, Any], *, title: str = ""):
+        """Symbols back to music, up to the end token: a music21 stream or a ``pretty_midi.PrettyMIDI``
+        (the representation's ``decode``), with the options in ``meta`` (``vocab.json``).
+
+        Raises MusicInputError when the symbols are no music.
+        """
+
+    @abstractmethod
+    def write_music(self, symbols: Sequence[str], meta: Mapping[str, Any], stem: Path, files: list[str],
+                    *, title: str) -> int:
+        """Decode one sample and write its music files next to ``stem``, appending their names
+        to ``files`` as each is written; return its number of notes.
+
+        ``meta`` is the vocabulary (``vocab.json``: ``encode`` and ``prepare`` options).
+        Raises MusicInputError when the symbols are no music.
+        """
+
+    @abstractmethod
+    def notes(self, symbols: Sequence[str], meta: Mapping[str, Any]) -> np.ndarray:
+        """Notes of one piece for music statistics: float64 ``(n, 3)`` ``[pitch, start_beat,
+        end_beat]`` (beats are quarter notes), sorted by start then pitch.
+
+        Raises MusicInputError when the piece does not decode.
+        """
+
+    # ---- symbols as text (samples/*.txt and the primer column of samples.csv)
+
+    def join(self, symbols: Sequence[str]) -> str:
+        """Symbols as one line of text: characters joined as they are, tokens by spaces."""
+        return "".join(symbols) if self.char_symbols else " ".join(symbols)
+
+    def sample_text(self, symbols: Sequence[str]) -> str:
+        """The text of a sample's ``.txt`` file (ABC text without end tokens, else tokens and a newline)."""
+        if self.char_symbols:
+            return "".join(s for s in symbols if s != self.end)
+        return " ".join(symbols) + "\n"
+
+    def split_text(self, text: str) -> list[str]:
+        """The symbols of a sample's ``.txt`` file (the inverse of :meth:`sample_text`)."""
+        return list(text) if self.char_symbols else text.split()
+
+    # ---- primers
+
+    def midi_primer(self, path: Path, meta: Mapping[str, Any], length: int) -> list[str]:
+        """The first ``length`` symbols of a MIDI file (primer mode ``midi``)."""
+        raise ConfigError(f"primer mode 'midi' needs a track that reads MIDI; the {self.name} track does not")
+
+    # ---- holds (event accuracy)
+
+    def hold_ids(self, symbols: Sequence[str], unk: str = "<unk>") -> frozenset[int]:
+        """Ids of the vocabulary's symbols that are holds whatever precedes them (none by default)."""
+        return frozenset()
+
+    def hold_mask(self, ids: np.ndarray, symbols: Sequence[str], unk: str = "<unk>") -> np.ndarray:
+        """bool ``(n,)``: which positions of ``ids`` (1-D) hold a hold token, given the token before."""
+        held = np.zeros(len(symbols), dtype=bool)
+        held[list(self.hold_ids(symbols, unk))] = True
+        return held[np.asarray(ids)]
+
+    # ---- checks of generated music
+
+    def playability(self, pieces: Sequence[Sequence[str]]) -> dict[str, Any] | None:
+        """Shares of pieces that are playable music, or None when the track has no such check."""
+        return None
+
+    def __repr__(self) -> str:
+        return f"<track {self.name}>"
+
+
+def notes_array(rows) -> np.ndarray:
+    """float64 ``(n, 3)`` of ``(pitch, start, end)`` rows, sorted by start then pitch."""
+    arr = np.array(list(rows), dtype=np.float64).reshape(-1, 3)
+    return arr[np.lexsort((arr[:, 0], arr[:, 1]))] if len(arr) else arr

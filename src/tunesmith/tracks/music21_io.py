@@ -1,0 +1,208 @@
+"""Reading and writing music with music21, shared by the tracks whose files music21 reads.
+
+Reading (the prepare stage): parse a raw file (ABC, Humdrum kern, MusicXML) into
+scores, check its length, take its monophonic line as events and find the
+semitones to C major / A minor (Vasudeva). Writing (the generate stage): a
+score as MIDI and MusicXML, the MusicXML made deterministic.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from fractions import Fraction
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tunesmith import io
+from tunesmith.errors import MusicInputError
+from tunesmith.representations import abc_chars
+
+if TYPE_CHECKING:
+    from tunesmith.config import PrepareConfig
+
+
+def _frac(ql: float | Fraction) -> Fraction:
+    return Fraction(ql).limit_denominator(960)
+
+
+def melody_events(score, acceptable_durations: Sequence[float] = ()) -> list[tuple[int | None, Fraction]]:
+    """The monophonic line of ``score`` as ``(midi | None, quarter_length)`` events.
+
+    Every note and rest must have one of ``acceptable_durations`` (Vasudeva's
+    filter, checked on the written values before tied notes are merged); tied
+    notes are then merged into one event and gaps become rests. Grace notes
+    (zero duration) are dropped.
+
+    Raises MusicInputError with reason ``unacceptable_duration`` (naming the
+    duration and where it is), ``polyphonic`` (chords or overlapping notes) or
+    ``empty``.
+    """
+    from music21 import chord, note
+
+    allowed = {_frac(d) for d in acceptable_durations}
+    events: list[list[Any]] = []
+    end = Fraction(0)
+    tied_open = False
+    for el in score.flatten().notesAndRests:
+        ql = _frac(el.duration.quarterLength)
+        if ql == 0:
+            continue  # grace notes carry no time
+        if isinstance(el, chord.Chord):
+            raise MusicInputError(f"chord {el.pitchedCommonName!r} at offset {el.offset}: "
+                                  "a melody must be monophonic", reason="polyphonic")
+        if allowed and ql not in allowed:
+            where = f"measure {el.measureNumber}" if el.measureNumber is not None else f"offset {el.offset}"
+            raise MusicInputError(
+                f"duration {ql} quarter lengths ({el.duration.type}) in {where} is not one of "
+                f"acceptable_durations {sorted(float(d) for d in allowed)}",
+                reason="unacceptable_duration",
+            )
+        offset = _frac(el.offset)
+        if offset < end:
+            raise MusicInputError(f"overlapping notes at offset {float(offset)}: a melody must be monophonic",
+                                  reason="polyphonic")
+        if offset > end:
+            events.append([None, offset - end])
+        pitch = el.pitch.midi if isinstance(el, note.Note) else None
+        tie = el.tie.type if isinstance(el, note.Note) and el.tie is not None else None
+        if tied_open and tie in ("stop", "continue") and events and events[-1][0] == pitch:
+            events[-1][1] += ql
+        else:
+            events.append([pitch, ql])
+        tied_open = tie in ("start", "continue")
+        end = offset + ql
+    if not any(p is not None for p, _ in events):
+        raise MusicInputError("no notes in the melody", reason="empty")
+    return [(p, d) for p, d in events]
+
+
+def key_shift(score) -> tuple[str, int]:
+    """The key of ``score`` and the semitones that move it to C major or A minor (Vasudeva).
+
+    The key comes from the first key annotation or signature; key analysis
+    (Krumhansl-Schmuckler, music21's ``analyze('key')``) decides the mode when
+    it agrees on the tonic, because Essen's ABC often writes only the tonic
+    (``K: A`` for a tune in A minor); a piece with no key at all is analysed.
+    Major goes to C, minor to A, other modes to the degree of C major's scale
+    that keeps their signature empty (D dorian stays on D).
+
+    Returns ``(key_name, semitones)`` with semitones in [-5, 6]: the smaller
+    move keeps melodies near their written range.
+    """
+    from music21 import key
+
+    found = next(iter(score.recurse().getElementsByClass(key.KeySignature)), None)
+    analysed = score.analyze("key")
+    if isinstance(found, key.Key):
+        k = analysed if analysed.tonic.name == found.tonic.name else found
+    elif found is not None:
+        # a bare signature has no mode: take its major or minor, as analysis prefers
+        k = found.asKey("minor" if analysed.mode == "minor" else "major")
+    else:
+        k = analysed
+    if k.mode in ("major", "minor"):
+        semitones = ((0 if k.mode == "major" else 9) - k.tonic.pitchClass) % 12
+    else:
+        semitones = -k.sharps * 7 % 12  # each sharp in the signature is a fifth up from C
+    if semitones > 6:
+        semitones -= 12
+    return f"{k.tonic.name} {k.mode}", semitones
+
+
+# --------------------------------------------------------------------------- per file
+
+
+def check_kern_complete(path: Path) -> None:
+    """Reject a Humdrum file whose spines are not closed by a final ``*-`` line: it was cut off.
+
+    Reference records and comments (``!`` lines) may follow the terminator.
+    """
+    lines = [line.strip() for line in abc_chars.decode_bytes(path.read_bytes()).splitlines()]
+    body = [line for line in lines if line and not line.startswith("!")]
+    if not body or any(token != "*-" for token in body[-1].split("\t")):
+        last = body[-1][:40] if body else "<no music>"
+        raise MusicInputError(f"{path.name}: truncated kern file: it ends with {last!r}, not the spine "
+                              "terminator '*-'", reason="truncated")
+
+
+def check_length(path: Path, score, cfg: PrepareConfig, *, tokens_per_quarter: float | None = None) -> None:
+    """Reject a parsed score longer than ``cfg.max_seconds`` (at its first tempo, else 120 quarter notes
+    a minute) or, with ``tokens_per_quarter``, than ``cfg.max_tokens`` tokens."""
+    from music21 import tempo
+
+    quarters = float(score.highestTime)
+    mark = next(iter(score.recurse().getElementsByClass(tempo.MetronomeMark)), None)
+    bpm = (mark.getQuarterBPM() if mark is not None else None) or 120.0
+    seconds = quarters * 60.0 / bpm
+    if seconds > cfg.max_seconds:
+        raise MusicInputError(f"{path.name}: {seconds:.0f} s of music, longer than max_seconds "
+                              f"{cfg.max_seconds:g}", reason="too_long")
+    if tokens_per_quarter is not None and quarters * tokens_per_quarter > cfg.max_tokens:
+        raise MusicInputError(f"{path.name}: {quarters * tokens_per_quarter:.0f} 16th notes, longer than "
+                              f"max_tokens {cfg.max_tokens}", reason="too_long")
+
+
+def parse_file(path: Path, fmt: str):
+    from music21 import converter
+
+    if fmt == "kern":
+        check_kern_complete(path)
+    try:
+        if fmt == "abc":
+            text = abc_chars.decode_bytes(path.read_bytes())
+            return converter.parse(text, format="abc")
+        return converter.parse(str(path), format={"kern": "humdrum", "musicxml": "musicxml"}.get(fmt))
+    except MusicInputError:
+        raise
+    except Exception as exc:  # music21 raises many types on bad files; one piece must not stop the stage
+        raise MusicInputError(f"{path.name}: music21 cannot parse it: {type(exc).__name__}: {exc}",
+                              reason="parse_error") from exc
+
+
+def split_opus(parsed) -> list:
+    """One score per tune: an ABC or kern file may hold an opus of several."""
+    if type(parsed).__name__ == "Opus":
+        return list(parsed.scores)
+    return [parsed]
+
+
+def score_title(score, fallback: str) -> str:
+    md = getattr(score, "metadata", None)
+    return (md.title if md is not None and md.title else fallback) or fallback
+
+
+# --------------------------------------------------------------------------- writing
+
+_RANDOM_ID = re.compile(r'"([PI])([0-9a-f]{32})"')  # music21's part and instrument ids
+_ENCODING_DATE = re.compile(r"[ \t]*<encoding-date>[^<]*</encoding-date>\n?")
+
+
+def deterministic_musicxml(text: str) -> str:
+    """MusicXML as music21 writes it, minus what changes from run to run: random part and
+    instrument ids become ``P1``, ``P2``, ... and ``I1``, ... in order of appearance, and
+    the writing date (``<encoding-date>``) is dropped."""
+    ids: dict[str, str] = {}
+    counts: dict[str, int] = {}
+
+    def stable(m: re.Match) -> str:
+        if m.group(0) not in ids:
+            counts[m.group(1)] = counts.get(m.group(1), 0) + 1
+            ids[m.group(0)] = f'"{m.group(1)}{counts[m.group(1)]}"'
+        return ids[m.group(0)]
+
+    return _ENCODING_DATE.sub("", _RANDOM_ID.sub(stable, text))
+
+
+def write_music21(score, stem: Path, files: list[str]) -> int:
+    for fmt, suffix in (("midi", ".mid"), ("musicxml", ".musicxml")):
+        with io.atomic_path(stem.with_suffix(suffix)) as tmp:
+            try:
+                score.write(fmt, fp=str(tmp))
+            except Exception as exc:  # music21's exporters raise many types on odd generated music
+                raise MusicInputError(f"music21 cannot write {fmt}: {type(exc).__name__}: {exc}",
+                                      reason="write_error") from exc
+            if fmt == "musicxml":
+                tmp.write_text(deterministic_musicxml(tmp.read_text(encoding="utf-8")), encoding="utf-8")
+        files.append(stem.with_suffix(suffix).name)
+    return len(score.flatten().notes)
