@@ -241,7 +241,7 @@ def test_write_report_reads_the_pipeline_folders_and_escapes_what_it_shows(tmp_p
     corpus = "essen"
     write_json(tmp_path / "metrics" / corpus / "evaluate.json", {
         "split": "test", "model": {"nll": 1.0}, "baselines": {"kn-3": {"nll": 1.25}},
-        "published_seed_003": {"char_lstm": {"test": 9.99}}, "training": {"best_epoch": 7},
+        "published": {"char_lstm": {"test": 9.99}}, "training": {"best_epoch": 7},
         "music": {"ioi_hist_kl": 0.125}})
     write_json(tmp_path / "models" / corpus / "metrics.json", {"best_epoch": 2, "val": {"loss": 1.1}})
     write_live(tmp_path / "live" / corpus)
@@ -264,7 +264,7 @@ def test_write_report_reads_the_pipeline_folders_and_escapes_what_it_shows(tmp_p
     assert (index.parent / "assets" / corpus / "ioi_hist.png").is_file()
     assert (index.parent / "assets" / corpus / "loss_curves.png").is_file()
     # shown elsewhere, not as metrics; user text is escaped
-    assert "9.99" not in page and "published_seed_003" not in page
+    assert "9.99" not in page and "published.char_lstm" not in page
     assert "&lt;script&gt;bad&lt;/script&gt;" in page and "<script>" not in page
 
 

@@ -22,6 +22,7 @@ import sys
 from pathlib import Path
 
 from tunesmith.errors import TunesmithError
+from tunesmith.sampling import METHODS
 from tunesmith.tracks import TRACKS
 
 log = logging.getLogger("tunesmith")
@@ -64,7 +65,7 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--primer-length", type=int, default=32, help="tokens taken from a MIDI or test primer")
     g.add_argument("--test-pieces", type=Path, default=None,
                    help="encoded test split for --primer-mode test (default data/encoded/<corpus>/test.jsonl)")
-    g.add_argument("--sampler", choices=["temperature", "greedy", "top_k", "top_p", "entropy"],
+    g.add_argument("--sampler", choices=METHODS,
                    default="temperature", help="how each next token is picked")
     g.add_argument("--temperature", type=float, default=1.0, help="T > 0; low = safer, high = wilder")
     g.add_argument("--top-k", type=int, default=10, help="k for --sampler top_k")

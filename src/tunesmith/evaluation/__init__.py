@@ -47,15 +47,15 @@ from tunesmith.evaluation.novelty import NoveltyIndex
 from tunesmith.tracks import TRACKS
 from tunesmith.tracks.classical import classical_notes
 from tunesmith.tracks.essen import essen_notes
-from tunesmith.tracks.nottingham import SEED_003_PUBLISHED, abc_playability, check_abc_bars, nottingham_notes
+from tunesmith.tracks.nottingham import REITMAN_CHO_PUBLISHED, abc_playability, check_abc_bars, nottingham_notes
 
 __all__ = [
     "HISTOGRAMS",
     "KL_EPSILON",
     "NOTE_LENGTH_EDGES",
+    "REITMAN_CHO_PUBLISHED",
     "SCALARS",
     "SCALES",
-    "SEED_003_PUBLISHED",
     "TRACKS",
     "KneserNey",
     "NoveltyIndex",

@@ -111,7 +111,7 @@ def evaluate_track(track: str, *, model_dir: Path, vocab_dir: Path, encoded_dir:
         else f"last token of up to {cfg.max_positions} windows (bilstm)",
     }
     if corpus.published is not None:
-        metrics["published_seed_003"] = dict(corpus.published)
+        metrics["published"] = dict(corpus.published)
     training = model_dir / "metrics.json"
     if training.exists():
         t = io.read_json(training)
@@ -131,7 +131,7 @@ def evaluate_track(track: str, *, model_dir: Path, vocab_dir: Path, encoded_dir:
         metrics["music"].update({f"generated_{k}": gen_stats[k] for k in ev.SCALARS if k in gen_stats})
         metrics["music"].update({f"real_{k}": real_stats[k] for k in ev.SCALARS if k in real_stats})
         labels = {
-            "pitch_class_hist": ["C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"],
+            "pitch_class_hist": list(render.PITCH_CLASSES),
             "note_length_hist": _edge_labels(ev.NOTE_LENGTH_EDGES),
             "ioi_hist": _edge_labels(ev.NOTE_LENGTH_EDGES),
         }

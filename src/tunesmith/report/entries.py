@@ -11,7 +11,7 @@ from tunesmith.report.content import EVAL_FIGURES, SUMMARY
 from tunesmith.report.page import build_report
 
 TITLE = "tunesmith: what the models learned and made"
-_SHOWN_ELSEWHERE = ("published_seed_003", "training")
+_SHOWN_ELSEWHERE = ("published", "training")
 """Keys of evaluate.json with their own tables (published figures beside ours; the training run)."""
 
 

@@ -29,7 +29,7 @@ from tunesmith.tracks.base import Track, notes_array
 if TYPE_CHECKING:
     from tunesmith.config import EncodeConfig, PrepareConfig
 
-SEED_003_PUBLISHED: dict[str, Any] = {
+REITMAN_CHO_PUBLISHED: dict[str, Any] = {
     "source": "Reitman & Cho (char-LSTM on ABC, PyTorch), section 3 Results",
     "unit": "nats per character",
     "char_lstm": {"train": 1.40, "validation": 1.72, "test": 1.65},
@@ -46,7 +46,7 @@ class Nottingham(Track):
     end = abc_chars.END
     char_symbols = True
     scores = True
-    published = SEED_003_PUBLISHED
+    published = REITMAN_CHO_PUBLISHED
 
     def prepare_file(self, path: Path, fmt: str, piece_id: str, title: str, cfg: PrepareConfig,
                      rhythm: str = "") -> list[dict]:
