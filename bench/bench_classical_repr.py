@@ -5,7 +5,7 @@ Both runs read the same prepared pieces (``data/prepared/classical``, the prepar
 split them with the same ``encode.classical`` seed, and train the ``train.classical`` model with
 the same settings; only the representation differs. A chord token is one frame, so its NLL per
 token is its NLL per frame; notes per frame sums the tokens of each frame
-(:func:`tunesmith.likelihood.frame_nll`). Frames whose chord is ``<unk>`` are scored with the
+(:func:`tunesmith.evaluation.full_context.frame_nll`). Frames whose chord is ``<unk>`` are scored with the
 ``<unk>`` class's probability, which flatters chord tokens (the class stands for every unseen
 chord at once): the share of such frames is printed beside, and both representations are also
 scored on the frames whose chord is in the chord vocabulary only (the same frames: both encode
@@ -30,7 +30,7 @@ def run(representation: str, pieces: list[dict], params: dict, out: Path, epochs
         reuse: bool = False) -> dict:
     from tunesmith.config import EncodeConfig, build, section
     from tunesmith.encoding import encode_corpus
-    from tunesmith.likelihood import any_length_model, frame_nll, score_pieces
+    from tunesmith.evaluation.full_context import any_length_model, frame_nll, score_pieces
     from tunesmith.models import ModelConfig
     from tunesmith.representations import notes_per_frame as npf
     from tunesmith.training import TrainConfig, train

@@ -95,7 +95,7 @@ def run_context(context: str, *, vocab_dir: Path, window: int, batch: int, units
     import keras
 
     from tunesmith.dataset import carried_chunks, load_split, make_windows
-    from tunesmith.likelihood import predictor, score_pieces
+    from tunesmith.evaluation.full_context import predictor, score_pieces
     from tunesmith.models import ModelConfig, build_model
 
     keras.utils.set_random_seed(seed)

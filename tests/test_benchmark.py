@@ -13,7 +13,7 @@ import scipy.io
 from tunesmith.benchmark import data, pipeline, published, scoring
 from tunesmith.benchmark.frame import bernoulli_frame_nll, score_frames
 from tunesmith.errors import FetchError, MusicInputError
-from tunesmith.likelihood import frame_nll, score_pieces
+from tunesmith.evaluation.full_context import frame_nll, score_pieces
 from tunesmith.representations import notes_per_frame as npf
 
 

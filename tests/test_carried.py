@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from tunesmith.dataset import carried_chunks, make_carried_batches
-from tunesmith.likelihood import piece_spans
+from tunesmith.evaluation.full_context import piece_spans
 
 END = 0
 
@@ -108,7 +108,7 @@ def test_full_context_metrics_score_each_piece_whole_from_a_zero_state():
     import keras
 
     from tunesmith.evaluation import evaluate_model
-    from tunesmith.likelihood import full_context_metrics
+    from tunesmith.evaluation.full_context import full_context_metrics
     from tunesmith.models import ModelConfig, build_model
 
     keras.utils.set_random_seed(0)
@@ -150,8 +150,8 @@ def _long_rule(n: int, rng: np.random.Generator) -> list[int]:
 
 
 def test_the_best_ngram_order_is_chosen_on_validation_never_on_test():
-    from tunesmith.baselines import best_ngram_table, choose_order
     from tunesmith.evaluation import KneserNey
+    from tunesmith.evaluation.best_ngram import best_ngram_table, choose_order
 
     rng = np.random.default_rng(0)
     v = 5
@@ -173,7 +173,7 @@ def test_the_best_ngram_order_is_chosen_on_validation_never_on_test():
 
 
 def test_without_a_validation_split_the_highest_order_is_used():
-    from tunesmith.baselines import choose_order, margin
+    from tunesmith.evaluation.best_ngram import choose_order, margin
 
     train = split_array([[1, 2, 3, 1, 2, 3]] * 5)
     assert choose_order(train, np.array([], dtype=np.int64), 4, orders=[3, 2, 4]) == (4, {})

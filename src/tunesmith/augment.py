@@ -73,7 +73,7 @@ def augment_transpositions(
         ValueError: the vocabulary's ``representation`` cannot be transposed
             (ABC text), or a shift is not an integer.
     """
-    from tunesmith.likelihood import piece_spans
+    from tunesmith.evaluation.full_context import piece_spans
 
     representation = vocab.get("representation")
     if representation not in TRANSPOSABLE:

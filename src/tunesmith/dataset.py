@@ -233,7 +233,7 @@ def carried_chunks(
     Raises:
         ValueError: not a split array, bad window or batch size.
     """
-    from tunesmith.likelihood import piece_spans
+    from tunesmith.evaluation.full_context import piece_spans
 
     ids = np.asarray(ids)
     _resolve(window, "all", None)

@@ -9,7 +9,7 @@ targets ``[f1 .. f_n]``.
 Training takes fixed windows of frames (each from a zero state) over the
 concatenated start-marked pieces, shuffled per epoch, and keeps the epoch with
 the lowest validation NLL per frame; scoring runs each whole piece in one call
-(state carried from its first frame), like :func:`tunesmith.likelihood.score_pieces`.
+(state carried from its first frame), like :func:`tunesmith.evaluation.full_context.score_pieces`.
 """
 
 from __future__ import annotations

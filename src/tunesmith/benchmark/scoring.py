@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from tunesmith.likelihood import any_length_model, frame_nll, score_pieces
+from tunesmith.evaluation.full_context import any_length_model, frame_nll, score_pieces
 from tunesmith.representations import notes_per_frame as npf
 
 log = logging.getLogger(__name__)
@@ -30,7 +30,7 @@ def frame_correct(correct: np.ndarray, targets: np.ndarray) -> np.ndarray:
     """Per frame: every token of the frame (its frame end included) was the argmax prediction.
 
     ``correct`` and ``targets`` are aligned with ``ids[1:]`` as in
-    :class:`tunesmith.likelihood.PieceScores`; the result is aligned with :func:`frame_nll`.
+    :class:`tunesmith.evaluation.full_context.PieceScores`; the result is aligned with :func:`frame_nll`.
     """
     wrong = frame_nll((~np.asarray(correct, dtype=bool)).astype(np.float64), targets,
                       npf.FRAME_END_ID, npf.PIECE_END_ID)

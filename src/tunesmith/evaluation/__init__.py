@@ -21,6 +21,11 @@ namespace so that importing the metrics does not import training and plotting.
 5. :mod:`~tunesmith.evaluation.novelty`: :class:`NoveltyIndex`, the longest run of symbols a
    sample shares with any training piece and the share of its 8-grams found in training.
 
+Two more modules are imported on their own (they need Keras or the n-gram tables):
+:mod:`~tunesmith.evaluation.full_context`, the headline NLL, every test token scored with the
+state carried from the start of its piece; :mod:`~tunesmith.evaluation.best_ngram`, the
+Kneser-Ney order chosen on the validation split, the baseline the LSTM's margin is measured on.
+
 "Event accuracy" leaves out the positions whose *target* is a hold (nothing new
 happens: essen's ``_``, a classical frame that strikes no new pitch). Holds are
 most tokens of a time-series or piano-roll corpus and are easy to predict, so

@@ -73,9 +73,9 @@ def evaluate_track(track: str, *, model_dir: Path, vocab_dir: Path, encoded_dir:
     musical histogram to its ``generated`` and ``real`` counts and bin ``labels``.
     """
     from tunesmith import render
-    from tunesmith.baselines import best_ngram_table, margin
     from tunesmith.dataset import load_split
-    from tunesmith.likelihood import full_context_metrics
+    from tunesmith.evaluation.best_ngram import best_ngram_table, margin
+    from tunesmith.evaluation.full_context import full_context_metrics
     from tunesmith.models import predicts_every_position, recurrent_layer_names
     from tunesmith.training import load_model_bundle
 

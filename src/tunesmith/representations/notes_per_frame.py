@@ -5,7 +5,7 @@ pitch, followed by a frame-end token; an empty frame is the frame-end token
 alone. Pieces are separated by the piece-end token. The vocabulary is fixed --
 the 88 piano pitches (MIDI 21-108), frame end and piece end, 90 symbols -- so
 there is no ``<unk>`` whatever the corpus, and a model's log-probability of a
-frame is the sum over its tokens (:func:`tunesmith.likelihood.frame_nll`). This
+frame is the sum over its tokens (:func:`tunesmith.evaluation.full_context.frame_nll`). This
 is the serialisation with which Walder (2016, "Modelling Symbolic Music: Beyond
 the Piano Roll") reached state-of-the-art likelihoods with an LSTM.
 

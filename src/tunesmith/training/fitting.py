@@ -14,7 +14,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tunesmith.likelihood import predictor, score_pieces
+from tunesmith.evaluation.full_context import predictor, score_pieces
 from tunesmith.models import ModelConfig, build_model
 from tunesmith.training.config import COSINE_FLOOR, TrainConfig
 

@@ -21,8 +21,8 @@ import tensorflow as tf
 
 from tunesmith.dataset import carried_chunks, count_windows, default_stride, make_windows
 from tunesmith.errors import ArtifactError
+from tunesmith.evaluation.full_context import piece_spans
 from tunesmith.io import write_json
-from tunesmith.likelihood import piece_spans
 from tunesmith.models import ModelConfig, build_model, predicts_every_position
 from tunesmith.training.bundle import _symbols, save_model_bundle
 from tunesmith.training.checkpoints import (

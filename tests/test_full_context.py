@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from tunesmith.likelihood import any_length_model, frame_nll, piece_spans, score_pieces
+from tunesmith.evaluation.full_context import any_length_model, frame_nll, piece_spans, score_pieces
 
 END = 0
 
