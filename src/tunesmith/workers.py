@@ -67,7 +67,11 @@ def time_limit(seconds: float) -> Iterator[None]:
         yield
         return
 
+    fired = False
+
     def expire(signum, frame):
+        nonlocal fired
+        fired = True
         raise TimeLimitExceeded(f"took longer than {seconds:g} s")
 
     previous = signal.signal(signal.SIGALRM, expire)
@@ -77,3 +81,5 @@ def time_limit(seconds: float) -> Iterator[None]:
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+    if fired:  # the signal arrived where Python only prints an exception (a __del__, a callback): still late
+        raise TimeLimitExceeded(f"took longer than {seconds:g} s")
