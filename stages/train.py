@@ -8,31 +8,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tunesmith import io
-from tunesmith.config import build, section
-from tunesmith.errors import ArtifactError
+from tunesmith.config import section
 from tunesmith.stage import parser, run
 
 
 def main(args, params: dict) -> None:
-    from tunesmith.dataset import load_split
-    from tunesmith.models import ModelConfig
-    from tunesmith.training import TrainConfig, train
+    from tunesmith.training.stage import train_stage
 
-    key = f"train.{args.corpus}"
-    data = dict(section(params, key))
-    model_cfg = build(ModelConfig, data.pop("model", {}), f"{key}.model")
-    train_cfg = build(TrainConfig, data, key)
-    vocab = io.read_json(args.vocab / "vocab.json")
-    if vocab.get("corpus") not in (None, args.corpus):
-        raise ArtifactError(f"{args.vocab / 'vocab.json'} is the {vocab.get('corpus')} vocabulary, "
-                            f"not {args.corpus}'s: check --vocab")
-    try:
-        summary = train(model_cfg, train_cfg, vocab, load_split(args.vocab, "train"),
-                        load_split(args.vocab, "validation"), args.out, live_dir=args.live)
-    except ArtifactError as exc:
-        raise ArtifactError(f"train@{args.corpus}: {exc} ({args.vocab})") from exc
-    io.write_json(args.metrics, summary)
+    train_stage(args.corpus, section(params, f"train.{args.corpus}"), args.vocab, args.out,
+                live_dir=args.live, metrics=args.metrics)
 
 
 if __name__ == "__main__":

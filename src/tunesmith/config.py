@@ -266,6 +266,10 @@ class PrepareConfig:
             raise ValueError(f"workers must be >= 0 (0 = all cores), got {self.workers}")
 
 
+SPLITS = ("train", "validation", "test")
+"""The three splits, by piece, in the order their files are written."""
+
+
 @dataclass(frozen=True)
 class SplitConfig:
     """Shares of pieces in each split; they must sum to 1."""

@@ -32,10 +32,11 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
+from tunesmith.config import SPLITS
+
 log = logging.getLogger(__name__)
 
 TARGETS = ("all", "last")
-SPLITS = ("train", "validation", "test")
 
 
 def default_stride(window: int, target: str) -> int:

@@ -14,7 +14,7 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -169,6 +169,13 @@ def write_npy(path: Path | str, array: np.ndarray) -> None:
     """Write one array as ``.npy`` atomically (never pickled)."""
     with atomic_path(path) as tmp, open(tmp, "wb") as fh:
         np.save(fh, np.ascontiguousarray(array), allow_pickle=False)
+
+
+def write_jsonl(path: Path | str, rows: Iterable[Any], *, sort_keys: bool = False) -> None:
+    """Write one JSON object per line atomically (UTF-8, ``\n`` line endings); :func:`read_jsonl` reads it."""
+    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8", newline="\n") as fh:
+        for row in rows:
+            fh.write(json.dumps(row, ensure_ascii=False, sort_keys=sort_keys) + "\n")
 
 
 def write_csv(path: Path | str, frame: Any) -> None:

@@ -107,6 +107,11 @@ class Track(ABC):
         """The first ``length`` symbols of a MIDI file (primer mode ``midi``)."""
         raise ConfigError(f"primer mode 'midi' needs a track that reads MIDI; the {self.name} track does not")
 
+    def closed_symbols(self, encode: Mapping[str, Any]) -> tuple[str, ...]:
+        """Symbols the vocabulary holds even when training never saw them (``encode``: the encode
+        options in meta.json). None by default: unseen symbols become ``<unk>``."""
+        return ()
+
     # ---- holds (event accuracy)
 
     def hold_ids(self, symbols: Sequence[str], unk: str = "<unk>") -> frozenset[int]:

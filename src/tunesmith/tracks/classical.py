@@ -84,6 +84,10 @@ class Classical(Track):
     def midi_primer(self, path: Path, meta: Mapping[str, Any], length: int) -> list[str]:
         return midi_primer(path, meta, length)
 
+    def closed_symbols(self, encode: Mapping[str, Any]) -> tuple[str, ...]:
+        """Notes per frame has a closed alphabet (88 pitches and the frame end): all of it, never ``<unk>``."""
+        return tuple(notes_per_frame.SYMBOLS) if encode.get("representation") == "notes" else ()
+
     def hold_ids(self, symbols: Sequence[str], unk: str = "<unk>") -> frozenset[int]:
         """Chord tokens whose pitches are all held (``"60~.64~"``) and ``<unk>``, per
         `pianoroll.is_hold_token`; none in notes per frame (every token a note or a frame end)."""

@@ -1,0 +1,43 @@
+"""The train stage: ``train.<corpus>`` params and the vocab stage's folder -> a model folder."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from tunesmith import io
+from tunesmith.errors import ArtifactError
+
+
+def train_stage(corpus: str, params: Mapping[str, Any], vocab_dir: Path, out_dir: Path, *, live_dir: Path,
+                metrics: Path) -> None:
+    """Build the model and training configs from ``params`` (the ``train.<corpus>`` section, its
+    ``model`` key for the model), check that ``vocab_dir`` holds ``corpus``'s vocabulary, train on
+    its train split with validation on its validation split, and write the summary to ``metrics``.
+
+    Raises:
+        ConfigError: a bad param, named by its full key.
+        ArtifactError: another corpus's vocabulary, or a vocab folder that cannot be read.
+    """
+    from tunesmith.config import build
+    from tunesmith.dataset import load_split
+    from tunesmith.models import ModelConfig
+    from tunesmith.training.config import TrainConfig
+    from tunesmith.training.loop import train
+
+    key = f"train.{corpus}"
+    data = dict(params)
+    model_cfg = build(ModelConfig, data.pop("model", {}), f"{key}.model")
+    train_cfg = build(TrainConfig, data, key)
+    vocab_dir = Path(vocab_dir)
+    vocab = io.read_json(vocab_dir / "vocab.json")
+    if vocab.get("corpus") not in (None, corpus):
+        raise ArtifactError(f"{vocab_dir / 'vocab.json'} is the {vocab.get('corpus')} vocabulary, "
+                            f"not {corpus}'s: check --vocab")
+    try:
+        summary = train(model_cfg, train_cfg, vocab, load_split(vocab_dir, "train"),
+                        load_split(vocab_dir, "validation"), out_dir, live_dir=live_dir)
+    except ArtifactError as exc:
+        raise ArtifactError(f"train@{corpus}: {exc} ({vocab_dir})") from exc
+    io.write_json(metrics, summary)
