@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+from archives import tar_gz  # tests/archives.py
 from tunesmith.errors import ConfigError, FetchError
 from tunesmith.sources import fetch_manifest_files, packaged_manifest, read_manifest
 from tunesmith.sources.download import ResumableDownloader
@@ -50,21 +51,6 @@ def tree(root: Path) -> dict[str, bytes]:
     """The corpus files under ``root`` (the digest list the fetch writes beside them left out)."""
     return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*"))
             if p.is_file() and p.name != "SHA256SUMS"}
-
-
-def tar_gz(members: dict[str, bytes], links: dict[str, tuple[bytes, str]] | None = None) -> bytes:
-    """A .tar.gz of ``members``; ``links`` maps a member name to (tar type, link target)."""
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w:gz") as tf:
-        for name, data in members.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tf.addfile(info, io.BytesIO(data))
-        for name, (kind, target) in (links or {}).items():
-            info = tarfile.TarInfo(name)
-            info.type, info.linkname = kind, target
-            tf.addfile(info)
-    return buf.getvalue()
 
 
 def zip_of(members: dict[str, bytes], symlinks: tuple[str, ...] = ()) -> bytes:

@@ -5,8 +5,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import http.server
-import io
-import tarfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +13,7 @@ import pandas as pd
 import pretty_midi
 import pytest
 
+from archives import tar_gz  # tests/archives.py
 from tunesmith.errors import ConfigError, FetchError
 from tunesmith.sources import bundled, pieces
 from tunesmith.sources.bundled import fetch_bundled
@@ -55,23 +54,6 @@ def tree(root: Path) -> dict[str, bytes]:
         for p in sorted(root.rglob("*"))
         if p.is_file()
     }
-
-
-def tar_bytes(
-    members: dict[str, bytes], links: dict[str, tuple[bytes, str]] | None = None
-) -> bytes:
-    """A .tar.gz; ``links`` maps a member name to (tar type, link target)."""
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w:gz") as tf:
-        for name, data in members.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tf.addfile(info, io.BytesIO(data))
-        for name, (kind, target) in (links or {}).items():
-            info = tarfile.TarInfo(name)
-            info.type, info.linkname = kind, target
-            tf.addfile(info)
-    return buf.getvalue()
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
@@ -244,7 +226,7 @@ def assert_untouched(out: Path) -> None:
 def test_download_gives_pieces_from_verified_files(tmp_path: Path, server, method: str) -> None:
     base, www = server
     serve_files(server, "raw", DOWNLOAD_FILES)
-    (www / "tunes.tar.gz").write_bytes(tar_bytes({f"tunes-{COMMIT}/{p}": d for p, d in DOWNLOAD_FILES.items()}))
+    (www / "tunes.tar.gz").write_bytes(tar_gz({f"tunes-{COMMIT}/{p}": d for p, d in DOWNLOAD_FILES.items()}))
     out = tmp_path / "raw"
     manifest, rejected = fetch_download("nottingham", make_manifest(base), out, cache_dir=tmp_path / "cache",
                                         method=method, progress=False)
@@ -330,6 +312,9 @@ def test_bundled_unknown_collection_or_no_match(tmp_path: Path) -> None:
             "nottingham", tmp_path / "n", collections=["ryansMammoth"], rhythms=["polka-mazurka"]
         )
     assert not (tmp_path / "n").exists()
+    with pytest.raises(FetchError, match=r"unknown corpus 'jazz'; expected one of nottingham, essen, classical"):
+        fetch_bundled("jazz", tmp_path / "j", collections=["miscFolk"])
+    assert not (tmp_path / "j").exists()
 
 
 def test_bundled_classical_writes_readable_midi_deterministically(tmp_path: Path) -> None:
