@@ -49,6 +49,7 @@ def run(representation: str, pieces: list[dict], params: dict, out: Path, epochs
 
     data = dict(section(params, "train.classical"))
     model_cfg = build(ModelConfig, data.pop("model", {}), "train.classical.model")
+    data.pop("cache", None)  # fitted after training by the train stage; this bench compares the LSTMs alone
     if epochs:
         data["epochs"] = epochs
     train_cfg = build(TrainConfig, data, "train.classical")

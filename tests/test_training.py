@@ -356,11 +356,26 @@ def test_kill_9_mid_epoch_then_resume(trained, tmp_path, context):
         ("mixed_precision", "yes", "mixed_precision must be true or false, got 'yes'"),
         ("seed", -1, "seed must be >= 0, got -1"),
         ("shuffle", 1, "shuffle must be true or false, got 1"),
+        ("decay_epochs", -1, "decay_epochs must be >= 0, got -1"),
     ],
 )
 def test_train_config_names_the_bad_field(field, value, message):
     with pytest.raises(ValueError, match=f"^{message.replace('(', '[(]')}"):
         TrainConfig(**{field: value})
+
+
+@pytest.mark.parametrize(("decay_epochs", "hold"), [(0, 0), (2, 80), (10, 0), (12, 0)])
+def test_cosine_decay_holds_the_rate_until_its_last_epochs(decay_epochs, hold):
+    from tunesmith.training.config import COSINE_FLOOR
+    from tunesmith.training.fitting import _optimizer
+
+    cfg = TrainConfig(epochs=10, learning_rate=0.01, lr_decay="cosine", decay_epochs=decay_epochs)
+    schedule = _optimizer(cfg, decay_steps=100)._learning_rate  # the schedule itself
+    rate = [float(schedule(step)) for step in range(0, 101)]
+    assert rate[:hold + 1] == pytest.approx([0.01] * (hold + 1))  # held
+    assert all(a > b for a, b in pairwise(rate[hold:]))  # then lowered every step ...
+    assert rate[100] == pytest.approx(0.01 * COSINE_FLOOR)  # ... to the floor at the last step
+    assert rate[hold + (100 - hold) // 2] == pytest.approx(0.01 * (1 + COSINE_FLOOR) / 2, rel=1e-3)
 
 
 @pytest.mark.parametrize(

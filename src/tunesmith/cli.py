@@ -72,6 +72,9 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--top-p", type=float, default=0.9, help="nucleus mass for --sampler top_p")
     g.add_argument("--bias", type=_bias, default={},
                    help='per-symbol weights, e.g. r=0.9 (Vasudeva, "Music Generation using an LSTM model")')
+    g.add_argument("--cache", action="store_true",
+                   help="sample from the LSTM mixed with the continuous cache the train stage fitted "
+                        "(Grave, Joulin & Usunier, \"Improving Neural Language Models with a Continuous Cache\")")
 
     c = sub.add_parser("compare", help="compare the workspace with another revision (markdown and HTML)",
                        description="Write OUT/report.md (for a CI job summary) and OUT/index.html: the params "
@@ -116,6 +119,7 @@ def _generate(args: argparse.Namespace) -> int:
             sampler=SamplerConfig(method=args.sampler, temperature=args.temperature, top_k=args.top_k,
                                   top_p=args.top_p, bias=args.bias),
             primer=PrimerConfig(mode=mode, text=args.primer, length=args.primer_length),
+            cache=args.cache,
         )
     except ValueError as exc:
         raise TunesmithError(f"bad option: {exc}") from exc

@@ -362,8 +362,11 @@ class GenerateConfig:
     render: bool = True           # WAV (+MP3), score SVG and piano-roll PNG for every sample
     render_seconds: float = 60.0  # audio is cut after this many seconds
     retries: int = 0              # a sample that does not decode is generated again with the next seed
+    cache: bool = False           # sample from the LSTM mixed with the cache the train stage fitted
 
     def __post_init__(self) -> None:
+        if not isinstance(self.cache, bool):
+            raise ValueError(f"cache must be true or false, got {self.cache!r}")
         if self.render_seconds <= 0:
             raise ValueError(f"render_seconds must be > 0, got {self.render_seconds}")
         if self.retries < 0:

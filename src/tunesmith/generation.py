@@ -128,7 +128,7 @@ class RecurrentStepper(Stepper):
                 var.assign(tf.zeros((batch_size, var.shape[1]), dtype=var.dtype))
         self.batch_size = batch_size
 
-    def _step_graph(self, ids: tf.Tensor) -> tf.Tensor:
+    def _step_graph(self, ids: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         x = self._input(ids)
         for cell, state_vars in zip(self._cells, self._states):
             x, new_states = cell(x, [v.read_value() for v in state_vars], training=False)
@@ -136,10 +136,12 @@ class RecurrentStepper(Stepper):
                 new_states = [new_states]
             for var, new in zip(state_vars, new_states):
                 var.assign(tf.cast(new, var.dtype))
-        return tf.cast(self._logits(x), tf.float32)
+        return tf.cast(self._logits(x), tf.float32), tf.cast(x, tf.float32)
 
     def step(self, ids: np.ndarray) -> np.ndarray:
-        return self._step_fn(tf.constant(self._check_ids(ids))).numpy()
+        logits, hidden = self._step_fn(tf.constant(self._check_ids(ids)))
+        self.last_hidden = hidden.numpy()  # the last recurrent layer's output, (batch, units)
+        return logits.numpy()
 
 
 class WindowStepper(Stepper):
@@ -201,18 +203,26 @@ def make_stepper(
     *,
     window: int | None = None,
     pad_id: int = 0,
+    cache=None,
 ) -> Stepper:
     """A :class:`Stepper` for ``model`` (built from ``cfg``) with ``batch_size`` rows.
 
     ``lstm``, ``stacked_lstm``, ``simple_rnn``: a :class:`RecurrentStepper`
-    (``window`` and ``pad_id`` unused). ``cnn_lstm``, ``bilstm``: a
-    :class:`WindowStepper` over the last ``window`` tokens (default: the
-    model's input length, required if that is open).
+    (``window`` and ``pad_id`` unused), wrapped in a
+    :class:`tunesmith.evaluation.cache.CachedStepper` when ``cache`` is on.
+    ``cnn_lstm``, ``bilstm``: a :class:`WindowStepper` over the last ``window``
+    tokens (default: the model's input length, required if that is open); they
+    have no cache (it is fitted for full-context models only).
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     if cfg.family in STEPPABLE_FAMILIES:
-        return RecurrentStepper(model, cfg, batch_size)
+        stepper = RecurrentStepper(model, cfg, batch_size)
+        if cache is not None and cache.on:
+            from tunesmith.evaluation.cache import CachedStepper
+
+            return CachedStepper(stepper, cache)
+        return stepper
     window = window if window is not None else model.input_shape[1]
     if window is None:
         raise ValueError(
@@ -233,6 +243,7 @@ def generate(
     seed: int,
     end_id: int,
     window: int,
+    cache=None,
 ) -> list[list[int]]:
     """Generate ``num_samples`` continuations of ``primer_ids`` as one batch.
 
@@ -250,6 +261,9 @@ def generate(
         end_id: id of the end token; a sample that emits it is finished.
         window: context length of the window-stepped families (the training
             window); the recurrent families carry their state instead.
+        cache: a fitted :class:`tunesmith.evaluation.cache.Cache` (the model
+            folder's ``cache.json``): sample from the LSTM mixed with a cache
+            over the sample so far; None or ``lam == 0``: the LSTM alone.
 
     Returns:
         ``num_samples`` lists of new token ids (the primer is not repeated):
@@ -274,7 +288,7 @@ def generate(
         bad = int(primer[(primer < 0) | (primer >= vocab_size)][0])
         raise ValueError(f"primer id {bad} is outside the vocabulary [0, {vocab_size})")
 
-    stepper = make_stepper(model, cfg, num_samples, window=window, pad_id=end_id)
+    stepper = make_stepper(model, cfg, num_samples, window=window, pad_id=end_id, cache=cache)
     rng = np.random.default_rng(seed)
     logits = stepper.prime(np.tile(primer.astype(np.int32), (num_samples, 1)))
 

@@ -106,6 +106,9 @@ def generate_samples(track: str, model_dir: Path, cfg, out_dir: Path, *,
                      test_pieces: Path | None = None) -> pd.DataFrame:
     """Generate ``cfg.num_samples`` samples from the model in ``model_dir`` into ``out_dir``.
 
+    With ``cfg.cache`` (and a fitted ``cache.json`` in ``model_dir``) the samples come from the
+    LSTM mixed with its continuous cache over each sample so far (`evaluation.cache`).
+
     Samples that share a primer are generated as one batch with the stateful
     stepper. A sample that does not decode to music is generated again, alone,
     with the next unused seed, up to ``cfg.retries`` times; ``samples.csv``
@@ -114,6 +117,7 @@ def generate_samples(track: str, model_dir: Path, cfg, out_dir: Path, *,
     retry stays, marked ``decoded`` False). Writes the music files and
     ``samples.csv``; returns the table.
     """
+    from tunesmith.evaluation.cache import Cache, load_cache
     from tunesmith.generation import generate
     from tunesmith.sampling import make_sampler
     from tunesmith.training import load_model_bundle
@@ -121,6 +125,7 @@ def generate_samples(track: str, model_dir: Path, cfg, out_dir: Path, *,
     check_samples_folder(out_dir, model_dir)
     music = get_track(track)
     model, model_cfg, train_cfg, vocab = load_model_bundle(model_dir)
+    cache = load_cache(model_dir) if cfg.cache else Cache()
     symbols = list(vocab["symbols"])
     end = vocab["special"]["end"]
     end_id = symbols.index(end)
@@ -144,7 +149,7 @@ def generate_samples(track: str, model_dir: Path, cfg, out_dir: Path, *,
     def sample(ids: Sequence[int], n: int, seed: int) -> list[list[int]]:
         return generate(model, model_cfg, symbols, primer_ids=list(ids), num_samples=n,
                         max_length=cfg.max_length, sampler=sampler, seed=seed, end_id=end_id,
-                        window=train_cfg.window)
+                        window=train_cfg.window, cache=cache)
 
     for g, (ids, members) in enumerate(groups.items()):
         outputs.update(zip(members, sample(ids, len(members), cfg.seed + g)))
@@ -195,7 +200,8 @@ def generate_samples(track: str, model_dir: Path, cfg, out_dir: Path, *,
 
             render_samples(tmp, tmp, max_seconds=cfg.render_seconds, scores=music.scores)
         io.write_json(tmp / "generation.json", {"config": json.loads(json.dumps(asdict(cfg), default=dict)),
-                                                "tokens": new_tokens})
+                                                "tokens": new_tokens,
+                                                "cache": {"lambda": cache.lam, "theta": cache.theta}})
     log.info("%s: %d samples, %d tokens in %.1f s (%.0f tokens/s), %d decode", track, cfg.num_samples,
              new_tokens, seconds, new_tokens / max(seconds, 1e-9), int(table["decoded"].sum()))
     return table

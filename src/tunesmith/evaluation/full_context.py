@@ -203,13 +203,15 @@ def full_context_metrics(
     *,
     hold_mask: np.ndarray | None = None,
     budget: int = DEFAULT_LOGIT_BUDGET,
+    cache=None,
 ) -> dict[str, float | int]:
     """The metrics of ``evaluation.evaluate_model``, every target scored with its piece's full context.
 
     ``model`` is a trained causal model (any input length or a fixed window:
     :func:`any_length_model` copies it). ``hold_mask`` (bool ``(n,)``, True where
     ``ids[t]`` is a hold) leaves hold targets out of ``event_nll`` and
-    ``event_accuracy``, as there.
+    ``event_accuracy``, as there. ``cache`` (an `evaluation.cache.Cache` that is on)
+    scores the LSTM mixed with its continuous cache over the piece so far instead.
 
     Returns:
         ``nll``, ``bits_per_token``, ``perplexity``, ``accuracy``, ``event_nll``,
@@ -218,9 +220,17 @@ def full_context_metrics(
     from tunesmith.evaluation.likelihood import _event_mask, _Totals
 
     ids = np.asarray(ids)
-    scores = score_pieces(predictor(any_length_model(model, model_cfg, vocab_size)), ids, end_id,
-                          vocab_size, budget=budget, progress=True)
+    if cache is not None and cache.on:
+        from tunesmith.evaluation.cache import piece_states, score_with_cache
+
+        pieces = piece_states(model, model_cfg, ids, end_id, vocab_size)
+        nll, correct = score_with_cache(pieces, cache)
+        count = len(pieces)
+    else:
+        scores = score_pieces(predictor(any_length_model(model, model_cfg, vocab_size)), ids, end_id,
+                              vocab_size, budget=budget, progress=True)
+        nll, correct, count = scores.nll, scores.correct, len(scores.spans)
     event = _event_mask(ids.astype(np.int64), frozenset(), hold_mask)[1:]
     totals = _Totals()
-    totals.add(scores.nll, scores.correct, event)
-    return {**totals.result(), "pieces": len(scores.spans)}
+    totals.add(nll, correct, event)
+    return {**totals.result(), "pieces": count}

@@ -66,8 +66,10 @@ def evaluate_track(track: str, *, model_dir: Path, vocab_dir: Path, encoded_dir:
 
     Returns ``(metrics, histograms)``: ``metrics`` is flat enough for
     ``dvc metrics show``: ``model`` (test metrics with the full context of each
-    piece), ``model_windows`` (the same model on fixed windows from a zero
-    state), ``baselines`` (uniform, unigram and the Kneser-Ney order chosen on
+    piece, mixed with the continuous cache the train stage fitted when it has
+    one), ``model_no_cache`` (the LSTM alone, full context) and its
+    ``margin_vs_best_ngram_no_cache``, ``model_windows`` (the same model on
+    fixed windows from a zero state), ``baselines`` (uniform, unigram and the Kneser-Ney order chosen on
     the validation split), ``best_ngram``, ``margin_vs_best_ngram`` (relative NLL
     reduction), music distances, playability, novelty; ``histograms`` maps each
     musical histogram to its ``generated`` and ``real`` counts and bin ``labels``.
@@ -75,6 +77,7 @@ def evaluate_track(track: str, *, model_dir: Path, vocab_dir: Path, encoded_dir:
     from tunesmith import render
     from tunesmith.dataset import load_split
     from tunesmith.evaluation.best_ngram import best_ngram_table, margin
+    from tunesmith.evaluation.cache import load_cache
     from tunesmith.evaluation.full_context import full_context_metrics
     from tunesmith.models import predicts_every_position, recurrent_layer_names
     from tunesmith.training import load_model_bundle
@@ -94,8 +97,13 @@ def evaluate_track(track: str, *, model_dir: Path, vocab_dir: Path, encoded_dir:
     window_row = ev.evaluate_model(model, model_cfg, test_ids, window=train_cfg.window,
                                    batch_size=cfg.batch_size, hold_mask=mask, max_positions=cfg.max_positions)
     causal = predicts_every_position(model_cfg)
-    model_row = (full_context_metrics(model, model_cfg, test_ids, end_id, len(symbols), hold_mask=mask)
-                 if causal else window_row)
+    lstm_row = (full_context_metrics(model, model_cfg, test_ids, end_id, len(symbols), hold_mask=mask)
+                if causal else window_row)
+    # With a cache (fitted on validation by the train stage) the headline is the LSTM mixed with
+    # it; the LSTM alone stays beside it as `model_no_cache`.
+    cache = load_cache(model_dir) if causal else None
+    model_row = (full_context_metrics(model, model_cfg, test_ids, end_id, len(symbols), hold_mask=mask,
+                                      cache=cache) if cache is not None and cache.on else lstm_row)
     orders = range(min(2, cfg.ngram_order), cfg.ngram_order + 1)
     baselines, best = best_ngram_table(train_ids, val_ids, test_ids, len(symbols), orders=orders,
                                        hold_mask=mask)
@@ -107,6 +115,10 @@ def evaluate_track(track: str, *, model_dir: Path, vocab_dir: Path, encoded_dir:
         "best_ngram": best,
         "margin_over_ngram_nats": best["nll"] - model_row["nll"],
         "margin_vs_best_ngram": margin(model_row["nll"], best["nll"]),
+        "model_no_cache": lstm_row,
+        "margin_vs_best_ngram_no_cache": margin(lstm_row["nll"], best["nll"]),
+        "cache": {"lambda": cache.lam if cache is not None else 0.0,
+                  "theta": cache.theta if cache is not None else None},
         "scoring": "every test token, with the full context of its piece" if causal
         else f"last token of up to {cfg.max_positions} windows (bilstm)",
     }
@@ -147,6 +159,12 @@ def evaluate_track(track: str, *, model_dir: Path, vocab_dir: Path, encoded_dir:
     metrics["samples"] = {"count": len(table), "decoded": int(table["decoded"].astype(bool).sum()),
                           "ended": int(table["ended"].astype(bool).sum()),
                           "mean_length": float(table["length"].mean()) if len(table) else 0.0}
+    # whole pieces on both sides (the primer included, as in the real ones): the length ratio
+    real_all = _pieces(encoded_dir / "test.jsonl")
+    if whole and real_all:
+        metrics["samples"]["mean_symbols"] = float(np.mean([len(s) for s in whole]))
+        metrics["samples"]["real_mean_symbols"] = float(np.mean([len(s) for s in real_all]))
+        metrics["samples"]["length_ratio"] = metrics["samples"]["mean_symbols"] / metrics["samples"]["real_mean_symbols"]
     playable = corpus.playability(whole)
     if playable is not None:
         metrics["playability"] = {k: v for k, v in playable.items() if k != "reasons"}

@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 
 TEXT_LIMIT = 4000
 """Characters of a sample's symbols shown inline."""
-_OWN_TABLES = ("model", "baselines", "model_windows")
+_OWN_TABLES = ("model", "baselines", "model_windows", "model_no_cache")
 
 
 def comparison(metrics: Mapping[str, Any], model_label: str) -> dict[str, Any] | None:
@@ -45,10 +45,18 @@ def comparison(metrics: Mapping[str, Any], model_label: str) -> dict[str, Any] |
         baselines = [(n + note if n == best_ngram["name"] else n, r) for n, r in baselines]
     extra = []
     windows = metrics.get("model_windows")
+    alone = metrics.get("model_no_cache")
+    cache = metrics.get("cache") or {}
+    cached = bool(model) and isinstance(alone, Mapping) and is_number(cache.get("lambda")) and cache["lambda"] > 0
+    if cached:  # the LSTM without its cache, full context: the plain figure, beside the headline
+        extra.append((f"{model_label} alone, full context of each piece", dict(alone)))
     if model and isinstance(windows, Mapping):  # the secondary figure, named as such
-        extra = [(f"{model_label}, {windows.get('context', 'fixed windows')}",
-                  {k: v for k, v in windows.items() if k != "context"})]
+        extra.append((f"{model_label}, {windows.get('context', 'fixed windows')}",
+                      {k: v for k, v in windows.items() if k != "context"}))
         model_label = f"{model_label}, full context of each piece"
+    if cached:
+        model_label += (f" + continuous cache (lambda {fmt(cache['lambda'])}, theta {fmt(cache.get('theta'))},"
+                        " chosen on validation)")
     rows = [(model_label, model), *extra, *baselines] if model else baselines
     columns: list[str] = []
     for _, row in rows:

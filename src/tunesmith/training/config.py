@@ -60,8 +60,12 @@ class TrainConfig:
             `dataset.carried_chunks`). Carried needs a causal family and target
             ``"all"``.
         lr_decay: ``"none"`` (constant learning rate) or ``"cosine"``: from
-            ``learning_rate`` down to a tenth of it over ``epochs`` epochs, so the
-            last epochs average out the noise of a high rate.
+            ``learning_rate`` down to a tenth of it, so the last epochs average
+            out the noise of a high rate.
+        decay_epochs: with ``lr_decay: cosine``, the number of final epochs the
+            decay spans, >= 0: the rate stays at ``learning_rate`` until then
+            (a hold-then-decay schedule); 0, or ``epochs`` or more (a short
+            run), = decay over all ``epochs``.
         transpositions: semitone shifts; the training split is extended with its
             pieces shifted by each one that stays in the vocabulary
             (`augment.augment_transpositions`); ``()`` = off. Pitch
@@ -90,6 +94,7 @@ class TrainConfig:
     context: str = "window"
     transpositions: tuple[int, ...] = ()
     lr_decay: str = "none"
+    decay_epochs: int = 0
 
     def __post_init__(self) -> None:
         _check_int("window", self.window, 1)
@@ -117,6 +122,7 @@ class TrainConfig:
             raise ValueError(f"shuffle must be true or false, got {self.shuffle!r}")
         if self.lr_decay not in LR_DECAYS:
             raise ValueError(f"lr_decay must be one of {', '.join(LR_DECAYS)}, got {self.lr_decay!r}")
+        _check_int("decay_epochs", self.decay_epochs, 0)
         if self.context not in CONTEXTS:
             raise ValueError(f"context must be one of {', '.join(CONTEXTS)}, got {self.context!r}")
         if isinstance(self.transpositions, list):  # as JSON (config.json) gives it back

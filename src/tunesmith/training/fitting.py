@@ -79,7 +79,13 @@ def _optimizer(cfg: TrainConfig, decay_steps: int = 0) -> keras.optimizers.Optim
     lr: float | keras.optimizers.schedules.LearningRateSchedule = cfg.learning_rate
     if cfg.lr_decay == "cosine" and decay_steps > 0:
         # the step count lives in the optimizer, saved with every checkpoint: resume stays exact
-        lr = keras.optimizers.schedules.CosineDecay(cfg.learning_rate, decay_steps, alpha=COSINE_FLOOR)
+        tail = min(cfg.decay_epochs or cfg.epochs, cfg.epochs)
+        hold = decay_steps * (cfg.epochs - tail) // cfg.epochs
+        # a "warm-up" from the rate to itself holds it for `hold` steps (a stock, serialisable schedule)
+        lr = keras.optimizers.schedules.CosineDecay(
+            cfg.learning_rate, decay_steps - hold, alpha=COSINE_FLOOR,
+            warmup_target=cfg.learning_rate if hold else None, warmup_steps=hold,
+        )
     return cls(learning_rate=lr, clipnorm=cfg.clipnorm or None)
 
 

@@ -7,14 +7,15 @@ from pathlib import Path
 from typing import Any
 
 from tunesmith import io
-from tunesmith.errors import ArtifactError
+from tunesmith.errors import ArtifactError, ConfigError
 
 
 def train_stage(corpus: str, params: Mapping[str, Any], vocab_dir: Path, out_dir: Path, *, live_dir: Path,
                 metrics: Path) -> None:
     """Build the model and training configs from ``params`` (the ``train.<corpus>`` section, its
     ``model`` key for the model), check that ``vocab_dir`` holds ``corpus``'s vocabulary, train on
-    its train split with validation on its validation split, and write the summary to ``metrics``.
+    its train split with validation on its validation split, fit the continuous cache on the
+    validation split (``cache``: true; `evaluation.cache`) and write the summary to ``metrics``.
 
     Raises:
         ConfigError: a bad param, named by its full key.
@@ -22,12 +23,16 @@ def train_stage(corpus: str, params: Mapping[str, Any], vocab_dir: Path, out_dir
     """
     from tunesmith.config import build
     from tunesmith.dataset import load_split
+    from tunesmith.evaluation.cache import fit_model_cache
     from tunesmith.models import ModelConfig
     from tunesmith.training.config import TrainConfig
     from tunesmith.training.loop import train
 
     key = f"train.{corpus}"
     data = dict(params)
+    use_cache = data.pop("cache", False)
+    if not isinstance(use_cache, bool):
+        raise ConfigError(f"{key}.cache must be true or false, got {use_cache!r}")
     model_cfg = build(ModelConfig, data.pop("model", {}), f"{key}.model")
     train_cfg = build(TrainConfig, data, key)
     vocab_dir = Path(vocab_dir)
@@ -36,8 +41,10 @@ def train_stage(corpus: str, params: Mapping[str, Any], vocab_dir: Path, out_dir
         raise ArtifactError(f"{vocab_dir / 'vocab.json'} is the {vocab.get('corpus')} vocabulary, "
                             f"not {corpus}'s: check --vocab")
     try:
-        summary = train(model_cfg, train_cfg, vocab, load_split(vocab_dir, "train"),
-                        load_split(vocab_dir, "validation"), out_dir, live_dir=live_dir)
+        val_ids = load_split(vocab_dir, "validation")
+        summary = train(model_cfg, train_cfg, vocab, load_split(vocab_dir, "train"), val_ids, out_dir,
+                        live_dir=live_dir)
     except ArtifactError as exc:
         raise ArtifactError(f"train@{corpus}: {exc} ({vocab_dir})") from exc
+    summary["cache"] = fit_model_cache(out_dir, val_ids, enabled=use_cache)
     io.write_json(metrics, summary)

@@ -1,0 +1,132 @@
+"""The continuous cache (Grave, Joulin & Usunier 2017): scoring, fitting on validation, generation."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import keras
+import numpy as np
+import pytest
+
+from tunesmith.errors import ArtifactError
+from tunesmith.evaluation.cache import (
+    CACHE_FILE,
+    Cache,
+    CachedStepper,
+    PieceStates,
+    fit_cache,
+    load_cache,
+    piece_states,
+    score_with_cache,
+)
+from tunesmith.evaluation.full_context import full_context_metrics
+from tunesmith.generation import make_stepper
+from tunesmith.models import ModelConfig, build_model
+
+END, VOCAB = 0, 5
+
+
+def _piece(hidden, probs, targets) -> PieceStates:
+    return PieceStates(np.asarray(hidden, float), np.log(np.asarray(probs, float)), np.asarray(targets))
+
+
+def test_score_with_cache_by_hand():
+    # three steps; the LSTM is uniform over 4 tokens; hidden states 1-D
+    h = [[1.0], [0.0], [2.0]]
+    piece = _piece(h, np.full((3, 4), 0.25), [1, 2, 1])
+    nll, correct = score_with_cache([piece], Cache(lam=0.5, theta=1.0))
+    # row 0: no cache yet -> the LSTM alone
+    # row 1: one key (h0, value 1); target 2 -> p_cache 0
+    # row 2: keys h0 (value 1), h1 (value 2): weights exp(2*1), exp(2*0); target 1
+    w0 = math.exp(2.0) / (math.exp(2.0) + 1.0)
+    expected = [-math.log(0.25), -math.log(0.5 * 0.25), -math.log(0.5 * 0.25 + 0.5 * w0)]
+    np.testing.assert_allclose(nll, expected, rtol=1e-12)
+    # argmax: row 0 a uniform tie (token 0, not 1); rows 1 and 2 the cached token 1 (right on row 2 only)
+    assert correct.tolist() == [False, False, True]
+
+def test_lambda_zero_is_the_lstm_alone():
+    rng = np.random.default_rng(0)
+    logits = rng.normal(size=(6, VOCAB))
+    probs = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+    piece = _piece(rng.normal(size=(6, 3)), probs, rng.integers(0, VOCAB, 6))
+    nll, _ = score_with_cache([piece], Cache(lam=0.0))
+    np.testing.assert_allclose(nll, -piece.target_logp)
+
+
+def _repeating(seed: int, copies: bool) -> PieceStates:
+    """A piece whose second half repeats its first (same hidden states, same tokens) when ``copies``."""
+    rng = np.random.default_rng(seed)
+    half = rng.integers(1, VOCAB, 20)
+    targets = np.concatenate([half, half if copies else rng.integers(1, VOCAB, 20)])
+    hidden = rng.normal(size=(20, 8))
+    hidden = np.concatenate([hidden, hidden if copies else rng.normal(size=(20, 8))])
+    return _piece(hidden, np.full((40, VOCAB), 1.0 / VOCAB), targets)
+
+
+def test_fit_cache_is_chosen_on_the_pieces_it_is_given():
+    repeats = [_repeating(s, copies=True) for s in range(3)]
+    cache, grid = fit_cache(repeats)
+    assert cache.on and grid[f"lambda={cache.lam:g},theta={cache.theta:g}"] == min(grid.values())
+    assert min(grid.values()) < grid["lambda=0"]
+    # no repetition and an LSTM that is already right: the cache only hurts, so it stays off
+    sure = [PieceStates(p.hidden, np.log(np.where(np.eye(VOCAB)[p.targets] > 0, 0.999, 0.00025)), p.targets)
+            for p in (_repeating(s, copies=False) for s in range(3))]
+    off, grid = fit_cache(sure)
+    assert not off.on and grid["lambda=0"] == min(grid.values())
+
+
+def test_cache_checks_its_values():
+    with pytest.raises(ValueError, match="lambda must be in"):
+        Cache(lam=1.0)
+    with pytest.raises(ValueError, match="theta must be > 0"):
+        Cache(lam=0.1, theta=0.0)
+
+
+def test_load_cache(tmp_path):
+    assert not load_cache(tmp_path).on  # no cache.json: the LSTM alone
+    (tmp_path / CACHE_FILE).write_text(json.dumps({"lambda": 0.2, "theta": 0.5}))
+    assert load_cache(tmp_path) == Cache(0.2, 0.5)
+    (tmp_path / CACHE_FILE).write_text(json.dumps({"theta": 0.5}))
+    with pytest.raises(ArtifactError, match=f"{CACHE_FILE} is not a cache"):
+        load_cache(tmp_path)
+
+
+@pytest.mark.parametrize("family", ["lstm", "stacked_lstm"])
+def test_generation_steps_the_same_mixture_that_scoring_uses(family):
+    """Feeding a piece token by token through the cached stepper gives, at every step, the
+    log-probabilities of the mixture that full-context scoring gives the same piece."""
+    keras.utils.set_random_seed(3)
+    cfg = ModelConfig(family=family, units=12, layers=1 if family == "lstm" else 2, embedding_dim=4)
+    model = build_model(cfg, VOCAB)
+    rng = np.random.default_rng(1)
+    body = rng.integers(1, VOCAB, 30)
+    ids = np.concatenate([[END], body, [END]])
+    cache = Cache(lam=0.3, theta=2.0)
+    (piece,) = piece_states(model, cfg, ids, END, VOCAB)
+    nll, _ = score_with_cache([piece], cache)
+
+    stepper = make_stepper(model, cfg, 1, cache=cache)
+    assert isinstance(stepper, CachedStepper)
+    stepped = [stepper.step(np.array([t]))[0] for t in ids[:-1]]
+    stepped_nll = [-float(logp[target]) for logp, target in zip(stepped, ids[1:])]
+    np.testing.assert_allclose(stepped_nll, nll, rtol=1e-4, atol=1e-5)
+    # and the headline metric is the same mixture
+    row = full_context_metrics(model, cfg, ids, END, VOCAB, cache=cache)
+    assert row["nll"] == pytest.approx(float(np.mean(nll)), rel=1e-9)
+    assert row["nll"] != pytest.approx(full_context_metrics(model, cfg, ids, END, VOCAB)["nll"], rel=1e-3)
+
+
+def test_the_stepper_keeps_only_the_last_cache_size_states():
+    keras.utils.set_random_seed(4)
+    cfg = ModelConfig(family="lstm", units=6, layers=1, embedding_dim=3)
+    model = build_model(cfg, VOCAB)
+    ids = np.random.default_rng(2).integers(1, VOCAB, 12)
+    small = CachedStepper(make_stepper(model, cfg, 1), Cache(0.5, 1.0), size=4)
+    for t in np.concatenate([[END], ids]):
+        last = small.step(np.array([t]))
+    assert small._n == 4 and small._values[0, :4].tolist() == ids[-4:].tolist()
+    # the same as scoring with a 4-state cache
+    (piece,) = piece_states(model, cfg, np.concatenate([[END], ids, [END]]), END, VOCAB)
+    scored, _ = score_with_cache([piece], Cache(0.5, 1.0), size=4)
+    assert -float(last[0, END]) == pytest.approx(scored[-1], rel=1e-4)
