@@ -130,3 +130,51 @@ def test_the_stepper_keeps_only_the_last_cache_size_states():
     (piece,) = piece_states(model, cfg, np.concatenate([[END], ids, [END]]), END, VOCAB)
     scored, _ = score_with_cache([piece], Cache(0.5, 1.0), size=4)
     assert -float(last[0, END]) == pytest.approx(scored[-1], rel=1e-4)
+
+
+# --------------------------------------------------------------------------- the n-gram's own cache
+
+
+def test_piece_caches_see_only_the_piece_so_far():
+    from tunesmith.evaluation.ngram_cache import piece_caches
+
+    # two pieces: [END] 1 2 3 1 2 4 [END] 1 2 [END]
+    ids = np.array([END, 1, 2, 3, 1, 2, 4, END, 1, 2, END])
+    caches = piece_caches(ids, END, order=2)
+    targets = ids[1:].tolist()
+    assert len(caches) == len(targets)
+    # nothing before the 4th token of the first piece was seen in its context
+    assert caches[:3] == [None, None, None]
+    # target ids[5] = 2 after context (3, 1)? no: (1,) was followed by 2 once -> the longest match is k=1
+    assert caches[4] == {2: 1}
+    # target ids[6] = 4 after (1, 2): earlier (1, 2) was followed by 3
+    assert caches[5] == {3: 1}
+    # the snapshot does not grow with the rest of the piece (no leak of the target or the future)
+    assert 4 not in caches[5]
+    # the second piece starts afresh: its '1' and '2' have no cache from the first piece
+    assert caches[7] is None and caches[8] is None
+
+
+def test_kn_cache_is_chosen_on_validation_and_scored_once_on_test():
+    from tunesmith.evaluation import KneserNey
+    from tunesmith.evaluation.ngram_cache import fit_kn_cache, kn_cache_row
+
+    rng = np.random.default_rng(5)
+
+    def split(pieces):
+        out = [END]
+        for _ in range(pieces):  # each piece plays a random phrase twice: a cache predicts the repeat
+            phrase = rng.integers(1, VOCAB, 12).tolist()
+            out += phrase + phrase + [END]
+        return np.array(out)
+
+    train, val, test = split(20), split(6), split(6)
+    kn = KneserNey.fit(train, VOCAB, 3)
+    lam, order, grid = fit_kn_cache(kn, val, END)
+    assert lam > 0 and grid[f"lambda={lam:g},order={order}"] == min(grid.values()) < grid["lambda=0"]
+    row = kn_cache_row(kn, val, test, END)
+    assert (row["lambda"], row["cache_order"], row["chosen_on"]) == (lam, order, "validation")
+    assert row["nll"] < kn.evaluate(test)["nll"]
+    # the test split plays no part in the choice: another test split, the same lambda and order
+    other = kn_cache_row(kn, val, split(6), END)
+    assert (other["lambda"], other["cache_order"]) == (lam, order)

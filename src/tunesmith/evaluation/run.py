@@ -68,7 +68,8 @@ def evaluate_track(track: str, *, model_dir: Path, vocab_dir: Path, encoded_dir:
     ``dvc metrics show``: ``model`` (test metrics with the full context of each
     piece, mixed with the continuous cache the train stage fitted when it has
     one), ``model_no_cache`` (the LSTM alone, full context) and its
-    ``margin_vs_best_ngram_no_cache``, ``model_windows`` (the same model on
+    ``margin_vs_best_ngram_no_cache``, ``margin_vs_best_ngram_with_cache`` (the headline
+    against the best n-gram with its own cache, `evaluation.ngram_cache`), ``model_windows`` (the same model on
     fixed windows from a zero state), ``baselines`` (uniform, unigram and the Kneser-Ney order chosen on
     the validation split), ``best_ngram``, ``margin_vs_best_ngram`` (relative NLL
     reduction), music distances, playability, novelty; ``histograms`` maps each
@@ -77,7 +78,9 @@ def evaluate_track(track: str, *, model_dir: Path, vocab_dir: Path, encoded_dir:
     from tunesmith import render
     from tunesmith.dataset import load_split
     from tunesmith.evaluation.best_ngram import best_ngram_table, margin
+    from tunesmith.evaluation import KneserNey
     from tunesmith.evaluation.cache import load_cache
+    from tunesmith.evaluation.ngram_cache import kn_cache_row
     from tunesmith.evaluation.full_context import full_context_metrics
     from tunesmith.models import predicts_every_position, recurrent_layer_names
     from tunesmith.training import load_model_bundle
@@ -108,6 +111,10 @@ def evaluate_track(track: str, *, model_dir: Path, vocab_dir: Path, encoded_dir:
     baselines, best = best_ngram_table(train_ids, val_ids, test_ids, len(symbols), orders=orders,
                                        hold_mask=mask)
     by_name = {row.pop("model"): row for row in baselines}
+    # the n-gram's own cache over the piece so far: the fair partner of the LSTM's
+    kn_cache = kn_cache_row(KneserNey.fit(train_ids, len(symbols), best["order"]), val_ids, test_ids, end_id,
+                            hold_mask=mask)
+    by_name[f"{best['name']} + cache"] = {k: v for k, v in kn_cache.items() if k != "chosen_on"}
     metrics: dict[str, Any] = {
         "model": model_row,
         "model_windows": {**window_row, "context": f"{train_cfg.window}-token windows from a zero state"},
@@ -117,6 +124,7 @@ def evaluate_track(track: str, *, model_dir: Path, vocab_dir: Path, encoded_dir:
         "margin_vs_best_ngram": margin(model_row["nll"], best["nll"]),
         "model_no_cache": lstm_row,
         "margin_vs_best_ngram_no_cache": margin(lstm_row["nll"], best["nll"]),
+        "margin_vs_best_ngram_with_cache": margin(model_row["nll"], kn_cache["nll"]),
         "cache": {"lambda": cache.lam if cache is not None else 0.0,
                   "theta": cache.theta if cache is not None else None},
         "scoring": "every test token, with the full context of its piece" if causal

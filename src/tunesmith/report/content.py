@@ -98,6 +98,9 @@ METRICS = {
                                  "The margin as a share of the n-gram's NLL."),
     "margin_vs_best_ngram_no_cache": Text("relative margin over the best n-gram, LSTM alone",
                                           "The same without the continuous cache."),
+    "margin_vs_best_ngram_with_cache": Text("relative margin over the best n-gram with its own cache",
+                                            "Both models with a cache over the piece so far: the fair comparison."),
+    "cache_order": Text("cache context (symbols)", "The longest context the n-gram's cache matches."),
     "lambda": Text("cache weight (lambda)", "Share of each prediction taken from the cache over the piece so "
                    "far (Grave, Joulin & Usunier 2017); 0 = the LSTM alone. Chosen on validation."),
     "theta": Text("cache sharpness (theta)", "How strongly the cache prefers the earlier moments most like this one."),
