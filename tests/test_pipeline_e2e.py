@@ -254,7 +254,19 @@ def test_evaluate_puts_the_model_beside_its_baselines(repo):
         best = metrics["best_ngram"]  # the order chosen on validation among 2..ngram_order (3)
         assert best["order"] in (2, 3) and best["chosen_on"] == "validation"
         assert set(best["validation_nll"]) == {"2", "3"}
-        assert set(metrics["baselines"]) == {"uniform", "unigram", best["name"]}
+        assert set(metrics["baselines"]) == {"uniform", "unigram", best["name"], f"{best['name']} + cache"}
+        # the n-gram's own cache (fitted on validation) beside the LSTM's, on the same tokens
+        with_cache = metrics["baselines"][f"{best['name']} + cache"]
+        assert with_cache["tokens"] == metrics["model"]["tokens"] and with_cache["cache_order"] in (1, 2, 4, 8)
+        assert metrics["margin_vs_best_ngram_with_cache"] == pytest.approx(
+            (with_cache["nll"] - metrics["model"]["nll"]) / with_cache["nll"])
+        # the headline is the LSTM with its cache when the train stage kept one, else the LSTM alone
+        cache = json.loads((repo / f"data/models/{track}/cache.json").read_text())
+        assert metrics["cache"]["lambda"] == cache["lambda"]
+        if cache["lambda"] == 0:
+            assert metrics["model"] == metrics["model_no_cache"]
+        else:
+            assert cache["validation_nll"] < cache["validation_nll_without"]
         assert metrics["margin_over_ngram_nats"] == pytest.approx(
             metrics["baselines"][best["name"]]["nll"] - metrics["model"]["nll"])
         assert metrics["margin_vs_best_ngram"] == pytest.approx(
