@@ -55,7 +55,7 @@ def comparison(metrics: Mapping[str, Any], model_label: str) -> dict[str, Any] |
                       {k: v for k, v in windows.items() if k != "context"}))
         model_label = f"{model_label}, full context of each piece"
     if cached:
-        model_label += (f" + continuous cache (lambda {fmt(cache['lambda'])}, theta {fmt(cache.get('theta'))},"
+        model_label += (f" + continuous cache (lambda {cache['lambda']:g}, theta {cache.get('theta', 0):g},"
                         " chosen on validation)")
     rows = [(model_label, model), *extra, *baselines] if model else baselines
     columns: list[str] = []
