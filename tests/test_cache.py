@@ -178,3 +178,15 @@ def test_kn_cache_is_chosen_on_validation_and_scored_once_on_test():
     # the test split plays no part in the choice: another test split, the same lambda and order
     other = kn_cache_row(kn, val, split(6), END)
     assert (other["lambda"], other["cache_order"]) == (lam, order)
+
+
+def test_inspect_shows_a_model_folders_cache(tmp_path, capsys):
+    from tunesmith.cli import main
+
+    (tmp_path / "vocab.json").write_text(json.dumps({"corpus": "essen", "size": 3, "special": {"end": "/"},
+                                                     "symbols": ["/", "60", "_"], "counts": {"60": 4}}))
+    (tmp_path / CACHE_FILE).write_text(json.dumps({"lambda": 0.3, "theta": 0.5, "chosen_on": "validation",
+                                                   "validation_nll": 1.06, "validation_nll_without": 1.2}))
+    assert main(["inspect", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "continuous cache: lambda 0.3 theta 0.5 (chosen on validation; validation NLL 1.2 without it, 1.06 with it)" in out

@@ -157,6 +157,11 @@ def _inspect(args: argparse.Namespace) -> int:
         for name in ("config.json", "metrics.json"):
             if (path / name).exists():
                 print(f"{name}:", (path / name).read_text())
+        if (path / "cache.json").exists():
+            cache = read_json(path / "cache.json")
+            print(f"continuous cache: lambda {cache.get('lambda')} theta {cache.get('theta')} "
+                  f"(chosen on {cache.get('chosen_on')}; validation NLL {cache.get('validation_nll_without')} "
+                  f"without it, {cache.get('validation_nll')} with it)")
         return 0
     raise TunesmithError(f"{path}: no vocab.json or samples.csv here")
 
