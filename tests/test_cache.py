@@ -190,3 +190,40 @@ def test_inspect_shows_a_model_folders_cache(tmp_path, capsys):
     assert main(["inspect", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "continuous cache: lambda 0.3 theta 0.5 (chosen on validation; validation NLL 1.2 without it, 1.06 with it)" in out
+
+
+def test_fit_model_cache_writes_a_fitted_or_an_off_cache(tmp_path):
+    from tunesmith.evaluation.cache import fit_model_cache
+    from tunesmith.training import TrainConfig
+    from tunesmith.training.bundle import save_model_bundle
+
+    keras.utils.set_random_seed(6)
+    cfg = ModelConfig(family="lstm", units=8, layers=1, embedding_dim=4)
+    vocab = {"symbols": ["<end>", "a", "b", "c", "d"], "special": {"end": "<end>"}, "corpus": "toy"}
+    save_model_bundle(build_model(cfg, VOCAB), tmp_path, vocab, cfg, TrainConfig())
+    rng = np.random.default_rng(7)
+    val = [END]
+    for _ in range(4):  # phrases played twice
+        phrase = rng.integers(1, VOCAB, 10).tolist()
+        val += phrase + phrase + [END]
+    record = fit_model_cache(tmp_path, np.array(val))
+    assert record["chosen_on"] == "validation" and "lambda=0" in record["grid"]
+    assert record["validation_nll"] == min(record["grid"].values())
+    assert load_cache(tmp_path) == Cache(record["lambda"], record["theta"])
+    # switched off: the folder's cache.json says so instead of keeping the fitted one
+    off = fit_model_cache(tmp_path, np.array(val), enabled=False)
+    assert off["lambda"] == 0.0 and "switched off" in off["why_off"]
+    assert not load_cache(tmp_path).on
+
+
+def test_a_bad_cache_switch_is_named(tmp_path):
+    from tunesmith.config import GenerateConfig
+    from tunesmith.errors import ConfigError
+    from tunesmith.training.stage import train_stage
+
+    with pytest.raises(ConfigError, match="^train.essen.cache must be true or false, got 'yes'"):
+        train_stage("essen", {"cache": "yes"}, tmp_path / "vocab", tmp_path / "model",
+                    live_dir=tmp_path / "live", metrics=tmp_path / "m.json")
+    assert not (tmp_path / "model").exists()  # nothing written
+    with pytest.raises(ValueError, match="^cache must be true or false, got 1"):
+        GenerateConfig(cache=1)

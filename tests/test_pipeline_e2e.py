@@ -4,6 +4,7 @@ local corpora built in the test, then checks of what it wrote."""
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import shutil
@@ -244,6 +245,32 @@ def test_cli_generates_from_a_trained_model(repo, tmp_path, capsys):
     err = capsys.readouterr().err
     assert "primer symbol 'x72' (position 2) is not in the vocabulary" in err
     assert not (tmp_path / "bad").exists()
+
+
+def test_cli_samples_from_the_cache_only_when_asked(repo, tmp_path, caplog):
+    import shutil
+
+    from tunesmith.cli import main
+
+    model = tmp_path / "model"
+    shutil.copytree(repo / "data/models/essen", model, ignore=shutil.ignore_patterns("checkpoints"))
+    (model / "cache.json").write_text(json.dumps({"lambda": 0.5, "theta": 2.0}))
+    used = {}
+    for flag in ([], ["--cache"]):
+        out = tmp_path / f"out{len(flag)}"
+        assert main(["generate", "--model", str(model), "--num", "2", "--max-length", "12", "--primer", "r _",
+                     "--out", str(out), *flag]) == 0
+        used[bool(flag)] = json.loads((out / "generation.json").read_text())["cache"]
+    assert used == {False: {"lambda": 0.0, "theta": 1.0}, True: {"lambda": 0.5, "theta": 2.0}}
+    # a model that is re-run on windows (not stepped) cannot carry a cache: said, and not recorded as used
+    config = json.loads((model / "config.json").read_text())
+    config["model"]["family"] = "cnn_lstm"
+    (model / "config.json").write_text(json.dumps(config))
+    with caplog.at_level(logging.WARNING):
+        assert main(["generate", "--model", str(model), "--num", "1", "--max-length", "4", "--primer", "r _",
+                     "--out", str(tmp_path / "window"), "--cache"]) == 0
+    assert "a cnn_lstm model is re-run on windows, not stepped: sampling without its cache" in caplog.text
+    assert json.loads((tmp_path / "window" / "generation.json").read_text())["cache"]["lambda"] == 0.0
 
 
 def test_evaluate_puts_the_model_beside_its_baselines(repo):

@@ -220,6 +220,29 @@ def test_full_context_headline_with_the_window_figure_and_the_best_ngram_named()
     assert headline["baseline"] == "kn-7"  # the table's row says how its order was chosen
 
 
+def test_cached_headline_keeps_the_lstm_alone_and_meets_the_cached_ngram():
+    from tunesmith.report.sections import comparison
+
+    metrics = {
+        "model": {"nll": 1.1},
+        "model_no_cache": {"nll": 1.25},
+        "cache": {"lambda": 0.3, "theta": 0.5},
+        "model_windows": {"nll": 1.6, "context": "64-token windows from a zero state"},
+        "baselines": {"kn-8": {"nll": 1.5}, "kn-8 + cache": {"nll": 1.3}},
+        "best_ngram": {"name": "kn-8", "order": 8, "chosen_on": "validation"},
+    }
+    table = comparison(metrics, "LSTM")
+    names = [row["name"] for row in table["rows"]]
+    label = "LSTM, full context of each piece + continuous cache (lambda 0.3, theta 0.5, chosen on validation)"
+    assert names[:3] == [label, "LSTM alone, full context of each piece", "LSTM, 64-token windows from a zero state"]
+    # the headline is against the strongest n-gram: the one with its own cache, 1.3 - 1.1
+    assert (table["headline"]["baseline"], table["headline"]["diff"]) == ("kn-8 + cache", "0.2000")
+    # an off cache (lambda 0) adds no row and no cache words to the label
+    off = comparison({**metrics, "cache": {"lambda": 0.0, "theta": 1.0}}, "LSTM")
+    assert [r["name"] for r in off["rows"]][0] == "LSTM, full context of each piece"
+    assert "LSTM alone, full context of each piece" not in [r["name"] for r in off["rows"]]
+
+
 # --------------------------------------------------------------------------- for people
 
 

@@ -118,7 +118,7 @@ def generate_samples(track: str, model_dir: Path, cfg, out_dir: Path, *,
     ``samples.csv``; returns the table.
     """
     from tunesmith.evaluation.cache import Cache, load_cache
-    from tunesmith.generation import generate
+    from tunesmith.generation import STEPPABLE_FAMILIES, generate
     from tunesmith.sampling import make_sampler
     from tunesmith.training import load_model_bundle
 
@@ -126,6 +126,10 @@ def generate_samples(track: str, model_dir: Path, cfg, out_dir: Path, *,
     music = get_track(track)
     model, model_cfg, train_cfg, vocab = load_model_bundle(model_dir)
     cache = load_cache(model_dir) if cfg.cache else Cache()
+    if cache.on and model_cfg.family not in STEPPABLE_FAMILIES:
+        log.warning("%s: a %s model is re-run on windows, not stepped: sampling without its cache",
+                    track, model_cfg.family)
+        cache = Cache()
     symbols = list(vocab["symbols"])
     end = vocab["special"]["end"]
     end_id = symbols.index(end)
