@@ -166,6 +166,91 @@ def test_target_last_and_bilstm_predict_after_the_window(tmp_path, caplog):
     assert model(np.zeros((1, 8), dtype=np.int32)).shape == (1, V)
 
 
+# --------------------------------------------------------------------------- weight averaging
+
+
+def _capture_epoch_weights(monkeypatch) -> list[list[np.ndarray]]:
+    """The fitted model's weights at each epoch's checkpoint, in order."""
+    seen: list[list[np.ndarray]] = []
+    commit = training.loop._commit_epoch
+
+    def capture(ckpt_dir, fit_model, **kw):
+        seen.append([np.array(w) for w in fit_model.get_weights()])
+        return commit(ckpt_dir, fit_model, **kw)
+
+    monkeypatch.setattr(training.loop, "_commit_epoch", capture)
+    return seen
+
+
+@pytest.mark.parametrize(
+    ("cfg", "used"),
+    [
+        # converging steadily: the last epoch beats the mean of the last two
+        (replace(CFG, average_epochs=2), False),
+        # small noisy batches at a high rate: the mean of epochs 2 and 3 beats both
+        (replace(CFG, average_epochs=2, batch_size=4, learning_rate=0.05), True),
+    ],
+)
+def test_weight_average_is_the_mean_of_the_last_epochs_and_kept_only_when_it_validates_lower(
+    tmp_path, monkeypatch, cfg, used
+):
+    seen = _capture_epoch_weights(monkeypatch)
+    summary = train(MODEL, cfg, VOCAB, TRAIN_IDS, VAL_IDS, tmp_path / "m")
+    assert len(seen) == 3
+    mean = [(a.astype(np.float64) + b) / 2 for a, b in zip(seen[1], seen[2], strict=True)]
+    state = json.loads((tmp_path / "m" / "checkpoints" / "state.json").read_text())
+    assert state["average"] == {"file": "average-0003.npz", "first_epoch": 2, "count": 2}
+    with np.load(tmp_path / "m" / "checkpoints" / "average-0003.npz") as z:
+        for i, want in enumerate(mean):
+            np.testing.assert_allclose(z[f"arr_{i}"], want, rtol=1e-12)
+
+    # the average's validation figure is the full-context NLL of those weights, measured here anew
+    model, *_ = load_model_bundle(tmp_path / "m")
+    averaged = keras.models.clone_model(model)
+    averaged.set_weights([w.astype(np.float32) for w in mean])
+    average = summary["average"]
+    assert (average["first_epoch"], average["last_epoch"]) == (2, 3)
+    assert average["val"]["loss"] == pytest.approx(_val_loss(averaged, VAL_IDS, cfg.window), rel=1e-4)
+    best_single = min(h["val_loss"] for h in summary["history"])
+    assert average["used"] is used is (average["val"]["loss"] < best_single)
+    # the saved model is the average when it validates lower, else the best epoch
+    assert _val_loss(model, VAL_IDS, cfg.window) == pytest.approx(summary["val"]["loss"], rel=1e-4)
+    if used:
+        assert summary["saved"] == "average of epochs 2-3"
+        assert summary["val"]["loss"] == average["val"]["loss"] < best_single
+        for got, want in zip(model.get_weights(), mean, strict=True):
+            np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7)
+    else:
+        assert summary["saved"] == f"epoch {summary['best_epoch']}"
+        assert summary["val"]["loss"] == pytest.approx(best_single)
+
+
+def test_weight_average_window_and_resume_bookkeeping(tmp_path, caplog):
+    from tunesmith.training import averaging
+
+    assert averaging.first_averaged_epoch(replace(CFG, epochs=10, average_epochs=4)) == 7
+    assert averaging.first_averaged_epoch(replace(CFG, epochs=3, average_epochs=8)) == 1
+    assert averaging.first_averaged_epoch(replace(CFG, epochs=10)) is None
+    cfg = replace(CFG, epochs=10, average_epochs=4)
+    w = [np.array([1.0, 2.0], dtype=np.float32), np.array([[3.0]], dtype=np.float32)]
+    assert averaging.update(None, cfg, 6, w) is None  # before the window
+    mean = averaging.update(None, cfg, 7, w)
+    mean = averaging.update(mean, cfg, 8, [x * 3 for x in w])
+    assert (mean.first_epoch, mean.last_epoch, mean.count) == (7, 8, 2)
+    np.testing.assert_allclose(mean.arrays[0], [2.0, 4.0])
+    assert [a.dtype for a in mean.weights_like(w)] == [np.float32, np.float32]
+    entry = mean.save(tmp_path)
+    assert entry == {"file": "average-0008.npz", "first_epoch": 7, "count": 2}
+    back = averaging.resumed_mean(tmp_path, entry, cfg)
+    assert back.count == 2 and np.array_equal(back.arrays[1], mean.arrays[1])
+    # more epochs on resume move the window past the mean's first epoch: it is dropped, with a log line
+    with caplog.at_level(logging.INFO, logger="tunesmith.training"):
+        assert averaging.resumed_mean(tmp_path, entry, replace(cfg, epochs=12)) is None
+    assert "outside the epochs now averaged" in caplog.text
+    with pytest.raises(ValueError, match="the model has 1 weights, the average 2"):
+        mean.add(w[:1])
+
+
 # --------------------------------------------------------------------------- early stopping
 
 
@@ -274,15 +359,18 @@ training.train(ModelConfig(**{model!r}), training.TrainConfig(**{cfg!r}), {vocab
 """
 
 
-@pytest.mark.parametrize("context", ["window", "carried"])
+@pytest.mark.parametrize("context", ["window", "carried", "averaged"])
 def test_kill_9_mid_epoch_then_resume(trained, tmp_path, context):
     from dataclasses import asdict
 
-    cfg = replace(CFG, context=context)
+    cfg = replace(CFG, context=context if context != "averaged" else "window")
     if context == "window":
         _, uninterrupted = trained
-    else:  # carried state: the streams, their order and the state reset per epoch must replay too,
-        cfg = replace(cfg, lr_decay="cosine")  # and the learning rate's place on its schedule
+    elif context == "carried":  # carried state: the streams, their order and the state reset per epoch
+        cfg = replace(cfg, lr_decay="cosine")  # must replay too, and the rate's place on its schedule
+        uninterrupted = train(MODEL, cfg, VOCAB, TRAIN_IDS, VAL_IDS, tmp_path / "reference")
+    else:  # the weight average of epochs 1-3, begun before the kill, continues from its checkpoint
+        cfg = replace(cfg, average_epochs=3, batch_size=4, learning_rate=0.05)
         uninterrupted = train(MODEL, cfg, VOCAB, TRAIN_IDS, VAL_IDS, tmp_path / "reference")
     np.save(tmp_path / "train.npy", TRAIN_IDS)
     np.save(tmp_path / "val.npy", VAL_IDS)
@@ -331,6 +419,16 @@ def test_kill_9_mid_epoch_then_resume(trained, tmp_path, context):
         [h["val_loss"] for h in uninterrupted["history"]], rel=1e-5
     )
     assert (out / "model.keras").is_file() and (out / "metrics.json").is_file()
+    if context != "averaged":
+        assert summary["average"] is uninterrupted["average"] is None
+    else:
+        got, want = summary["average"], uninterrupted["average"]
+        assert (got["first_epoch"], got["last_epoch"], got["used"]) == (1, 3, want["used"])
+        assert got["val"]["loss"] == pytest.approx(want["val"]["loss"], rel=1e-5)
+        with np.load(out / "checkpoints" / "average-0003.npz") as got, \
+                np.load(tmp_path / "reference" / "checkpoints" / "average-0003.npz") as want:
+            for name in want.files:
+                np.testing.assert_allclose(got[name], want[name], rtol=1e-5, atol=1e-7)
     steps = (live / "plots" / "metrics" / "val" / "loss.tsv").read_text().splitlines()[1:]
     assert [int(r.split("\t")[0]) for r in steps] == [0, 1, 2]
 
@@ -357,6 +455,7 @@ def test_kill_9_mid_epoch_then_resume(trained, tmp_path, context):
         ("seed", -1, "seed must be >= 0, got -1"),
         ("shuffle", 1, "shuffle must be true or false, got 1"),
         ("decay_epochs", -1, "decay_epochs must be >= 0, got -1"),
+        ("average_epochs", -2, "average_epochs must be >= 0, got -2"),
     ],
 )
 def test_train_config_names_the_bad_field(field, value, message):

@@ -135,7 +135,7 @@ def evaluate_track(track: str, *, model_dir: Path, vocab_dir: Path, encoded_dir:
     training = model_dir / "metrics.json"
     if training.exists():
         t = io.read_json(training)
-        metrics["training"] = {k: t.get(k) for k in ("best_epoch", "epochs_run", "stopped_early")}
+        metrics["training"] = {k: t.get(k) for k in ("saved", "best_epoch", "epochs_run", "stopped_early")}
         metrics["training"].update({"train_nll": t.get("train", {}).get("loss"),
                                     "val_nll": t.get("val", {}).get("loss")})
 

@@ -69,7 +69,8 @@ SAMPLES_NOTE = ("Each card: the sampler settings, the audio (rendered with Fluid
 
 SECTIONS = {
     "general": Text("General", "The split scored and how."),
-    "training": Text("Training", "The saved epoch and its losses."),
+    "training": Text("Training", "The saved weights (the best epoch, or the average of the last epochs "
+                     "when it validates lower) and their losses."),
     "music": Text("Music statistics, generated vs real",
                   "How the samples' statistics compare with real held-out pieces of the corpus."),
     "samples": Text("Samples", "How many samples were generated and how many became music."),
@@ -110,15 +111,22 @@ METRICS = {
     "name": Text("name"),
     "order": Text("n-gram order", "How many previous symbols the n-gram model conditions on, plus one."),
     "chosen_on": Text("chosen on", "The split the order was picked on."),
-    "best_epoch": Text("best epoch", "The epoch with the lowest validation loss: the model that was kept."),
+    "best_epoch": Text("best epoch", "The epoch with the lowest validation loss: the model kept, unless the "
+                       "weight average validates lower."),
+    "saved": Text("saved weights", "The best epoch's, or the mean of the last epochs' weights (stochastic weight "
+                  "averaging, Izmailov et al. 2018) when that scores lower on validation."),
+    "average": Text("weight average", "The mean of the weights at the end of the last epochs, scored on validation."),
+    "first_epoch": Text("first epoch averaged"),
+    "last_epoch": Text("last epoch averaged"),
+    "used": Text("saved instead of the best epoch", "Whether the average validated lower than every single epoch."),
     "epochs_run": Text("epochs run"),
     "stopped_early": Text("stopped early", "Whether validation loss stopped improving before the last epoch."),
     "resumed_from_epoch": Text("resumed after epoch", "A run interrupted and resumed from its checkpoint."),
     "target": Text("training target", "Every position predicts its next symbol, or only the window's last."),
     "tokens_per_s": Text("training speed (symbols/s)"),
     "device": Text("device"),
-    "train_nll": Text("train NLL", "NLL on the training split at the saved epoch."),
-    "val_nll": Text("validation NLL", "NLL on the validation split at the saved epoch."),
+    "train_nll": Text("train NLL", "NLL on the training split during the best epoch."),
+    "val_nll": Text("validation NLL", "NLL on the validation split of the saved weights."),
     "pitch_range": Text("pitch range (semitones)", "Highest minus lowest pitch."),
     "pitch_class_entropy": Text("pitch-class entropy (bits)",
                                 "How evenly the 12 pitch classes are used: 0 one class, 3.58 all alike."),

@@ -11,13 +11,16 @@ an interrupted write and are deleted.
 
 Layout of ``out_dir`` after a completed run::
 
-    model.keras            the best epoch's model (lowest validation loss), no optimizer
+    model.keras            the best epoch's model (lowest validation loss), or the weight
+                           average when it scores lower (``average_epochs``), no optimizer
     vocab.json             the vocabulary it was trained with
     config.json            model + train config, vocab size and sha256 fingerprint
-    metrics.json           best epoch, train/val loss, accuracy, perplexity, tokens/s ...
+    metrics.json           what was saved, best epoch, its train loss, the saved weights'
+                           val loss, accuracy, perplexity, the average's scores, tokens/s ...
     checkpoints/state.json epoch, best val loss, early-stopping wait, history, compat key
     checkpoints/epoch-NNNN.keras       the last epoch's model + optimizer state
     checkpoints/best-NNNN.weights.h5   the best epoch's weights
+    checkpoints/average-NNNN.npz       the running mean of the averaged epochs' weights
 
 The checkpoints are kept after a run ends: calling :func:`train` again with a
 larger ``epochs`` continues the same run instead of starting over (with
@@ -31,7 +34,8 @@ resumed run ends with the same weights as an uninterrupted one.
 Modules: ``config`` (:class:`TrainConfig`), ``loop`` (:func:`train`, step by
 step), ``fitting`` (device, compiled model, one epoch, early stopping,
 validation), ``streams`` (checked ids, each epoch's batches, carried state),
-``checkpoints`` (resume, corrupt files set aside), ``bundle`` (the model folder
+``checkpoints`` (resume, corrupt files set aside), ``averaging`` (stochastic
+weight averaging), ``bundle`` (the model folder
 saved and loaded, the vocabulary fingerprint), ``live`` (DVCLive).
 """
 

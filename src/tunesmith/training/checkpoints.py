@@ -123,7 +123,7 @@ def _checkpoint_problem(path: Path) -> str | None:
     """Why the checkpoint file ``path`` cannot be loaded, or None when it looks whole."""
     if path.stat().st_size == 0:
         return "0 bytes"
-    if path.suffix == ".keras":
+    if path.suffix in (".keras", ".npz"):  # both zip archives
         if not zipfile.is_zipfile(path):
             return "not a zip archive: truncated?"
         try:
@@ -164,6 +164,8 @@ def _load_state(ckpt_dir: Path, compat: dict[str, Any]) -> dict[str, Any] | None
         )
         ok = False
     named = [state.get(k) for k in ("model_file", "best_weights_file")] if ok else []
+    if ok and state.get("average"):
+        named.append(state["average"]["file"])
     if ok and not all((ckpt_dir / name).is_file() for name in named if name is not None):
         log.warning(
             "discarding checkpoint in %s: a file named in %s is missing", ckpt_dir, STATE_FILE
@@ -193,11 +195,14 @@ def _commit_epoch(
     stopped_early: bool,
     seed: int,
     history: list[dict[str, float]],
+    average: dict[str, Any] | None = None,
 ) -> str | None:
     """Checkpoint the 0-based ``epoch`` just fitted: the model, the best weights when
     ``improved``, then ``state.json`` (the commit point); prune the rest.
 
-    ``stopper`` is the run's `EarlyStopping`. Returns the best weights' file name.
+    ``stopper`` is the run's `EarlyStopping`; ``average`` the ``state.json`` entry of
+    the weight average already written (`averaging.RunningMean.save`), if any.
+    Returns the best weights' file name.
     """
     model_file = f"epoch-{epoch + 1:04d}.keras"
     _save_model_atomic(fit_model, ckpt_dir / model_file)
@@ -218,7 +223,8 @@ def _commit_epoch(
         "data_order": "numpy permutation seeded by SeedSequence([seed, epoch])",
         "rng": _seed_states(fit_model),
         "history": history,
+        "average": average,
     }
     write_json(ckpt_dir / STATE_FILE, state)  # the commit point
-    _prune(ckpt_dir, {model_file, best_file})
+    _prune(ckpt_dir, {model_file, best_file} | ({average["file"]} if average else set()))
     return best_file

@@ -66,6 +66,14 @@ class TrainConfig:
             decay spans, >= 0: the rate stays at ``learning_rate`` until then
             (a hold-then-decay schedule); 0, or ``epochs`` or more (a short
             run), = decay over all ``epochs``.
+        average_epochs: stochastic weight averaging (Izmailov, Podoprikhin,
+            Garipov, Vetrov & Wilson 2018, "Averaging Weights Leads to Wider Optima
+            and Better Generalization"), >= 0: the running mean of the weights at
+            the end of each of the schedule's last ``average_epochs`` epochs
+            (``epochs - average_epochs + 1`` to ``epochs``) is scored on
+            validation after training and saved instead of the best single epoch
+            when it scores lower; 0 = off. Best with a constant rate
+            (``lr_decay: none``): the epochs it averages then differ.
         transpositions: semitone shifts; the training split is extended with its
             pieces shifted by each one that stays in the vocabulary
             (`augment.augment_transpositions`); ``()`` = off. Pitch
@@ -95,6 +103,7 @@ class TrainConfig:
     transpositions: tuple[int, ...] = ()
     lr_decay: str = "none"
     decay_epochs: int = 0
+    average_epochs: int = 0
 
     def __post_init__(self) -> None:
         _check_int("window", self.window, 1)
@@ -123,6 +132,7 @@ class TrainConfig:
         if self.lr_decay not in LR_DECAYS:
             raise ValueError(f"lr_decay must be one of {', '.join(LR_DECAYS)}, got {self.lr_decay!r}")
         _check_int("decay_epochs", self.decay_epochs, 0)
+        _check_int("average_epochs", self.average_epochs, 0)
         if self.context not in CONTEXTS:
             raise ValueError(f"context must be one of {', '.join(CONTEXTS)}, got {self.context!r}")
         if isinstance(self.transpositions, list):  # as JSON (config.json) gives it back

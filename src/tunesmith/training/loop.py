@@ -24,6 +24,7 @@ from tunesmith.errors import ArtifactError
 from tunesmith.evaluation.full_context import piece_spans
 from tunesmith.io import write_json
 from tunesmith.models import ModelConfig, build_model, predicts_every_position
+from tunesmith.training import averaging
 from tunesmith.training.bundle import _symbols, save_model_bundle
 from tunesmith.training.checkpoints import (
     CHECKPOINT_DIR,
@@ -46,6 +47,7 @@ from tunesmith.training.fitting import (
     _gpus,
     _inner_model,
     _last_step_model,
+    _perplexity,
     _seed_everything,
     _strategy,
 )
@@ -117,7 +119,11 @@ def train(
         _log_plan(train_ids, train_cfg, target, stride)
         stopped_early = _run_epochs(run, ckpt_dir, compat, train_cfg, train_ids, end_id, target, stride,
                                     validate, live)
+        average = _score_average(run, validate)
         weights = _best_weights(run, ckpt_dir, model_cfg, out_dir)
+        if average is not None and average["used"]:
+            run.fit_model.set_weights(run.average.weights_like(run.fit_model.get_weights()))
+            weights = _inner_model(run.fit_model, model_cfg).get_weights()
 
     # The exported model: float32, any input length, no optimizer, so
     # generation gets a small model that runs anywhere.
@@ -125,16 +131,15 @@ def train(
     final.set_weights(weights)
     save_model_bundle(final, out_dir, vocab, model_cfg, train_cfg)
 
-    metrics = _summary(run, stopped_early, target)
+    metrics = _summary(run, stopped_early, target, average)
     write_json(out_dir / "metrics.json", metrics)
     if live is not None:
         live.end()
-    best = run.history[run.stopper.best_epoch]
     log.info(
-        "best epoch %d: val loss %.4f, perplexity %.2f; model in %s",
-        metrics["best_epoch"],
-        best["val_loss"],
-        best["val_perplexity"],
+        "saved the %s: val loss %.4f, perplexity %.2f; model in %s",
+        metrics["saved"],
+        metrics["val"]["loss"],
+        metrics["val"]["perplexity"],
         out_dir / "model.keras",
     )
     return {**metrics, "history": run.history}
@@ -150,6 +155,7 @@ class _Run:
     start_epoch: int
     resumed_from: int | None  # the epoch a resumed run continues after; None when fresh
     best_file: str | None  # the best epoch's weights in checkpoints/
+    average: averaging.RunningMean | None = None  # the weight average so far (average_epochs)
 
 
 def _effective_target(model_cfg: ModelConfig, train_cfg: TrainConfig) -> str:
@@ -255,7 +261,7 @@ def _resume(state: dict[str, Any], ckpt_dir: Path, out_dir: Path, cfg: TrainConf
         stopper.wait,
     )
     return _Run(fit_model, stopper, list(state["history"]), start_epoch, start_epoch,
-                state["best_weights_file"])
+                state["best_weights_file"], averaging.resumed_mean(ckpt_dir, state.get("average"), cfg))
 
 
 def _fresh(
@@ -334,10 +340,12 @@ def _run_epochs(
         run.history.append(record)
         improved = run.stopper.update(epoch, record["val_loss"])
         stopped_early = run.stopper.should_stop
+        run.average = averaging.update(run.average, cfg, epoch + 1, run.fit_model.get_weights())
         run.best_file = _commit_epoch(
             ckpt_dir, run.fit_model, compat=compat, epoch=epoch, improved=improved,
             best_file=run.best_file, stopper=run.stopper, stopped_early=stopped_early,
             seed=cfg.seed, history=run.history,
+            average=run.average.save(ckpt_dir) if run.average is not None else None,
         )
         if live is not None:
             _log_epoch(live, record)
@@ -368,6 +376,34 @@ def _log_epoch_line(record: Mapping[str, float], epochs: int) -> None:
     )
 
 
+def _score_average(
+    run: _Run, validate: tf.data.Dataset | Callable[[], tuple[float, float]]
+) -> dict[str, Any] | None:
+    """The weight average's validation scores and whether it beats the best single epoch
+    (None when no two epochs were averaged). Leaves other weights in ``run.fit_model``."""
+    mean = run.average
+    if mean is None or mean.count < 2:
+        return None
+    run.fit_model.set_weights(mean.weights_like(run.fit_model.get_weights()))
+    if isinstance(validate, tf.data.Dataset):
+        got = run.fit_model.evaluate(validate, verbose=0, return_dict=True)
+        loss, accuracy = float(got["loss"]), float(got["accuracy"])
+    else:
+        loss, accuracy = validate()
+    used = bool(np.isfinite(loss) and loss < run.stopper.best)
+    log.info(
+        "weights averaged over epochs %d-%d: val loss %.4f vs %.4f at the best epoch (%d): %s",
+        mean.first_epoch, mean.last_epoch, loss, run.stopper.best, run.stopper.best_epoch + 1,
+        "saving the average" if used else "keeping the best epoch",
+    )
+    return {
+        "first_epoch": mean.first_epoch,
+        "last_epoch": mean.last_epoch,
+        "val": {"loss": _finite(loss), "accuracy": _finite(accuracy), "perplexity": _finite(_perplexity(loss))},
+        "used": used,
+    }
+
+
 def _best_weights(run: _Run, ckpt_dir: Path, model_cfg: ModelConfig, out_dir: Path) -> list:
     """The weights of the best epoch (lowest validation loss), out of any last-step wrapper."""
     if run.best_file is None:
@@ -376,17 +412,25 @@ def _best_weights(run: _Run, ckpt_dir: Path, model_cfg: ModelConfig, out_dir: Pa
     return _inner_model(run.fit_model, model_cfg).get_weights()
 
 
-def _summary(run: _Run, stopped_early: bool, target: str) -> dict[str, Any]:
-    """``metrics.json``: the best epoch's losses and how the run went."""
+def _summary(run: _Run, stopped_early: bool, target: str, average: dict[str, Any] | None) -> dict[str, Any]:
+    """``metrics.json``: the saved weights' validation losses, the best epoch's training losses,
+    and how the run went (``average``: the weight average's scores, when there is one)."""
     best = run.history[run.stopper.best_epoch]
+    val = {k: _finite(best[f"val_{k}"]) for k in ("loss", "accuracy", "perplexity")}
+    saved = f"epoch {run.stopper.best_epoch + 1}"
+    if average is not None and average["used"]:
+        val = dict(average["val"])
+        saved = f"average of epochs {average['first_epoch']}-{average['last_epoch']}"
     return {
+        "saved": saved,
         "best_epoch": run.stopper.best_epoch + 1,
         "epochs_run": len(run.history),
         "stopped_early": bool(stopped_early),
         "resumed_from_epoch": run.resumed_from,
         "target": target,
         "train": {k: _finite(best[f"train_{k}"]) for k in ("loss", "accuracy", "perplexity")},
-        "val": {k: _finite(best[f"val_{k}"]) for k in ("loss", "accuracy", "perplexity")},
+        "val": val,
+        "average": average,
         "tokens_per_s": _finite(float(np.mean([h["tokens_per_s"] for h in run.history]))),
         "device": "gpu" if _gpus() else "cpu",
     }
