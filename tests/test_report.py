@@ -243,6 +243,26 @@ def test_cached_headline_keeps_the_lstm_alone_and_meets_the_cached_ngram():
     assert "LSTM alone, full context of each piece" not in [r["name"] for r in off["rows"]]
 
 
+def test_the_report_plays_the_mp3_and_copies_the_wav_only_when_it_is_the_sole_recording(tmp_path):
+    from tunesmith.report.assets import Assets
+    from tunesmith.report.sections import sample_card
+
+    src = tmp_path / "samples"
+    src.mkdir()
+    for name in ("both", "wav_only"):
+        (src / f"{name}.wav").write_bytes(b"RIFF" + name.encode() * 1000)
+    (src / "both.mp3").write_bytes(b"ID3 both")
+    assets = Assets(tmp_path / "report")
+    both = sample_card("c", {"name": "both", "wav": str(src / "both.wav"), "mp3": str(src / "both.mp3")}, assets)
+    alone = sample_card("c", {"name": "wav_only", "wav": str(src / "wav_only.wav"), "mp3": None}, assets)
+    copied = sorted(p.name for p in (tmp_path / "report" / "assets" / "c").iterdir())
+    assert copied == ["both.mp3", "wav_only.wav"]  # both.wav stays in its samples folder
+    assert both["sources"] == [("assets/c/both.mp3", "audio/mpeg")]
+    assert [label for _, label in both["links"]] == ["MP3"]
+    assert alone["sources"] == [("assets/c/wav_only.wav", "audio/wav")]
+    assert alone["links"] == [("assets/c/wav_only.wav", "WAV")]
+
+
 # --------------------------------------------------------------------------- for people
 
 

@@ -183,15 +183,20 @@ def figures(corpus: str, title: str, entry: Mapping[str, Any], hists, assets: As
     return out
 
 
-_DOWNLOADS = (("midi", "MIDI"), ("abc", "ABC"), ("musicxml", "MusicXML"), ("txt", "symbols"), ("wav", "WAV"),
-              ("mp3", "MP3"))
+_DOWNLOADS = (("midi", "MIDI"), ("abc", "ABC"), ("musicxml", "MusicXML"), ("txt", "symbols"), ("mp3", "MP3"))
 
 
 def sample_card(corpus: str, sample: Mapping[str, Any], assets: Assets) -> dict[str, Any]:
-    """One sample: tags, audio sources, score, piano roll, downloads and its text (shortened)."""
+    """One sample: tags, audio sources, score, piano roll, downloads and its text (shortened).
+
+    The audio is the MP3 when there is one; the WAV (ten times its size: 10 MB a
+    minute) is copied into the report only when it is the sole recording, and
+    otherwise stays beside the sample in its samples folder.
+    """
     name = str(sample.get("name") or sample.get("title") or "sample")
     info = sample.get("info") or {}
-    mp3, wav = assets.add(corpus, sample.get("mp3")), assets.add(corpus, sample.get("wav"))
+    mp3 = assets.add(corpus, sample.get("mp3"))
+    wav = None if mp3 else assets.add(corpus, sample.get("wav"))
     card = {
         "id": f"{slug(corpus)}-{slug(name)}",
         "title": str(sample.get("title") or name),
@@ -202,7 +207,8 @@ def sample_card(corpus: str, sample: Mapping[str, Any], assets: Assets) -> dict[
         "note": (sample.get("audio") or {}).get("note") if (mp3 or wav) else None,
         "svg": assets.add(corpus, sample.get("svg")),
         "png": assets.add(corpus, sample.get("png")),
-        "links": [(href, label) for key, label in _DOWNLOADS if (href := assets.add(corpus, sample.get(key)))],
+        "links": [(href, label) for key, label in _DOWNLOADS if (href := assets.add(corpus, sample.get(key)))]
+        + ([(wav, "WAV")] if wav else []),
         "text": None,
     }
     text_file = sample.get("abc") or sample.get("txt")
