@@ -308,3 +308,24 @@ def test_render_samples_folder(tmp_path, no_fluidsynth):
         assert Path(first[key]).is_file(), key
     assert first["info"]["temperature"] == 0.7 and first["error"] is None
     assert second["wav"] is None and second["error"] == "decode failed"
+
+
+def test_render_samples_drops_the_wav_only_when_its_mp3_was_written(tmp_path, no_fluidsynth, monkeypatch):
+    copier = "import shutil, sys; shutil.copyfile(sys.argv[1], sys.argv[2])"
+    monkeypatch.setattr(
+        render.audio, "_mp3_command", lambda wav, mp3: [sys.executable, "-c", copier, str(wav), str(mp3)]
+    )
+    samples = tmp_path / "samples"
+    samples.mkdir()
+    write_scale(samples / "sample_000.mid")
+    [kept] = render.render_samples(samples, tmp_path / "kept", scores=False)
+    [dropped] = render.render_samples(samples, tmp_path / "dropped", scores=False, keep_wav=False)
+    assert Path(kept["wav"]).is_file() and Path(kept["mp3"]).is_file()
+    assert dropped["wav"] is None and dropped["audio"]["wav"] is None
+    assert sorted(p.name for p in (tmp_path / "dropped").iterdir()) == ["sample_000.mp3", "sample_000.png"]
+    assert Path(dropped["mp3"]).read_bytes() == Path(kept["wav"]).read_bytes()  # the copier "encoded" it
+
+    # no encoder: the WAV is the only recording and stays
+    monkeypatch.setattr(render.audio, "_mp3_command", lambda wav, mp3: None)
+    [alone] = render.render_samples(samples, tmp_path / "alone", scores=False, keep_wav=False)
+    assert alone["mp3"] is None and Path(alone["wav"]).is_file()

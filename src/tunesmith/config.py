@@ -359,14 +359,17 @@ class GenerateConfig:
     seed: int = 0
     sampler: SamplerConfig = field(default_factory=SamplerConfig)
     primer: PrimerConfig = field(default_factory=PrimerConfig)
-    render: bool = True           # WAV (+MP3), score SVG and piano-roll PNG for every sample
+    render: bool = True           # audio (MP3, +WAV), score SVG and piano-roll PNG for every sample
     render_seconds: float = 60.0  # audio is cut after this many seconds
+    keep_wav: bool = False        # keep the lossless WAV beside the MP3 (10 MB a minute); with no MP3 encoder it is kept
     retries: int = 0              # a sample that does not decode is generated again with the next seed
     cache: bool = False           # sample from the LSTM mixed with the cache the train stage fitted
 
     def __post_init__(self) -> None:
         if not isinstance(self.cache, bool):
             raise ValueError(f"cache must be true or false, got {self.cache!r}")
+        if not isinstance(self.keep_wav, bool):
+            raise ValueError(f"keep_wav must be true or false, got {self.keep_wav!r}")
         if self.render_seconds <= 0:
             raise ValueError(f"render_seconds must be > 0, got {self.render_seconds}")
         if self.retries < 0:

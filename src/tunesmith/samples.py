@@ -202,7 +202,7 @@ def generate_samples(track: str, model_dir: Path, cfg, out_dir: Path, *,
         if cfg.render:  # to listen to and look at: audio, engraved score, piano roll
             from tunesmith.render import render_samples
 
-            render_samples(tmp, tmp, max_seconds=cfg.render_seconds, scores=music.scores)
+            render_samples(tmp, tmp, max_seconds=cfg.render_seconds, scores=music.scores, keep_wav=cfg.keep_wav)
         io.write_json(tmp / "generation.json", {"config": json.loads(json.dumps(asdict(cfg), default=dict)),
                                                 "tokens": new_tokens,
                                                 "cache": {"lambda": cache.lam, "theta": cache.theta}})

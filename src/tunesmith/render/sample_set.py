@@ -22,6 +22,7 @@ def render_samples(
     soundfont: Path | str | None = None,
     max_seconds: float = 180.0,
     scores: bool = True,
+    keep_wav: bool = True,
 ) -> list[dict[str, Any]]:
     """Render every sample of a generate-stage folder; return records for the report.
 
@@ -29,6 +30,8 @@ def render_samples(
     when present, else the MIDI files in name order) writes into ``out_dir``:
     ``sample_NNN.wav`` (+ ``.mp3``), ``sample_NNN.png`` (piano roll) and, when
     ``scores`` and a ``.musicxml`` or ``.abc`` exists, ``sample_NNN.svg``.
+    With ``keep_wav`` false the WAV (10 MB a minute) is removed once its MP3 is
+    written; without an MP3 encoder it stays, as the only recording.
     A sample whose MIDI is missing or unreadable keeps its record with an
     ``error`` and no rendered files.
 
@@ -80,6 +83,9 @@ def render_samples(
                     soundfont=soundfont,
                     max_seconds=max_seconds,
                 )
+                if not keep_wav and audio["mp3"]:
+                    Path(audio["wav"]).unlink()  # written just above, by render_audio
+                    audio = {**audio, "wav": None}
                 record.update(audio=audio, wav=audio["wav"], mp3=audio["mp3"])
                 record["png"] = str(plot_piano_roll(found["mid"], out_dir / f"{stem}.png"))
             except ValueError as exc:
