@@ -88,3 +88,20 @@ def test_a_sample_that_is_not_music_is_generated_again_with_the_next_seed(tmp_pa
         num_samples=3, render=False, primer=PrimerConfig(mode="start")), tmp_path / "out0")
     assert calls == [(0, 3)] and table["decoded"].tolist() == [True, False, True]
     assert table["error"][1] == "music21 cannot parse Q"
+
+
+@pytest.mark.parametrize("keep_wav", [False, True])
+def test_generate_passes_keep_wav_to_the_renderer(tmp_path, monkeypatch, keep_wav):
+    from tunesmith import generation, render, samples, training
+
+    vocab = {"symbols": ["<end>", "<unk>", "a"], "special": {"end": "<end>", "unk": "<unk>"}}
+    monkeypatch.setattr(training, "load_model_bundle",
+                        lambda _: (None, None, type("T", (), {"window": 8})(), vocab))
+    monkeypatch.setattr(generation, "generate", lambda *a, num_samples, **k: [[2, 0]] * num_samples)
+    monkeypatch.setattr(samples, "write_sample",
+                        lambda *a, **k: {"decoded": True, "error": "", "notes": 1, "files": []})
+    seen = []
+    monkeypatch.setattr(render, "render_samples", lambda *a, **k: seen.append(k) or [])
+    cfg = GenerateConfig(num_samples=1, keep_wav=keep_wav, primer=PrimerConfig(mode="start"))
+    samples.generate_samples("nottingham", tmp_path / "m", cfg, tmp_path / "out")
+    assert [k["keep_wav"] for k in seen] == [keep_wav]
