@@ -13,7 +13,7 @@ export PYTHONHASHSEED := 0
 # stage commands in dvc.yaml say `python`: the one in .venv
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: help install system-deps repro benchmark test lint bench dag compare clean-venv
+.PHONY: help install system-deps repro noise benchmark test lint bench dag compare clean-venv
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -45,6 +45,12 @@ repro: install  ## run the whole DVC pipeline on the default (bundled) corpora
 	@git rev-parse --is-inside-work-tree >/dev/null 2>&1 || git init --quiet
 	@test -d .dvc || $(BIN)/dvc init --quiet
 	$(BIN)/dvc repro
+
+# noise/dvc.yaml, apart from the default graph: k seeds per track are k times the training time
+noise: install  ## train each track's recipe with every seed of noise.seeds: data/metrics/<c>/seeds.json (mean, sd, n)
+	@git rev-parse --is-inside-work-tree >/dev/null 2>&1 || git init --quiet
+	@test -d .dvc || $(BIN)/dvc init --quiet
+	$(BIN)/dvc repro noise/dvc.yaml
 
 # BL_DIR: the folder holding the four published .mat files (sets fetch.bl_*.local_dir, as a dvc experiment);
 # the pipeline is benchmark/dvc.yaml, apart from the three tracks' dvc.yaml so `make repro` never runs it

@@ -10,6 +10,7 @@ that metrics and plots are committed while samples stay in the DVC cache.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -182,9 +183,10 @@ def test_compare_shows_both_revisions_without_dvc_on_path(repo, tmp_path):
     assert len(headline) == 8  # 4 headline metrics of each corpus
     assert all(r[1] != "-" and r[2] != "-" for r in headline), headline
     nll = next(r for r in headline if "model.nll" in r[0])
-    assert nll == [nll[0], "1.1000", "1.3000", "+0.2000", "main"]  # lower NLL is better
+    # without a seeds.json on either side there is no noise figure: no side is called better
+    assert nll == [nll[0], "1.1000", "1.3000", "+0.2000", "no noise figure", ""]
     accuracy = next(r for r in headline if "model.accuracy" in r[0])
-    assert accuracy[1:] == ["0.4000", "0.2000", "-0.2000", "main"]  # higher accuracy is better
+    assert accuracy[1:] == ["0.4000", "0.2000", "-0.2000", "no noise figure", ""]
     assert sum(r[4] == "same" for r in headline) == 4  # beta did not change
 
     assert "![alpha loss](loss_alpha.png)" in report and (out / "loss_alpha.png").stat().st_size > 5000
@@ -202,7 +204,7 @@ def test_the_page_plays_both_revisions_samples_side_by_side(repo, tmp_path):
     assert main_wav != exp_wav  # the learning rate changed the sound of alpha's sample
     assert exp_wav == (repo / "data/samples/alpha/sample_000.wav").read_bytes()
     assert 'href="samples/main/alpha/sample_000.mid"' in page
-    assert '<td class="num win">1.1000</td>' in page  # main's lower NLL is marked
+    assert '<td class="num">1.1000</td>' in page and 'class="num win"' not in page
 
 
 def test_a_fresh_clone_compares_from_git_alone_and_says_how_to_get_samples(repo, tmp_path):
@@ -279,3 +281,72 @@ def test_metrics_files_neither_revision_has_are_left_out_but_one_sided_gaps_are_
     assert not any("bl_jsb" in note for note in missing_notes(old) + missing_notes(new))
     assert [n.split(":")[0] for n in missing_notes(old)] == ["data/metrics/classical/evaluate.json"]
     assert missing_notes(new) == []
+
+
+# --------------------------------------------------------------------------- seed noise
+
+
+def _metrics_repo(base: Path) -> Path:
+    """A git + DVC repo whose metrics files are written by hand (no stage ever runs)."""
+    repo = base / "noise"
+    repo.mkdir()
+    files = [f"data/metrics/${{item}}/{name}.json" for name in ("evaluate", "seeds")]
+    pipeline = {"stages": {"m": {"foreach": ["alpha", "beta", "gamma"], "do": {
+        "cmd": "true", "params": ["train.${item}"], "metrics": [{f: {"cache": False}} for f in files]}}}}
+    (repo / "dvc.yaml").write_text(yaml.safe_dump(pipeline, sort_keys=False))
+    (repo / "params.yaml").write_text(yaml.safe_dump(
+        {"train": {c: {"learning_rate": 0.1, "seed": 0} for c in ("alpha", "beta", "gamma")}}))
+    _git(repo, "init", "-q", "-b", "main")
+    _dvc(repo, "init", "-q")
+    return repo
+
+
+def _write_metrics(repo: Path, corpus: str, nll: float, seeds: list[float] | None, *, current: bool) -> None:
+    from tunesmith.noise import summarize
+
+    d = repo / "data/metrics" / corpus
+    d.mkdir(parents=True, exist_ok=True)
+    (d / "evaluate.json").write_text(json.dumps({"model": {"nll": nll}}))
+    if seeds is not None:
+        recipe = {"learning_rate": 0.1 if current else 0.2}  # a stale seeds.json was trained with other params
+        record = summarize({i: {"test_nll": v} for i, v in enumerate(seeds)}, params=recipe, corpus=corpus)
+        (d / "seeds.json").write_text(json.dumps(record))
+
+
+def test_compare_calls_a_difference_inside_the_seed_band_noise(tmp_path):
+    repo = _metrics_repo(tmp_path)
+    # main: one run per corpus; alpha and beta carry seeds.json for other params (sd 0.01): band 2.83 x 0.01
+    _write_metrics(repo, "alpha", 1.000, [0.99, 1.00, 1.01], current=False)
+    _write_metrics(repo, "beta", 1.000, [0.99, 1.00, 1.01], current=False)
+    _write_metrics(repo, "gamma", 1.000, None, current=False)
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-qm", "main")
+    _write_metrics(repo, "alpha", 1.020, None, current=False)  # inside the band
+    _write_metrics(repo, "beta", 1.040, None, current=False)   # outside: main is better
+    _write_metrics(repo, "gamma", 1.500, None, current=False)  # no noise figure on either side
+    proc = compare(repo, "--rev", "main", "--out", str(tmp_path / "cmp"))
+    assert proc.returncode == 0, proc.stderr
+    alpha, beta, gamma = (r for r in _tables(proc.stdout, "Headline metrics") if "model.nll" in r[0])
+    assert alpha[1:5] == ["1", "1.0200", "+0.0200", "within noise"] and alpha[5] == "±0.0283 (one run each)"
+    assert beta[1:5] == ["1", "1.0400", "+0.0400", "main"] and beta[5] == "±0.0283 (one run each)"
+    assert gamma[4] == "no noise figure" and gamma[5] == ""
+    page = (tmp_path / "cmp/index.html").read_text()
+    assert '<td class="num win">1</td>' in page  # beta: main's NLL, beyond the band
+    assert page.count('class="num win"') == 1
+
+
+def test_compare_compares_seed_means_when_both_sides_have_them(tmp_path):
+    repo = _metrics_repo(tmp_path)
+    _write_metrics(repo, "alpha", 1.000, [0.99, 1.00, 1.01], current=True)
+    _write_metrics(repo, "beta", 1.000, [0.99, 1.00, 1.01], current=True)
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-qm", "main")
+    # alpha: a new recipe whose mean is 0.05 lower; beta: the same recipe, a lucky single run
+    _write_metrics(repo, "alpha", 1.000, [0.94, 0.95, 0.96], current=True)
+    _write_metrics(repo, "beta", 0.975, [0.99, 1.00, 1.01], current=True)
+    proc = compare(repo, "--rev", "main", "--out", str(tmp_path / "cmp"))
+    assert proc.returncode == 0, proc.stderr
+    alpha, beta = (r for r in _tables(proc.stdout, "Headline metrics") if "model.nll" in r[0])
+    # band of two 3-seed means with sd 0.01: 2 x 0.01 x sqrt(2/3) = 0.0163
+    assert alpha[1:] == ["1", "0.9500", "-0.0500", "workspace", "±0.0163 (means of 3 and 3 seeds)"]
+    assert beta[1:4] == ["1", "1", "0"] and beta[4] == "same"  # the means are compared, not the single runs

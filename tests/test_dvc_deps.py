@@ -76,8 +76,8 @@ def import_closure(script: Path) -> set[Path]:
     return seen
 
 
-PIPELINES = ("dvc.yaml", "benchmark/dvc.yaml")
-"""The default graph and the benchmark tracks' graph (stages run from the repository root)."""
+PIPELINES = ("dvc.yaml", "benchmark/dvc.yaml", "noise/dvc.yaml")
+"""The default graph, the benchmark tracks' graph and the seeds (stages run from the repository root)."""
 
 
 def _stages() -> list[tuple[str, Path, list[str]]]:
@@ -133,3 +133,36 @@ def test_a_removed_dep_is_reported():
     pruned = [d for d in deps if not _covered(module, [d])]
     assert pruned != deps
     assert not _covered(module, pruned)
+
+
+def test_bytecode_caches_leave_dvc_status_clean(tmp_path):
+    """Importing every module writes __pycache__/ into the package folders that stages depend on;
+    the project's .dvcignore keeps that from making the stages stale."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    shutil.copytree(PACKAGE, tmp_path / "src" / "tunesmith",
+                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    shutil.copy(ROOT / ".dvcignore", tmp_path / ".dvcignore")
+    folders = sorted(p.relative_to(tmp_path).as_posix() for p in (tmp_path / "src" / "tunesmith").iterdir()
+                     if p.is_dir() and (p / "__init__.py").is_file())
+    (tmp_path / "dvc.yaml").write_text(yaml.safe_dump(
+        {"stages": {"code": {"cmd": "true", "deps": ["src/tunesmith", *folders]}}}))
+    env = {**os.environ, "DVC_NO_ANALYTICS": "1", "PYTHONPATH": str(tmp_path / "src")}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+
+    def run(*args: str) -> str:
+        proc = subprocess.run(args, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        return proc.stdout
+
+    run("git", "init", "-q")
+    run(sys.executable, "-m", "dvc", "init", "-q")
+    run(sys.executable, "-m", "dvc", "repro", "-q")
+    modules = sorted(".".join(p.relative_to(tmp_path / "src").with_suffix("").parts)
+                     for p in (tmp_path / "src" / "tunesmith").rglob("*.py") if p.name != "__init__.py")
+    run(sys.executable, "-c", "import importlib, sys\nfor m in sys.argv[1:]: importlib.import_module(m)", *modules)
+    assert list((tmp_path / "src" / "tunesmith").rglob("__pycache__/*.pyc")), "nothing was byte-compiled"
+    assert "up to date" in run(sys.executable, "-m", "dvc", "status")

@@ -284,6 +284,36 @@ def test_early_stopping_restores_the_best_weights(tmp_path):
     assert restored < history[-1]["val_loss"] - 1e-3
 
 
+def test_early_stopping_before_the_average_window_still_averages(tmp_path, caplog):
+    # The reversed validation rule makes validation loss rise after the first epoch, so
+    # patience 1 fires after epoch 2, long before the schedule's window (epochs 7-8).
+    val = _corpus([0, 6, 4, 2, 7, 5, 3, 1, 7, 6, 5, 4, 3, 2, 1], 20)
+    cfg = replace(CFG, epochs=8, patience=1, learning_rate=0.05, average_epochs=2)
+    with caplog.at_level(logging.INFO, logger="tunesmith.training"):
+        summary = train(MODEL, cfg, VOCAB, TRAIN_IDS, val, tmp_path / "es")
+    schedule = summary["schedule"]
+    assert summary["stopped_early"] is True
+    stop = schedule["early_stop_epoch"]
+    assert stop == summary["best_epoch"] + 1 < cfg.epochs - cfg.average_epochs
+    # exactly average_epochs more epochs ran, and their weights were averaged
+    assert summary["epochs_run"] == schedule["epochs_run"] == stop + 2
+    assert (summary["average"]["first_epoch"], summary["average"]["last_epoch"]) == (stop + 1, stop + 2)
+    assert "weight-averaging phase starts now" in caplog.text
+    assert f"averaged epochs {stop + 1}-{stop + 2}" in schedule["what"]
+
+
+def test_the_averaging_phase_follows_early_stopping():
+    from tunesmith.training import averaging
+
+    cfg = replace(CFG, epochs=20, average_epochs=5, patience=3)
+    assert averaging.first_averaged_epoch(cfg) == 16 and averaging.last_epoch(cfg) == 20
+    assert averaging.first_averaged_epoch(cfg, 9) == 10 and averaging.last_epoch(cfg, 9) == 14
+    # a stop inside the window changes nothing: the schedule's last epochs are averaged
+    assert averaging.first_averaged_epoch(cfg, 17) == 16 and averaging.last_epoch(cfg, 17) == 20
+    assert averaging.last_epoch(replace(cfg, average_epochs=0), 9) == 9
+    assert averaging.last_epoch(replace(cfg, average_epochs=0)) == 20
+
+
 # --------------------------------------------------------------------------- resume
 
 

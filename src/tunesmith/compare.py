@@ -30,6 +30,7 @@ import pandas as pd
 
 from tunesmith import TRACKS
 from tunesmith.errors import TunesmithError
+from tunesmith.noise import noise_band, params_hash, verdict
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +51,8 @@ class Headline:
 
 HEADLINE = (
     Headline("evaluate", "model.nll", LOWER, "test NLL (nats/token)"),
+    Headline("evaluate", "model_no_cache.nll", LOWER, "test NLL, LSTM alone (nats/token)"),
+    Headline("evaluate", "margin_vs_best_ngram", HIGHER, "margin below the best n-gram"),
     Headline("evaluate", "model.event_nll", LOWER, "test NLL per event (nats)"),
     Headline("evaluate", "model.accuracy", HIGHER, "test next-token accuracy"),
     Headline("evaluate", "margin_over_ngram_nats", HIGHER, "margin over the n-gram (nats)"),
@@ -61,6 +64,16 @@ HEADLINE = (
     Headline("evaluate", "novelty.mean_longest_match", LOWER, "longest copy from training (tokens)"),
 )
 """The figures a reviewer reads first, per corpus; a corpus shows those it has."""
+
+NOISE_FIGURE = {
+    "evaluate: model.nll": "test_nll",
+    "evaluate: model_no_cache.nll": "test_nll_no_cache",
+    "evaluate: margin_vs_best_ngram": "margin_vs_best_ngram",
+    "train: val.loss": "val_nll",
+}
+"""Headline rows with a seed-noise figure in seeds.json (`tunesmith.noise.FIGURES`); the other
+rows have none, so compare never calls one of their sides better."""
+SEEDS_FILE = "seeds"  # data/metrics/<corpus>/seeds.json (noise/dvc.yaml)
 
 
 @dataclass
@@ -82,19 +95,30 @@ class MetricRow:
     old: Any
     new: Any
     direction: int = 0
+    band: float | None = None  # the smallest difference that is not seed noise; None: no noise figure
+    basis: str = ""  # what is compared: "one run each", or "means of n seeds"
+    old_sd: float | None = None
+    new_sd: float | None = None
 
     @property
     def delta(self) -> float | None:
         a, b = _number(self.old), _number(self.new)
         return None if a is None or b is None else b - a
 
-    def better(self, old_label: str, new_label: str) -> str:
+    @property
+    def verdict(self) -> str:
+        """"same", "within noise", "no noise figure", "better" or "worse" (the new side), or ""."""
         delta = self.delta
         if delta is None or not self.direction:
             return ""
         if delta == 0:
             return "same"
-        return new_label if delta * self.direction > 0 else old_label
+        return verdict(delta, self.band, self.direction)
+
+    def better(self, old_label: str, new_label: str) -> str:
+        """The side that is better beyond the noise band, or the verdict when neither is."""
+        v = self.verdict
+        return {"better": new_label, "worse": old_label}.get(v, v)
 
 
 # --------------------------------------------------------------------------- git
@@ -214,14 +238,65 @@ def corpora(*sides: Side) -> list[str]:
     return sorted(names, key=lambda c: (TRACKS.index(c) if c in TRACKS else len(TRACKS), c))
 
 
+def _unflatten(flat: Mapping[str, Any], prefix: str) -> dict[str, Any]:
+    """The nested section ``prefix`` of flattened params (``train.essen.model.units`` -> ...)."""
+    out: dict[str, Any] = {}
+    for key, value in flat.items():
+        if not key.startswith(prefix + "."):
+            continue
+        node = out
+        *parents, leaf = key[len(prefix) + 1:].split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = value
+    return out
+
+
+@dataclass(frozen=True)
+class SeedFigure:
+    mean: float
+    sd: float | None
+    n: int
+    current: bool  # trained with this side's train.<corpus> params (its params_hash matches)
+
+
+def seed_figure(side: Side, corpus: str, figure: str) -> SeedFigure | None:
+    """One figure of a side's seeds.json, or None when the side has none."""
+    data = side.metrics.get(f"{METRICS_DIR}/{corpus}/{SEEDS_FILE}.json", {})
+    mean, n = _number(data.get(f"figures.{figure}.mean")), _number(data.get(f"figures.{figure}.n"))
+    if mean is None or n is None:
+        return None
+    recipe = {k: v for k, v in _unflatten(side.params, f"train.{corpus}").items() if k != "seed"}
+    current = bool(recipe) and data.get("params_hash") == params_hash(recipe)
+    return SeedFigure(mean, _number(data.get(f"figures.{figure}.sd")), int(n), current)
+
+
+def _noise_row(row: MetricRow, corpus: str, old: Side, new: Side) -> MetricRow:
+    """``row`` with its noise band (`tunesmith.noise.noise_band`): the means of both sides' seeds
+    when both carry seeds.json for their own params, else the single runs with the seeds' sd."""
+    figure = NOISE_FIGURE.get(row.key)
+    if figure is None:
+        return row
+    a, b = seed_figure(old, corpus, figure), seed_figure(new, corpus, figure)
+    if a is None and b is None:
+        return row
+    if a is not None and b is not None and a.current and b.current:
+        band = noise_band(a.sd, b.sd, a.n, b.n)
+        return MetricRow(row.label, row.key, a.mean, b.mean, row.direction, band,
+                         f"means of {a.n} and {b.n} seeds", a.sd, b.sd)
+    band = noise_band(a.sd if a else None, b.sd if b else None)
+    return MetricRow(row.label, row.key, row.old, row.new, row.direction, band, "one run each",
+                     a.sd if a else None, b.sd if b else None)
+
+
 def headline_rows(corpus: str, old: Side, new: Side) -> list[MetricRow]:
-    """The :data:`HEADLINE` metrics that either side has for ``corpus``."""
+    """The :data:`HEADLINE` metrics that either side has for ``corpus``, each with its noise band."""
     rows = []
     for h in HEADLINE:
         path = f"{METRICS_DIR}/{corpus}/{h.stage}.json"
         a, b = old.metrics.get(path, {}).get(h.key), new.metrics.get(path, {}).get(h.key)
         if a is not None or b is not None:
-            rows.append(MetricRow(h.label, f"{h.stage}: {h.key}", a, b, h.direction))
+            rows.append(_noise_row(MetricRow(h.label, f"{h.stage}: {h.key}", a, b, h.direction), corpus, old, new))
     return rows
 
 

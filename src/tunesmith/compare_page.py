@@ -40,11 +40,18 @@ def _delta(value: float | None) -> str:
     return f"{int(value):+d}" if float(value).is_integer() and abs(value) >= 1 else f"{value:+.4f}"
 
 
+def _band(row) -> str:
+    """The noise band of a headline row, and what it compares ("" for rows that have none)."""
+    if getattr(row, "band", None) is None:
+        return ""
+    return f"±{row.band:.4f} ({row.basis})"
+
+
 def _row(row, old: Side, new: Side) -> dict[str, str]:
+    verdict = row.verdict
     return {"label": row.label, "key": row.key, "old": fmt(row.old), "new": fmt(row.new),
-            "delta": _delta(row.delta), "better": row.better(old.label, new.label),
-            "winner": ("new" if row.better(old.label, new.label) == new.label else
-                       "old" if row.better(old.label, new.label) == old.label else "")}
+            "delta": _delta(row.delta), "better": row.better(old.label, new.label), "band": _band(row),
+            "winner": {"better": "new", "worse": "old"}.get(verdict, "")}
 
 
 def context(old: Side, new: Side, corpora: list[str], figures: dict[str, str], samples: dict,
@@ -63,7 +70,7 @@ def context(old: Side, new: Side, corpora: list[str], figures: dict[str, str], s
             "samples": samples.get(corpus),
         })
     return {
-        "old": old.label, "new": new.label, "sha": short_sha,
+        "old": old.label, "new": new.label, "sha": short_sha, "noise_note": NOISE_NOTE,
         # params as written in params.yaml (0.1 stays 0.1)
         "params": [{"key": k, "old": "-" if a is None else str(a), "new": "-" if b is None else str(b)}
                    for k, a, b in params_diff(old, new)],
@@ -83,6 +90,12 @@ def _md_table(header: list[str], rows: list[list[str]]) -> list[str]:
     return lines
 
 
+NOISE_NOTE = ("A side is called better only when the difference exceeds the noise band: two standard errors "
+              "of the difference, from the seed sd in either side's data/metrics/<corpus>/seeds.json "
+              "(`make noise`). Both sides' seed means are compared when both have seeds for their own params. "
+              "Without a seeds.json there is no noise figure, and no side is called better.")
+
+
 def markdown(ctx: dict[str, Any]) -> str:
     """The comparison as GitHub-flavoured markdown (images are files beside it)."""
     old, new = f"`{ctx['old']}`", ctx["new"]
@@ -91,12 +104,12 @@ def markdown(ctx: dict[str, Any]) -> str:
         out += _md_table(["param", ctx["old"], ctx["new"]], [[p["key"], p["old"], p["new"]] for p in ctx["params"]])
     else:
         out.append("No params changed.")
-    out += ["", "## Headline metrics", ""]
+    out += ["", "## Headline metrics", "", NOISE_NOTE, ""]
     for c in ctx["corpora"]:
         out += [f"### {c['name']}", ""]
         if c["headline"]:
-            out += _md_table(["metric", ctx["old"], ctx["new"], "change", "better"],
-                             [[f"{r['label']} ({r['key']})", r["old"], r["new"], r["delta"], r["better"]]
+            out += _md_table(["metric", ctx["old"], ctx["new"], "change", "better", "noise band"],
+                             [[f"{r['label']} ({r['key']})", r["old"], r["new"], r["delta"], r["better"], r["band"]]
                               for r in c["headline"]])
         else:
             out.append("No headline metrics on either side.")
@@ -160,6 +173,7 @@ td.win { background:#dafbe1; font-weight:600; }
 </head>
 <body>
 <h1>tunesmith: {{ new }} vs <code>{{ old }}</code> <small>({{ sha }})</small></h1>
+<p class="note">{{ noise_note }}</p>
 
 <h2>Params that differ</h2>
 {% if params %}
@@ -172,11 +186,11 @@ td.win { background:#dafbe1; font-weight:600; }
 <section id="{{ c.name }}">
 <h2>{{ c.name }}</h2>
 {% if c.headline %}
-<table><tr><th>metric</th><th>{{ old }}</th><th>{{ new }}</th><th>change</th><th>better</th></tr>
+<table><tr><th>metric</th><th>{{ old }}</th><th>{{ new }}</th><th>change</th><th>better</th><th>noise band</th></tr>
 {% for r in c.headline %}<tr><td>{{ r.label }} <code>{{ r.key }}</code></td>
 <td class="num{{ ' win' if r.winner == 'old' }}">{{ r.old }}</td>
 <td class="num{{ ' win' if r.winner == 'new' }}">{{ r.new }}</td>
-<td class="num">{{ r.delta }}</td><td>{{ r.better }}</td></tr>
+<td class="num">{{ r.delta }}</td><td>{{ r.better }}</td><td class="note">{{ r.band }}</td></tr>
 {% endfor %}</table>
 {% else %}<p class="note">No headline metrics on either side.</p>{% endif %}
 {% if c.figure %}<figure><img src="{{ c.figure }}" alt="{{ c.name }} loss curves of both revisions">

@@ -1,11 +1,15 @@
 """Stochastic weight averaging (Izmailov et al. 2018): the mean of the weights at the end of the last epochs.
 
 With ``train.<corpus>.average_epochs: N`` the loop adds the weights at the end of
-each of the schedule's last ``N`` epochs to a running mean, kept in
-``checkpoints/average-NNNN.npz`` (named in ``state.json``, so a killed run resumes
-it exactly). After the last epoch the mean is scored on validation like any
-epoch, and saved instead of the best single epoch only when it scores lower:
-the choice never looks at a test split.
+each of ``N`` epochs to a running mean, kept in ``checkpoints/average-NNNN.npz``
+(named in ``state.json``, so a killed run resumes it exactly). The ``N`` epochs are
+the schedule's last ones, unless early stopping (``patience``) fires before them:
+then the averaging phase starts at once and exactly ``N`` more epochs run and are
+averaged. Early stopping decides when the average starts, never whether it happens,
+so a run whose validation loss differs in the sixth decimal on another machine
+still ends with an average. After the last epoch the mean is scored on validation
+like any epoch, and saved instead of the best single epoch only when it scores
+lower: the choice never looks at a test split.
 """
 
 from __future__ import annotations
@@ -26,11 +30,31 @@ log = logging.getLogger(__name__)
 PREFIX = "average-"
 
 
-def first_averaged_epoch(cfg: TrainConfig) -> int | None:
-    """The 1-based epoch the average starts at, or None when averaging is off."""
+def first_averaged_epoch(cfg: TrainConfig, stop_epoch: int | None = None) -> int | None:
+    """The 1-based epoch the average starts at, or None when averaging is off.
+
+    ``stop_epoch``: the 1-based epoch after which early stopping fired, if it did; when
+    that is before the schedule's averaging window, the average starts right after it.
+    """
     if cfg.average_epochs == 0:
         return None
-    return max(1, cfg.epochs - cfg.average_epochs + 1)
+    planned = max(1, cfg.epochs - cfg.average_epochs + 1)
+    if stop_epoch is not None and stop_epoch + 1 < planned:
+        return stop_epoch + 1
+    return planned
+
+
+def last_epoch(cfg: TrainConfig, stop_epoch: int | None = None) -> int:
+    """The 1-based epoch a run ends after.
+
+    Without averaging: ``stop_epoch`` when early stopping fired, else ``epochs``. With
+    averaging: the end of the averaging phase, ``average_epochs`` epochs after its start
+    (``epochs`` at most).
+    """
+    start = first_averaged_epoch(cfg, stop_epoch)
+    if start is None:
+        return stop_epoch if stop_epoch is not None else cfg.epochs
+    return min(cfg.epochs, start + cfg.average_epochs - 1)
 
 
 @dataclass
@@ -76,7 +100,8 @@ class RunningMean:
         return cls(int(entry["first_epoch"]), int(entry["count"]), arrays)
 
 
-def resumed_mean(ckpt_dir: Path, entry: dict[str, Any] | None, cfg: TrainConfig) -> RunningMean | None:
+def resumed_mean(ckpt_dir: Path, entry: dict[str, Any] | None, cfg: TrainConfig,
+                 stop_epoch: int | None = None) -> RunningMean | None:
     """The running mean a checkpoint holds, unless the averaged epochs have moved since.
 
     Raising ``epochs`` on a resumed run moves the averaging window later: a mean
@@ -84,7 +109,7 @@ def resumed_mean(ckpt_dir: Path, entry: dict[str, Any] | None, cfg: TrainConfig)
     """
     if entry is None:
         return None
-    start = first_averaged_epoch(cfg)
+    start = first_averaged_epoch(cfg, stop_epoch)
     if start is None or int(entry["first_epoch"]) < start:
         log.info("the checkpoint's weight average (from epoch %s) is outside the epochs now averaged: dropped",
                  entry["first_epoch"])
@@ -92,9 +117,10 @@ def resumed_mean(ckpt_dir: Path, entry: dict[str, Any] | None, cfg: TrainConfig)
     return RunningMean.load(ckpt_dir, entry)
 
 
-def update(mean: RunningMean | None, cfg: TrainConfig, epoch: int, weights: Sequence[np.ndarray]) -> RunningMean | None:
+def update(mean: RunningMean | None, cfg: TrainConfig, epoch: int, weights: Sequence[np.ndarray],
+           stop_epoch: int | None = None) -> RunningMean | None:
     """Add the weights at the end of the 1-based ``epoch`` when it is one of those averaged."""
-    start = first_averaged_epoch(cfg)
+    start = first_averaged_epoch(cfg, stop_epoch)
     if start is None or epoch < start:
         return mean
     if mean is None:

@@ -196,6 +196,7 @@ def _commit_epoch(
     seed: int,
     history: list[dict[str, float]],
     average: dict[str, Any] | None = None,
+    stop_epoch: int | None = None,
 ) -> str | None:
     """Checkpoint the 0-based ``epoch`` just fitted: the model, the best weights when
     ``improved``, then ``state.json`` (the commit point); prune the rest.
@@ -219,6 +220,7 @@ def _commit_epoch(
         "best_epoch": stopper.best_epoch,
         "wait": stopper.wait,
         "stopped_early": stopped_early,
+        "stop_epoch": stop_epoch,
         "seed": seed,
         "data_order": "numpy permutation seeded by SeedSequence([seed, epoch])",
         "rng": _seed_states(fit_model),

@@ -131,7 +131,7 @@ def train(
     final.set_weights(weights)
     save_model_bundle(final, out_dir, vocab, model_cfg, train_cfg)
 
-    metrics = _summary(run, stopped_early, target, average)
+    metrics = _summary(run, stopped_early, target, average, train_cfg)
     write_json(out_dir / "metrics.json", metrics)
     if live is not None:
         live.end()
@@ -156,6 +156,7 @@ class _Run:
     resumed_from: int | None  # the epoch a resumed run continues after; None when fresh
     best_file: str | None  # the best epoch's weights in checkpoints/
     average: averaging.RunningMean | None = None  # the weight average so far (average_epochs)
+    stop_epoch: int | None = None  # the 1-based epoch after which early stopping fired
 
 
 def _effective_target(model_cfg: ModelConfig, train_cfg: TrainConfig) -> str:
@@ -260,8 +261,12 @@ def _resume(state: dict[str, Any], ckpt_dir: Path, out_dir: Path, cfg: TrainConf
         stopper.best_epoch + 1,
         stopper.wait,
     )
+    stop_epoch = state.get("stop_epoch")
+    if stop_epoch is not None and not stopper.should_stop:
+        stop_epoch = None  # a larger patience on resume: early stopping has not fired under it
     return _Run(fit_model, stopper, list(state["history"]), start_epoch, start_epoch,
-                state["best_weights_file"], averaging.resumed_mean(ckpt_dir, state.get("average"), cfg))
+                state["best_weights_file"],
+                averaging.resumed_mean(ckpt_dir, state.get("average"), cfg, stop_epoch), stop_epoch)
 
 
 def _fresh(
@@ -326,12 +331,16 @@ def _run_epochs(
     validate: tf.data.Dataset | Callable[[], tuple[float, float]],
     live,
 ) -> bool:
-    """Fit and checkpoint epoch after epoch until ``cfg.epochs`` or early stopping;
-    returns whether it stopped early."""
+    """Fit and checkpoint epoch after epoch until the run's last epoch
+    (`averaging.last_epoch`); returns whether early stopping fired.
+
+    Without weight averaging early stopping ends the run. With it, early stopping
+    only moves the averaging phase forward: exactly ``average_epochs`` more epochs
+    then run and are averaged, so rounding noise never cancels the average.
+    """
     verbose: str | int = "auto" if sys.stdout.isatty() else 2
     epoch = run.start_epoch
-    stopped_early = run.stopper.should_stop
-    while epoch < cfg.epochs and not stopped_early:
+    while epoch < averaging.last_epoch(cfg, run.stop_epoch):
         train_ds = _epoch_batches(train_ids, end_id, cfg, target, stride, epoch)
         _reset_states(run.fit_model)
         if cfg.steps_per_epoch:
@@ -339,25 +348,36 @@ def _run_epochs(
         record = _fit_one_epoch(run.fit_model, train_ds, validate, epoch, cfg, verbose)
         run.history.append(record)
         improved = run.stopper.update(epoch, record["val_loss"])
-        stopped_early = run.stopper.should_stop
-        run.average = averaging.update(run.average, cfg, epoch + 1, run.fit_model.get_weights())
+        if run.stop_epoch is None and run.stopper.should_stop:
+            run.stop_epoch = epoch + 1
+            _log_early_stop(run, cfg)
+        run.average = averaging.update(run.average, cfg, epoch + 1, run.fit_model.get_weights(), run.stop_epoch)
         run.best_file = _commit_epoch(
             ckpt_dir, run.fit_model, compat=compat, epoch=epoch, improved=improved,
-            best_file=run.best_file, stopper=run.stopper, stopped_early=stopped_early,
+            best_file=run.best_file, stopper=run.stopper, stopped_early=run.stop_epoch is not None,
             seed=cfg.seed, history=run.history,
             average=run.average.save(ckpt_dir) if run.average is not None else None,
+            stop_epoch=run.stop_epoch,
         )
         if live is not None:
             _log_epoch(live, record)
-        _log_epoch_line(record, cfg.epochs)
+        _log_epoch_line(record, averaging.last_epoch(cfg, run.stop_epoch))
         epoch += 1
-    if stopped_early:
-        log.info(
-            "validation loss has not improved for %d epochs: stopped after epoch %d",
-            run.stopper.wait,
-            epoch,
-        )
-    return stopped_early
+    return run.stop_epoch is not None
+
+
+def _log_early_stop(run: _Run, cfg: TrainConfig) -> None:
+    start = averaging.first_averaged_epoch(cfg, run.stop_epoch)
+    why = (f"validation loss has not improved for {run.stopper.wait} epochs "
+           f"(best {run.stopper.best:.4f} at epoch {run.stopper.best_epoch + 1})")
+    if start is None:
+        log.info("%s: stopped after epoch %d of %d", why, run.stop_epoch, cfg.epochs)
+    elif start == run.stop_epoch + 1:
+        log.info("%s: the weight-averaging phase starts now: epochs %d-%d, then stop (the schedule had %d)",
+                 why, start, averaging.last_epoch(cfg, run.stop_epoch), cfg.epochs)
+    else:
+        log.info("%s after epoch %d: already averaging since epoch %d, running on to epoch %d",
+                 why, run.stop_epoch, start, averaging.last_epoch(cfg, run.stop_epoch))
 
 
 def _log_epoch_line(record: Mapping[str, float], epochs: int) -> None:
@@ -412,9 +432,27 @@ def _best_weights(run: _Run, ckpt_dir: Path, model_cfg: ModelConfig, out_dir: Pa
     return _inner_model(run.fit_model, model_cfg).get_weights()
 
 
-def _summary(run: _Run, stopped_early: bool, target: str, average: dict[str, Any] | None) -> dict[str, Any]:
+def _schedule(run: _Run, cfg: TrainConfig, average: dict[str, Any] | None) -> dict[str, Any]:
+    """How the run's epochs went, in one record and one sentence (``what``)."""
+    ran = len(run.history)
+    if run.stop_epoch is None:
+        what = f"ran the schedule's {ran} epochs"
+    elif cfg.average_epochs == 0:
+        what = f"early stopping after epoch {run.stop_epoch} of {cfg.epochs}"
+    else:
+        what = (f"early stopping fired after epoch {run.stop_epoch}; the average then ran to epoch {ran}")
+    if average is not None:
+        what += (f"; averaged epochs {average['first_epoch']}-{average['last_epoch']}, saved the "
+                 + ("average" if average["used"] else f"best epoch ({run.stopper.best_epoch + 1})"))
+    return {"epochs_planned": cfg.epochs, "epochs_run": ran, "early_stop_epoch": run.stop_epoch,
+            "average_epochs": cfg.average_epochs, "what": what}
+
+
+def _summary(run: _Run, stopped_early: bool, target: str, average: dict[str, Any] | None,
+             cfg: TrainConfig) -> dict[str, Any]:
     """``metrics.json``: the saved weights' validation losses, the best epoch's training losses,
-    and how the run went (``average``: the weight average's scores, when there is one)."""
+    and how the run went (``average``: the weight average's scores, when there is one;
+    ``schedule``: the epochs planned and run, where early stopping fired and what it did)."""
     best = run.history[run.stopper.best_epoch]
     val = {k: _finite(best[f"val_{k}"]) for k in ("loss", "accuracy", "perplexity")}
     saved = f"epoch {run.stopper.best_epoch + 1}"
@@ -426,6 +464,7 @@ def _summary(run: _Run, stopped_early: bool, target: str, average: dict[str, Any
         "best_epoch": run.stopper.best_epoch + 1,
         "epochs_run": len(run.history),
         "stopped_early": bool(stopped_early),
+        "schedule": _schedule(run, cfg, average),
         "resumed_from_epoch": run.resumed_from,
         "target": target,
         "train": {k: _finite(best[f"train_{k}"]) for k in ("loss", "accuracy", "perplexity")},
