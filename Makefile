@@ -51,14 +51,18 @@ noise: install  ## train each track's recipe with every seed of noise.seeds: dat
 	@git rev-parse --is-inside-work-tree >/dev/null 2>&1 || git init --quiet
 	@test -d .dvc || $(BIN)/dvc init --quiet
 	$(BIN)/dvc repro noise/dvc.yaml
+	@# publish: the report and compare read data/metrics/<c>/seeds.json, a plain file in git (noise/dvc.yaml says why)
+	@for f in data/seeds/*/seeds.json; do c=$$(basename $$(dirname $$f)); cp $$f data/metrics/$$c/seeds.json; \
+	  echo "published data/metrics/$$c/seeds.json"; done
 
-# BL_DIR: the folder holding the four published .mat files (sets fetch.bl_*.local_dir, as a dvc experiment);
-# the pipeline is benchmark/dvc.yaml, apart from the three tracks' dvc.yaml so `make repro` never runs it
+# BL_DIR: the folder holding the four published .mat files (sets fetch.bl_*.local_dir, as a dvc experiment).
+# benchmark/ is a DVC project of its own (benchmark/.dvc), so the root's `dvc repro` and `dvc status` never see it.
+BL_SETS := bl_nottingham bl_jsb bl_piano bl_musedata
 benchmark: install  ## the four polyphonic benchmarks and their table (downloads the pinned .mat files; BL_DIR=/path/to/mdata uses a local copy)
 	@git rev-parse --is-inside-work-tree >/dev/null 2>&1 || git init --quiet
-	@test -d .dvc || $(BIN)/dvc init --quiet
-	$(if $(BL_DIR),$(BIN)/dvc exp run benchmark/dvc.yaml:bl_table $(foreach b,bl_nottingham bl_jsb bl_piano bl_musedata,-S fetch.$(b).source=local -S fetch.$(b).local_dir=$(abspath $(BL_DIR))),$(BIN)/dvc repro benchmark/dvc.yaml:bl_table)
-	@cat data/benchmark/table.md
+	@test -d benchmark/.dvc || (cd benchmark && $(abspath $(BIN))/dvc init --subdir --quiet)
+	cd benchmark && $(if $(BL_DIR),$(abspath $(BIN))/dvc exp run bl_table $(foreach b,$(BL_SETS),-S ../params.yaml:fetch.$(b).source=local -S ../params.yaml:fetch.$(b).local_dir=$(abspath $(BL_DIR))),$(abspath $(BIN))/dvc repro bl_table)
+	@cat benchmark/data/table.md
 
 test: install  ## run the test suite
 	$(BIN)/python -m pytest

@@ -18,7 +18,7 @@ def main(args, params: dict) -> None:
     from tunesmith.report import write_report
 
     write_report(args.corpora, args.out, metrics_dir=args.metrics, eval_dir=args.eval, models_dir=args.models,
-                 live_dir=args.live, samples_dir=args.samples)
+                 live_dir=args.live, samples_dir=args.samples, train_params=params.get("train", {}))
 
 
 if __name__ == "__main__":
@@ -27,7 +27,7 @@ if __name__ == "__main__":
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--corpora", nargs="+", choices=TRACKS, default=list(TRACKS))
     p.add_argument("--params", type=Path, default=Path("params.yaml"))
-    for name, what in (("metrics", "data/metrics: <corpus>/evaluate.json"),
+    for name, what in (("metrics", "data/metrics: <corpus>/evaluate.json (and seeds.json, from make noise)"),
                        ("eval", "data/eval: <corpus>/ plots and histograms.json"),
                        ("models", "data/models: <corpus>/metrics.json"),
                        ("live", "data/live: <corpus>/ DVCLive logs"),

@@ -87,13 +87,13 @@ def _stages() -> list[tuple[str, Path, list[str]]]:
         spec = yaml.safe_load((ROOT / pipeline).read_text(encoding="utf-8"))
         for name, stage in spec["stages"].items():
             body = stage.get("do", stage)
-            match = re.search(r"stages/\w+\.py", body["cmd"])
+            match = re.search(r"(?:\.\./)?stages/\w+\.py", body["cmd"])
             if not match:
                 continue
             wdir = (ROOT / pipeline).parent / body.get("wdir", ".")
             deps = [next(iter(d)) if isinstance(d, dict) else d for d in body.get("deps", [])]
             deps = [(wdir / d).resolve().relative_to(ROOT).as_posix() for d in deps]
-            out.append((f"{pipeline}:{name}", wdir.resolve() / match.group(0), deps))
+            out.append((f"{pipeline}:{name}", (wdir / match.group(0)).resolve(), deps))
     return out
 
 

@@ -43,7 +43,7 @@ def test_the_noise_band_is_two_standard_errors_of_the_difference():
 def test_a_bad_seed_list_names_the_key(seeds):
     from tunesmith.seeds import check_seeds
 
-    with pytest.raises(ConfigError, match="noise.seeds"):
+    with pytest.raises(ConfigError, match=r"noise\.seeds"):
         check_seeds(seeds)
 
 

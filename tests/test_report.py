@@ -319,3 +319,35 @@ def test_the_template_ships_as_package_data():
     templates = root / "src" / "tunesmith" / "templates"
     shipped = {p.name for pattern in data["tunesmith"] for p in templates.glob(pattern.split("/", 1)[1])}
     assert {"report.html.j2", "report.css"} <= shipped
+
+
+def test_the_report_quotes_the_seed_spread_and_says_whose_params_it_is(tmp_path):
+    from tunesmith.io import write_json
+    from tunesmith.noise import summarize
+    from tunesmith.report import write_report
+
+    corpus = "essen"
+    write_json(tmp_path / "metrics" / corpus / "evaluate.json", {"split": "test", "model": {"nll": 0.74}})
+    write_json(tmp_path / "models" / corpus / "metrics.json", {"best_epoch": 2, "val": {"loss": 1.1}})
+    recipe = {"epochs": 22, "learning_rate": 0.003}
+    per_seed = {0: {"test_nll": 0.72, "margin_vs_best_ngram_no_cache": 0.18},
+                1: {"test_nll": 0.74, "margin_vs_best_ngram_no_cache": 0.19},
+                2: {"test_nll": 0.76, "margin_vs_best_ngram_no_cache": 0.20}}
+    write_json(tmp_path / "metrics" / corpus / "seeds.json", summarize(per_seed, params=recipe, corpus=corpus))
+    folders = {k: tmp_path / k for k in ("eval", "models", "live", "samples")}
+    (folders["samples"] / corpus).mkdir(parents=True)
+    (folders["samples"] / corpus / "samples.csv").write_text("sample,seed,error\n")
+
+    def page(train_params):
+        index = write_report([corpus], tmp_path / "report", metrics_dir=tmp_path / "metrics",
+                             eval_dir=folders["eval"], models_dir=folders["models"], live_dir=folders["live"],
+                             samples_dir=folders["samples"], train_params={corpus: train_params})
+        return index.read_text(encoding="utf-8")
+
+    same = page({**recipe, "seed": 5})  # another seed of the same recipe
+    assert "The recipe over 3 seeds (0, 1, 2)</h4>" in same
+    assert "<td>0.740 ± 0.020</td><td>3</td><td>0.720, 0.740, 0.760</td>" in same
+    assert "<td>19.0% ± 1.0%</td>" in same
+    assert "the figures above are one of these draws" in same
+    other = page({**recipe, "epochs": 30})
+    assert "for other params than this run's</h4>" in other and "run <code>make noise</code> again" in other

@@ -41,6 +41,16 @@ def _bias(text: str) -> dict[str, float]:
     return out
 
 
+def _natural(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 0, got {text!r}") from exc
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="tunesmith", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -57,7 +67,7 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--out", type=Path, required=True, help="folder to write the samples to (replaced)")
     g.add_argument("--num", type=int, default=4, help="number of samples, generated as one batch")
     g.add_argument("--max-length", type=int, default=512, help="new tokens per sample at most")
-    g.add_argument("--seed", type=int, default=0, help="same model, options and seed give the same samples")
+    g.add_argument("--seed", type=_natural, default=0, help="same model, options and seed give the same samples")
     g.add_argument("--primer", default="", help="primer text: symbols ('60 _ _ _ 62'), ABC text "
                                                  "(with --primer-mode chars) or a MIDI file (midi)")
     g.add_argument("--primer-mode", choices=["start", "chars", "symbols", "midi", "test"], default=None,
@@ -93,7 +103,8 @@ def _parser() -> argparse.ArgumentParser:
                                    "experiment, labelled by the params it changed.")
     w.add_argument("--corpus", required=True, choices=TRACKS)
     w.add_argument("--metric", default="model.nll", help="metric key, e.g. model.nll or val.loss")
-    w.add_argument("--out", type=Path, default=Path("compare"), help="folder for the chart and table")
+    w.add_argument("--out", type=Path, default=Path("sweeps"),
+                   help="folder for the chart and table: new, empty, or one sweeps wrote")
 
     i = sub.add_parser("inspect", help="summarise a vocab, model or samples folder")
     i.add_argument("path", type=Path, help="data/vocab/<corpus>, data/models/<corpus> or data/samples/<corpus>")
@@ -107,11 +118,16 @@ def _generate(args: argparse.Namespace) -> int:
     from tunesmith.sampling import SamplerConfig
 
     vocab_path = args.model / "vocab.json"
-    if not vocab_path.exists():
+    if not vocab_path.is_file():
         raise TunesmithError(f"{args.model} is not a model folder: {vocab_path.name} is missing")
-    corpus = read_json(vocab_path).get("corpus")
+    vocab = read_json(vocab_path)
+    if not isinstance(vocab, dict) or not isinstance(vocab.get("symbols"), list) or not vocab["symbols"]:
+        raise TunesmithError(f"{vocab_path} is not a vocabulary: it has no list of symbols")
+    corpus = vocab.get("corpus")
     if corpus is None:
         raise TunesmithError(f"{vocab_path} does not say which corpus it belongs to")
+    if corpus not in TRACKS:
+        raise TunesmithError(f"{vocab_path} belongs to corpus {corpus!r}, not one of {', '.join(TRACKS)}")
     mode = args.primer_mode or ("symbols" if args.primer else "start")
     try:
         cfg = GenerateConfig(
@@ -132,28 +148,44 @@ def _generate(args: argparse.Namespace) -> int:
 
 def _inspect(args: argparse.Namespace) -> int:
     path: Path = args.path
+    try:
+        return _inspect_folder(path)
+    except TunesmithError:
+        raise
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        # a damaged artifact (empty table, truncated array, a vocab of another shape): one line naming it
+        raise TunesmithError(f"{path}: cannot be read as a tunesmith folder: {type(exc).__name__}: "
+                             f"{(str(exc).strip().splitlines() or [''])[0][:200]}") from exc
+
+
+def _inspect_folder(path: Path) -> int:
+    from tunesmith.io import read_json
+
     if (path / "samples.csv").exists():
         import pandas as pd
 
-        print(pd.read_csv(path / "samples.csv").to_string(index=False))
+        try:
+            table = pd.read_csv(path / "samples.csv")
+        except pd.errors.EmptyDataError as exc:
+            raise TunesmithError(f"{path / 'samples.csv'} is empty: not a samples table") from exc
+        print(table.to_string(index=False))
         return 0
     if (path / "vocab.json").exists():
-        from tunesmith.io import read_json
-
         vocab = read_json(path / "vocab.json")
+        if not isinstance(vocab, dict) or not isinstance(vocab.get("symbols"), list):
+            raise TunesmithError(f"{path / 'vocab.json'} is not a vocabulary: it has no list of symbols")
         print(f"corpus {vocab.get('corpus')}  representation {vocab.get('representation')}  "
-              f"size {vocab['size']}  special {vocab['special']}")
+              f"size {vocab.get('size', len(vocab['symbols']))}  special {vocab.get('special')}")
         counts = vocab.get("counts", {})
-        top = sorted(counts.items(), key=lambda kv: -kv[1])[:15]
+        top = sorted(counts.items(), key=lambda kv: -kv[1])[:15] if isinstance(counts, dict) else []
         print("most frequent:", ", ".join(f"{s!r}:{c}" for s, c in top))
         if "coverage" in vocab:
             print("coverage:", vocab["coverage"])
         for split in ("train", "validation", "test"):
-            npy = path / f"{split}.npy"
-            if npy.exists():
-                import numpy as np
+            if (path / f"{split}.npy").exists():
+                from tunesmith.dataset import load_split
 
-                print(f"{split}: {np.load(npy, mmap_mode='r').size} tokens")
+                print(f"{split}: {load_split(path, split).size} tokens")
         for name in ("config.json", "metrics.json"):
             if (path / name).exists():
                 print(f"{name}:", (path / name).read_text())
@@ -187,20 +219,29 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(levelname)s %(name)s: %(message)s")
     try:
-        if args.command == "sweeps":
-            from tunesmith.sweeps import sweep_summary
-
-            try:
-                print(sweep_summary(args.corpus, args.metric, args.out).read_text())
-            except ValueError as exc:
-                raise TunesmithError(str(exc)) from exc
-            return 0
-        if args.command == "compare":
-            return _compare(args)
-        return _generate(args) if args.command == "generate" else _inspect(args)
+        return _run(args)
     except TunesmithError as exc:
         print(f"tunesmith: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        out = getattr(args, "out", None)
+        where = f"; {out} is as it was" if out is not None and args.command == "generate" else ""
+        print(f"tunesmith: interrupted{where}: nothing written", file=sys.stderr)
+        return 130
+
+
+def _run(args: argparse.Namespace) -> int:
+    if args.command == "sweeps":
+        from tunesmith.sweeps import sweep_summary
+
+        try:
+            print(sweep_summary(args.corpus, args.metric, args.out).read_text())
+        except ValueError as exc:
+            raise TunesmithError(str(exc)) from exc
+        return 0
+    if args.command == "compare":
+        return _compare(args)
+    return _generate(args) if args.command == "generate" else _inspect(args)
 
 
 if __name__ == "__main__":

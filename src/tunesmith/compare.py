@@ -30,6 +30,7 @@ import pandas as pd
 
 from tunesmith import TRACKS
 from tunesmith.errors import TunesmithError
+from tunesmith.io import atomic_path, check_replaceable, write_json
 from tunesmith.noise import noise_band, params_hash, verdict
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,8 @@ METRICS_DIR = "data/metrics"
 # the train stage's DVCLive plots (dvc.yaml: data/live/${item}/plots/metrics)
 LOSS_TSV = "data/live/{corpus}/plots/metrics/{split}/loss.tsv"
 LOWER, HIGHER = -1, 1
+MARKER = "compare.json"
+"""Written last into every comparison folder: a folder holding it may be replaced by the next one."""
 
 
 @dataclass(frozen=True)
@@ -427,6 +430,10 @@ def write_comparison(rev: str, out_dir: Path, *, repo: Path = Path("."), fetch: 
         raise TunesmithError(f"{Path(repo).resolve()} is not a DVC project (no .dvc folder; `dvc init`)") from exc
     root = Path(dvc_repo.root_dir)
     old, new = Side(label=rev, rev=sha), Side(label=WORKSPACE, rev=None)
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise TunesmithError(f"--out {out_dir} is a file, not a folder")
+    check_replaceable(out_dir, owned_if=(MARKER,))  # before any work: a folder of the user's is never touched
     with dvc_repo:
         try:
             read_figures(dvc_repo, rev, old, new)
@@ -438,15 +445,17 @@ def write_comparison(rev: str, out_dir: Path, *, repo: Path = Path("."), fetch: 
         for corpus in names:
             read_loss(root, old, corpus)
             read_loss(root, new, corpus)
-        out_dir.mkdir(parents=True, exist_ok=True)
-        figures = {c: f"loss_{c}.png" for c in names if loss_figure(c, old, new, out_dir / f"loss_{c}.png")}
-        samples = {c: (compare_samples.revision_samples(dvc_repo, root, sha, rev, c, out_dir),
-                       compare_samples.workspace_samples(root, c, out_dir)) for c in names}
-    context = compare_page.context(old, new, names, figures, samples, short_sha=sha[:8])
-    (out_dir / "index.html").write_text(compare_page.html(context), encoding="utf-8")
-    report = out_dir / "report.md"
-    report.write_text(compare_page.markdown(context), encoding="utf-8")
-    return report
+        # the whole folder is written beside its target and renamed into place (io.atomic_path)
+        with atomic_path(out_dir, owned_if=(MARKER,)) as tmp:
+            tmp.mkdir()
+            figures = {c: f"loss_{c}.png" for c in names if loss_figure(c, old, new, tmp / f"loss_{c}.png")}
+            samples = {c: (compare_samples.revision_samples(dvc_repo, root, sha, rev, c, tmp),
+                           compare_samples.workspace_samples(root, c, tmp)) for c in names}
+            context = compare_page.context(old, new, names, figures, samples, short_sha=sha[:8])
+            (tmp / "index.html").write_text(compare_page.html(context), encoding="utf-8")
+            (tmp / "report.md").write_text(compare_page.markdown(context), encoding="utf-8")
+            write_json(tmp / MARKER, {"rev": rev, "sha": sha, "corpora": names})
+    return out_dir / "report.md"
 
 
 def _number(value) -> float | None:

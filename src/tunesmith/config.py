@@ -32,15 +32,49 @@ from tunesmith.tracks import TRACKS
 T = TypeVar("T")
 
 
+MAX_PARAMS_NODES = 100_000
+"""The most values params.yaml may hold once its aliases are expanded (the default file: about 700)."""
+
+
+def _expanded_size(node, memo: dict[int, int]) -> int:
+    """Nodes of a composed YAML tree with every alias expanded, counted without expanding it."""
+    if id(node) in memo:
+        return memo[id(node)]
+    memo[id(node)] = 1  # a node that contains itself counts once: the constructor refuses such a tree
+    if isinstance(node, yaml.SequenceNode):
+        size = 1 + sum(_expanded_size(child, memo) for child in node.value)
+    elif isinstance(node, yaml.MappingNode):
+        size = 1 + sum(_expanded_size(k, memo) + _expanded_size(v, memo) for k, v in node.value)
+    else:
+        size = 1
+    memo[id(node)] = size
+    return size
+
+
 def load_params(path: Path | str = "params.yaml") -> dict[str, Any]:
-    """Read params.yaml into a dict; a missing file or bad YAML is a ConfigError."""
+    """Read params.yaml into a dict; a missing file or bad YAML is a ConfigError of one line.
+
+    Anchors and aliases (``&defaults`` / ``*defaults``) are allowed, but a file whose aliases
+    expand to more than :data:`MAX_PARAMS_NODES` values (a "billion laughs") is refused before
+    it is expanded. (DVC reads params.yaml too, before tunesmith does, with no such limit.)
+    """
     path = Path(path)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        if node is not None and (size := _expanded_size(node, {})) > MAX_PARAMS_NODES:
+            raise ConfigError(f"{path}: its aliases expand to {size:,} values (at most {MAX_PARAMS_NODES:,}): "
+                              "refused unexpanded")
+        data = yaml.safe_load(text)
     except FileNotFoundError as exc:
         raise ConfigError(f"{path} not found") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path} cannot be read: {exc}") from exc
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path} is not valid YAML: {exc}") from exc
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+        what = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"{path} is not valid YAML{where}: {what}") from exc
     if not isinstance(data, dict):
         raise ConfigError(f"{path} must hold a mapping at the top level, got {type(data).__name__}")
     return data

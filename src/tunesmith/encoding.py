@@ -63,13 +63,20 @@ def encode_corpus(track: str | Track, pieces: Sequence[dict], cfg: EncodeConfig
     encoder = get_track(track)
     encoded: dict[str, dict] = {}
     rejected = []
-    for piece in pieces:
+    for line, piece in enumerate(pieces, 1):
         try:
+            if not isinstance(piece, dict) or not isinstance(piece.get("id"), str):
+                raise TypeError("not an object with a string 'id'")
             symbols = encoder.encode(piece, cfg)
         except MusicInputError as exc:
             rejected.append({"id": piece["id"], "source_file": piece.get("source_file", ""),
                              "reason": exc.reason, "message": str(exc)})
             continue
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            # a line prepare did not write (edited by hand, another version's): name it, stop
+            name = piece.get("id") if isinstance(piece, dict) else None
+            raise ArtifactError(f"pieces.jsonl, line {line} (piece {name!r}) is not a prepared {encoder.name} "
+                                f"piece: {type(exc).__name__}: {str(exc)[:120]}") from exc
         if not symbols:
             rejected.append({"id": piece["id"], "source_file": piece.get("source_file", ""),
                              "reason": "empty", "message": "the piece encodes to no symbols"})
@@ -125,7 +132,10 @@ def encode_stage(track: str, prepared_dir: Path, out_dir: Path, metrics: Path, c
     if not pieces:
         raise ArtifactError(f"{prepared_dir / 'pieces.jsonl'} holds no pieces: nothing to encode; "
                             f"see {prepared_dir / 'rejected.csv'}")
-    by_split, rejected, stats = encode_corpus(track, pieces, cfg)
+    try:
+        by_split, rejected, stats = encode_corpus(track, pieces, cfg)
+    except ArtifactError as exc:
+        raise ArtifactError(f"{prepared_dir}/{exc}") from exc
     check_splits(by_split, len(pieces), cfg, where=f"encode.{track}")
     corpus = get_track(track)
     with io.atomic_path(out_dir) as tmp:

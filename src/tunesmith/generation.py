@@ -43,6 +43,10 @@ logger = logging.getLogger(__name__)
 PRIMER_MODES = ("start", "symbols", "chars")
 """Allowed ``mode`` values of :func:`parse_primer`."""
 
+PRIME_CHUNK = 512
+"""Primer tokens per call of :meth:`RecurrentStepper.prime`: bounds its activations at
+``batch x PRIME_CHUNK x units`` floats whatever the primer's length."""
+
 STEPPABLE_FAMILIES = frozenset({"lstm", "stacked_lstm", "simple_rnn"})
 """Families that :func:`make_stepper` steps one token at a time through their cells."""
 
@@ -121,6 +125,12 @@ class RecurrentStepper(Stepper):
         self._step_fn = tf.function(
             self._step_graph, input_signature=[tf.TensorSpec([None], tf.int32)]
         ).get_concrete_function()
+        # A primer runs through each layer's own cell as one sequence, chunk by chunk, from and
+        # into the same state variables: 40,000 primer symbols are a few calls, not 40,000 steps.
+        self._rnns = [keras.layers.RNN(cell, return_sequences=True, return_state=True) for cell in self._cells]
+        self._block_fn = tf.function(
+            self._block_graph, input_signature=[tf.TensorSpec([None, None], tf.int32)]
+        ).get_concrete_function()
 
     def reset(self, batch_size: int) -> None:
         for states in self._states:
@@ -141,6 +151,25 @@ class RecurrentStepper(Stepper):
     def step(self, ids: np.ndarray) -> np.ndarray:
         logits, hidden = self._step_fn(tf.constant(self._check_ids(ids)))
         self.last_hidden = hidden.numpy()  # the last recurrent layer's output, (batch, units)
+        return logits.numpy()
+
+    def _block_graph(self, ids: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        x = self._input(ids)
+        for rnn, state_vars in zip(self._rnns, self._states):
+            x, *new_states = rnn(x, initial_state=[v.read_value() for v in state_vars], training=False)
+            for var, new in zip(state_vars, new_states):
+                var.assign(tf.cast(new, var.dtype))
+        last = x[:, -1]
+        return tf.cast(self._logits(last), tf.float32), tf.cast(last, tf.float32)
+
+    def prime(self, ids: np.ndarray) -> np.ndarray:
+        """Feed a ``(batch, time)`` block in chunks of :data:`PRIME_CHUNK` tokens (a bar shows
+        progress on long primers); returns the logits after its last token, as stepping would."""
+        ids = self._check_block(ids)
+        chunks = range(0, ids.shape[1], PRIME_CHUNK)
+        for start in tqdm(chunks, desc="primer", unit="chunk", leave=False, disable=len(chunks) < 8):
+            logits, hidden = self._block_fn(tf.constant(ids[:, start:start + PRIME_CHUNK]))
+        self.last_hidden = hidden.numpy()
         return logits.numpy()
 
 

@@ -33,8 +33,58 @@ TUNESMITH_MARKERS: tuple[str, ...] = ("manifest.csv", "pieces.jsonl", "split.csv
 
 
 def _temporary_name(name: str) -> re.Pattern[str]:
-    # tempfile.mkdtemp(prefix=".<name>.", suffix=".tmp") adds 8 characters of [a-z0-9_]
-    return re.compile(rf"\.{re.escape(name)}\.[a-z0-9_]{{8}}\.tmp")
+    # tempfile.mkdtemp(prefix=".<name>.<pid>.", suffix=".tmp") adds 8 characters of [a-z0-9_];
+    # the older names had no pid
+    return re.compile(rf"\.{re.escape(name)}\.(?:[0-9]+\.)?[a-z0-9_]{{8}}\.tmp")
+
+
+def lock_name(target: Path | str) -> Path:
+    """The lock file of ``target``: ``.<name>.lock`` beside it, held while tunesmith writes it."""
+    target = Path(target)
+    return target.with_name(f".{target.name}.lock")
+
+
+@contextlib.contextmanager
+def output_lock(target: Path | str) -> Iterator[None]:
+    """Hold the lock of ``target`` (`lock_name`) while the block runs; a second writer of the
+    same target stops at once with one line naming it and the process holding it.
+
+    The lock is an ``flock`` on a file holding the writer's pid, removed on release; the kernel
+    drops it when the process dies, so a killed run never blocks the next one.
+
+    Raises:
+        ArtifactError: another process holds the lock, or the lock file cannot be created.
+    """
+    import fcntl
+
+    path = lock_name(target)
+    while True:
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise ArtifactError(f"cannot write {target}: {exc.strerror or exc}") from exc
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
+            os.close(fd)
+            raise ArtifactError(f"{target} is being written by another tunesmith process (pid {holder}); "
+                                "wait for it to finish, or stop it") from None
+        try:  # the file may have been removed by the holder we waited for: lock the one that is there
+            same = os.fstat(fd).st_ino == os.stat(path).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        os.close(fd)
+    try:
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+        os.close(fd)
 
 
 def check_replaceable(target: Path | str, owned_if: Sequence[str] | None = None) -> None:
@@ -97,16 +147,30 @@ def atomic_path(target: Path | str, *, owned_if: Sequence[str] | None = None) ->
     (checked before anything is written); leftovers of an earlier interrupted
     write of the same target are removed first.
 
+    Only one process writes a target at a time (`output_lock`); the temporary is named
+    ``.<name>.<pid>.XXXXXXXX.tmp``.
+
     Raises:
-        ArtifactError: ``target`` is a folder tunesmith did not write, or its
-            parent folder cannot be written (read-only file system, no permission).
+        ArtifactError: ``target`` is a folder tunesmith did not write, another process is
+            writing it, or its parent folder cannot be written (read-only file system, no
+            permission).
     """
     target = Path(target)
     check_replaceable(target, owned_if)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ArtifactError(f"cannot write {target}: {exc.strerror or exc}") from exc
+    with output_lock(target):
+        yield from _write_locked(target, owned_if)
+
+
+def _write_locked(target: Path, owned_if: Sequence[str] | None) -> Iterator[Path]:
+    """`atomic_path`'s body, run while this process holds ``target``'s lock: every temporary
+    left beside it is then a dead writer's, never a live one's."""
+    try:
         remove_stale_temporaries(target)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.{os.getpid()}.", suffix=".tmp", dir=target.parent))
     except OSError as exc:
         raise ArtifactError(f"cannot write {target}: {exc.strerror or exc}") from exc
     shutil.rmtree(tmp)  # the caller creates it, as a file or a folder

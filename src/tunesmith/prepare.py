@@ -17,6 +17,7 @@ rejected table and goes on.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import time
@@ -69,6 +70,32 @@ def _work(args: tuple) -> tuple[str, Any]:
 # --------------------------------------------------------------------------- whole corpus
 
 
+def check_manifest_files(raw_dir: Path, rows: list[dict]) -> None:
+    """Every ``source_file`` of the manifest must be a path inside ``raw_dir`` whose bytes match
+    its ``sha256`` (when the manifest gives one), checked before any file is parsed.
+
+    Raises:
+        ArtifactError: naming the manifest row, the path and, for a changed file, both digests.
+    """
+    manifest = Path(raw_dir) / "manifest.csv"
+    for number, row in enumerate(rows, 2):  # line 1 is the header
+        name = str(row.get("source_file", ""))
+        parts = Path(name).parts
+        if not name or Path(name).is_absolute() or ".." in parts or "\\" in name:
+            raise ArtifactError(f"{manifest}, line {number}: source_file {name!r} is not a path inside "
+                                f"{raw_dir}; nothing was read (rerun fetch)")
+        want = str(row.get("sha256", "") or "")
+        if want:
+            path = Path(raw_dir) / name
+            try:
+                got = hashlib.sha256(path.read_bytes()).hexdigest()
+            except OSError as exc:
+                raise ArtifactError(f"{manifest}, line {number}: cannot read {path}: {exc.strerror or exc}") from exc
+            if got != want:
+                raise ArtifactError(f"{manifest}, line {number}: {path} has sha256 {got[:16]}..., the manifest "
+                                    f"says {want[:16]}...: the file changed after fetch (rerun fetch)")
+
+
 def prepare_corpus(track: str, raw_dir: Path, manifest: pd.DataFrame, cfg: PrepareConfig,
                    *, progress: bool = True) -> tuple[list[dict], pd.DataFrame, dict]:
     """Prepare every piece in ``manifest`` (the fetch stage's table) in parallel.
@@ -79,6 +106,7 @@ def prepare_corpus(track: str, raw_dir: Path, manifest: pd.DataFrame, cfg: Prepa
     """
     get_track(track)  # an unknown track is an error naming the known ones, before any work
     rows = manifest.fillna("").to_dict("records")
+    check_manifest_files(raw_dir, rows)
     jobs = [
         (track, raw_dir / r["source_file"], r["format"], r["id"], r.get("title", "") or r["id"],
          r.get("rhythm", ""), cfg)

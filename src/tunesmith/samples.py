@@ -41,13 +41,24 @@ def write_sample(track: str | Track, symbols: Sequence[str], meta: dict, stem: P
 
 
 def _test_openings(path: Path | None, length: int, n: int) -> list[list[str]]:
-    if path is None or not path.exists():
+    if path is None or not path.is_file():
         raise ConfigError(f"primer mode 'test' needs the encoded test split, {path} not found")
-    with open(path, encoding="utf-8") as fh:
-        pieces = [json.loads(line)["symbols"] for line in fh]
+    pieces = []
+    with open(path, encoding="utf-8", errors="replace") as fh:
+        for number, line in enumerate(fh, 1):
+            try:
+                symbols = json.loads(line)["symbols"]
+                if not isinstance(symbols, list) or not all(isinstance(x, str) for x in symbols):
+                    raise TypeError("'symbols' is not a list of strings")
+            except (ValueError, KeyError, TypeError) as exc:
+                raise ConfigError(f"{path}, line {number}: not a piece of the encode stage's test split "
+                                  f"({type(exc).__name__}: {str(exc)[:80]})") from exc
+            pieces.append(symbols[:length])
+            if len(pieces) >= n:
+                break
     if not pieces:
         raise ConfigError(f"primer mode 'test': {path} holds no pieces")
-    return [pieces[i % len(pieces)][:length] for i in range(n)]
+    return [pieces[i % len(pieces)] for i in range(n)]
 
 
 def primer_symbols(cfg, meta: dict, *, test_pieces: Path | None = None,
@@ -92,9 +103,26 @@ SAMPLES_MARKER = ("samples.csv",)
 """A folder holding this file was written by :func:`generate_samples` and may be replaced."""
 
 
+GENERATION_BUDGET = 20_000_000
+"""The most tokens one generate call may produce or feed (``num_samples x max_length``, and
+``num_samples x`` the primer's length): 20M tokens keep the arrays of a call far under 2 GB."""
+
+
+def check_budget(track: str, cfg, primer_length: int) -> None:
+    """Refuse a generation whose size alone would exhaust memory, before any work, naming the keys."""
+    for what, size in (("num_samples x max_length (--num x --max-length)", cfg.num_samples * cfg.max_length),
+                       ("num_samples x primer length (--num x the primer)", cfg.num_samples * primer_length)):
+        if size > GENERATION_BUDGET:
+            raise ConfigError(f"generate.{track}: {what} is {size:,} tokens, over the budget of "
+                              f"{GENERATION_BUDGET:,} per call: generate fewer or shorter samples")
+
+
 def check_samples_folder(out_dir: Path, model_dir: Path) -> None:
-    """Refuse an output folder that is, holds or lies inside the model folder, or that
-    tunesmith did not write (see :func:`tunesmith.io.check_replaceable`)."""
+    """Refuse an output folder that is, holds or lies inside the model folder, that is a
+    symbolic link, or that tunesmith did not write (see :func:`tunesmith.io.check_replaceable`)."""
+    if Path(out_dir).is_symlink():
+        raise ArtifactError(f"refusing to write samples to {out_dir}: it is a symbolic link "
+                            f"(to {Path(out_dir).resolve()}); give the folder itself")
     out, model = Path(out_dir).resolve(), Path(model_dir).resolve()
     if out == model or out in model.parents or model in out.parents:
         raise ArtifactError(f"refusing to write samples to {out_dir}: it would replace or write into "
@@ -123,8 +151,12 @@ def generate_samples(track: str, model_dir: Path, cfg, out_dir: Path, *,
     from tunesmith.training import load_model_bundle
 
     check_samples_folder(out_dir, model_dir)
+    check_budget(track, cfg, 0)
     music = get_track(track)
     model, model_cfg, train_cfg, vocab = load_model_bundle(model_dir)
+    if cfg.cache and not (Path(model_dir) / "cache.json").is_file():
+        raise ConfigError(f"generate.{track}.cache (--cache): {model_dir} has no cache.json; its model was "
+                          "trained without the continuous cache (train.<corpus>.cache: false)")
     cache = load_cache(model_dir) if cfg.cache else Cache()
     if cache.on and model_cfg.family not in STEPPABLE_FAMILIES:
         log.warning("%s: a %s model is re-run on windows, not stepped: sampling without its cache",
@@ -142,6 +174,7 @@ def generate_samples(track: str, model_dir: Path, cfg, out_dir: Path, *,
         primer_ids = [_ids(p, symbols, end, allow_unk=cfg.primer.mode in ("midi", "test")) for p in primers]
     except ValueError as exc:
         raise ConfigError(f"generate.{track}.primer: {exc}") from exc
+    check_budget(track, cfg, max(map(len, primer_ids)))
 
     groups: dict[tuple[int, ...], list[int]] = {}
     for i, ids in enumerate(primer_ids):
@@ -151,9 +184,12 @@ def generate_samples(track: str, model_dir: Path, cfg, out_dir: Path, *,
     start = time.perf_counter()
 
     def sample(ids: Sequence[int], n: int, seed: int) -> list[list[int]]:
-        return generate(model, model_cfg, symbols, primer_ids=list(ids), num_samples=n,
-                        max_length=cfg.max_length, sampler=sampler, seed=seed, end_id=end_id,
-                        window=train_cfg.window, cache=cache)
+        try:
+            return generate(model, model_cfg, symbols, primer_ids=list(ids), num_samples=n,
+                            max_length=cfg.max_length, sampler=sampler, seed=seed, end_id=end_id,
+                            window=train_cfg.window, cache=cache)
+        except ValueError as exc:  # what the sampler cannot do with these logits, named
+            raise ConfigError(f"generate.{track}.sampler: {exc}") from exc
 
     for g, (ids, members) in enumerate(groups.items()):
         outputs.update(zip(members, sample(ids, len(members), cfg.seed + g)))
@@ -163,6 +199,20 @@ def generate_samples(track: str, model_dir: Path, cfg, out_dir: Path, *,
     new_tokens = sum(len(s) for s in outputs.values())
 
     rows: list[dict[str, Any]] = []
+    try:
+        table = _write_sample_set(track, music, vocab, cfg, out_dir, primers, primer_ids, outputs, seeds, sample,
+                                  next_seed, end_id, symbols, rows, cache, new_tokens)
+    except OSError as exc:  # a full disk, a folder removed under us: the previous samples stay
+        raise ArtifactError(f"cannot write samples to {out_dir}: {exc.strerror or exc}; "
+                            "the previous samples, if any, are kept") from exc
+    log.info("%s: %d samples, %d tokens in %.1f s (%.0f tokens/s), %d decode", track, cfg.num_samples,
+             new_tokens, seconds, new_tokens / max(seconds, 1e-9), int(table["decoded"].sum()))
+    return table
+
+
+def _write_sample_set(track, music, vocab, cfg, out_dir, primers, primer_ids, outputs, seeds, sample, next_seed,
+                      end_id, symbols, rows, cache, new_tokens) -> pd.DataFrame:
+    """Decode, retry and write every sample, samples.csv and generation.json into ``out_dir`` atomically."""
     with io.atomic_path(out_dir, owned_if=SAMPLES_MARKER) as tmp:
         tmp.mkdir()
         for i in range(cfg.num_samples):
@@ -206,8 +256,6 @@ def generate_samples(track: str, model_dir: Path, cfg, out_dir: Path, *,
         io.write_json(tmp / "generation.json", {"config": json.loads(json.dumps(asdict(cfg), default=dict)),
                                                 "tokens": new_tokens,
                                                 "cache": {"lambda": cache.lam, "theta": cache.theta}})
-    log.info("%s: %d samples, %d tokens in %.1f s (%.0f tokens/s), %d decode", track, cfg.num_samples,
-             new_tokens, seconds, new_tokens / max(seconds, 1e-9), int(table["decoded"].sum()))
     return table
 
 

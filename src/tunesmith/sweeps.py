@@ -3,14 +3,27 @@
 
 from __future__ import annotations
 
+import difflib
 from pathlib import Path
 
 from tunesmith.compare import _number
+from tunesmith.io import atomic_path, write_text
 
 
 def _show(value) -> str:
     # exp_show gives numbers as floats: 100.0 is shown as the 100 that was set
     return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
+
+
+def _check_out(out_dir: Path) -> None:
+    """The output folder must be new, empty, or one sweeps wrote (it holds a ``sweeps_<corpus>.md``)."""
+    from tunesmith.errors import ArtifactError
+    from tunesmith.io import check_replaceable
+    from tunesmith.tracks import TRACKS
+
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ArtifactError(f"--out {out_dir} is a file, not a folder")
+    check_replaceable(out_dir, owned_if=tuple(f"sweeps_{t}.md" for t in TRACKS))
 
 
 def sweep_summary(corpus: str, metric: str, out_dir: Path, *, repo: Path = Path(".")) -> Path:
@@ -20,6 +33,7 @@ def sweep_summary(corpus: str, metric: str, out_dir: Path, *, repo: Path = Path(
     sweep, Vinze et al.'s optimiser comparison ...). Writes ``out_dir/sweeps_<corpus>.png``
     and ``out_dir/sweeps_<corpus>.md``; returns the markdown path.
     """
+    _check_out(out_dir)  # before any work
     import dvc.api
     import matplotlib
 
@@ -31,7 +45,9 @@ def sweep_summary(corpus: str, metric: str, out_dir: Path, *, repo: Path = Path(
         raise ValueError("no experiments: run some with `dvc exp run -S ...` first")
     columns = [c for c in rows[0] if c == metric or (c.endswith(f":{metric}") and f"/{corpus}/" in c)]
     if not columns:
-        raise ValueError(f"metric {metric!r} of corpus {corpus!r} not found; columns: {', '.join(rows[0])}")
+        near = difflib.get_close_matches(metric, [c.split(":")[-1] for c in rows[0]], n=5, cutoff=0.4)
+        raise ValueError(f"metric {metric!r} of corpus {corpus!r} not found among the {len(rows[0])} columns of "
+                         f"`dvc exp show`" + (f"; nearest: {', '.join(near)}" if near else ""))
     column = sorted(columns, key=lambda c: ("evaluate" not in c, c))[0]
     # the committed baseline (HEAD); the workspace row holds whatever `dvc exp run` last applied
     baseline = next((r for r in rows if r.get("typ") == "baseline" and r.get("rev") != "workspace"), rows[0])
@@ -61,10 +77,11 @@ def sweep_summary(corpus: str, metric: str, out_dir: Path, *, repo: Path = Path(
     ax.set(xlabel=column.split(":")[-1], title=f"{corpus}: {metric} across experiments")
     fig.tight_layout()
     png = out_dir / f"sweeps_{corpus}.png"
-    fig.savefig(png)
+    with atomic_path(png) as tmp:
+        fig.savefig(tmp, format="png")
     plt.close(fig)
     md = out_dir / f"sweeps_{corpus}.md"
     lines = [f"| experiment | changed | {metric} |", "|---|---|---:|"]
     lines += [f"| {name} | {label} | {value:.4f} |" for label, name, value in table]
-    md.write_text("\n".join(lines) + f"\n\n![sweeps]({png.name})\n", encoding="utf-8")
+    write_text(md, "\n".join(lines) + f"\n\n![sweeps]({png.name})\n")
     return md

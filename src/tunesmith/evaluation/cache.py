@@ -235,6 +235,13 @@ class CachedStepper:
         ids = np.asarray(ids)
         if ids.ndim != 2 or ids.shape[1] == 0:
             raise ValueError(f"primer ids must have shape ({self.batch_size}, time >= 1), got {ids.shape}")
+        # only the last `size` states can be in the cache: the tokens before them go through the
+        # inner stepper as blocks (its state is what they leave behind), the rest one step at a time
+        head = max(0, ids.shape[1] - self._size - 1)
+        if head and self._query is None and self._n == 0:
+            self._inner.prime(ids[:, :head])
+            self._query = np.asarray(self._inner.last_hidden, dtype=np.float64)
+            ids = ids[:, head:]
         logits = None
         for t in range(ids.shape[1]):
             logits = self.step(ids[:, t])

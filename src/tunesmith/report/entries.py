@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +16,7 @@ _SHOWN_ELSEWHERE = ("published", "training")
 
 
 def corpus_entry(corpus: str, *, metrics_dir: Path, eval_dir: Path, models_dir: Path, live_dir: Path,
-                 samples_dir: Path) -> dict[str, Any]:
+                 samples_dir: Path, train_params: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The `build_report` entry of one corpus: ``<metrics_dir>/<corpus>/evaluate.json``, the
     training ``metrics.json``, the DVCLive folder, the evaluate stage's figures and the samples."""
     from tunesmith.samples import sample_records
@@ -25,7 +25,10 @@ def corpus_entry(corpus: str, *, metrics_dir: Path, eval_dir: Path, models_dir: 
     for key in _SHOWN_ELSEWHERE:
         metrics.pop(key, None)
     plots = eval_dir / corpus  # the histograms and the heatmap, drawn by evaluate
+    seeds = metrics_dir / corpus / "seeds.json"  # `make noise`: the recipe's seed spread, if measured
     return {
+        "seeds": io.read_json(seeds) if seeds.is_file() else None,
+        "train_params": dict(train_params or {}),
         "title": corpus,
         "summary": SUMMARY.get(corpus, ""),
         "metrics": metrics,
@@ -38,8 +41,13 @@ def corpus_entry(corpus: str, *, metrics_dir: Path, eval_dir: Path, models_dir: 
 
 
 def write_report(corpora: Sequence[str], out_dir: Path, *, metrics_dir: Path, eval_dir: Path, models_dir: Path,
-                 live_dir: Path, samples_dir: Path) -> Path:
-    """`build_report` over ``corpora`` from the pipeline's folders; returns index.html's path."""
+                 live_dir: Path, samples_dir: Path, train_params: Mapping[str, Any] | None = None) -> Path:
+    """`build_report` over ``corpora`` from the pipeline's folders; returns index.html's path.
+
+    ``train_params``: ``train`` of params.yaml, to tell whether a corpus's seeds.json belongs
+    to the recipe the run used."""
+    train_params = train_params or {}
     entries = {c: corpus_entry(c, metrics_dir=metrics_dir, eval_dir=eval_dir, models_dir=models_dir,
-                               live_dir=live_dir, samples_dir=samples_dir) for c in corpora}
+                               live_dir=live_dir, samples_dir=samples_dir, train_params=train_params.get(c))
+               for c in corpora}
     return build_report(entries, out_dir, title=TITLE)

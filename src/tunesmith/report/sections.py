@@ -219,6 +219,33 @@ def sample_card(corpus: str, sample: Mapping[str, Any], assets: Assets) -> dict[
     return card
 
 
+SEED_ROWS = ("test_nll", "test_nll_no_cache", "val_nll", "margin_vs_best_ngram_no_cache",
+             "margin_vs_best_ngram_with_cache")
+"""The seeds.json figures the report shows, in this order."""
+
+
+def seed_spread(seeds: Mapping[str, Any] | None, train_params: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The recipe's results over its seeds (``seeds.json``) as table rows of mean ± sd, and
+    whether this run's recipe is the one the seeds were trained with; None without seeds.json."""
+    from tunesmith.noise import params_hash
+
+    if not isinstance(seeds, Mapping) or not isinstance(seeds.get("figures"), Mapping):
+        return None
+    rows = []
+    for key in SEED_ROWS:
+        fig = seeds["figures"].get(key)
+        if not isinstance(fig, Mapping) or not is_number(fig.get("mean")):
+            continue
+        pct = key.startswith("margin")
+        show = (lambda v: f"{v:.1%}") if pct else (lambda v: f"{v:.3f}")
+        sd = fig.get("sd")
+        rows.append([fig.get("what", key), f"{show(fig['mean'])} ± {show(sd) if is_number(sd) else '-'}",
+                     str(fig.get("n", "")), ", ".join(show(v) for v in fig.get("values", []))])
+    recipe = {k: v for k, v in train_params.items() if k != "seed"}
+    return {"rows": rows, "n": seeds.get("n"), "seeds": ", ".join(map(str, seeds.get("seeds", []))),
+            "current": bool(recipe) and params_hash(recipe) == seeds.get("params_hash")}
+
+
 def corpus_section(corpus: str, entry: Mapping[str, Any], assets: Assets) -> dict[str, Any]:
     """Everything the template shows for one corpus (see `build_report` for ``entry``)."""
     title = str(entry.get("title") or corpus)
@@ -234,6 +261,7 @@ def corpus_section(corpus: str, entry: Mapping[str, Any], assets: Assets) -> dic
         "summary": entry.get("summary") or "",
         "split": metrics.get("split", "test"),
         "comparison": table,
+        "seeds": seed_spread(entry.get("seeds"), entry.get("train_params") or {}),
         "published": published_table(published, training, table["model_row"] if table else {})
         if published else None,
         "tables": tables,

@@ -130,6 +130,8 @@ def bias_to_log_weights(
         _check_weight(symbol, weight)
         with np.errstate(divide="ignore"):
             log_w[index[symbol]] = np.log(float(weight))
+    if np.isneginf(log_w).all():
+        raise ValueError("bias gives every symbol of the vocabulary weight 0: nothing could be sampled")
     return log_w
 
 

@@ -30,9 +30,25 @@ def vocab_fingerprint(vocab: Mapping[str, Any]) -> str:
 
 
 def _symbols(vocab: Mapping[str, Any]) -> list[str]:
+    """The vocabulary's symbols: >= 2 distinct strings, the end symbol among them.
+
+    Raises:
+        ArtifactError: naming the first symbol that breaks the rule (a duplicate would make two
+            ids decode alike and the model's output ambiguous).
+    """
     symbols = vocab.get("symbols") if isinstance(vocab, Mapping) else None
     if not isinstance(symbols, (list, tuple)) or len(symbols) < 2:
         raise ArtifactError(f"vocab must have a 'symbols' list of >= 2 entries, got {symbols!r:.80}")
+    seen: set[str] = set()
+    for i, symbol in enumerate(symbols):
+        if not isinstance(symbol, str):
+            raise ArtifactError(f"vocab symbol {i} must be a string, got {symbol!r:.40}")
+        if symbol in seen:
+            raise ArtifactError(f"vocab symbol {symbol!r} appears twice (ids {symbols.index(symbol)} and {i})")
+        seen.add(symbol)
+    end = (vocab.get("special") or {}).get("end") if isinstance(vocab.get("special"), Mapping) else None
+    if end is not None and end not in seen:
+        raise ArtifactError(f"vocab's end symbol {end!r} is not one of its symbols")
     return list(symbols)
 
 
@@ -189,10 +205,37 @@ def load_model_bundle(
             f"{model_path} is not a Keras model file ({'0 bytes' if size == 0 else 'not a zip archive'}: "
             "truncated or overwritten?); rerun training to rewrite it"
         )
+    _check_archive_sizes(model_path)
     try:
         model = keras.saving.load_model(model_path, compile=False)
     except Exception as exc:  # Keras raises many types (and misleading "File not found") here
         raise ArtifactError(
             f"{model_path} cannot be loaded as a Keras model: {type(exc).__name__}: {str(exc)[:300]}"
         ) from exc
-    return model, model_cfg, train_cfg, dict(vocab if vocab is not None else stored_vocab)
+    used = dict(vocab if vocab is not None else stored_vocab)
+    predicts = model.output_shape[-1]
+    if predicts != len(used["symbols"]):
+        raise ArtifactError(f"{model_path} predicts {predicts} symbols but the vocabulary has "
+                            f"{len(used['symbols'])}: the model file belongs to another vocabulary")
+    return model, model_cfg, train_cfg, used
+
+
+MAX_MODEL_MEMBER_BYTES = {"config.json": 16 << 20, "metadata.json": 1 << 20}
+"""The largest uncompressed size a ``.keras`` archive's small members may declare;
+``model.weights.h5`` is bounded by the archive's whole declared size."""
+MAX_MODEL_BYTES = 8 << 30
+
+
+def _check_archive_sizes(path: Path) -> None:
+    """Refuse a ``.keras`` zip whose members declare more bytes than a model could hold,
+    before anything is inflated (a zip bomb would otherwise take memory and minutes)."""
+    with zipfile.ZipFile(path) as archive:
+        members = archive.infolist()
+    total = sum(m.file_size for m in members)
+    for m in members:
+        limit = MAX_MODEL_MEMBER_BYTES.get(m.filename)
+        if limit is not None and m.file_size > limit:
+            raise ArtifactError(f"{path}: its {m.filename} declares {m.file_size:,} bytes uncompressed "
+                                f"(at most {limit:,} expected): not a model tunesmith wrote")
+    if total > MAX_MODEL_BYTES:
+        raise ArtifactError(f"{path} declares {total:,} bytes uncompressed (at most {MAX_MODEL_BYTES:,})")

@@ -22,6 +22,7 @@ from typing import Any
 import keras
 import numpy as np
 
+from tunesmith.errors import ArtifactError
 from tunesmith.io import read_json, write_json
 from tunesmith.models import ModelConfig
 from tunesmith.training.bundle import _save_model_atomic, _save_weights_atomic, _symbols, vocab_fingerprint
@@ -142,6 +143,11 @@ def _checkpoint_problem(path: Path) -> str | None:
     return None
 
 
+def _plain_name(name: Any) -> bool:
+    """A bare file name (no folder, no ``..``, not absolute): all a state.json may name."""
+    return isinstance(name, str) and name not in ("", ".", "..") and Path(name).name == name and "\\" not in name
+
+
 def _load_state(ckpt_dir: Path, compat: dict[str, Any]) -> dict[str, Any] | None:
     """The checkpoint state if it can be resumed, else None (discarding what is there)."""
     path = ckpt_dir / STATE_FILE
@@ -151,10 +157,18 @@ def _load_state(ckpt_dir: Path, compat: dict[str, Any]) -> dict[str, Any] | None
         return None
     try:
         state = read_json(path)
-        ok = state.get("format") == STATE_FORMAT
+        ok = isinstance(state, dict) and state.get("format") == STATE_FORMAT
     except (OSError, ValueError) as exc:
         log.warning("discarding unreadable checkpoint %s: %s", path, exc)
         ok, state = False, {}
+    named = [state.get(k) for k in ("model_file", "best_weights_file")] if ok else []
+    if ok and state.get("average"):
+        named.append(state["average"]["file"] if isinstance(state["average"], dict) else None)
+    for name in named:
+        if name is not None and not _plain_name(name):
+            # a path out of the folder: never follow it, never rename or delete what it names
+            raise ArtifactError(f"{path}: {name!r} is not a file name inside {ckpt_dir}; this state.json "
+                                "was not written by tunesmith (remove the checkpoints folder to start afresh)")
     if ok and state.get("compat") != compat:
         changes = "; ".join(_diff(state.get("compat"), compat))
         log.warning(
@@ -163,9 +177,6 @@ def _load_state(ckpt_dir: Path, compat: dict[str, Any]) -> dict[str, Any] | None
             changes,
         )
         ok = False
-    named = [state.get(k) for k in ("model_file", "best_weights_file")] if ok else []
-    if ok and state.get("average"):
-        named.append(state["average"]["file"])
     if ok and not all((ckpt_dir / name).is_file() for name in named if name is not None):
         log.warning(
             "discarding checkpoint in %s: a file named in %s is missing", ckpt_dir, STATE_FILE

@@ -25,6 +25,7 @@ from tunesmith.evaluation.full_context import piece_spans
 from tunesmith.io import write_json
 from tunesmith.models import ModelConfig, build_model, predicts_every_position
 from tunesmith.training import averaging
+from tunesmith.training.budget import check_training_memory
 from tunesmith.training.bundle import _symbols, save_model_bundle
 from tunesmith.training.checkpoints import (
     CHECKPOINT_DIR,
@@ -100,6 +101,7 @@ def train(
     vocab_size = len(_symbols(vocab))
     train_ids = _check_ids(train_ids, vocab_size, "train")
     val_ids = _check_ids(val_ids, vocab_size, "validation")
+    check_training_memory(model_cfg, train_cfg, vocab_size)
     target = _effective_target(model_cfg, train_cfg)
     stride = default_stride(train_cfg.window, target)
     train_ids, end_id = _checked_streams(model_cfg, train_cfg, vocab, train_ids, val_ids, target, stride)

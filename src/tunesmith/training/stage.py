@@ -25,10 +25,14 @@ def train_stage(corpus: str, params: Mapping[str, Any], vocab_dir: Path, out_dir
     from tunesmith.dataset import load_split
     from tunesmith.evaluation.cache import fit_model_cache
     from tunesmith.models import ModelConfig
+    from tunesmith.training.budget import check_training_memory
+    from tunesmith.training.bundle import _symbols
     from tunesmith.training.config import TrainConfig
     from tunesmith.training.loop import train
 
     key = f"train.{corpus}"
+    if not isinstance(params, Mapping):
+        raise ConfigError(f"{key} must be a mapping of train settings, got {type(params).__name__} {params!r:.60}")
     data = dict(params)
     use_cache = data.pop("cache", False)
     if not isinstance(use_cache, bool):
@@ -37,6 +41,13 @@ def train_stage(corpus: str, params: Mapping[str, Any], vocab_dir: Path, out_dir
     train_cfg = build(TrainConfig, data, key)
     vocab_dir = Path(vocab_dir)
     vocab = io.read_json(vocab_dir / "vocab.json")
+    if not isinstance(vocab, Mapping):
+        raise ArtifactError(f"{vocab_dir / 'vocab.json'} is not a vocabulary (a {type(vocab).__name__})")
+    try:
+        vocab_size = len(_symbols(vocab))
+    except ArtifactError as exc:
+        raise ArtifactError(f"{vocab_dir / 'vocab.json'}: {exc}") from exc
+    check_training_memory(model_cfg, train_cfg, vocab_size, key)  # before any data is read
     if vocab.get("corpus") not in (None, corpus):
         raise ArtifactError(f"{vocab_dir / 'vocab.json'} is the {vocab.get('corpus')} vocabulary, "
                             f"not {corpus}'s: check --vocab")
