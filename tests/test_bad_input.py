@@ -848,6 +848,7 @@ def _(tmp, monkeypatch, capsys, model_dir):
 
 @pytest.mark.parametrize("check", CASES)
 def test_bad_input(check, tmp_path, monkeypatch, capsys, model_dir):
+    monkeypatch.chdir(tmp_path)  # no params.yaml here: the CLI's own defaults, not the project's
     check(tmp_path, monkeypatch, capsys, model_dir)
 
 

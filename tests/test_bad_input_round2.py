@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from test_bad_input import ESSEN_VOCAB, _cli, _copy_model, _one_error_line
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -47,7 +48,9 @@ def model_dir(tmp_path_factory) -> Path:
 
 
 def _generate(model: Path, out: Path, *extra: str) -> int:
-    return _cli("generate", "--model", str(model), "--num", "1", "--max-length", "4", "--out", str(out), *extra)
+    """`tunesmith generate` with tunesmith's own defaults (a --params file that is not there)."""
+    return _cli("generate", "--model", str(model), "--num", "1", "--max-length", "4", "--out", str(out),
+                "--params", str(out.parent / "no-params.yaml"), *extra)
 
 
 def _under_2gb(code: str, tmp: Path) -> subprocess.CompletedProcess:
@@ -352,7 +355,6 @@ def _(tmp, monkeypatch, capsys, model_dir):
 @case("train-on-a-vocab-with-a-duplicated-symbol-stops-naming-it")
 def _(tmp, monkeypatch, capsys, model_dir):
     from test_bad_input import _run_stage
-
     from tunesmith import io
 
     vocab = tmp / "vocab"
@@ -367,8 +369,8 @@ def _(tmp, monkeypatch, capsys, model_dir):
                                              ({"model": {"units": 1_000_000_000}}, "train.essen.model.units")])
 def test_train_refuses_a_run_larger_than_memory_before_building_it(setting, key, tmp_path, capsys):
     import yaml
-    from test_bad_input import _run_stage
 
+    from test_bad_input import _run_stage
     from tunesmith import io
 
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
@@ -421,9 +423,9 @@ def _(tmp, monkeypatch, capsys, model_dir):
 
 @case("params-train-section-that-is-a-list-is-one-line")
 def _(tmp, monkeypatch, capsys, model_dir):
-    from test_bad_input import _run_stage
-
     import yaml
+
+    from test_bad_input import _run_stage
 
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     params["train"]["essen"] = [1, 2]
@@ -437,7 +439,6 @@ def _(tmp, monkeypatch, capsys, model_dir):
                                   '{"id": "p"}', '"just a string"'])
 def test_encode_names_the_pieces_jsonl_line_it_cannot_use(line, tmp_path, capsys):
     from test_bad_input import _run_stage
-
     from tunesmith import io
 
     prepared = tmp_path / "prepared"
@@ -452,6 +453,7 @@ def test_encode_names_the_pieces_jsonl_line_it_cannot_use(line, tmp_path, capsys
 
 @pytest.mark.parametrize("check", CASES)
 def test_bad_input_round2(check, tmp_path, monkeypatch, capsys, model_dir):
+    monkeypatch.chdir(tmp_path)  # no params.yaml here: the CLI's own defaults, not the project's
     check(tmp_path, monkeypatch, capsys, model_dir)
 
 

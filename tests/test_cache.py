@@ -189,7 +189,8 @@ def test_inspect_shows_a_model_folders_cache(tmp_path, capsys):
                                                    "validation_nll": 1.06, "validation_nll_without": 1.2}))
     assert main(["inspect", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    assert "continuous cache: lambda 0.3 theta 0.5 (chosen on validation; validation NLL 1.2 without it, 1.06 with it)" in out
+    assert ("continuous cache: lambda 0.3 theta 0.5 (chosen on validation; validation NLL 1.2 without it, "
+            "1.06 with it)") in out
 
 
 def test_fit_model_cache_writes_a_fitted_or_an_off_cache(tmp_path):
@@ -221,9 +222,9 @@ def test_a_bad_cache_switch_is_named(tmp_path):
     from tunesmith.errors import ConfigError
     from tunesmith.training.stage import train_stage
 
-    with pytest.raises(ConfigError, match="^train.essen.cache must be true or false, got 'yes'"):
+    with pytest.raises(ConfigError, match=r"^train\.essen\.cache must be true or false, got 'yes'"):
         train_stage("essen", {"cache": "yes"}, tmp_path / "vocab", tmp_path / "model",
                     live_dir=tmp_path / "live", metrics=tmp_path / "m.json")
     assert not (tmp_path / "model").exists()  # nothing written
-    with pytest.raises(ValueError, match="^cache must be true or false, got 1"):
+    with pytest.raises(ValueError, match=r"^cache must be true or false, got 1"):
         GenerateConfig(cache=1)

@@ -350,3 +350,20 @@ def test_compare_compares_seed_means_when_both_sides_have_them(tmp_path):
     # band of two 3-seed means with sd 0.01: 2 x 0.01 x sqrt(2/3) = 0.0163
     assert alpha[1:] == ["1", "0.9500", "-0.0500", "workspace", "±0.0163 (means of 3 and 3 seeds)"]
     assert beta[1:4] == ["1", "1", "0"] and beta[4] == "same"  # the means are compared, not the single runs
+
+
+def test_sweeps_out_that_is_a_file_and_an_unknown_metric_are_one_line(repo, tmp_path):
+    env = _env()
+
+    def sweeps(*args):
+        return subprocess.run([str(BIN / "tunesmith"), "sweeps", "--corpus", "essen", *args], cwd=repo, env=env,
+                              capture_output=True, text=True, timeout=120)
+
+    a_file = tmp_path / "taken"
+    a_file.write_text("mine")
+    proc = sweeps("--out", str(a_file))
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "is a file, not a folder" in proc.stderr
+    assert a_file.read_text() == "mine"
+    proc = sweeps("--metric", "no.such.metric", "--out", str(tmp_path / "s"))
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
+    assert "no.such.metric" in proc.stderr and len(proc.stderr) < 400

@@ -239,7 +239,7 @@ def test_cached_headline_keeps_the_lstm_alone_and_meets_the_cached_ngram():
     assert (table["headline"]["baseline"], table["headline"]["diff"]) == ("kn-8 + cache", "0.2000")
     # an off cache (lambda 0) adds no row and no cache words to the label
     off = comparison({**metrics, "cache": {"lambda": 0.0, "theta": 1.0}}, "LSTM")
-    assert [r["name"] for r in off["rows"]][0] == "LSTM, full context of each piece"
+    assert off["rows"][0]["name"] == "LSTM, full context of each piece"
     assert "LSTM alone, full context of each piece" not in [r["name"] for r in off["rows"]]
 
 
@@ -351,3 +351,12 @@ def test_the_report_quotes_the_seed_spread_and_says_whose_params_it_is(tmp_path)
     assert "the figures above are one of these draws" in same
     other = page({**recipe, "epochs": 30})
     assert "for other params than this run's</h4>" in other and "run <code>make noise</code> again" in other
+
+
+def test_the_headline_is_in_nats_even_when_bits_come_first():
+    from tunesmith.report.sections import comparison
+
+    table = comparison({"model": {"bits_per_token": 1.647, "nll": 1.1416},
+                        "baselines": {"kn-3": {"bits_per_token": 2.0, "nll": 1.386}}}, "LSTM")
+    head = table["headline"]
+    assert head["metric"] == "NLL (nats/symbol)" and head["value"] == "1.142" and head["baseline_value"] == "1.386"

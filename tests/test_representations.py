@@ -123,3 +123,20 @@ def test_every_representation_has_name_end_encode_and_decode():
             assert pitches == [(60, 0.0), (64, 0.25)], module.NAME
         else:  # music21
             assert [n.pitch.midi for n in music.flatten().notes] == [60, 64], module.NAME
+
+
+@pytest.mark.parametrize(("melody", "accidentals"), [
+    ("60 _ 62 _ 64 _ 65 _ 67 _ 69 _ 71 _ 72 _ 74 _ 76 _ 77 _ 79 _ 81 _ 83 _ 84 _ _ _", 0),  # C major: none
+    ("67 _ _ _ 72 _ _ _ 71 _ 69 _ 67 _ 65 _ 64 _ _ _ 62 _ 60 _ r _", 0),
+    # chromatic, one bar: five altered notes, and a natural each time a letter returns to its plain form
+    ("60 61 62 63 64 65 66 67 68 69 70 71 72 _ _ _", 8),
+])
+def test_essen_scores_print_accidentals_only_where_the_pitch_needs_one(melody, accidentals, tmp_path):
+    from tunesmith.tracks import get_track
+
+    files: list[str] = []
+    meta = {"encode": {"time_step": 0.25}, "prepare": {"transpose": True}}
+    get_track("essen").write_music(melody.split(), meta, tmp_path / "s", files, title="t")
+    xml = (tmp_path / "s.musicxml").read_text()
+    assert xml.count("<accidental>") == accidentals
+    assert "<fifths>0</fifths>" in xml  # the key signature of C major, where prepare transposed the songs

@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -29,3 +30,15 @@ def test_workflow_reproduces_and_compares_with_main():
     runs = "\n".join(step.get("run", "") for step in steps)
     assert "make repro" in runs and "make compare REV=origin/main" in runs
     assert "GITHUB_STEP_SUMMARY" in runs
+
+
+@pytest.mark.parametrize("command", [[], ["generate"], ["compare"], ["sweeps"], ["inspect"]])
+def test_help_is_plain_text(command, capsys):
+    from tunesmith.cli import main
+
+    with pytest.raises(SystemExit) as stop:
+        main([*command, "--help"])
+    out = capsys.readouterr().out
+    assert stop.value.code == 0 and "usage: tunesmith" in out
+    for rst in ("``", "::", "`"):  # reStructuredText markup reads as noise in a terminal
+        assert rst not in out, (rst, out)

@@ -1,23 +1,13 @@
-"""The ``tunesmith`` command: generate from a trained model, inspect artifacts.
+"""The ``tunesmith`` command: generate from a trained model, inspect artifacts, compare revisions.
 
-Examples::
-
-    tunesmith generate --model data/models/essen --num 4 --out /tmp/melodies
-    tunesmith generate --model data/models/essen --primer "60 _ _ _ 62 _ r _" \\
-        --sampler entropy --bias r=0.9 --out /tmp/seeded
-    tunesmith generate --model data/models/nottingham --primer-mode chars \\
-        --primer 'M:6/8\\nL:1/8\\nK:D\\n' --temperature 0.5 --out /tmp/jigs
-    tunesmith generate --model data/models/classical --primer-mode midi \\
-        --primer my_piece.mid --primer-length 64 --out /tmp/piano
-    tunesmith inspect data/vocab/essen
-    tunesmith compare --rev main --out compare
-    tunesmith sweeps --corpus nottingham --metric model.nll
+`main` is the console script; `EXAMPLES` is what ``tunesmith --help`` prints after the commands.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -26,6 +16,22 @@ from tunesmith.sampling import METHODS
 from tunesmith.tracks import TRACKS
 
 log = logging.getLogger("tunesmith")
+
+DESCRIPTION = ("tunesmith: generate music from a model the pipeline trained, inspect its artifacts, "
+               "compare the workspace with another git revision.")
+EXAMPLES = """examples:
+  tunesmith generate --model data/models/essen --num 4 --out /tmp/melodies
+  tunesmith generate --model data/models/essen --primer "60 _ _ _ 62 _ r _" --out /tmp/seeded
+  tunesmith generate --model data/models/nottingham --primer-mode chars \\
+      --primer 'M:6/8\\nL:1/8\\nK:D\\n' --temperature 0.5 --out /tmp/jigs
+  tunesmith generate --model data/models/classical --primer-mode midi \\
+      --primer my_piece.mid --primer-length 64 --out /tmp/piano
+  tunesmith inspect data/vocab/essen
+  tunesmith compare --rev main --out compare
+  tunesmith sweeps --corpus nottingham --metric model.nll
+
+Run 'tunesmith COMMAND --help' for a command's options.
+"""
 
 
 def _bias(text: str) -> dict[str, float]:
@@ -52,7 +58,7 @@ def _natural(text: str) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="tunesmith", description=__doc__,
+    p = argparse.ArgumentParser(prog="tunesmith", description=DESCRIPTION, epilog=EXAMPLES,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = p.add_subparsers(dest="command", required=True)
@@ -65,23 +71,29 @@ def _parser() -> argparse.ArgumentParser:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     g.add_argument("--model", type=Path, required=True, help="model folder, e.g. data/models/essen")
     g.add_argument("--out", type=Path, required=True, help="folder to write the samples to (replaced)")
-    g.add_argument("--num", type=int, default=4, help="number of samples, generated as one batch")
-    g.add_argument("--max-length", type=int, default=512, help="new tokens per sample at most")
+    g.add_argument("--num", type=int, default=None, help="number of samples, generated as one batch "
+                   "(default: generate.<corpus>.num_samples of --params, else 4)")
+    g.add_argument("--max-length", type=int, default=None, help="new tokens per sample at most "
+                   "(default: generate.<corpus>.max_length of --params, else 512)")
     g.add_argument("--seed", type=_natural, default=0, help="same model, options and seed give the same samples")
-    g.add_argument("--primer", default="", help="primer text: symbols ('60 _ _ _ 62'), ABC text "
-                                                 "(with --primer-mode chars) or a MIDI file (midi)")
+    g.add_argument("--primer", default=None, help="primer text: symbols ('60 _ _ _ 62'), ABC text "
+                                                   "(with --primer-mode chars) or a MIDI file (midi)")
     g.add_argument("--primer-mode", choices=["start", "chars", "symbols", "midi", "test"], default=None,
-                   help="how to read --primer; default: symbols if --primer is given, else start")
-    g.add_argument("--primer-length", type=int, default=32, help="tokens taken from a MIDI or test primer")
+                   help="how to read --primer; default: symbols if --primer is given, else the pipeline's "
+                        "primer (generate.<corpus>.primer), else start")
+    g.add_argument("--primer-length", type=int, default=None, help="tokens taken from a MIDI or test primer")
     g.add_argument("--test-pieces", type=Path, default=None,
                    help="encoded test split for --primer-mode test (default data/encoded/<corpus>/test.jsonl)")
-    g.add_argument("--sampler", choices=METHODS,
-                   default="temperature", help="how each next token is picked")
-    g.add_argument("--temperature", type=float, default=1.0, help="T > 0; low = safer, high = wilder")
-    g.add_argument("--top-k", type=int, default=10, help="k for --sampler top_k")
-    g.add_argument("--top-p", type=float, default=0.9, help="nucleus mass for --sampler top_p")
-    g.add_argument("--bias", type=_bias, default={},
+    g.add_argument("--sampler", choices=METHODS, default=None,
+                   help="how each next token is picked (default: the pipeline's, generate.<corpus>.sampler)")
+    g.add_argument("--temperature", type=float, default=None, help="T > 0; low = safer, high = wilder")
+    g.add_argument("--top-k", type=int, default=None, help="k for --sampler top_k")
+    g.add_argument("--top-p", type=float, default=None, help="nucleus mass for --sampler top_p")
+    g.add_argument("--bias", type=_bias, default=None,
                    help='per-symbol weights, e.g. r=0.9 (Vasudeva, "Music Generation using an LSTM model")')
+    g.add_argument("--params", type=Path, default=Path("params.yaml"),
+                   help="the pipeline's params: generate.<corpus> there gives the defaults of the options "
+                        "above, so the CLI samples as the pipeline does; without the file, tunesmith's defaults")
     g.add_argument("--cache", action="store_true",
                    help="sample from the LSTM mixed with the continuous cache the train stage fitted "
                         "(Grave, Joulin & Usunier, \"Improving Neural Language Models with a Continuous Cache\")")
@@ -92,15 +104,15 @@ def _parser() -> argparse.ArgumentParser:
                                    "change and which is better, their loss curves in one figure, and (in the "
                                    "page) both revisions' samples side by side. Metrics and plots come from "
                                    "git; the other revision's samples from the local DVC cache "
-                                   "(`make compare REV=main`).")
+                                   "(make compare REV=main).")
     c.add_argument("--rev", required=True, help="git revision to compare with, e.g. main or HEAD~1")
     c.add_argument("--out", type=Path, default=Path("compare"), help="folder for report.md, index.html, images")
     c.add_argument("--fetch", action="store_true",
                    help="first fetch REV's samples from the DVC remote into the cache")
 
     w = sub.add_parser("sweeps", help="chart a metric across dvc experiments (the seeds' sweeps)",
-                       description="Write OUT/sweeps_<corpus>.{png,md}: one metric of every `dvc exp` "
-                                   "experiment, labelled by the params it changed.")
+                       description="Write OUT/sweeps_<corpus>.png and .md: one metric of every dvc "
+                                   "experiment (dvc exp show), labelled by the params it changed.")
     w.add_argument("--corpus", required=True, choices=TRACKS)
     w.add_argument("--metric", default="model.nll", help="metric key, e.g. model.nll or val.loss")
     w.add_argument("--out", type=Path, default=Path("sweeps"),
@@ -111,11 +123,61 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _quiet_tensorflow() -> None:
+    """Import TensorFlow with its start-up banners (oneDNN, CPU features: printed by its C++ core
+    before any log level applies) sent to /dev/null; ``-v`` keeps them."""
+    saved, null = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    try:
+        sys.stderr.flush()
+        os.dup2(null, 2)
+        import keras  # noqa: F401
+        import tensorflow  # noqa: F401
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(null)
+
+
+def _generation_settings(args: argparse.Namespace, corpus: str):
+    """The GenerateConfig for ``tunesmith generate``: the pipeline's ``generate.<corpus>`` (from
+    ``--params``, when it is there) with every option the user gave laid over it; and where the
+    defaults came from, in words."""
+    from dataclasses import replace
+
+    from tunesmith.config import GenerateConfig, PrimerConfig, build, load_params
+
+    base, source = GenerateConfig(num_samples=4), "tunesmith's defaults (no params.yaml here)"
+    if args.params.is_file():
+        section = (load_params(args.params).get("generate") or {}).get(corpus)
+        if isinstance(section, dict):
+            base = build(GenerateConfig, section, f"generate.{corpus}")
+            source = f"the pipeline's settings, generate.{corpus} of {args.params}"
+        else:
+            source = f"tunesmith's defaults ({args.params} has no generate.{corpus})"
+    sampler = {k: v for k, v in (("method", args.sampler), ("temperature", args.temperature),
+                                 ("top_k", args.top_k), ("top_p", args.top_p), ("bias", args.bias))
+               if v is not None}
+    try:
+        if args.primer:
+            primer = PrimerConfig(mode=args.primer_mode or "symbols", text=args.primer,
+                                  length=args.primer_length or base.primer.length)
+        elif args.primer_mode is not None:
+            primer = PrimerConfig(mode=args.primer_mode, text="", length=args.primer_length or base.primer.length)
+        else:
+            primer = replace(base.primer, length=args.primer_length or base.primer.length)
+        cfg = replace(base, num_samples=args.num if args.num is not None else base.num_samples,
+                      max_length=args.max_length if args.max_length is not None else base.max_length,
+                      seed=args.seed, sampler=replace(base.sampler, **sampler), primer=primer,
+                      cache=args.cache or base.cache)
+    except (ValueError, TypeError) as exc:
+        raise TunesmithError(f"bad option: {exc}") from exc
+    return cfg, source
+
+
 def _generate(args: argparse.Namespace) -> int:
-    from tunesmith.config import GenerateConfig, PrimerConfig
     from tunesmith.io import read_json
     from tunesmith.samples import generate_samples
-    from tunesmith.sampling import SamplerConfig
 
     vocab_path = args.model / "vocab.json"
     if not vocab_path.is_file():
@@ -128,17 +190,9 @@ def _generate(args: argparse.Namespace) -> int:
         raise TunesmithError(f"{vocab_path} does not say which corpus it belongs to")
     if corpus not in TRACKS:
         raise TunesmithError(f"{vocab_path} belongs to corpus {corpus!r}, not one of {', '.join(TRACKS)}")
-    mode = args.primer_mode or ("symbols" if args.primer else "start")
-    try:
-        cfg = GenerateConfig(
-            num_samples=args.num, max_length=args.max_length, seed=args.seed,
-            sampler=SamplerConfig(method=args.sampler, temperature=args.temperature, top_k=args.top_k,
-                                  top_p=args.top_p, bias=args.bias),
-            primer=PrimerConfig(mode=mode, text=args.primer, length=args.primer_length),
-            cache=args.cache,
-        )
-    except ValueError as exc:
-        raise TunesmithError(f"bad option: {exc}") from exc
+    cfg, source = _generation_settings(args, corpus)
+    log.info("sampling with %s: %s (top_p %s, temperature %s), up to %d tokens, primer %s", source,
+             cfg.sampler.method, cfg.sampler.top_p, cfg.sampler.temperature, cfg.max_length, cfg.primer.mode)
     test = args.test_pieces or Path("data/encoded") / corpus / "test.jsonl"
     table = generate_samples(corpus, args.model, cfg, args.out, test_pieces=test)
     print(table[["sample", "length", "ended", "decoded", "notes", "files"]].to_string(index=False))
@@ -218,6 +272,9 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(levelname)s %(name)s: %(message)s")
+    if args.command == "generate" and not args.verbose and "tensorflow" not in sys.modules:
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        _quiet_tensorflow()
     try:
         return _run(args)
     except TunesmithError as exc:

@@ -395,7 +395,7 @@ class GenerateConfig:
     primer: PrimerConfig = field(default_factory=PrimerConfig)
     render: bool = True           # audio (MP3, +WAV), score SVG and piano-roll PNG for every sample
     render_seconds: float = 60.0  # audio is cut after this many seconds
-    keep_wav: bool = False        # keep the lossless WAV beside the MP3 (10 MB a minute); with no MP3 encoder it is kept
+    keep_wav: bool = False        # keep the WAV beside the MP3 (10 MB a minute); kept anyway with no MP3 encoder
     retries: int = 0              # a sample that does not decode is generated again with the next seed
     cache: bool = False           # sample from the LSTM mixed with the cache the train stage fitted
 

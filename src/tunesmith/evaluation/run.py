@@ -77,11 +77,11 @@ def evaluate_track(track: str, *, model_dir: Path, vocab_dir: Path, encoded_dir:
     """
     from tunesmith import render
     from tunesmith.dataset import load_split
-    from tunesmith.evaluation.best_ngram import best_ngram_table, margin
     from tunesmith.evaluation import KneserNey
+    from tunesmith.evaluation.best_ngram import best_ngram_table, margin
     from tunesmith.evaluation.cache import load_cache
-    from tunesmith.evaluation.ngram_cache import kn_cache_row
     from tunesmith.evaluation.full_context import full_context_metrics
+    from tunesmith.evaluation.ngram_cache import kn_cache_row
     from tunesmith.models import predicts_every_position, recurrent_layer_names
     from tunesmith.training import load_model_bundle
 
@@ -172,7 +172,8 @@ def evaluate_track(track: str, *, model_dir: Path, vocab_dir: Path, encoded_dir:
     if whole and real_all:
         metrics["samples"]["mean_symbols"] = float(np.mean([len(s) for s in whole]))
         metrics["samples"]["real_mean_symbols"] = float(np.mean([len(s) for s in real_all]))
-        metrics["samples"]["length_ratio"] = metrics["samples"]["mean_symbols"] / metrics["samples"]["real_mean_symbols"]
+        samples = metrics["samples"]
+        samples["length_ratio"] = samples["mean_symbols"] / samples["real_mean_symbols"]
     playable = corpus.playability(whole)
     if playable is not None:
         metrics["playability"] = {k: v for k, v in playable.items() if k != "reasons"}

@@ -56,7 +56,7 @@ def render_samples(
     from tqdm import tqdm
 
     records = []
-    for row in tqdm(rows, desc=f"render {samples_dir.name}", unit="sample", leave=False):
+    for row in tqdm(rows, desc="render samples", unit="sample", leave=False):
         name = str(row.get("sample") or row.get("name"))
         stem = Path(name).stem
         found = {ext: samples_dir / f"{stem}.{ext}" for ext in ("mid", "abc", "musicxml", "txt")}

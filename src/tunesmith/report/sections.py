@@ -82,8 +82,11 @@ def headline(model: Mapping[str, Any], baselines, columns: Sequence[str], label:
              split: str) -> dict[str, Any] | None:
     """The model's first lower-is-better figure (its NLL) beside the best n-gram baseline's,
     as the parts of one sentence; None without an n-gram baseline."""
-    key = next((c for c in columns
-                if direction(c) < 0 and "perplexity" not in c.lower() and is_number(model.get(c))), None)
+    # the NLL in nats, as every other figure on the page; bits and perplexity only as a fallback
+    preferred = [c for c in ("nll", "event_nll") if c in columns and is_number(model.get(c))]
+    key = preferred[0] if preferred else next(
+        (c for c in columns if direction(c) < 0 and "perplexity" not in c.lower() and "bits" not in c.lower()
+         and is_number(model.get(c))), None)
     if key is None:
         return None
     ngrams = [(n, r[key]) for n, r in baselines if NGRAM.search(n) and is_number(r.get(key))]

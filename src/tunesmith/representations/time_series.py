@@ -79,20 +79,33 @@ def decode_events(symbols: Sequence[str], time_step: float | Fraction = 0.25) ->
     return [(p, d) for p, d in events]
 
 
-def to_stream(symbols: Sequence[str], time_step: float | Fraction = 0.25, *, title: str = ""):
-    """Decode symbols into a music21 Stream (notes and rests), as Vasudeva's save_melody."""
-    from music21 import metadata, note, stream
+def to_stream(symbols: Sequence[str], time_step: float | Fraction = 0.25, *, title: str = "",
+              sharps: int | None = 0):
+    """Decode symbols into a music21 Stream (notes and rests), as Vasudeva's save_melody.
+
+    ``sharps``: the key signature to engrave (0: C major / A minor, the key the essen track
+    transposes to; negative for flats), or None to guess it from the notes (music21's key
+    analysis). A note is spelled without an accidental object where its pitch needs none: music21
+    gives every MIDI-numbered note an explicit natural, which MusicXML then prints on most notes.
+    """
+    from music21 import key, metadata, note, stream
 
     part = stream.Stream()
     if title:
         part.metadata = metadata.Metadata(title=title)
     for pitch, duration in decode_events(symbols, time_step):
         element = note.Rest() if pitch is None else note.Note(pitch)
+        if pitch is not None and element.pitch.accidental is not None and element.pitch.accidental.name == "natural":
+            element.pitch.accidental = None
         element.duration.quarterLength = duration
         part.append(element)
+    if sharps is None:
+        sharps = part.analyze("key").sharps if part.notes else 0
+    part.insert(0, key.KeySignature(sharps))
     return part
 
 
-def decode(symbols: Sequence[str], time_step: float | Fraction = 0.25, *, title: str = ""):
+def decode(symbols: Sequence[str], time_step: float | Fraction = 0.25, *, title: str = "",
+           sharps: int | None = 0):
     """Symbols -> a music21 Stream (the shared name of `to_stream`)."""
-    return to_stream(symbols, time_step, title=title)
+    return to_stream(symbols, time_step, title=title, sharps=sharps)

@@ -43,8 +43,11 @@ class Essen(Track):
         return time_series.encode(events, cfg.time_step)
 
     def decode(self, symbols: Sequence[str], meta: Mapping[str, Any], *, title: str = ""):
-        """A music21 stream of notes and rests at the vocabulary's ``time_step``."""
-        return time_series.decode(symbols, meta.get("encode", {}).get("time_step", 0.25), title=title)
+        """A music21 stream of notes and rests at the vocabulary's ``time_step``, with the key signature
+        of C major / A minor when prepare transposed the songs there, else the one key analysis finds."""
+        transposed = (meta.get("prepare") or {}).get("transpose", True)
+        return time_series.decode(symbols, meta.get("encode", {}).get("time_step", 0.25), title=title,
+                                  sharps=0 if transposed else None)
 
     def write_music(self, symbols: Sequence[str], meta: Mapping[str, Any], stem: Path, files: list[str],
                     *, title: str) -> int:

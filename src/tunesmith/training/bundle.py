@@ -30,7 +30,7 @@ def vocab_fingerprint(vocab: Mapping[str, Any]) -> str:
 
 
 def _symbols(vocab: Mapping[str, Any]) -> list[str]:
-    """The vocabulary's symbols: >= 2 distinct strings, the end symbol among them.
+    """The vocabulary's symbols: >= 2 distinct strings.
 
     Raises:
         ArtifactError: naming the first symbol that breaks the rule (a duplicate would make two
@@ -46,9 +46,6 @@ def _symbols(vocab: Mapping[str, Any]) -> list[str]:
         if symbol in seen:
             raise ArtifactError(f"vocab symbol {symbol!r} appears twice (ids {symbols.index(symbol)} and {i})")
         seen.add(symbol)
-    end = (vocab.get("special") or {}).get("end") if isinstance(vocab.get("special"), Mapping) else None
-    if end is not None and end not in seen:
-        raise ArtifactError(f"vocab's end symbol {end!r} is not one of its symbols")
     return list(symbols)
 
 
