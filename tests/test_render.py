@@ -329,3 +329,18 @@ def test_render_samples_drops_the_wav_only_when_its_mp3_was_written(tmp_path, no
     monkeypatch.setattr(render.audio, "_mp3_command", lambda wav, mp3: None)
     [alone] = render.render_samples(samples, tmp_path / "alone", scores=False, keep_wav=False)
     assert alone["mp3"] is None and Path(alone["wav"]).is_file()
+
+
+@pytest.mark.skipif(shutil.which("lame") is None, reason="needs lame (make system-deps)")
+def test_mp3s_are_mono_at_48_kbps_and_a_cut_sample_says_so(scale_midi, tmp_path):
+    info = render.render_audio(scale_midi, tmp_path / "s.wav", max_seconds=1.0)
+    data = Path(info["mp3"]).read_bytes()
+    frame = next(i for i in range(len(data) - 4) if data[i] == 0xFF and (data[i + 1] & 0xFE) == 0xFA)
+    assert data[frame + 3] >> 6 == 3  # MPEG-1 layer III, channel mode: single channel
+    assert data[frame + 2] >> 4 == 3  # bitrate index 3 of MPEG-1 layer III: 48 kbit/s
+    assert info["seconds"] <= 1.0 < info["music_seconds"]
+
+    from tunesmith.report.sections import _audio_note
+
+    assert _audio_note({}, {"seconds": 95.2, "audio_seconds": 60.0}) == "audio: the first 60 s of 95 s"
+    assert _audio_note({}, {"seconds": 20.0, "audio_seconds": 20.0}) is None

@@ -252,7 +252,13 @@ def _write_sample_set(track, music, vocab, cfg, out_dir, primers, primer_ids, ou
         if cfg.render:  # to listen to and look at: audio, engraved score, piano roll
             from tunesmith.render import render_samples
 
-            render_samples(tmp, tmp, max_seconds=cfg.render_seconds, scores=music.scores, keep_wav=cfg.keep_wav)
+            rendered = render_samples(tmp, tmp, max_seconds=cfg.render_seconds, scores=music.scores,
+                                      keep_wav=cfg.keep_wav)
+            # how long each sample is, and how much of it the audio plays (render_seconds at most)
+            audio = {r["name"]: r.get("audio") or {} for r in rendered}
+            table["seconds"] = [round(float(audio.get(n, {}).get("music_seconds", 0.0)), 2) for n in table["sample"]]
+            table["audio_seconds"] = [round(float(audio.get(n, {}).get("seconds", 0.0)), 2) for n in table["sample"]]
+            table.to_csv(tmp / "samples.csv", index=False, lineterminator="\n")
         io.write_json(tmp / "generation.json", {"config": json.loads(json.dumps(asdict(cfg), default=dict)),
                                                 "tokens": new_tokens,
                                                 "cache": {"lambda": cache.lam, "theta": cache.theta}})

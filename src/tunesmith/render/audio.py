@@ -130,9 +130,14 @@ def _finish(audio: np.ndarray, sample_rate: int, seconds: float, peak_dbfs: floa
     return audio
 
 
+MP3_KBPS = 48
+"""The MP3s are mono at 48 kbit/s (360 kB a minute): one melody line or a piano preview needs no
+stereo image, and the report of the default run (48 samples, up to a minute each) stays small."""
+
+
 def _mp3_command(wav: Path, mp3: Path) -> list[str] | None:
     if exe := shutil.which("lame"):
-        return [exe, "--quiet", "-V", "2", str(wav), str(mp3)]
+        return [exe, "--quiet", "-a", "-m", "m", "-b", str(MP3_KBPS), str(wav), str(mp3)]
     if exe := shutil.which("ffmpeg"):
         return [
             exe,
@@ -144,8 +149,10 @@ def _mp3_command(wav: Path, mp3: Path) -> list[str] | None:
             str(wav),
             "-codec:a",
             "libmp3lame",
-            "-qscale:a",
-            "2",
+            "-ac",
+            "1",
+            "-b:a",
+            f"{MP3_KBPS}k",
             "-f",
             "mp3",
             str(mp3),
@@ -277,6 +284,7 @@ def render_audio(
         "wav": str(wav_path),
         "mp3": str(mp3_path) if wrote_mp3 else None,
         "seconds": len(audio) / sample_rate,
+        "music_seconds": float(end),  # the whole sample; "seconds" is what was rendered (max_seconds at most)
         "sample_rate": sample_rate,
         "channels": int(audio.shape[1]),
         "soundfont": str(font) if engine == "fluidsynth" else None,

@@ -189,6 +189,17 @@ def figures(corpus: str, title: str, entry: Mapping[str, Any], hists, assets: As
 _DOWNLOADS = (("midi", "MIDI"), ("abc", "ABC"), ("musicxml", "MusicXML"), ("txt", "symbols"), ("mp3", "MP3"))
 
 
+def _audio_note(sample: Mapping[str, Any], info: Mapping[str, Any]) -> str | None:
+    """What the player plays, when it is not the plain, whole sample: the synthesis fallback,
+    and the cut (``generate.<c>.render_seconds``) of a sample longer than it."""
+    notes = [(sample.get("audio") or {}).get("note") or ""]
+    whole, played = info.get("seconds"), info.get("audio_seconds")
+    if is_number(whole) and is_number(played) and played + 0.5 < whole:
+        notes.append(f"audio: the first {played:.0f} s of {whole:.0f} s")
+    text = "; ".join(n for n in notes if n)
+    return text or None
+
+
 def sample_card(corpus: str, sample: Mapping[str, Any], assets: Assets) -> dict[str, Any]:
     """One sample: tags, audio sources, score, piano roll, downloads and its text (shortened).
 
@@ -207,7 +218,7 @@ def sample_card(corpus: str, sample: Mapping[str, Any], assets: Assets) -> dict[
                  if v not in (None, "") and not isinstance(v, (dict, list))],
         "error": sample.get("error") or "",
         "sources": [(href, kind) for href, kind in ((mp3, "audio/mpeg"), (wav, "audio/wav")) if href],
-        "note": (sample.get("audio") or {}).get("note") if (mp3 or wav) else None,
+        "note": _audio_note(sample, info) if (mp3 or wav) else None,
         "svg": assets.add(corpus, sample.get("svg")),
         "png": assets.add(corpus, sample.get("png")),
         "links": [(href, label) for key, label in _DOWNLOADS if (href := assets.add(corpus, sample.get(key)))]
