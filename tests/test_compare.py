@@ -349,7 +349,7 @@ def test_compare_compares_seed_means_when_both_sides_have_them(tmp_path):
     alpha, beta = (r for r in _tables(proc.stdout, "Headline metrics") if "model.nll" in r[0])
     # band of two 3-seed means with sd 0.01: 2 x 0.01 x sqrt(2/3) = 0.0163
     assert alpha[1:] == ["1", "0.9500", "-0.0500", "workspace", "±0.0163 (means of 3 and 3 seeds)"]
-    assert beta[1:4] == ["1", "1", "0"] and beta[4] == "same"  # the means are compared, not the single runs
+    assert beta[1:4] == ["1", "1", "0"] and beta[4] == "within noise"  # the means, not the single runs
 
 
 def test_sweeps_out_that_is_a_file_and_an_unknown_metric_are_one_line(repo, tmp_path):

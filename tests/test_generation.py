@@ -233,3 +233,36 @@ def test_parse_primer_names_the_nearest_symbols():
         ValueError, match="primer mode must be one of start, symbols, chars, got 'notes'"
     ):
         parse_primer("60", ESSEN, mode="notes")
+
+
+@pytest.mark.parametrize(("track", "meta", "unit"), [
+    ("essen", {"encode": {"time_step": 0.25}}, (None, 16)),
+    ("nottingham", {}, ("|", 1)),
+    ("classical", {"representation": "notes_per_frame", "prepare": {"frames_per_beat": 4}}, ("|", 16)),
+    ("classical", {"representation": "pianoroll", "prepare": {"frames_per_beat": 2}}, (None, 8)),
+])
+def test_each_track_says_how_to_count_bars(track, meta, unit):
+    from tunesmith.tracks import get_track
+
+    assert get_track(track).bar_unit(meta) == unit
+
+
+def test_generation_stops_after_max_bars_of_new_music():
+    from tunesmith.generation import generate
+    from tunesmith.models import ModelConfig, build_model
+
+    keras.utils.set_random_seed(0)
+    symbols = ["<end>", "|", "60", "62", "64"]
+    cfg = ModelConfig(units=8, embedding_dim=4, dropout=0.0)
+    model = build_model(cfg, len(symbols), window=None)
+
+    def never_end(logits, rng):  # every token but the end token, at random: no sample ends by itself
+        return rng.integers(1, len(symbols), size=logits.shape[0])
+
+    out = generate(model, cfg, symbols, primer_ids=[0, 1, 2], num_samples=3, max_length=500, sampler=never_end,
+                   seed=1, end_id=0, window=8, max_units=6, unit_id=1)
+    for sample in out:
+        assert sample.count(1) == 6 and sample[-1] == 1 and len(sample) < 500  # six bar lines, then stop
+    every = generate(model, cfg, symbols, primer_ids=[0], num_samples=2, max_length=500, sampler=never_end,
+                     seed=1, end_id=0, window=8, max_units=16)
+    assert [len(s) for s in every] == [16, 16]  # every token one unit: 16 tokens

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fractions import Fraction as F
 
+import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -140,3 +141,27 @@ def test_essen_scores_print_accidentals_only_where_the_pitch_needs_one(melody, a
     xml = (tmp_path / "s.musicxml").read_text()
     assert xml.count("<accidental>") == accidentals
     assert "<fifths>0</fifths>" in xml  # the key signature of C major, where prepare transposed the songs
+
+
+def test_the_primer_is_marked_in_the_score_and_shaded_in_the_piano_roll(tmp_path):
+    from matplotlib.image import imread
+
+    from tunesmith.render import plot_piano_roll
+    from tunesmith.samples import primer_beats
+    from tunesmith.tracks import get_track
+
+    essen = get_track("essen")
+    meta = {"encode": {"time_step": 0.25}, "prepare": {"transpose": True}}
+    primer = "67 _ _ _ 72 _ _ _".split()
+    files: list[str] = []
+    essen.write_music([*primer, *"71 _ 69 _ 67 _ _ _".split()], meta, tmp_path / "s", files, title="t",
+                      primer_length=len(primer))
+    xml = (tmp_path / "s.musicxml").read_text()
+    assert xml.count("<words") == 1 and "model begins</words>" in xml
+    assert primer_beats(essen, meta, primer) == 2.0  # eight 16th notes
+    assert primer_beats(get_track("nottingham"), {}, list("M:6/8\nL:1/8\nK:")) == 0.0  # a header: no music
+    shaded = imread(plot_piano_roll(tmp_path / "s.mid", tmp_path / "shaded.png", primer_beats=2.0))
+    plain = imread(plot_piano_roll(tmp_path / "s.mid", tmp_path / "plain.png"))
+    grey = (np.abs(shaded[..., 0] - shaded[..., 1]) < 0.02) & (shaded[..., 0] < 0.95) & (shaded[..., 0] > 0.6)
+    grey_plain = (np.abs(plain[..., 0] - plain[..., 1]) < 0.02) & (plain[..., 0] < 0.95) & (plain[..., 0] > 0.6)
+    assert grey.sum() > grey_plain.sum() + 2000  # the primer's span is shaded

@@ -114,7 +114,7 @@ class MetricRow:
         delta = self.delta
         if delta is None or not self.direction:
             return ""
-        if delta == 0:
+        if delta == 0 and self.band is None:
             return "same"
         return verdict(delta, self.band, self.direction)
 

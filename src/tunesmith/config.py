@@ -390,6 +390,7 @@ class GenerateConfig:
 
     num_samples: int = 8
     max_length: int = 512
+    max_bars: int = 0             # a sample stops after this many 4/4 bars of new music (0: max_length only)
     seed: int = 0
     sampler: SamplerConfig = field(default_factory=SamplerConfig)
     primer: PrimerConfig = field(default_factory=PrimerConfig)
@@ -412,6 +413,8 @@ class GenerateConfig:
             raise ValueError(f"num_samples must be >= 1, got {self.num_samples}")
         if self.max_length < 1:
             raise ValueError(f"max_length must be >= 1, got {self.max_length}")
+        if self.max_bars < 0:
+            raise ValueError(f"max_bars must be >= 0, got {self.max_bars}")
 
 
 @dataclass(frozen=True)

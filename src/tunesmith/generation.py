@@ -273,6 +273,8 @@ def generate(
     end_id: int,
     window: int,
     cache=None,
+    max_units: int = 0,
+    unit_id: int | None = None,
 ) -> list[list[int]]:
     """Generate ``num_samples`` continuations of ``primer_ids`` as one batch.
 
@@ -293,6 +295,9 @@ def generate(
         cache: a fitted :class:`tunesmith.evaluation.cache.Cache` (the model
             folder's ``cache.json``): sample from the LSTM mixed with a cache
             over the sample so far; None or ``lam == 0``: the LSTM alone.
+        max_units, unit_id: a sample also stops after ``max_units`` time units of new
+            music (0: no such limit), one unit per ``unit_id`` token, or per token when
+            ``unit_id`` is None (`tunesmith.tracks.Track.bar_unit` gives them in bars).
 
     Returns:
         ``num_samples`` lists of new token ids (the primer is not repeated):
@@ -324,13 +329,15 @@ def generate(
     out = np.full((num_samples, max_length), end_id, dtype=np.int64)
     lengths = np.full(num_samples, max_length, dtype=np.int64)
     finished = np.zeros(num_samples, dtype=bool)
+    units = np.zeros(num_samples, dtype=np.int64)
     for t in tqdm(range(max_length), desc="generate", unit="tok", leave=False):
         ids = np.asarray(sampler(logits, rng), dtype=np.int64)
         # finished rows keep being stepped (the batch stays rectangular); their
         # tokens are discarded by the lengths below
         ids = np.where(finished, end_id, ids)
         out[:, t] = ids
-        newly = ~finished & (ids == end_id)
+        units += 1 if unit_id is None else (ids == unit_id)
+        newly = ~finished & ((ids == end_id) | ((max_units > 0) & (units >= max_units)))
         lengths[newly] = t + 1
         finished |= newly
         if finished.all():

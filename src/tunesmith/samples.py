@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 
 
 def write_sample(track: str | Track, symbols: Sequence[str], meta: dict, stem: Path,
-                 *, title: str = "") -> dict[str, Any]:
+                 *, title: str = "", primer_length: int = 0) -> dict[str, Any]:
     """Decode one generated sample and write its music files next to ``stem`` (which files is
     the track's choice, :meth:`tunesmith.tracks.Track.write_music`).
 
@@ -33,7 +33,7 @@ def write_sample(track: str | Track, symbols: Sequence[str], meta: dict, stem: P
     stem.parent.mkdir(parents=True, exist_ok=True)
     files: list[str] = []
     try:
-        n = get_track(track).write_music(symbols, meta, stem, files, title=title)
+        n = get_track(track).write_music(symbols, meta, stem, files, title=title, primer_length=primer_length)
     except MusicInputError as exc:
         log.warning("%s does not decode: %s", stem.name, exc)
         return {"decoded": False, "error": str(exc), "notes": 0, "files": files}
@@ -117,6 +117,30 @@ def check_budget(track: str, cfg, primer_length: int) -> None:
                               f"{GENERATION_BUDGET:,} per call: generate fewer or shorter samples")
 
 
+def primer_beats(music: Track, meta, primer: Sequence[str]) -> float:
+    """How long a primer lasts, in beats (quarter notes), counted by the track's time units
+    (`tunesmith.tracks.Track.bar_unit`); 0.0 for a track that cannot tell or a header-only primer."""
+    unit = music.bar_unit(meta)
+    if unit is None or not primer:
+        return 0.0
+    symbol, per_bar = unit
+    count = len(primer) if symbol is None else sum(1 for s in primer if s == symbol)
+    return round(4.0 * count / per_bar, 3)
+
+
+def _bar_limit(track: str, music: Track, cfg, vocab, symbols: Sequence[str]) -> tuple[int, int | None]:
+    """``(max_units, unit_id)`` for `tunesmith.generation.generate` from ``generate.<c>.max_bars``."""
+    if not cfg.max_bars:
+        return 0, None
+    unit = music.bar_unit(vocab)
+    if unit is None:
+        raise ConfigError(f"generate.{track}.max_bars: the {track} track cannot count bars; set it to 0")
+    symbol, per_bar = unit
+    if symbol is not None and symbol not in symbols:
+        raise ConfigError(f"generate.{track}.max_bars: the vocabulary has no {symbol!r} to count bars by")
+    return cfg.max_bars * per_bar, (None if symbol is None else list(symbols).index(symbol))
+
+
 def check_samples_folder(out_dir: Path, model_dir: Path) -> None:
     """Refuse an output folder that is, holds or lies inside the model folder, that is a
     symbolic link, or that tunesmith did not write (see :func:`tunesmith.io.check_replaceable`)."""
@@ -175,6 +199,7 @@ def generate_samples(track: str, model_dir: Path, cfg, out_dir: Path, *,
     except ValueError as exc:
         raise ConfigError(f"generate.{track}.primer: {exc}") from exc
     check_budget(track, cfg, max(map(len, primer_ids)))
+    max_units, unit_id = _bar_limit(track, music, cfg, vocab, symbols)
 
     groups: dict[tuple[int, ...], list[int]] = {}
     for i, ids in enumerate(primer_ids):
@@ -187,7 +212,7 @@ def generate_samples(track: str, model_dir: Path, cfg, out_dir: Path, *,
         try:
             return generate(model, model_cfg, symbols, primer_ids=list(ids), num_samples=n,
                             max_length=cfg.max_length, sampler=sampler, seed=seed, end_id=end_id,
-                            window=train_cfg.window, cache=cache)
+                            window=train_cfg.window, cache=cache, max_units=max_units, unit_id=unit_id)
         except ValueError as exc:  # what the sampler cannot do with these logits, named
             raise ConfigError(f"generate.{track}.sampler: {exc}") from exc
 
@@ -219,7 +244,8 @@ def _write_sample_set(track, music, vocab, cfg, out_dir, primers, primer_ids, ou
             primer = primers[i]
             sample_symbols = [*primer, *(symbols[t] for t in outputs[i])]
             stem = tmp / f"sample_{i:03d}"
-            info = write_sample(track, sample_symbols, vocab, stem, title=f"tunesmith {track} {i}")
+            info = write_sample(track, sample_symbols, vocab, stem, title=f"tunesmith {track} {i}",
+                                    primer_length=len(primer))
             rejected = []
             while not info["decoded"] and len(rejected) < cfg.retries:
                 # a sample that is not music is never kept silently: generate it again with the next seed
@@ -228,7 +254,8 @@ def _write_sample_set(track, music, vocab, cfg, out_dir, primers, primer_ids, ou
                 outputs[i] = sample(primer_ids[i], 1, seeds[i])[0]
                 new_tokens += len(outputs[i])
                 sample_symbols = [*primer, *(symbols[t] for t in outputs[i])]
-                info = write_sample(track, sample_symbols, vocab, stem, title=f"tunesmith {track} {i}")
+                info = write_sample(track, sample_symbols, vocab, stem, title=f"tunesmith {track} {i}",
+                                    primer_length=len(primer))
             io.write_text(stem.with_suffix(".txt"), music.sample_text(sample_symbols))
             rows.append({
                 "sample": stem.name,
@@ -240,6 +267,7 @@ def _write_sample_set(track, music, vocab, cfg, out_dir, primers, primer_ids, ou
                 "primer_mode": cfg.primer.mode,
                 "primer": music.join(primer),
                 "primer_length": len(primer),
+                "primer_beats": primer_beats(music, vocab, primer),
                 "length": len(outputs[i]),
                 "ended": bool(outputs[i]) and outputs[i][-1] == end_id,
                 "decoded": info["decoded"],

@@ -50,6 +50,7 @@ def plot_piano_roll(
     unit: str = "beats",
     max_seconds: float | None = None,
     title: str | None = None,
+    primer_beats: float = 0.0,
 ) -> Path:
     """Draw a MIDI file as a piano roll: one rectangle per note, time vs pitch.
 
@@ -63,6 +64,8 @@ def plot_piano_roll(
         unit: ``"beats"`` (quarter notes, from the file's tempo map) or ``"seconds"``.
         max_seconds: draw only notes starting before this time; None for all.
         title: the figure title; None for the file name.
+        primer_beats: the primer's length in beats (what the model was given, not what it
+            wrote): shaded grey and labelled, so a listener can tell where the model begins.
 
     Returns:
         ``png_path``.
@@ -116,6 +119,12 @@ def plot_piano_roll(
     else:
         ax.text(0.5, 0.5, "no notes", ha="center", va="center", transform=ax.transAxes)
         ax.set_yticks([])
+    if primer_beats > 0:
+        edge = primer_beats if unit == "beats" else pm.tick_to_time(int(round(primer_beats * pm.resolution)))
+        ax.axvspan(0, edge, color="#c9c9c9", alpha=0.45, zorder=0, linewidth=0)
+        ax.text(edge / 2, 1.0, "primer", transform=ax.get_xaxis_transform(), ha="center", va="bottom",
+                fontsize=8, color="#555555")
+        ax.set_xlim(0, max(ax.get_xlim()[1], edge * 1.01))
     ax.set_xlabel("time (beats)" if unit == "beats" else "time (s)")
     ax.set_ylabel("pitch")
     ax.grid(axis="y", color="#dddddd", linewidth=0.6)

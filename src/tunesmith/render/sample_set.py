@@ -87,7 +87,9 @@ def render_samples(
                     Path(audio["wav"]).unlink()  # written just above, by render_audio
                     audio = {**audio, "wav": None}
                 record.update(audio=audio, wav=audio["wav"], mp3=audio["mp3"])
-                record["png"] = str(plot_piano_roll(found["mid"], out_dir / f"{stem}.png"))
+                primer = row.get("primer_beats")
+                record["png"] = str(plot_piano_roll(found["mid"], out_dir / f"{stem}.png",
+                                                    primer_beats=float(primer) if primer not in (None, "") else 0.0))
             except ValueError as exc:
                 log.warning("sample %s not rendered: %s", stem, exc)
                 record["error"] = record["error"] or str(exc)

@@ -69,8 +69,10 @@ class Track(ABC):
 
     @abstractmethod
     def write_music(self, symbols: Sequence[str], meta: Mapping[str, Any], stem: Path, files: list[str],
-                    *, title: str) -> int:
+                    *, title: str, primer_length: int = 0) -> int:
         """Decode one sample and write its music files next to ``stem``, appending their names
+        (``primer_length``: how many of ``symbols`` the model was given, marked in a score where the
+        track engraves one)
         to ``files`` as each is written; return its number of notes.
 
         ``meta`` is the vocabulary (``vocab.json``: ``encode`` and ``prepare`` options).
@@ -100,6 +102,14 @@ class Track(ABC):
     def split_text(self, text: str) -> list[str]:
         """The symbols of a sample's ``.txt`` file (the inverse of :meth:`sample_text`)."""
         return list(text) if self.char_symbols else text.split()
+
+    # ---- length in bars
+
+    def bar_unit(self, meta: Mapping[str, Any]) -> tuple[str | None, int] | None:
+        """How to count bars of generated symbols (``generate.<c>.max_bars``): ``(symbol, per_bar)``,
+        the symbol that closes one time unit (None: every symbol is one) and how many units make a
+        4/4 bar; None when the track cannot tell."""
+        return None
 
     # ---- primers
 

@@ -54,8 +54,16 @@ class Classical(Track):
 
         return pianoroll.to_midi(frame_notes(symbols, meta), **_resolution(meta))
 
+    def bar_unit(self, meta: Mapping[str, Any]) -> tuple[str | None, int]:
+        """A frame end (notes per frame; every chord token is one frame) closes one frame: a 4/4 bar
+        is ``4 x frames_per_beat`` frames, or two seconds' worth at ``fs`` frames per second."""
+        res = _resolution(meta)
+        per_bar = 4 * int(res["frames_per_beat"]) if res["frames_per_beat"] else round(2 * float(res["fs"] or 8))
+        notes = meta.get("representation") == notes_per_frame.NAME
+        return (notes_per_frame.FRAME_END if notes else None), max(1, per_bar)
+
     def write_music(self, symbols: Sequence[str], meta: Mapping[str, Any], stem: Path, files: list[str],
-                    *, title: str) -> int:
+                    *, title: str, primer_length: int = 0) -> int:
         """``stem.mid``, on the grid the vocabulary was prepared with."""
         from tunesmith.representations import pianoroll
 

@@ -49,12 +49,24 @@ class Essen(Track):
         return time_series.decode(symbols, meta.get("encode", {}).get("time_step", 0.25), title=title,
                                   sharps=0 if transposed else None)
 
+    def bar_unit(self, meta: Mapping[str, Any]) -> tuple[str | None, int]:
+        """Every symbol is one ``time_step`` (a 16th note by default): 16 make a 4/4 bar."""
+        step = float(meta.get("encode", {}).get("time_step", 0.25))
+        return None, max(1, round(4 / step))
+
     def write_music(self, symbols: Sequence[str], meta: Mapping[str, Any], stem: Path, files: list[str],
-                    *, title: str) -> int:
+                    *, title: str, primer_length: int = 0) -> int:
         """``stem.mid`` and ``stem.musicxml``, at the vocabulary's ``time_step``."""
         stream = self.decode(symbols, meta, title=title or stem.name)
         if not stream.flatten().notes:
             raise MusicInputError("the sample holds no notes", reason="empty")
+        if 0 < primer_length < len(symbols):  # where the model's own music begins, above the staff
+            from music21 import expressions
+
+            mark = expressions.TextExpression("model begins")
+            mark.placement = "above"
+            step = float(meta.get("encode", {}).get("time_step", 0.25))
+            stream.insert(primer_length * step, mark)
         return m21.write_music21(stream, stem, files)
 
     def notes(self, symbols: Sequence[str], meta: Mapping[str, Any]) -> np.ndarray:

@@ -62,8 +62,12 @@ class Nottingham(Track):
         """A music21 score of the ABC text (``title`` is unused: the text carries its own)."""
         return abc_chars.decode(symbols)
 
+    def bar_unit(self, meta: Mapping[str, Any]) -> tuple[str | None, int]:
+        """ABC bar lines: each ``|`` character closes a bar (``||`` and ``:|:`` count as one each side)."""
+        return "|", 1
+
     def write_music(self, symbols: Sequence[str], meta: Mapping[str, Any], stem: Path, files: list[str],
-                    *, title: str) -> int:
+                    *, title: str, primer_length: int = 0) -> int:
         """``stem.abc`` always, then ``stem.mid`` and ``stem.musicxml`` when music21 parses the ABC."""
         text = abc_chars.decode_text(symbols)
         if not re.search(r"^X:", text, flags=re.M):
