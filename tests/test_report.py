@@ -210,12 +210,15 @@ def test_full_context_headline_with_the_window_figure_and_the_best_ngram_named()
     }
     table = comparison(metrics, "LSTM")
     names = [row["name"] for row in table["rows"]]
-    assert names[0] == "LSTM, full context of each piece" and table["rows"][0]["model"]
-    assert "LSTM, 64-token windows from a zero state" in names
-    assert "kn-7 (best n-gram: order chosen on validation)" in names
+    assert names[0] == "LSTM" and table["rows"][0]["model"]
+    assert "LSTM, fixed windows" in names and "kn-7 (best n-gram)" in names
+    # short row labels; what they mean is in the notes under the table
+    assert max(len(n) for n in names) <= 24
+    assert "best n-gram: the Kneser-Ney order chosen on validation" in table["notes"]
+    assert any("full context of its piece" in n and "64-token windows from a zero state" in n for n in table["notes"])
     # the headline is against the chosen n-gram: 1.5 - 1.2
     headline = table["headline"]
-    assert headline["label"] == "LSTM, full context of each piece" and headline["good"]
+    assert headline["label"] == "LSTM" and headline["good"]
     assert (headline["value"], headline["diff"], headline["pct"]) == ("1.2", "0.3000", " (20.0%)")
     assert headline["baseline"] == "kn-7"  # the table's row says how its order was chosen
 
@@ -233,14 +236,14 @@ def test_cached_headline_keeps_the_lstm_alone_and_meets_the_cached_ngram():
     }
     table = comparison(metrics, "LSTM")
     names = [row["name"] for row in table["rows"]]
-    label = "LSTM, full context of each piece + continuous cache (lambda 0.3, theta 0.5, chosen on validation)"
-    assert names[:3] == [label, "LSTM alone, full context of each piece", "LSTM, 64-token windows from a zero state"]
+    assert names[:3] == ["LSTM + cache", "LSTM alone", "LSTM, fixed windows"]
+    assert any("lambda 0.3 and theta 0.5, chosen on validation" in n for n in table["notes"])
     # the headline is against the strongest n-gram: the one with its own cache, 1.3 - 1.1
     assert (table["headline"]["baseline"], table["headline"]["diff"]) == ("kn-8 + cache", "0.2000")
     # an off cache (lambda 0) adds no row and no cache words to the label
     off = comparison({**metrics, "cache": {"lambda": 0.0, "theta": 1.0}}, "LSTM")
-    assert off["rows"][0]["name"] == "LSTM, full context of each piece"
-    assert "LSTM alone, full context of each piece" not in [r["name"] for r in off["rows"]]
+    assert off["rows"][0]["name"] == "LSTM"
+    assert "LSTM alone" not in [r["name"] for r in off["rows"]]
 
 
 def test_the_report_plays_the_mp3_and_copies_the_wav_only_when_it_is_the_sole_recording(tmp_path):
@@ -360,3 +363,19 @@ def test_the_headline_is_in_nats_even_when_bits_come_first():
                         "baselines": {"kn-3": {"bits_per_token": 2.0, "nll": 1.386}}}, "LSTM")
     head = table["headline"]
     assert head["metric"] == "NLL (nats/symbol)" and head["value"] == "1.142" and head["baseline_value"] == "1.386"
+
+
+def test_numbers_for_people_equal_columns_once_and_published_beside_the_lstm_alone():
+    from tunesmith.report.sections import comparison, published_table
+    from tunesmith.report.values import fmt
+
+    assert (fmt(49020.0), fmt(49020), fmt(1234567.8), fmt(0.5), fmt(1.2345)) == (
+        "49,020", "49,020", "1,234,568", "0.5000", "1.234")
+    table = comparison({"model": {"nll": 1.1, "accuracy": 0.6, "event_accuracy": 0.6},
+                        "baselines": {"kn-3": {"nll": 1.4, "accuracy": 0.5, "event_accuracy": 0.5}}}, "LSTM")
+    assert [c["key"] for c in table["columns"]] == ["nll", "accuracy"]  # no holds: one accuracy column
+    published = published_table({"source": "Reitman & Cho", "metric": "NLL", "values": {"validation": 1.72,
+                                                                                      "test": 1.65}},
+                                {"val": {"loss": 1.16}}, {"nll": 1.06}, {"nll": 1.21})
+    assert published["rows"] == [["validation", "1.72", "1.16"], ["test", "1.65", "1.21"]]  # no cache on either side
+    assert "alone" in published["ours"]

@@ -152,9 +152,9 @@ def test_the_primer_is_marked_in_the_score_and_shaded_in_the_piano_roll(tmp_path
 
     essen = get_track("essen")
     meta = {"encode": {"time_step": 0.25}, "prepare": {"transpose": True}}
-    primer = "67 _ _ _ 72 _ _ _".split()
+    primer = ["67", "_", "_", "_", "72", "_", "_", "_"]
     files: list[str] = []
-    essen.write_music([*primer, *"71 _ 69 _ 67 _ _ _".split()], meta, tmp_path / "s", files, title="t",
+    essen.write_music([*primer, *["71", "_", "69", "_", "67", "_", "_", "_"]], meta, tmp_path / "s", files, title="t",
                       primer_length=len(primer))
     xml = (tmp_path / "s.musicxml").read_text()
     assert xml.count("<words") == 1 and "model begins</words>" in xml

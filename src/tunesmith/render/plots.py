@@ -120,7 +120,7 @@ def plot_piano_roll(
         ax.text(0.5, 0.5, "no notes", ha="center", va="center", transform=ax.transAxes)
         ax.set_yticks([])
     if primer_beats > 0:
-        edge = primer_beats if unit == "beats" else pm.tick_to_time(int(round(primer_beats * pm.resolution)))
+        edge = primer_beats if unit == "beats" else pm.tick_to_time(round(primer_beats * pm.resolution))
         ax.axvspan(0, edge, color="#c9c9c9", alpha=0.45, zorder=0, linewidth=0)
         ax.text(edge / 2, 1.0, "primer", transform=ax.get_xaxis_transform(), ha="center", va="bottom",
                 fontsize=8, color="#555555")

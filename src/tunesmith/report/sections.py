@@ -39,28 +39,35 @@ def comparison(metrics: Mapping[str, Any], model_label: str) -> dict[str, Any] |
         return None
     model = model if isinstance(model, Mapping) else {}
     plain = baselines  # named as in the metrics, for the headline sentence
+    notes: list[str] = []
     best_ngram = metrics.get("best_ngram")
     if isinstance(best_ngram, Mapping) and best_ngram.get("name"):  # which order won, and where it was chosen
-        note = f" (best n-gram: order chosen on {best_ngram.get('chosen_on', 'validation')})"
-        baselines = [(n + note if n == best_ngram["name"] else n, r) for n, r in baselines]
+        baselines = [(n + " (best n-gram)" if n == best_ngram["name"] else n, r) for n, r in baselines]
+        notes.append(f"best n-gram: the Kneser-Ney order chosen on {best_ngram.get('chosen_on', 'validation')}")
     extra = []
     windows = metrics.get("model_windows")
     alone = metrics.get("model_no_cache")
     cache = metrics.get("cache") or {}
     cached = bool(model) and isinstance(alone, Mapping) and is_number(cache.get("lambda")) and cache["lambda"] > 0
+    base_label = model_label
     if cached:  # the LSTM without its cache, full context: the plain figure, beside the headline
-        extra.append((f"{model_label} alone, full context of each piece", dict(alone)))
+        extra.append((f"{base_label} alone", dict(alone)))
     if model and isinstance(windows, Mapping):  # the secondary figure, named as such
-        extra.append((f"{model_label}, {windows.get('context', 'fixed windows')}",
-                      {k: v for k, v in windows.items() if k != "context"}))
-        model_label = f"{model_label}, full context of each piece"
+        extra.append((f"{base_label}, fixed windows", {k: v for k, v in windows.items() if k != "context"}))
+        notes.append(f"{base_label} rows score every token with the full context of its piece; "
+                     f"fixed windows: {windows.get('context', 'windows from a zero state')}")
     if cached:
-        model_label += (f" + continuous cache (lambda {cache['lambda']:g}, theta {cache.get('theta', 0):g},"
-                        " chosen on validation)")
+        model_label = f"{base_label} + cache"
+        notes.append(f"cache: the continuous cache over the piece so far, lambda {cache['lambda']:g} and theta "
+                     f"{cache.get('theta', 0):g}, chosen on validation; the n-gram + cache row is the n-gram "
+                     "with its own cache, fitted the same way")
     rows = [(model_label, model), *extra, *baselines] if model else baselines
     columns: list[str] = []
     for _, row in rows:
         columns += [k for k, v in row.items() if is_number(v) and k not in columns]
+    for event, plain_key in (("event_accuracy", "accuracy"), ("event_nll", "nll")):
+        if event in columns and all(r.get(event) == r.get(plain_key) for _, r in rows):
+            columns.remove(event)  # a corpus without holds: every token is an event, the columns are equal
     best: dict[str, float] = {}
     for col in columns:
         values = [r[col] for _, r in rows if is_number(r.get(col)) and math.isfinite(r[col])]
@@ -75,6 +82,7 @@ def comparison(metrics: Mapping[str, Any], model_label: str) -> dict[str, Any] |
         ],
         "headline": headline(model, plain, columns, model_label, str(metrics.get("split", "test"))),
         "model_row": dict(model),
+        "notes": notes,
     }
 
 
@@ -108,17 +116,21 @@ def headline(model: Mapping[str, Any], baselines, columns: Sequence[str], label:
 
 
 def published_table(published: Mapping[str, Any], training: Mapping[str, Any],
-                    model_row: Mapping[str, Any]) -> dict[str, Any]:
-    """Published figures beside ours: train and validation loss of the saved epoch, the test NLL."""
+                    model_row: Mapping[str, Any], alone_row: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Published figures beside ours, like with like: the published model is an LSTM without any
+    cache, so ours is the LSTM alone on every split (train and validation loss of the saved
+    weights, the test NLL without the cache)."""
     values = published.get("values", {})
+    alone = alone_row if isinstance(alone_row, Mapping) and is_number(alone_row.get("nll")) else model_row
     ours = {
         "train": (training.get("train") or {}).get("loss") if training else None,
         "validation": (training.get("val") or {}).get("loss") if training else None,
-        "test": next((v for k, v in model_row.items() if "nll" in k.lower() and is_number(v)), None),
+        "test": alone.get("nll") if is_number(alone.get("nll")) else None,
     }
     return {
         "metric": published.get("metric", ""),
         "source": str(published.get("source", "published")),
+        "ours": "tunesmith, the LSTM alone (no cache)",
         "rows": [[split, fmt(values.get(split)), fmt(ours.get(split))] for split in values],
     }
 
@@ -276,8 +288,8 @@ def corpus_section(corpus: str, entry: Mapping[str, Any], assets: Assets) -> dic
         "split": metrics.get("split", "test"),
         "comparison": table,
         "seeds": seed_spread(entry.get("seeds"), entry.get("train_params") or {}),
-        "published": published_table(published, training, table["model_row"] if table else {})
-        if published else None,
+        "published": published_table(published, training, table["model_row"] if table else {},
+                                     metrics.get("model_no_cache")) if published else None,
         "tables": tables,
         "figures": figures(corpus, title, entry, hists, assets),
         "samples": [sample_card(corpus, s, assets) for s in entry.get("samples") or []],

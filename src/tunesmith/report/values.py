@@ -37,9 +37,13 @@ def fmt(value: Any) -> str:
             return "–"
         if math.isinf(value):
             return "∞" if value > 0 else "−∞"
-        if value != 0 and (abs(value) >= 1e5 or abs(value) < 1e-3):
-            return f"{value:.3e}"
-        return f"{value:.4g}" if abs(value) >= 1 else f"{value:.4f}"
+        if value.is_integer() and abs(value) >= 1000:
+            return f"{value:,.0f}"  # 49,020 tokens, not 4.902e+04
+        if abs(value) >= 1e5:
+            return f"{value:,.0f}"
+        if value != 0 and abs(value) < 1e-3:
+            return f"{value:.1e}"
+        return f"{value:,.4g}" if abs(value) >= 1 else f"{value:.4f}"
     if isinstance(value, (list, tuple)):
         shown = ", ".join(fmt(v) for v in value[:12])
         return f"[{shown}{', …' if len(value) > 12 else ''}]"
