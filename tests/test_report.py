@@ -379,3 +379,16 @@ def test_numbers_for_people_equal_columns_once_and_published_beside_the_lstm_alo
                                 {"val": {"loss": 1.16}}, {"nll": 1.06}, {"nll": 1.21})
     assert published["rows"] == [["validation", "1.72", "1.16"], ["test", "1.65", "1.21"]]  # no cache on either side
     assert "alone" in published["ours"]
+
+
+def test_sample_tags_say_what_sets_a_sample_apart_and_the_settings_are_said_once():
+    from tunesmith.report.sections import _tags, sample_settings
+
+    info = {"seed": 3, "sampler": "top_p", "temperature": 1.0, "primer_mode": "test", "primer": "60 64 |",
+            "primer_length": 3, "primer_beats": 4.0, "length": 2400, "ended": False, "decoded": True,
+            "notes": 310, "seconds": 64.2, "audio_seconds": 60.0, "attempts": 1, "rejected": ""}
+    tags = _tags(info)
+    assert tags == ["seed: 3", "length: 2,400", "ended: no", "decoded: yes", "notes: 310", "64 s"]
+    settings = sample_settings([{"info": info}, {"info": {**info, "seconds": 40.0}}])
+    assert settings.startswith("sampler top_p; temperature 1; primer: test (60 64 |)")
+    assert "the first 2.0 s of 52 s on average" in settings

@@ -201,6 +201,43 @@ def figures(corpus: str, title: str, entry: Mapping[str, Any], hists, assets: As
 _DOWNLOADS = (("midi", "MIDI"), ("abc", "ABC"), ("musicxml", "MusicXML"), ("txt", "symbols"), ("mp3", "MP3"))
 
 
+SHARED = ("sampler", "temperature", "primer_mode", "primer", "primer_length", "primer_beats", "attempts",
+          "rejected", "audio_seconds")
+"""samples.csv columns said once per track (`sample_settings`), or inside other tags, not on every card."""
+
+
+def _tags(info: Mapping[str, Any]) -> list[str]:
+    """What sets one sample apart: its seed, length in symbols and seconds, whether it ended and decoded."""
+    tags = [f"{k}: {short(fmt(v))}" for k, v in info.items()
+            if k not in SHARED and k != "seconds" and v not in (None, "") and not isinstance(v, (dict, list))]
+    if is_number(info.get("seconds")) and info["seconds"] > 0:
+        tags.append(f"{info['seconds']:.0f} s")
+    if is_number(info.get("attempts")) and info["attempts"] > 1:
+        tags.append(f"attempts: {info['attempts']}")
+    return tags
+
+
+def sample_settings(samples: Sequence[Mapping[str, Any]]) -> str:
+    """The generation settings every sample shares, in one sentence, with the primer's share of the music."""
+    infos = [s.get("info") or {} for s in samples]
+    if not infos:
+        return ""
+    first = infos[0]
+    parts = [f"sampler {first.get('sampler', '?')}"]
+    if is_number(first.get("temperature")):
+        parts.append(f"temperature {first['temperature']:g}")
+    if first.get("primer_mode"):
+        parts.append(f"primer: {first['primer_mode']}" + (f" ({short(str(first['primer']))})" if first.get("primer")
+                                                          else ""))
+    beats = [i.get("primer_beats") for i in infos if is_number(i.get("primer_beats"))]
+    seconds = [i.get("seconds") for i in infos if is_number(i.get("seconds")) and i["seconds"] > 0]
+    if beats and seconds and max(beats) > 0:
+        primer_s = sum(beats) / len(beats) * 0.5  # beats at 120 a minute, the samples' MIDI tempo
+        parts.append(f"the primer (shaded in each piano roll) is the first {primer_s:.1f} s of "
+                     f"{sum(seconds) / len(seconds):.0f} s on average: the rest is the model's")
+    return "; ".join(parts) + "."
+
+
 def _audio_note(sample: Mapping[str, Any], info: Mapping[str, Any]) -> str | None:
     """What the player plays, when it is not the plain, whole sample: the synthesis fallback,
     and the cut (``generate.<c>.render_seconds``) of a sample longer than it."""
@@ -226,8 +263,7 @@ def sample_card(corpus: str, sample: Mapping[str, Any], assets: Assets) -> dict[
     card = {
         "id": f"{slug(corpus)}-{slug(name)}",
         "title": str(sample.get("title") or name),
-        "tags": [f"{k}: {short(fmt(v))}" for k, v in info.items()
-                 if v not in (None, "") and not isinstance(v, (dict, list))],
+        "tags": _tags(info),
         "error": sample.get("error") or "",
         "sources": [(href, kind) for href, kind in ((mp3, "audio/mpeg"), (wav, "audio/wav")) if href],
         "note": _audio_note(sample, info) if (mp3 or wav) else None,
@@ -293,4 +329,5 @@ def corpus_section(corpus: str, entry: Mapping[str, Any], assets: Assets) -> dic
         "tables": tables,
         "figures": figures(corpus, title, entry, hists, assets),
         "samples": [sample_card(corpus, s, assets) for s in entry.get("samples") or []],
+        "sample_settings": sample_settings(entry.get("samples") or []),
     }
