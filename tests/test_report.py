@@ -392,3 +392,17 @@ def test_sample_tags_say_what_sets_a_sample_apart_and_the_settings_are_said_once
     settings = sample_settings([{"info": info}, {"info": {**info, "seconds": 40.0}}])
     assert settings.startswith("sampler top_p; temperature 1; primer: test (60 64 |)")
     assert "the first 2.0 s of 52 s on average" in settings
+
+
+def test_the_samples_are_described_in_words_from_the_metrics():
+    import json
+
+    from tunesmith.report.sections import music_in_words
+
+    metrics = json.loads((Path(__file__).resolve().parents[1] / "data/metrics/nottingham/evaluate.json").read_text())
+    words = " ".join(music_in_words(metrics))
+    music, play = metrics["music"], metrics["playability"]
+    assert f"{music['generated_scale_consistency']:.0%} of the samples' notes fit" in words
+    assert f"Bars: {play['bar_rate']:.0%} of the tunes keep every bar" in words
+    assert f"{music['generated_pitch_range']:.0f} semitones" in words
+    assert music_in_words({}) == []

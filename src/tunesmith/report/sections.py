@@ -217,6 +217,42 @@ def _tags(info: Mapping[str, Any]) -> list[str]:
     return tags
 
 
+def _share(x: float) -> str:
+    return f"{x:.0%}"
+
+
+def music_in_words(metrics: Mapping[str, Any]) -> list[str]:
+    """Two to four sentences a musician reads: how the samples compare with the real held-out
+    pieces in key and scale, bars, range, rhythm and length, from evaluate.json's figures."""
+    music = metrics.get("music") or {}
+    out = []
+    g, r = music.get("generated_scale_consistency"), music.get("real_scale_consistency")
+    overlap = music.get("pitch_class_hist_overlap")
+    if is_number(g) and is_number(r):
+        text = (f"Key and scale: {_share(g)} of the samples' notes fit the best-matching major or minor scale, "
+                f"against {_share(r)} in the real pieces")
+        if is_number(overlap):
+            text += f"; their pitch classes overlap the real ones' by {_share(overlap)}"
+        out.append(text + ".")
+    play, real_play = metrics.get("playability") or {}, metrics.get("playability_real") or {}
+    if is_number(play.get("bar_rate")):
+        real = f" (the real tunes: {_share(real_play['bar_rate'])})" if is_number(real_play.get("bar_rate")) else ""
+        out.append(f"Bars: {_share(play['bar_rate'])} of the tunes keep every bar the length their meter "
+                   f"asks{real}, and {_share(play.get('parse_rate', 0))} are read by music21.")
+    gr, rr = music.get("generated_pitch_range"), music.get("real_pitch_range")
+    rhythm = music.get("note_length_hist_overlap")
+    if is_number(gr) and is_number(rr):
+        text = f"Range: {gr:.0f} semitones from lowest to highest note on average, against {rr:.0f} in the real pieces"
+        if is_number(rhythm):
+            text += f"; rhythm: the note lengths overlap the real ones' by {_share(rhythm)}"
+        out.append(text + ".")
+    samples = metrics.get("samples") or {}
+    if is_number(samples.get("length_ratio")):
+        out.append(f"Length: the samples are {samples['length_ratio']:.2f} times as long as the real pieces, "
+                   f"counted in symbols; {samples.get('ended', 0)} of {samples.get('count', 0)} ended by themselves.")
+    return out
+
+
 def sample_settings(samples: Sequence[Mapping[str, Any]]) -> str:
     """The generation settings every sample shares, in one sentence, with the primer's share of the music."""
     infos = [s.get("info") or {} for s in samples]
@@ -330,4 +366,5 @@ def corpus_section(corpus: str, entry: Mapping[str, Any], assets: Assets) -> dic
         "figures": figures(corpus, title, entry, hists, assets),
         "samples": [sample_card(corpus, s, assets) for s in entry.get("samples") or []],
         "sample_settings": sample_settings(entry.get("samples") or []),
+        "music_words": music_in_words(metrics),
     }
