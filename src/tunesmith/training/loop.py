@@ -340,7 +340,8 @@ def _run_epochs(
     only moves the averaging phase forward: exactly ``average_epochs`` more epochs
     then run and are averaged, so rounding noise never cancels the average.
     """
-    verbose: str | int = "auto" if sys.stdout.isatty() else 2
+    # a terminal gets Keras's progress bar; a log gets tunesmith's one line per epoch, not Keras's "Epoch 8/8" too
+    verbose: str | int = "auto" if sys.stdout.isatty() else 0
     epoch = run.start_epoch
     while epoch < averaging.last_epoch(cfg, run.stop_epoch):
         train_ds = _epoch_batches(train_ids, end_id, cfg, target, stride, epoch)
