@@ -67,7 +67,7 @@ def test_a_sample_that_is_not_music_is_generated_again_with_the_next_seed(tmp_pa
             return [[4 if j == 1 else 2, 0] for j in range(num_samples)]
         return [[4, 0]] if seed == 1 else [[3, 0]]
 
-    def fake_write(track, sample_symbols, meta, stem, *, title=""):
+    def fake_write(track, sample_symbols, meta, stem, *, title="", primer_length=0):
         ok = "Q" not in sample_symbols
         stem.with_suffix(".abc").write_text("".join(sample_symbols))
         return {"decoded": ok, "error": "" if ok else "music21 cannot parse Q", "notes": int(ok), "files": []}
