@@ -29,7 +29,26 @@ PROBE = """<script>
       audio: auds.length,
       badAudio: auds.filter(function (a) { return a.readyState < 1; })
                     .map(function (a) { return a.currentSrc || a.innerHTML; }),
-      durations: auds.map(function (a) { return a.duration; })});
+      durations: auds.map(function (a) { return a.duration; }),
+      // blocks that stick out of the card or section holding them (after opening every details)
+      overflow: (function () {
+        Array.prototype.forEach.call(document.querySelectorAll('details'), function (d) { d.open = true; });
+        var bad = [];
+        Array.prototype.forEach.call(document.querySelectorAll('.card, pre, table, img, figure, audio, .tags, p'),
+          function (el) {
+            var up = el.parentElement;
+            var box = (up && (up.closest('.card') || up.closest('.tables > div') || up.closest('section'))) ||
+                      document.body;
+            var a = el.getBoundingClientRect(), b = box.getBoundingClientRect();
+            if (a.width > 0 && a.right > b.right + 1) {
+              bad.push(el.tagName.toLowerCase() + ' in ' + (box.className || box.tagName) + ': ' +
+                       Math.round(a.right - b.right) + ' px');
+            }
+          });
+        return bad;
+      })(),
+      pageWidth: document.documentElement.scrollWidth,
+      viewport: window.innerWidth});
     document.body.appendChild(out);
   }
   window.addEventListener('load', check);
@@ -44,8 +63,9 @@ def chromium() -> str | None:
     return None
 
 
-def probe(page: Path, profile: Path) -> tuple[dict, list[str]]:
-    """Load ``page`` plus PROBE in headless Chromium: the probe's verdict, the console lines."""
+def probe(page: Path, profile: Path, width: int = 1280) -> tuple[dict, list[str]]:
+    """Load ``page`` plus PROBE in headless Chromium, ``width`` CSS pixels wide: the probe's
+    verdict, the console lines."""
     probed = page.with_name(f"probe-{page.name}")
     probed.write_text(
         page.read_text(encoding="utf-8").replace("</body>", PROBE + "</body>"), encoding="utf-8"
@@ -64,6 +84,7 @@ def probe(page: Path, profile: Path) -> tuple[dict, list[str]]:
         "--enable-logging=stderr",
         "--v=0",
         "--virtual-time-budget=15000",
+        f"--window-size={width},900",
         "--dump-dom",
         probed.resolve().as_uri(),
     ]

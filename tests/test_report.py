@@ -184,6 +184,14 @@ def test_browser_loads_every_image_and_audio(index, tmp_path):
 
 
 @needs_chromium
+@pytest.mark.parametrize("width", [1280, 390])  # a desktop, a phone
+def test_no_block_overflows_its_card(index, tmp_path, width):
+    result, _ = probe(index, tmp_path / "profile", width=width)
+    assert result["overflow"] == [], result["overflow"]
+    assert result["pageWidth"] <= result["viewport"]  # nothing makes the page scroll sideways
+
+
+@needs_chromium
 def test_browser_probe_catches_broken_pages(tmp_path):
     # the check above would be worthless if the probe could not see failures
     page = tmp_path / "broken.html"
