@@ -18,7 +18,8 @@ def main(args, params: dict) -> None:
     from tunesmith.report import write_report
 
     write_report(args.corpora, args.out, metrics_dir=args.metrics, eval_dir=args.eval, models_dir=args.models,
-                 live_dir=args.live, samples_dir=args.samples, train_params=params.get("train", {}))
+                 live_dir=args.live, samples_dir=args.samples, train_params=params.get("train", {}),
+                 benchmark_metrics=args.benchmark_metrics)
 
 
 if __name__ == "__main__":
@@ -27,6 +28,8 @@ if __name__ == "__main__":
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--corpora", nargs="+", choices=TRACKS, default=list(TRACKS))
     p.add_argument("--params", type=Path, default=Path("params.yaml"))
+    p.add_argument("--benchmark-metrics", type=Path, default=None,
+                   help="benchmark/data/metrics: <set>/evaluate.json of make benchmark, where it has run")
     for name, what in (("metrics", "data/metrics: <corpus>/evaluate.json (and seeds.json, from make noise)"),
                        ("eval", "data/eval: <corpus>/ plots and histograms.json"),
                        ("models", "data/models: <corpus>/metrics.json"),

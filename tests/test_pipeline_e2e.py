@@ -113,8 +113,9 @@ def repo(tmp_path_factory) -> Path:
     repo.mkdir()
     for name in ("dvc.yaml", "params.yaml", "pyproject.toml"):
         shutil.copy(ROOT / name, repo / name)
-    for name in ("stages", "src"):
+    for name in ("stages", "src", "benchmark/data/metrics"):  # the report shows the benchmark table too
         shutil.copytree(ROOT / name, repo / name, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / ".dvcignore", repo / ".dvcignore")
     subprocess.run(["git", "init", "-q"], cwd=repo, check=True)
     _dvc(repo, "init", "-q")
     _dvc(repo, "config", "core.analytics", "false")

@@ -414,3 +414,17 @@ def test_the_samples_are_described_in_words_from_the_metrics():
     assert f"Bars: {play['bar_rate']:.0%} of the tunes keep every bar" in words
     assert f"{music['generated_pitch_range']:.0f} semitones" in words
     assert music_in_words({}) == []
+
+
+def test_the_benchmark_table_shows_the_published_rows_and_ours_where_it_ran(tmp_path):
+    from tunesmith.io import write_json
+    from tunesmith.report.entries import benchmark_table
+
+    empty = benchmark_table(tmp_path)
+    assert empty["ran"] == [] and [r["model"] for r in empty["rows"]][:3] == ["RNN", "RNN-RBM", "RNN-NADE"]
+    assert not any(r["ours"] for r in empty["rows"])
+    write_json(tmp_path / "bl_jsb" / "evaluate.json", {"test": {"lstm": {"nll_per_frame": 4.77}}})
+    ran = benchmark_table(tmp_path)
+    ours = [r for r in ran["rows"] if r["ours"]]
+    assert ran["ran"] == ["JSB Chorales"] and len(ours) == 1
+    assert ours[0]["cells"] == ["—", "4.77", "—", "—"] and "one seed" in ours[0]["model"]

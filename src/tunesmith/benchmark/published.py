@@ -37,6 +37,20 @@ OURS = (
 """Keys of ``evaluate.json``'s ``test`` section shown in the table, with their row labels."""
 
 
+def table_rows(results: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """The benchmark table as plain data for the HTML report: ``head`` (the set names), ``rows``
+    (published first, each ``{"model", "cells", "source", "ours"}``) and ``sources``."""
+    rows = [{"model": name, "cells": [_cell(row["nll"][b]) for b in ORDER], "source": row["source"], "ours": False}
+            for name, row in PUBLISHED.items()]
+    for key, label in OURS:
+        cells = [_cell(e["nll_per_frame"]) if (e := results.get(b, {}).get("test", {}).get(key)) else "—"
+                 for b in ORDER]
+        if any(c != "—" for c in cells):
+            rows.append({"model": f"{label} (one seed)", "cells": cells, "source": "", "ours": True})
+    return {"head": [TITLES[b] for b in ORDER], "rows": rows, "ran": [TITLES[b] for b in ORDER if b in results],
+            "sources": sorted({row["source"] for row in PUBLISHED.values()}) + [WALDER]}
+
+
 def _cell(value: float | None) -> str:
     return "—" if value is None else f"{value:.2f}"
 

@@ -40,8 +40,22 @@ def corpus_entry(corpus: str, *, metrics_dir: Path, eval_dir: Path, models_dir: 
     }
 
 
+def benchmark_table(metrics_dir: Path | None) -> dict[str, Any]:
+    """The polyphonic benchmark table: the published rows, and tunesmith's where `make benchmark`
+    has written ``<metrics_dir>/<set>/evaluate.json``."""
+    from tunesmith.benchmark.published import ORDER, table_rows
+
+    results = {}
+    for name in ORDER:
+        path = metrics_dir / name / "evaluate.json" if metrics_dir is not None else None
+        if path is not None and path.is_file():
+            results[name] = io.read_json(path)
+    return table_rows(results)
+
+
 def write_report(corpora: Sequence[str], out_dir: Path, *, metrics_dir: Path, eval_dir: Path, models_dir: Path,
-                 live_dir: Path, samples_dir: Path, train_params: Mapping[str, Any] | None = None) -> Path:
+                 live_dir: Path, samples_dir: Path, train_params: Mapping[str, Any] | None = None,
+                 benchmark_metrics: Path | None = None) -> Path:
     """`build_report` over ``corpora`` from the pipeline's folders; returns index.html's path.
 
     ``train_params``: ``train`` of params.yaml, to tell whether a corpus's seeds.json belongs
@@ -50,4 +64,4 @@ def write_report(corpora: Sequence[str], out_dir: Path, *, metrics_dir: Path, ev
     entries = {c: corpus_entry(c, metrics_dir=metrics_dir, eval_dir=eval_dir, models_dir=models_dir,
                                live_dir=live_dir, samples_dir=samples_dir, train_params=train_params.get(c))
                for c in corpora}
-    return build_report(entries, out_dir, title=TITLE)
+    return build_report(entries, out_dir, title=TITLE, benchmark=benchmark_table(benchmark_metrics))

@@ -42,6 +42,7 @@ def build_report(
     out_dir: Path | str,
     *,
     title: str = "tunesmith report",
+    benchmark: Mapping[str, Any] | None = None,
 ) -> Path:
     """Write ``out_dir/index.html`` and its assets; return the path of index.html.
 
@@ -83,7 +84,7 @@ def build_report(
         assets = Assets(tmp)
         sections = [corpus_section(str(c), entry or {}, assets) for c, entry in corpora.items()]
         page = environment().get_template(TEMPLATE).render(
-            title=title, lead=LEAD, sections=sections, samples_note=SAMPLES_NOTE)
+            title=title, lead=LEAD, sections=sections, samples_note=SAMPLES_NOTE, benchmark=benchmark)
         (tmp / "index.html").write_text(page, encoding="utf-8", newline="\n")
     log.info("report written to %s", out_dir / "index.html")
     return out_dir / "index.html"
