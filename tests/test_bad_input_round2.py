@@ -463,3 +463,35 @@ def test_catalogue_ids_are_unique():
 
 
 
+
+
+# =========================================================================== the CLI samples as the pipeline does
+
+
+def test_cli_generate_uses_the_pipelines_settings_unless_told_otherwise(model_dir, tmp_path, caplog):
+    import logging
+
+    import yaml
+
+    params = tmp_path / "params.yaml"
+    params.write_text(yaml.safe_dump({"generate": {"essen": {
+        "num_samples": 2, "max_length": 6, "seed": 0, "render": False,
+        "sampler": {"method": "top_p", "temperature": 1.0, "top_p": 0.8, "bias": {"r": 0.9}},
+        "primer": {"mode": "symbols", "text": "60 _ 62 _", "length": 32}}}}))
+
+    def run(out, *extra):
+        with caplog.at_level(logging.INFO, logger="tunesmith"):
+            assert _cli("generate", "--model", str(model_dir), "--out", str(out), "--params", str(params),
+                        *extra) == 0
+        return json.loads((out / "generation.json").read_text())["config"]
+
+    cfg = run(tmp_path / "a")
+    assert cfg["sampler"]["method"] == "top_p" and cfg["sampler"]["top_p"] == 0.8
+    assert cfg["sampler"]["bias"] == {"r": 0.9} and cfg["num_samples"] == 2 and cfg["max_length"] == 6
+    assert cfg["primer"]["text"] == "60 _ 62 _"
+    assert f"the pipeline's settings, generate.essen of {params}" in caplog.text
+    cfg = run(tmp_path / "b", "--top-p", "0.5", "--num", "1")  # what the user says wins
+    assert cfg["sampler"]["top_p"] == 0.5 and cfg["num_samples"] == 1 and cfg["sampler"]["method"] == "top_p"
+    caplog.clear()
+    cfg = run(tmp_path / "c", "--params", str(tmp_path / "none.yaml"))  # no params: tunesmith's defaults
+    assert cfg["sampler"]["method"] == "temperature" and "tunesmith's defaults" in caplog.text

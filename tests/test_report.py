@@ -428,3 +428,14 @@ def test_the_benchmark_table_shows_the_published_rows_and_ours_where_it_ran(tmp_
     ours = [r for r in ran["rows"] if r["ours"]]
     assert ran["ran"] == ["JSB Chorales"] and len(ours) == 1
     assert ours[0]["cells"] == ["—", "4.77", "—", "—"] and "one seed" in ours[0]["model"]
+
+
+def test_every_nll_on_the_page_says_its_unit_and_the_headline_is_in_nats(index):
+    page = index.read_text(encoding="utf-8")
+    text = re.sub(r"<[^>]+>", " ", page)  # what a reader sees
+    named = re.findall(r"[^.;:()\n]{0,40}\bNLL\b[^.;\n]{0,30}", text)
+    assert named, "no NLL on the page"
+    unlabelled = [n for n in named if "nats" not in n and "bits" not in n]
+    assert not unlabelled, unlabelled
+    headline = re.search(r'<p class="headline[^>]*>(.*?)</p>', page, re.DOTALL).group(1)
+    assert "nats" in headline and "bits" not in headline

@@ -61,7 +61,7 @@ EVAL_FIGURES = {
 
 LOSS_FIGURE = Text(
     "Loss per epoch",
-    "Training and validation loss (mean NLL per symbol) after each epoch; the star marks the epoch "
+    "Training and validation loss (mean NLL in nats per symbol) after each epoch; the star marks the epoch "
     "whose model was kept.")
 SAMPLES_NOTE = ("Each card: the sampler settings, the audio (rendered with FluidSynth, or a plain sine "
                 "synthesizer where the card says so), the engraved score, a piano roll (time across, pitch "
@@ -87,9 +87,9 @@ METRICS = {
                 "the music better."),
     "loss": Text("loss (nats/symbol)", "Mean negative log-likelihood of a symbol during training."),
     "bits_per_token": Text("bits per symbol", "The NLL in bits: yes/no questions the next symbol costs."),
-    "perplexity": Text("perplexity", "e to the NLL: as unsure as a choice among this many equal symbols."),
+    "perplexity": Text("perplexity", "e to the NLL in nats: as unsure as a choice among this many equal symbols."),
     "accuracy": Text("accuracy", "Share of symbols the model ranks most likely."),
-    "event_nll": Text("NLL of note events", "The NLL over symbols that start a note or rest, holds left out."),
+    "event_nll": Text("NLL of note events (nats)", "The NLL over symbols that start a note or rest, holds left out."),
     "event_accuracy": Text("accuracy on note events", "The accuracy over symbols that start a note or rest."),
     "tokens": Text("symbols scored", "How many held-out symbols the figures average over."),
     "events": Text("note events scored", "How many of them start a note or rest."),
@@ -125,8 +125,8 @@ METRICS = {
     "target": Text("training target", "Every position predicts its next symbol, or only the window's last."),
     "tokens_per_s": Text("training speed (symbols/s)"),
     "device": Text("device"),
-    "train_nll": Text("train NLL", "NLL on the training split during the best epoch."),
-    "val_nll": Text("validation NLL", "NLL on the validation split of the saved weights."),
+    "train_nll": Text("train NLL (nats)", "NLL on the training split during the best epoch."),
+    "val_nll": Text("validation NLL (nats)", "NLL on the validation split of the saved weights."),
     "pitch_range": Text("pitch range (semitones)", "Highest minus lowest pitch."),
     "pitch_class_entropy": Text("pitch-class entropy (bits)",
                                 "How evenly the 12 pitch classes are used: 0 one class, 3.58 all alike."),
