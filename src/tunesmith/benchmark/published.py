@@ -48,7 +48,7 @@ def table_rows(results: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
         if any(c != "—" for c in cells):
             rows.append({"model": f"{label} (one seed)", "cells": cells, "source": "", "ours": True})
     return {"head": [TITLES[b] for b in ORDER], "rows": rows, "ran": [TITLES[b] for b in ORDER if b in results],
-            "sources": sorted({row["source"] for row in PUBLISHED.values()}) + [WALDER]}
+            "sources": [*sorted({row["source"] for row in PUBLISHED.values()}), WALDER]}
 
 
 def _cell(value: float | None) -> str:
