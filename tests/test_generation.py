@@ -266,3 +266,20 @@ def test_generation_stops_after_max_bars_of_new_music():
     every = generate(model, cfg, symbols, primer_ids=[0], num_samples=2, max_length=500, sampler=never_end,
                      seed=1, end_id=0, window=8, max_units=16)
     assert [len(s) for s in every] == [16, 16]  # every token one unit: 16 tokens
+
+
+def test_a_sample_does_not_end_before_min_bars():
+    from tunesmith.generation import generate
+    from tunesmith.models import ModelConfig, build_model
+
+    keras.utils.set_random_seed(0)
+    symbols = ["<end>", "|", "60", "62"]
+    cfg = ModelConfig(units=8, embedding_dim=4, dropout=0.0)
+    model = build_model(cfg, len(symbols), window=None)
+
+    def eager_to_end(logits, rng):  # the end token whenever it is allowed, else a bar line
+        return np.where(np.isfinite(logits[:, 0]), 0, 1)
+
+    out = generate(model, cfg, symbols, primer_ids=[0], num_samples=2, max_length=100, sampler=eager_to_end,
+                   seed=0, end_id=0, window=8, max_units=10, unit_id=1, min_units=4)
+    assert out == [[1, 1, 1, 1, 0], [1, 1, 1, 1, 0]]  # four bar lines, then the end it wanted all along

@@ -391,6 +391,7 @@ class GenerateConfig:
     num_samples: int = 8
     max_length: int = 512
     max_bars: int = 0             # a sample stops after this many 4/4 bars of new music (0: max_length only)
+    min_bars: int = 0             # ... and may not end (its end token is not sampled) before this many
     seed: int = 0
     sampler: SamplerConfig = field(default_factory=SamplerConfig)
     primer: PrimerConfig = field(default_factory=PrimerConfig)
@@ -415,6 +416,8 @@ class GenerateConfig:
             raise ValueError(f"max_length must be >= 1, got {self.max_length}")
         if self.max_bars < 0:
             raise ValueError(f"max_bars must be >= 0, got {self.max_bars}")
+        if self.min_bars < 0 or (self.max_bars and self.min_bars > self.max_bars):
+            raise ValueError(f"min_bars must be in [0, max_bars], got {self.min_bars}")
 
 
 @dataclass(frozen=True)

@@ -275,6 +275,7 @@ def generate(
     cache=None,
     max_units: int = 0,
     unit_id: int | None = None,
+    min_units: int = 0,
 ) -> list[list[int]]:
     """Generate ``num_samples`` continuations of ``primer_ids`` as one batch.
 
@@ -298,6 +299,8 @@ def generate(
         max_units, unit_id: a sample also stops after ``max_units`` time units of new
             music (0: no such limit), one unit per ``unit_id`` token, or per token when
             ``unit_id`` is None (`tunesmith.tracks.Track.bar_unit` gives them in bars).
+        min_units: a sample may not end before this many units: its end token is masked
+            out of the logits (probability 0) until then.
 
     Returns:
         ``num_samples`` lists of new token ids (the primer is not repeated):
@@ -331,6 +334,9 @@ def generate(
     finished = np.zeros(num_samples, dtype=bool)
     units = np.zeros(num_samples, dtype=np.int64)
     for t in tqdm(range(max_length), desc="generate", unit="tok", leave=False):
+        if min_units:
+            logits = np.array(logits, copy=True)
+            logits[units < min_units, end_id] = -np.inf  # too short to end yet
         ids = np.asarray(sampler(logits, rng), dtype=np.int64)
         # finished rows keep being stepped (the batch stays rectangular); their
         # tokens are discarded by the lengths below

@@ -128,17 +128,19 @@ def primer_beats(music: Track, meta, primer: Sequence[str]) -> float:
     return round(4.0 * count / per_bar, 3)
 
 
-def _bar_limit(track: str, music: Track, cfg, vocab, symbols: Sequence[str]) -> tuple[int, int | None]:
-    """``(max_units, unit_id)`` for `tunesmith.generation.generate` from ``generate.<c>.max_bars``."""
-    if not cfg.max_bars:
-        return 0, None
+def _bar_limit(track: str, music: Track, cfg, vocab, symbols: Sequence[str]) -> tuple[int, int | None, int]:
+    """``(max_units, unit_id, min_units)`` for `tunesmith.generation.generate` from
+    ``generate.<c>.max_bars`` and ``min_bars``."""
+    if not cfg.max_bars and not cfg.min_bars:
+        return 0, None, 0
     unit = music.bar_unit(vocab)
     if unit is None:
         raise ConfigError(f"generate.{track}.max_bars: the {track} track cannot count bars; set it to 0")
     symbol, per_bar = unit
     if symbol is not None and symbol not in symbols:
         raise ConfigError(f"generate.{track}.max_bars: the vocabulary has no {symbol!r} to count bars by")
-    return cfg.max_bars * per_bar, (None if symbol is None else list(symbols).index(symbol))
+    return (cfg.max_bars * per_bar, (None if symbol is None else list(symbols).index(symbol)),
+            cfg.min_bars * per_bar)
 
 
 def check_samples_folder(out_dir: Path, model_dir: Path) -> None:
@@ -199,7 +201,7 @@ def generate_samples(track: str, model_dir: Path, cfg, out_dir: Path, *,
     except ValueError as exc:
         raise ConfigError(f"generate.{track}.primer: {exc}") from exc
     check_budget(track, cfg, max(map(len, primer_ids)))
-    max_units, unit_id = _bar_limit(track, music, cfg, vocab, symbols)
+    max_units, unit_id, min_units = _bar_limit(track, music, cfg, vocab, symbols)
 
     groups: dict[tuple[int, ...], list[int]] = {}
     for i, ids in enumerate(primer_ids):
@@ -212,7 +214,8 @@ def generate_samples(track: str, model_dir: Path, cfg, out_dir: Path, *,
         try:
             return generate(model, model_cfg, symbols, primer_ids=list(ids), num_samples=n,
                             max_length=cfg.max_length, sampler=sampler, seed=seed, end_id=end_id,
-                            window=train_cfg.window, cache=cache, max_units=max_units, unit_id=unit_id)
+                            window=train_cfg.window, cache=cache, max_units=max_units, unit_id=unit_id,
+                            min_units=min_units)
         except ValueError as exc:  # what the sampler cannot do with these logits, named
             raise ConfigError(f"generate.{track}.sampler: {exc}") from exc
 
