@@ -58,6 +58,7 @@ def comparison(metrics: Mapping[str, Any], model_label: str) -> dict[str, Any] |
                      f"fixed windows: {windows.get('context', 'windows from a zero state')}")
     if cached:
         model_label = f"{base_label} + cache"
+        model = {**model, "lambda": cache["lambda"]}  # its cache weight, in the column the n-gram's cache fills
         notes.append(f"cache: the continuous cache over the piece so far, lambda {cache['lambda']:g} and theta "
                      f"{cache.get('theta', 0):g}, chosen on validation; the n-gram + cache row is the n-gram "
                      "with its own cache, fitted the same way")
@@ -202,7 +203,7 @@ _DOWNLOADS = (("midi", "MIDI"), ("abc", "ABC"), ("musicxml", "MusicXML"), ("txt"
 
 
 SHARED = ("sampler", "temperature", "primer_mode", "primer", "primer_length", "primer_beats", "attempts",
-          "rejected", "audio_seconds")
+          "rejected", "audio_seconds", "sample", "files")
 """samples.csv columns said once per track (`sample_settings`), or inside other tags, not on every card."""
 
 
