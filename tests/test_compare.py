@@ -367,3 +367,15 @@ def test_sweeps_out_that_is_a_file_and_an_unknown_metric_are_one_line(repo, tmp_
     proc = sweeps("--metric", "no.such.metric", "--out", str(tmp_path / "s"))
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
     assert "no.such.metric" in proc.stderr and len(proc.stderr) < 400
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_the_compare_page_fits_a_desktop_and_a_phone(repo, tmp_path, width):
+    from browser import chromium, probe
+
+    if chromium() is None:
+        pytest.skip("needs chromium (apt: chromium) for the browser check")
+    out = tmp_path / "cmp"
+    assert compare(repo, "--rev", "main", "--out", str(out)).returncode == 0
+    result, _ = probe(out / "index.html", tmp_path / "profile", width=width)
+    assert result["overflow"] == [] and result["pageWidth"] <= result["viewport"], result

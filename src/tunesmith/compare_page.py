@@ -158,11 +158,13 @@ _TEMPLATE = """<!doctype html>
 <title>tunesmith: {{ new }} vs {{ old }}</title>
 <style>
 body { margin:0 auto; max-width:1200px; padding:0 20px 40px; font:15px/1.5 system-ui, sans-serif; color:#1f2328; }
-table { border-collapse:collapse; margin:8px 0 16px; }
+table { border-collapse:collapse; margin:8px 0 16px; display:block; max-width:100%; overflow-x:auto; }
+img { max-width:100%; height:auto; }
 th, td { border:1px solid #d8dee4; padding:3px 8px; text-align:left; }
 td.num { text-align:right; font-variant-numeric:tabular-nums; }
 td.win { background:#dafbe1; font-weight:600; }
-.pair { display:grid; grid-template-columns:1fr 1fr; gap:16px; }
+.pair { display:grid; grid-template-columns:repeat(auto-fit, minmax(min(100%, 420px), 1fr)); gap:16px; }
+.pair > * { min-width:0; }
 .card { border:1px solid #d8dee4; border-radius:6px; padding:8px 12px; margin:0 0 12px; }
 .card audio { width:100%; }
 .card img { max-width:100%; background:#fff; }
