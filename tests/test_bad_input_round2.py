@@ -323,32 +323,35 @@ def _(tmp, monkeypatch, capsys, model_dir):
         assert (elsewhere / "precious.keras").read_bytes() == b"years of work"
 
 
+def _prepare_with_manifest(tmp: Path, capsys, source_file: str, *, sha256: str) -> str:
+    """The prepare stage on ``tmp/raw`` whose manifest lists one ABC file; its one-line error."""
+    from test_bad_input import _run_stage
+
+    raw = tmp / "raw"
+    raw.mkdir(exist_ok=True)
+    (raw / "manifest.csv").write_text("id,source_file,title,format,sha256,split,origin,rhythm\n"
+                                      f"x,{source_file},x,abc,{sha256},,local,\n")
+    return _run_stage("prepare", tmp, capsys, corpus="essen", raw=raw, out=tmp / "prepared",
+                      metrics=tmp / "prepare.json")
+
+
 @pytest.mark.parametrize("source_file", ["../../../outside.abc", "/etc/hostname"])
 def test_prepare_reads_no_manifest_path_outside_the_raw_folder(source_file, tmp_path, capsys):
-    from test_bad_input import TUNE, _run_stage
+    from test_bad_input import TUNE
 
-    raw = tmp_path / "raw"
-    raw.mkdir()
     (tmp_path / "outside.abc").write_text(TUNE)
-    (raw / "manifest.csv").write_text("id,source_file,title,format,sha256,split,origin,rhythm\n"
-                                      f"x,{source_file},x,abc,,,local,\n")
-    line = _run_stage("prepare", tmp_path, capsys, corpus="essen", raw=raw, out=tmp_path / "prepared",
-                      metrics=tmp_path / "prepare.json")
+    line = _prepare_with_manifest(tmp_path, capsys, source_file, sha256="")
     assert "manifest.csv, line 2" in line and source_file in line and "not a path inside" in line
     assert not (tmp_path / "prepared").exists()
 
 
 @case("prepare-checks-each-files-sha256-before-reading-it")
 def _(tmp, monkeypatch, capsys, model_dir):
-    from test_bad_input import TUNE, _run_stage
+    from test_bad_input import TUNE
 
-    raw = tmp / "raw"
-    raw.mkdir()
-    (raw / "t.abc").write_text(TUNE)
-    (raw / "manifest.csv").write_text("id,source_file,title,format,sha256,split,origin,rhythm\n"
-                                      f"t,t.abc,t,abc,{'0' * 64},,local,\n")
-    line = _run_stage("prepare", tmp, capsys, corpus="essen", raw=raw, out=tmp / "prepared",
-                      metrics=tmp / "prepare.json")
+    (tmp / "raw").mkdir()
+    (tmp / "raw" / "t.abc").write_text(TUNE)
+    line = _prepare_with_manifest(tmp, capsys, "t.abc", sha256="0" * 64)
     assert "manifest.csv, line 2" in line and "the manifest says 0000000000000000" in line
 
 
