@@ -28,13 +28,15 @@ import numpy as np
 
 def run(representation: str, pieces: list[dict], params: dict, out: Path, epochs: int | None,
         reuse: bool = False) -> dict:
-    from tunesmith.config import EncodeConfig, build, section
-    from tunesmith.encoding import encode_corpus
-    from tunesmith.evaluation.full_context import any_length_model, frame_nll, score_pieces
-    from tunesmith.models import ModelConfig
-    from tunesmith.representations import notes_per_frame as npf
-    from tunesmith.training import TrainConfig, train
-    from tunesmith.vocab import build_vocab
+    from tunesmith.config.load import build, section
+    from tunesmith.config.stages import EncodeConfig
+    from tunesmith.config.train import TrainConfig
+    from tunesmith.data.encode import encode_corpus
+    from tunesmith.data.vocab import build_vocab
+    from tunesmith.evaluation.full_context import frame_nll, score_pieces
+    from tunesmith.modeling.models import ModelConfig, any_length_model
+    from tunesmith.tracks.piano import notes_per_frame as npf
+    from tunesmith.training.loop import train
 
     enc = dict(section(params, "encode.classical"), representation=representation)
     cfg = build(EncodeConfig, enc, "encode.classical")
@@ -60,7 +62,7 @@ def run(representation: str, pieces: list[dict], params: dict, out: Path, epochs
         summary = train(model_cfg, train_cfg, vocab.to_json(), train_ids, val_ids, out / representation)
     seconds = time.perf_counter() - start
 
-    from tunesmith.training import load_model_bundle
+    from tunesmith.training.bundle import load_model_bundle
 
     model, _, _, _ = load_model_bundle(out / representation)
     full = any_length_model(model, model_cfg, len(vocab))
@@ -98,7 +100,7 @@ def main() -> None:
     p.add_argument("--reuse", action="store_true", help="score the models already in --out, no training")
     args = p.parse_args()
 
-    from tunesmith.config import load_params
+    from tunesmith.config.load import load_params
 
     params = load_params(args.params)
     with open(args.prepared / "pieces.jsonl", encoding="utf-8") as fh:

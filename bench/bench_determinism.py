@@ -28,11 +28,11 @@ threads = int(sys.argv[3])
 if threads:
     tf.config.threading.set_intra_op_parallelism_threads(threads)
     tf.config.threading.set_inter_op_parallelism_threads(threads)
-from tunesmith import io
-from tunesmith.config import build, load_params, section
-from tunesmith.dataset import load_split
-from tunesmith.models import ModelConfig
-from tunesmith.training.config import TrainConfig
+from tunesmith.core import io
+from tunesmith.config.load import build, load_params, section
+from tunesmith.data.windows import load_split
+from tunesmith.modeling.models import ModelConfig
+from tunesmith.config.train import TrainConfig
 from tunesmith.training.loop import train
 vocab_dir, epochs = sys.argv[1], int(sys.argv[2])
 params = dict(section(load_params("params.yaml"), "train.essen"))

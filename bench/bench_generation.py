@@ -28,9 +28,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tunesmith.generation import make_stepper
-from tunesmith.models import ModelConfig, build_model
-from tunesmith.sampling import sample_temperature
+from tunesmith.generation.samplers import sample_temperature
+from tunesmith.generation.steppers import make_stepper
+from tunesmith.modeling.models import ModelConfig, build_model
 
 
 def seed002_model(model: keras.Model, vocab: int, window: int) -> keras.Model:

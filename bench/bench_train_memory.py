@@ -48,10 +48,11 @@ def _child(args: argparse.Namespace) -> None:
     """Train once and print one JSON line with the measurements."""
     import logging
 
-    from tunesmith.dataset import load_split
-    from tunesmith.io import read_json
-    from tunesmith.models import ModelConfig
-    from tunesmith.training import TrainConfig, train
+    from tunesmith.config.train import TrainConfig
+    from tunesmith.core.io import read_json
+    from tunesmith.data.windows import load_split
+    from tunesmith.modeling.models import ModelConfig
+    from tunesmith.training.loop import train
 
     logging.basicConfig(level=logging.WARNING)
     vocab_dir = Path(args.vocab_dir)

@@ -54,8 +54,8 @@ def run(name: str, *, vocab_dir: Path, window: int, batch: int, units: int, seco
         target: str, embedding_dim: int, val_positions: np.ndarray, seed: int) -> dict:
     import keras
 
-    from tunesmith.dataset import load_split, make_windows
-    from tunesmith.models import ModelConfig, build_model
+    from tunesmith.data.windows import load_split, make_windows
+    from tunesmith.modeling.models import ModelConfig, build_model
     from tunesmith.training.fitting import _last_step_model  # the exact wrapper train() uses for target 'last'
 
     keras.utils.set_random_seed(seed)
@@ -94,9 +94,9 @@ def run_context(context: str, *, vocab_dir: Path, window: int, batch: int, units
 
     import keras
 
-    from tunesmith.dataset import carried_chunks, load_split, make_windows
+    from tunesmith.data.windows import carried_chunks, load_split, make_windows
     from tunesmith.evaluation.full_context import predictor, score_pieces
-    from tunesmith.models import ModelConfig, build_model
+    from tunesmith.modeling.models import ModelConfig, build_model
 
     keras.utils.set_random_seed(seed)
     vocab = json.loads((vocab_dir / "vocab.json").read_text())
@@ -105,7 +105,7 @@ def run_context(context: str, *, vocab_dir: Path, window: int, batch: int, units
     train_ids = np.asarray(load_split(vocab_dir, "train"))
     val_ids = np.asarray(load_split(vocab_dir, "validation"))
     if transpositions:
-        from tunesmith.augment import augment_transpositions
+        from tunesmith.data.augment import augment_transpositions
 
         train_ids, _ = augment_transpositions(train_ids, vocab, transpositions)
     cfg = ModelConfig(family="lstm" if layers == 1 else "stacked_lstm", units=units, layers=layers,
@@ -202,7 +202,7 @@ def main() -> None:
         compare_context(args)
         return
 
-    from tunesmith.dataset import load_split
+    from tunesmith.data.windows import load_split
 
     val = np.asarray(load_split(args.vocab_dir, "validation"))
     rng = np.random.default_rng(0)

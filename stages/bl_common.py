@@ -17,7 +17,7 @@ def parser(description: str) -> argparse.ArgumentParser:
 
 def benchmark_config(params: dict, benchmark: str):
     from tunesmith.benchmark.settings import BenchmarkConfig
-    from tunesmith.config import build, section
+    from tunesmith.config.load import build, section
 
     key = f"benchmark.{benchmark}"
     return build(BenchmarkConfig, section(params, key), key)

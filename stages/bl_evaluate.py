@@ -6,8 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from bl_common import benchmark_config, parser
-from tunesmith import io
-from tunesmith.stage import run
+from tunesmith.core import io
+from tunesmith.pipeline.common import run
 
 
 def main(args, params: dict) -> None:

@@ -5,13 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from bl_common import parser
-from tunesmith import io
-from tunesmith.stage import run
+from tunesmith.core import io
+from tunesmith.pipeline.common import run
 
 
 def main(args, params: dict) -> None:
     from tunesmith.benchmark.data import BenchFetchConfig, fetch_download, fetch_local
-    from tunesmith.config import build, section
+    from tunesmith.config.load import build, section
 
     key = f"fetch.{args.benchmark}"
     cfg = build(BenchFetchConfig, section(params, key), key)

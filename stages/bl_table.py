@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from tunesmith import io
-from tunesmith.stage import run
+from tunesmith.core import io
+from tunesmith.pipeline.common import run
 
 
 def main(args, params: dict) -> None:

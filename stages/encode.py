@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tunesmith.config import EncodeConfig, build, section
-from tunesmith.encoding import encode_stage
-from tunesmith.stage import parser, run
+from tunesmith.config.load import build, section
+from tunesmith.config.stages import EncodeConfig
+from tunesmith.data.encode import encode_stage
+from tunesmith.pipeline.common import parser, run
 
 
 def main(args, params: dict) -> None:

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tunesmith import io
-from tunesmith.config import EvaluateConfig, build, section
-from tunesmith.stage import parser, run
+from tunesmith.config.load import build, section
+from tunesmith.config.stages import EvaluateConfig
+from tunesmith.core import io
+from tunesmith.pipeline.common import parser, run
 
 
 def main(args, params: dict) -> None:
-    from tunesmith.evaluation.run import evaluate_track
+    from tunesmith.pipeline.evaluate import evaluate_track
 
     key = f"evaluate.{args.corpus}"
     cfg = build(EvaluateConfig, section(params, key), key)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tunesmith.config import FetchConfig, build, section
+from tunesmith.config.load import build, section
+from tunesmith.config.stages import FetchConfig
+from tunesmith.pipeline.common import parser, run
 from tunesmith.sources.fetch import fetch_corpus
-from tunesmith.stage import parser, run
 
 
 def main(args, params: dict) -> None:

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tunesmith.config import GenerateConfig, build, section
-from tunesmith.stage import parser, run
+from tunesmith.config.load import build, section
+from tunesmith.config.stages import GenerateConfig
+from tunesmith.pipeline.common import parser, run
 
 
 def main(args, params: dict) -> None:
-    from tunesmith.samples import generate_samples
+    from tunesmith.generation.samples import generate_samples
 
     key = f"generate.{args.corpus}"
     cfg = build(GenerateConfig, section(params, key), key)

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tunesmith.config import PrepareConfig, build, section
-from tunesmith.prepare import prepare_stage
-from tunesmith.stage import parser, run
+from tunesmith.config.load import build, section
+from tunesmith.config.stages import PrepareConfig
+from tunesmith.data.prepare import prepare_stage
+from tunesmith.pipeline.common import parser, run
 
 
 def main(args, params: dict) -> None:

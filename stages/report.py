@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tunesmith import TRACKS
-from tunesmith.stage import run
+from tunesmith.pipeline.common import run
+from tunesmith.tracks import TRACKS
 
 
 def main(args, params: dict) -> None:
-    from tunesmith.report import write_report
+    from tunesmith.report.entries import write_report
 
     write_report(args.corpora, args.out, metrics_dir=args.metrics, eval_dir=args.eval, models_dir=args.models,
                  live_dir=args.live, samples_dir=args.samples, train_params=params.get("train", {}),

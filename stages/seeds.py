@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tunesmith.config import EvaluateConfig, build, section
-from tunesmith.stage import parser, run
+from tunesmith.config.load import build, section
+from tunesmith.config.stages import EvaluateConfig
+from tunesmith.pipeline.common import parser, run
 
 
 def main(args, params: dict) -> None:
-    from tunesmith.seeds import seeds_stage
+    from tunesmith.pipeline.seeds import seeds_stage
 
     key = f"evaluate.{args.corpus}"
     evaluate = build(EvaluateConfig, section(params, key), key)

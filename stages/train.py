@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tunesmith.config import section
-from tunesmith.stage import parser, run
+from tunesmith.config.load import section
+from tunesmith.pipeline.common import parser, run
 
 
 def main(args, params: dict) -> None:
-    from tunesmith.training.stage import train_stage
+    from tunesmith.pipeline.train import train_stage
 
     train_stage(args.corpus, section(params, f"train.{args.corpus}"), args.vocab, args.out,
                 live_dir=args.live, metrics=args.metrics)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tunesmith.config import VocabConfig, build, section
-from tunesmith.stage import parser, run
-from tunesmith.vocab import vocab_stage
+from tunesmith.config.load import build, section
+from tunesmith.config.stages import VocabConfig
+from tunesmith.pipeline.common import parser, run
+from tunesmith.pipeline.vocab import vocab_stage
 
 
 def main(args, params: dict) -> None:

@@ -31,19 +31,22 @@ import pandas as pd
 import pretty_midi
 import pytest
 
-from tunesmith import io
-from tunesmith.config import (
+from tunesmith.config.load import build
+from tunesmith.config.stages import (
     EncodeConfig,
     EvaluateConfig,
     FetchConfig,
     GenerateConfig,
     PrepareConfig,
     VocabConfig,
-    build,
 )
-from tunesmith.errors import ArtifactError, ConfigError, FetchError, MusicInputError, TunesmithError
-from tunesmith.prepare import prepare_classical, prepare_corpus, prepare_essen, prepare_nottingham
+from tunesmith.core import io
+from tunesmith.core.errors import ArtifactError, ConfigError, FetchError, MusicInputError, TunesmithError
+from tunesmith.data.prepare import prepare_corpus
 from tunesmith.sources.local import fetch_local
+from tunesmith.tracks.abc.track import prepare_nottingham
+from tunesmith.tracks.melody.track import prepare_essen
+from tunesmith.tracks.piano.track import prepare_classical
 
 ROOT = Path(__file__).resolve().parents[1]
 SRC = ROOT / "src"
@@ -107,8 +110,8 @@ def _stage(name: str):
 
 
 def _run_stage(name: str, tmp: Path, capsys, **args) -> str:
-    """Run a stage's main through tunesmith.stage.run; returns its stderr after it stops with exit 2."""
-    from tunesmith.stage import run
+    """Run a stage's main through tunesmith.pipeline.common.run; returns its stderr after it stops with exit 2."""
+    from tunesmith.pipeline.common import run
 
     params = tmp / "params.yaml"
     if not params.exists():
@@ -148,8 +151,9 @@ def _cli(*argv: str) -> int:
 
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory) -> Path:
-    from tunesmith.models import ModelConfig
-    from tunesmith.training import TrainConfig, train
+    from tunesmith.config.train import TrainConfig
+    from tunesmith.modeling.models import ModelConfig
+    from tunesmith.training.loop import train
 
     out = tmp_path_factory.mktemp("model") / "essen"
     rng = np.random.default_rng(0)
@@ -168,8 +172,9 @@ def _copy_model(model_dir: Path, tmp: Path) -> Path:
 
 
 def _train(out: Path, **train_cfg):
-    from tunesmith.models import ModelConfig
-    from tunesmith.training import TrainConfig, train
+    from tunesmith.config.train import TrainConfig
+    from tunesmith.modeling.models import ModelConfig
+    from tunesmith.training.loop import train
 
     ids = np.random.default_rng(1).integers(0, len(ESSEN_VOCAB["symbols"]), 400).astype(np.uint16)
     ids[[0, 99, -1]] = ESSEN_VOCAB["symbols"].index(ESSEN_VOCAB["special"]["end"])  # split arrays
@@ -260,7 +265,7 @@ def _(tmp, monkeypatch, capsys, model_dir):
 
 @case("train-crash-mid-run-keeps-previous-model")
 def _(tmp, monkeypatch, capsys, model_dir):
-    from tunesmith import training
+    from tunesmith.training import loop
 
     model = _copy_model(model_dir, tmp)
     before = (model / "model.keras").read_bytes()
@@ -268,7 +273,7 @@ def _(tmp, monkeypatch, capsys, model_dir):
     def crash(*args, **kwargs):
         raise RuntimeError("out of memory")
 
-    monkeypatch.setattr(training.loop, "_fit_one_epoch", crash)
+    monkeypatch.setattr(loop, "_fit_one_epoch", crash)
     with pytest.raises(RuntimeError):
         _train(model, epochs=2, learning_rate=0.5)  # another config: training starts again
     assert (model / "model.keras").read_bytes() == before
@@ -471,7 +476,7 @@ def _(tmp, monkeypatch, capsys, model_dir):
 
 @case("model-vocab-from-another-corpus-is-refused-naming-both")
 def _(tmp, monkeypatch, capsys, model_dir):
-    from tunesmith.training import load_model_bundle
+    from tunesmith.training.bundle import load_model_bundle
 
     other = {**ESSEN_VOCAB, "symbols": ["<end>", "<unk>", "a", "b"], "corpus": "nottingham"}
     with pytest.raises(ArtifactError, match=r"the essen vocab of 7 symbols.*the nottingham vocab of 4 symbols"):
@@ -666,8 +671,8 @@ BAD_PARAMS = [
 
 def _train_params(section: str, data: dict, message: str):
     def row(tmp, monkeypatch, capsys, model_dir):
-        from tunesmith.models import ModelConfig
-        from tunesmith.training import TrainConfig
+        from tunesmith.config.train import TrainConfig
+        from tunesmith.modeling.models import ModelConfig
 
         cls = ModelConfig if section.endswith(".model") else TrainConfig
         with pytest.raises(ConfigError) as err:
@@ -698,7 +703,7 @@ for _key, _data, _message in [
 
 @case("params-file-not-yaml-is-one-line")
 def _(tmp, monkeypatch, capsys, model_dir):
-    from tunesmith.config import load_params
+    from tunesmith.config.load import load_params
 
     (tmp / "params.yaml").write_text("prepare: [unclosed\n")
     with pytest.raises(ConfigError, match="is not valid YAML"):
@@ -718,9 +723,9 @@ sys.path.insert(0, {src!r})
 _PREPARE_SETUP = """
 from pathlib import Path
 import pandas as pd
-from tunesmith import prepare
-from tunesmith.config import PrepareConfig
-from tunesmith.tracks.essen import Essen
+from tunesmith.data import prepare
+from tunesmith.config.stages import PrepareConfig
+from tunesmith.tracks.melody.track import Essen
 
 def slow(*args, **kwargs):
     time.sleep(600)
@@ -806,7 +811,7 @@ def _(tmp, monkeypatch, capsys, model_dir):
 _SAVE_CHILD = """
 import sys
 sys.path.insert(0, {src!r})
-from tunesmith.training import load_model_bundle, save_model_bundle
+from tunesmith.training.bundle import load_model_bundle, save_model_bundle
 model, model_cfg, train_cfg, vocab = load_model_bundle({model!r})
 save_model_bundle(model, {out!r}, vocab, model_cfg, train_cfg)
 """
@@ -814,7 +819,7 @@ save_model_bundle(model, {out!r}, vocab, model_cfg, train_cfg)
 
 @case("model.keras-is-byte-identical-when-saved-again", pytest.mark.slow)
 def _(tmp, monkeypatch, capsys, model_dir):
-    from tunesmith.training import load_model_bundle, save_model_bundle
+    from tunesmith.training.bundle import load_model_bundle, save_model_bundle
 
     model, model_cfg, train_cfg, vocab = load_model_bundle(model_dir)
     save_model_bundle(model, tmp / "a", vocab, model_cfg, train_cfg)
@@ -831,8 +836,8 @@ def _(tmp, monkeypatch, capsys, model_dir):
 
 @case("musicxml-and-score-svg-are-byte-identical")
 def _(tmp, monkeypatch, capsys, model_dir):
-    from tunesmith.render import render_score_svg
-    from tunesmith.samples import write_sample
+    from tunesmith.generation.samples import write_sample
+    from tunesmith.render.scores import render_score_svg
 
     symbols = ["60", "_", "_", "_", "62", "_", "r", "_", "64", "_", "_", "_"]
     for d in ("a", "b"):

@@ -36,8 +36,9 @@ def case(name: str, *marks) -> Callable:
 
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory) -> Path:
-    from tunesmith.models import ModelConfig
-    from tunesmith.training import TrainConfig, train
+    from tunesmith.config.train import TrainConfig
+    from tunesmith.modeling.models import ModelConfig
+    from tunesmith.training.loop import train
 
     out = tmp_path_factory.mktemp("model2") / "essen"
     ids = np.random.default_rng(0).integers(0, len(ESSEN_VOCAB["symbols"]), 400).astype(np.uint16)
@@ -112,7 +113,7 @@ def _(tmp, monkeypatch, capsys, model_dir):
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(wave, "open", full)
-    monkeypatch.setattr("tunesmith.io.write_text", full)
+    monkeypatch.setattr("tunesmith.core.io.write_text", full)
     assert _generate(model_dir, out) == 2
     line = _one_error_line(capsys)
     assert str(out) in line and "No space left on device" in line
@@ -140,8 +141,8 @@ def _(tmp, monkeypatch, capsys, model_dir):
 
 @case("generate-long-primer-is-fed-in-chunks-and-matches-stepping")
 def _(tmp, monkeypatch, capsys, model_dir):
-    from tunesmith.generation import PRIME_CHUNK, RecurrentStepper
-    from tunesmith.training import load_model_bundle
+    from tunesmith.generation.steppers import PRIME_CHUNK, RecurrentStepper
+    from tunesmith.training.bundle import load_model_bundle
 
     model, cfg, _, _ = load_model_bundle(model_dir)
     ids = np.random.default_rng(3).integers(0, 7, (2, PRIME_CHUNK * 2 + 37)).astype(np.int32)
@@ -202,8 +203,9 @@ def _(tmp, monkeypatch, capsys, model_dir):
 
 @case("generate-model-file-of-another-vocabulary-is-one-line")
 def _(tmp, monkeypatch, capsys, model_dir):
-    from tunesmith.models import ModelConfig
-    from tunesmith.training import TrainConfig, train
+    from tunesmith.config.train import TrainConfig
+    from tunesmith.modeling.models import ModelConfig
+    from tunesmith.training.loop import train
 
     other = tmp / "other"
     vocab = {**ESSEN_VOCAB, "symbols": [*ESSEN_VOCAB["symbols"], "65", "67"]}
@@ -267,7 +269,7 @@ def _(tmp, monkeypatch, capsys, model_dir):
     before = sorted(p.name for p in out.iterdir())
     code = textwrap.dedent(f"""
         import os, signal, sys
-        import tunesmith.samples as s
+        import tunesmith.generation.samples as s
         real = s.write_sample
         def interrupted(*a, **k):
             os.kill(os.getpid(), signal.SIGINT)
@@ -287,7 +289,7 @@ def _(tmp, monkeypatch, capsys, model_dir):
 
 @case("generate-second-writer-of-a-folder-stops-and-leaves-the-first-ones-temporary")
 def _(tmp, monkeypatch, capsys, model_dir):
-    from tunesmith import io
+    from tunesmith.core import io
 
     out = tmp / "race"
     live = tmp / f".race.{os.getpid()}.abcd1234.tmp"  # what writer A is filling right now
@@ -358,7 +360,7 @@ def _(tmp, monkeypatch, capsys, model_dir):
 @case("train-on-a-vocab-with-a-duplicated-symbol-stops-naming-it")
 def _(tmp, monkeypatch, capsys, model_dir):
     from test_bad_input import _run_stage
-    from tunesmith import io
+    from tunesmith.core import io
 
     vocab = tmp / "vocab"
     vocab.mkdir()
@@ -374,7 +376,7 @@ def test_train_refuses_a_run_larger_than_memory_before_building_it(setting, key,
     import yaml
 
     from test_bad_input import _run_stage
-    from tunesmith import io
+    from tunesmith.core import io
 
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     params["train"]["essen"] = {**params["train"]["essen"], **setting}
@@ -394,8 +396,8 @@ def test_train_refuses_a_run_larger_than_memory_before_building_it(setting, key,
 def _(tmp, monkeypatch, capsys, model_dir):
     import tracemalloc
 
-    from tunesmith.config import load_params
-    from tunesmith.errors import ConfigError
+    from tunesmith.config.load import load_params
+    from tunesmith.core.errors import ConfigError
 
     lines = ['a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
     for prev, name in zip("abcdefgh", "bcdefghi"):
@@ -415,8 +417,8 @@ def _(tmp, monkeypatch, capsys, model_dir):
 
 @case("params-yaml-indented-with-a-tab-is-one-line-naming-the-line")
 def _(tmp, monkeypatch, capsys, model_dir):
-    from tunesmith.config import load_params
-    from tunesmith.errors import ConfigError
+    from tunesmith.config.load import load_params
+    from tunesmith.core.errors import ConfigError
 
     (tmp / "params.yaml").write_text("train:\n\tessen: 1\n")
     with pytest.raises(ConfigError) as err:
@@ -442,7 +444,7 @@ def _(tmp, monkeypatch, capsys, model_dir):
                                   '{"id": "p"}', '"just a string"'])
 def test_encode_names_the_pieces_jsonl_line_it_cannot_use(line, tmp_path, capsys):
     from test_bad_input import _run_stage
-    from tunesmith import io
+    from tunesmith.core import io
 
     prepared = tmp_path / "prepared"
     prepared.mkdir()

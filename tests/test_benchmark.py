@@ -12,9 +12,9 @@ import scipy.io
 
 from tunesmith.benchmark import data, pipeline, published, scoring
 from tunesmith.benchmark.frame import bernoulli_frame_nll, score_frames
-from tunesmith.errors import FetchError, MusicInputError
+from tunesmith.core.errors import FetchError, MusicInputError
 from tunesmith.evaluation.full_context import frame_nll, score_pieces
-from tunesmith.representations import notes_per_frame as npf
+from tunesmith.tracks.piano import notes_per_frame as npf
 
 
 def random_rolls(rng, n, low=3, high=9):

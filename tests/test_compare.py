@@ -247,7 +247,7 @@ def test_failures_are_one_line_and_exit_2(repo, tmp_path, case):
 
 
 def test_metrics_files_neither_revision_has_are_left_out_but_one_sided_gaps_are_named():
-    from tunesmith.compare import Side, missing_notes, read_figures
+    from tunesmith.compare.diff import Side, missing_notes, read_figures
 
     def gone(path):
         return FileNotFoundError(f"No storage files available: '{path}'")
@@ -302,7 +302,7 @@ def _metrics_repo(base: Path) -> Path:
 
 
 def _write_metrics(repo: Path, corpus: str, nll: float, seeds: list[float] | None, *, current: bool) -> None:
-    from tunesmith.noise import summarize
+    from tunesmith.evaluation.noise import summarize
 
     d = repo / "data/metrics" / corpus
     d.mkdir(parents=True, exist_ok=True)

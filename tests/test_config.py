@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from tunesmith.config import EncodeConfig, FetchConfig, PrepareConfig, VocabConfig, build, load_params, section
-from tunesmith.errors import ConfigError
+from tunesmith.config.load import build, load_params, section
+from tunesmith.config.stages import EncodeConfig, FetchConfig, PrepareConfig, VocabConfig
+from tunesmith.core.errors import ConfigError
 
 
 def test_repo_params_build_for_every_track():
@@ -19,7 +20,7 @@ def test_repo_params_build_for_every_track():
 
 
 def test_repo_params_download_subsets_exist_in_the_packaged_manifests():
-    from tunesmith.sources import packaged_manifest
+    from tunesmith.sources.manifest import packaged_manifest
 
     params = load_params("params.yaml")
     for track in params["tracks"]:

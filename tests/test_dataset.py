@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tunesmith.dataset import count_windows, load_split, make_windows
+from tunesmith.data.windows import count_windows, load_split, make_windows
 
 
 def _collect(ds) -> tuple[np.ndarray, np.ndarray]:

@@ -23,10 +23,9 @@ from pathlib import Path
 import pytest
 
 from archives import tar_gz  # tests/archives.py
-from tunesmith.errors import ConfigError, FetchError
-from tunesmith.sources import fetch_manifest_files, packaged_manifest, read_manifest
-from tunesmith.sources.download import ResumableDownloader
-from tunesmith.sources.manifest import parse_manifest
+from tunesmith.core.errors import ConfigError, FetchError
+from tunesmith.sources.download import ResumableDownloader, fetch_manifest_files
+from tunesmith.sources.manifest import packaged_manifest, parse_manifest, read_manifest
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 TOP = f"corpus-{COMMIT}"

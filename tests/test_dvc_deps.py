@@ -9,8 +9,8 @@ holding it. Otherwise editing, say, a decoding function would leave
 
 from __future__ import annotations
 
-import ast
-import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -18,121 +18,84 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "src" / "tunesmith"
+sys.path.insert(0, str(ROOT / "tools"))
+import deps  # noqa: E402  -- tools/deps.py, the generator of the deps this file checks
 
-
-def _module_file(name: str) -> Path | None:
-    """``tunesmith.a.b`` -> its file under src/ (module or package), or None if not ours."""
-    if name != "tunesmith" and not name.startswith("tunesmith."):
-        return None
-    rel = Path(*name.split("."))
-    for candidate in (ROOT / "src" / rel.with_suffix(".py"), ROOT / "src" / rel / "__init__.py"):
-        if candidate.is_file():
-            return candidate
-    return None
-
-
-def _package_name(path: Path) -> str:
-    rel = path.relative_to(ROOT / "src").with_suffix("")
-    parts = rel.parts[:-1] if rel.name == "__init__" else rel.parts
-    return ".".join(parts)
-
-
-def _imported_modules(path: Path) -> set[str]:
-    """Every module name ``path`` imports, anywhere in the file (relative imports resolved)."""
-    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-    here = _package_name(path) if path.is_relative_to(ROOT / "src") else ""
-    is_package = path.name == "__init__.py"
-    names: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            names.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                base = here.split(".")
-                base = base if is_package else base[:-1]
-                base = base[: len(base) - (node.level - 1)]
-                module = ".".join([*base, node.module] if node.module else base)
-            else:
-                module = node.module or ""
-            names.add(module)
-            # `from tunesmith import io` imports the submodule tunesmith.io
-            names.update(f"{module}.{alias.name}" for alias in node.names)
-    return names
-
-
-def import_closure(script: Path) -> set[Path]:
-    """Files of src/tunesmith that running ``script`` may execute (parent packages' __init__ included)."""
-    seen: set[Path] = set()
-    todo = [script]
-    while todo:
-        current = todo.pop()
-        for name in _imported_modules(current):
-            parts = name.split(".")
-            for i in range(1, len(parts) + 1):  # importing a.b.c runs a/__init__ and a/b/__init__
-                found = _module_file(".".join(parts[:i]))
-                if found and found not in seen:
-                    seen.add(found)
-                    todo.append(found)
-    return seen
-
-
-PIPELINES = ("dvc.yaml", "benchmark/dvc.yaml", "noise/dvc.yaml")
-"""The default graph, the benchmark tracks' graph and the seeds (stages run from the repository root)."""
-
-
-def _stages() -> list[tuple[str, Path, list[str]]]:
-    """(stage name, its script, its deps relative to the root) for every stage that runs a stages/ script."""
-    out = []
-    for pipeline in PIPELINES:
-        spec = yaml.safe_load((ROOT / pipeline).read_text(encoding="utf-8"))
-        for name, stage in spec["stages"].items():
-            body = stage.get("do", stage)
-            match = re.search(r"(?:\.\./)?stages/\w+\.py", body["cmd"])
-            if not match:
-                continue
-            wdir = (ROOT / pipeline).parent / body.get("wdir", ".")
-            deps = [next(iter(d)) if isinstance(d, dict) else d for d in body.get("deps", [])]
-            deps = [(wdir / d).resolve().relative_to(ROOT).as_posix() for d in deps]
-            out.append((f"{pipeline}:{name}", (wdir / match.group(0)).resolve(), deps))
-    return out
-
-
-def _covered(path: Path, deps: list[str]) -> bool:
-    rel = path.relative_to(ROOT).as_posix()
-    return any(rel == d.rstrip("/") or rel.startswith(d.rstrip("/") + "/") for d in deps)
-
-
-STAGES = _stages()
+STAGES = [(f"{pipeline}:{name}", script, per_track, deps.declared(body))
+          for pipeline in deps.PIPELINES for name, body, _, script, per_track in deps.stages(pipeline)]
 
 
 def test_dvc_yaml_runs_stage_scripts():
-    names = {name.split(":")[1] for name, _, _ in STAGES}
+    names = {name.split(":")[1] for name, *_ in STAGES}
     assert names >= {"fetch", "prepare", "encode", "vocab", "train", "generate", "evaluate", "report", "bl_train"}
 
 
-@pytest.mark.parametrize(("stage", "script", "deps"), STAGES, ids=[s[0] for s in STAGES])
-def test_every_imported_module_is_a_dep(stage, script, deps):
-    assert script.relative_to(ROOT).as_posix() in deps, f"{stage}: its own script is not a dep"
-    missing = sorted(p.relative_to(ROOT).as_posix() for p in import_closure(script) if not _covered(p, deps))
-    assert not missing, f"dvc.yaml stage {stage!r} runs these modules but does not depend on them: {missing}"
+@pytest.mark.parametrize(("stage", "script", "per_track", "declared"), STAGES, ids=[s[0] for s in STAGES])
+def test_code_deps_are_exactly_the_import_closure(stage, script, per_track, declared):
+    """Every module the stage can run is a dep, and nothing else is: `python tools/deps.py` writes them."""
+    pipeline = stage.split(":")[0]
+    want = deps.expected(pipeline)[stage.split(":")[1]]
+    have = [d for d in declared if d.removeprefix("../").startswith(("src/tunesmith", "stages/"))]
+    assert sorted(set(want) - set(have)) == [], f"{stage} runs these but does not depend on them"
+    assert sorted(set(have) - set(want)) == [], f"{stage} depends on these but never runs them"
 
 
-def test_the_closure_follows_lazy_and_relative_imports(tmp_path):
-    """The checker itself: a stage importing inside a function still reaches the module's own imports."""
-    closure = import_closure(ROOT / "stages" / "evaluate.py")
+def _stages_depending_on(path: str) -> set[str]:
+    """The dvc.yaml stages (per track resolved through the kinds in params.yaml) a file is a dep of."""
+    import yaml
+
+    kinds = {name: spec["kind"] for name, spec in yaml.safe_load((ROOT / "params.yaml").read_text())["tracks"].items()}
+    hit = set()
+    for stage, _, per_track, declared in STAGES:
+        if not stage.startswith("dvc.yaml:"):
+            continue
+        name = stage.split(":")[1]
+        for track, kind in (kinds.items() if per_track else [(None, None)]):
+            folders = [d.replace("${item.kind}", kind) if kind else d for d in declared]
+            if any(path == d or path.startswith(d.rstrip("/") + "/") for d in folders):
+                hit.add(f"{name}@{track}" if track else name)
+    return hit
+
+
+def test_editing_the_samplers_reruns_generate_and_report_only():
+    stale = {s.split("@")[0] for s in _stages_depending_on("src/tunesmith/generation/samplers.py")}
+    assert stale == {"generate", "report"}
+
+
+@pytest.mark.parametrize("kind_file", ["src/tunesmith/tracks/abc/track.py", "src/tunesmith/tracks/melody/track.py",
+                                       "src/tunesmith/tracks/piano/pianoroll.py"])
+def test_editing_one_kind_never_makes_another_tracks_stages_stale(kind_file):
+    stale = _stages_depending_on(kind_file)
+    tracks = {s.split("@")[1] for s in stale if "@" in s}
+    assert len(tracks) == 1 and "train@" + tracks.pop() in stale
+
+
+def test_editing_the_report_reruns_the_report_only():
+    assert _stages_depending_on("src/tunesmith/report/sections.py") == {"report"}
+
+
+def test_the_closure_follows_lazy_and_relative_imports():
+    """The generator itself: a stage importing inside a function still reaches the module's own imports."""
+    closure = deps.import_closure(ROOT / "stages" / "evaluate.py")
     names = {p.relative_to(PACKAGE).as_posix() for p in closure}
-    assert "config.py" in names  # a top-level import of the stage
-    assert "models.py" in names  # reached only through a function-level import and further modules
+    assert "config/load.py" in names  # a top-level import of the stage
+    assert "modeling/models.py" in names  # reached only through a function-level import and further modules
 
 
-def test_a_removed_dep_is_reported():
-    """The checker itself: dropping the dep on a module generate runs makes that module missing."""
-    _, script, deps = next(s for s in STAGES if s[0] == "dvc.yaml:generate")
-    module = PACKAGE / "generation.py"
-    assert module in import_closure(script)
-    pruned = [d for d in deps if not _covered(module, [d])]
-    assert pruned != deps
-    assert not _covered(module, pruned)
+def test_a_missing_dep_is_reported():
+    """The generator itself: generate runs the decoder, so a dvc.yaml without it would be caught."""
+    _, _, _, declared = next(s for s in STAGES if s[0] == "dvc.yaml:generate")
+    module = "src/tunesmith/generation/decode.py"
+    pruned = [d for d in declared if d != module]
+    assert pruned != declared
+    assert set(deps.expected("dvc.yaml")["generate"]) - set(pruned) == {module}
+
+
+def test_import_tunesmith_loads_no_track():
+    out = subprocess.run([sys.executable, "-X", "importtime", "-c", "import tunesmith.core.errors, tunesmith"],
+                         capture_output=True, text=True, check=True).stderr
+    loaded = [line.rsplit("|", 1)[1].strip() for line in out.splitlines() if "tunesmith" in line]
+    assert loaded and not [m for m in loaded if m.startswith("tunesmith.tracks")], loaded
 
 
 def test_bytecode_caches_leave_dvc_status_clean(tmp_path):

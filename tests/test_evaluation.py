@@ -9,8 +9,22 @@ import keras
 import numpy as np
 import pytest
 
-from tunesmith import evaluation as ev
-from tunesmith.models import ModelConfig, build_model
+from tunesmith.evaluation.likelihood import evaluate_model, hold_ids, hold_mask
+from tunesmith.evaluation.music_stats import (
+    HISTOGRAMS,
+    KL_EPSILON,
+    SCALARS,
+    compare_distributions,
+    music_stats,
+    piece_stats,
+    pieces_to_notes,
+)
+from tunesmith.evaluation.ngram import KneserNey, ngram_table
+from tunesmith.evaluation.novelty import NoveltyIndex
+from tunesmith.modeling.models import ModelConfig, build_model
+from tunesmith.tracks.abc.track import abc_playability, check_abc_bars, nottingham_notes
+from tunesmith.tracks.melody.track import essen_notes
+from tunesmith.tracks.piano.track import classical_notes
 
 V = 6
 
@@ -21,8 +35,8 @@ V = 6
 def test_hold_mask_essen_marks_hold_and_unk():
     symbols = ["/", "<unk>", "60", "62", "_", "r"]
     ids = np.array([0, 2, 4, 4, 5, 4, 1, 3])
-    assert ev.hold_ids(symbols, "essen") == {1, 4}
-    assert ev.hold_mask(ids, symbols, "essen").tolist() == [
+    assert hold_ids(symbols, "essen") == {1, 4}
+    assert hold_mask(ids, symbols, "essen").tolist() == [
         False,
         False,
         True,
@@ -37,10 +51,10 @@ def test_hold_mask_essen_marks_hold_and_unk():
 def test_hold_mask_classical_rest_after_rest_is_a_hold():
     symbols = ["<end>", "<unk>", "60", "60~", "60.64~", "r"]
     ids = np.array([0, 5, 5, 2, 3, 4, 5, 0, 5])
-    mask = ev.hold_mask(ids, symbols, "classical")
+    mask = hold_mask(ids, symbols, "classical")
     # r after <end> is an event, r after r a hold, 60~ a hold, 60.64~ strikes 60
     assert mask.tolist() == [False, False, True, False, True, False, False, False, False]
-    assert ev.hold_ids(symbols, "nottingham") == frozenset()
+    assert hold_ids(symbols, "nottingham") == frozenset()
 
 
 # --------------------------------------------------------------------------- model metrics
@@ -73,7 +87,7 @@ def test_evaluate_model_matches_direct_softmax_every_position():
     model = _tiny_trained("lstm", window)
     ids = np.random.default_rng(1).integers(0, V, n).astype(np.uint16)
     holds = {2, 3}
-    got = ev.evaluate_model(
+    got = evaluate_model(
         model,
         ModelConfig(family="lstm", units=8, embedding_dim=4),
         ids,
@@ -114,7 +128,7 @@ def test_evaluate_model_bilstm_scores_the_token_after_each_window_up_to_the_cap(
     cfg = ModelConfig(family="bilstm", units=8, layers=1, dropout=0.0, embedding_dim=4)
     model = _tiny_trained("bilstm", window)
     ids = np.random.default_rng(2).integers(0, V, n)
-    got = ev.evaluate_model(model, cfg, ids, window=window, batch_size=4, hold_ids=set())
+    got = evaluate_model(model, cfg, ids, window=window, batch_size=4, hold_ids=set())
     x = np.stack([ids[s : s + window] for s in range(n - window)]).astype("int32")
     lp = _log_softmax(model(x, training=False))
     y = ids[window:]
@@ -122,14 +136,14 @@ def test_evaluate_model_bilstm_scores_the_token_after_each_window_up_to_the_cap(
     assert got["nll"] == pytest.approx(float(-lp[np.arange(len(y)), y].mean()), rel=1e-5)
     assert got["accuracy"] == pytest.approx(float((lp.argmax(-1) == y).mean()))
 
-    capped = ev.evaluate_model(model, cfg, ids, window=window, batch_size=4, max_positions=7)
+    capped = evaluate_model(model, cfg, ids, window=window, batch_size=4, max_positions=7)
     assert capped["tokens"] == 7
 
 
 def test_evaluate_model_rejects_a_split_shorter_than_a_window():
     model = build_model(ModelConfig(family="lstm", units=4, embedding_dim=2), V)
     with pytest.raises(ValueError, match="too few"):
-        ev.evaluate_model(
+        evaluate_model(
             model, ModelConfig(family="lstm"), np.arange(4) % V, window=4, batch_size=2
         )
 
@@ -138,13 +152,13 @@ def test_evaluate_model_rejects_a_split_shorter_than_a_window():
 
 
 def test_kneser_ney_order_1_by_hand():
-    kn = ev.KneserNey.fit(np.array([0, 0, 1]), 3, order=1)
+    kn = KneserNey.fit(np.array([0, 0, 1]), 3, order=1)
     # D = 0.75 (too few counts to estimate): p(w) = max(c - D, 0) / 3 + gamma / 3, gamma = 0.5
     assert kn.distribution([]) == pytest.approx([1.25 / 3 + 1 / 6, 0.25 / 3 + 1 / 6, 1 / 6])
 
 
 def test_kneser_ney_bigram_by_hand():
-    kn = ev.KneserNey.fit(np.array([0, 1, 0, 1, 0, 2]), 3, order=2)
+    kn = KneserNey.fit(np.array([0, 1, 0, 1, 0, 2]), 3, order=2)
     # continuation unigram: each id follows one distinct id -> uniform 1/3;
     # after 0: counts {1: 2, 2: 1}, D = 0.75, gamma = 1 - 1.5 / 3 = 0.5
     assert kn.distribution([0]) == pytest.approx([0.5 / 3, 1.75 / 3, 0.75 / 3])
@@ -156,7 +170,7 @@ def test_kneser_ney_distributions_sum_to_one_for_any_history():
     rng = np.random.default_rng(0)
     vocab = 12
     train = np.concatenate([np.tile([0, 3, 5, 7, 9, 11], 40), rng.integers(0, vocab, 400)])
-    kn = ev.KneserNey.fit(train, vocab, order=4)
+    kn = KneserNey.fit(train, vocab, order=4)
     histories = [[], [3], [11, 0], [0, 3, 5], [1, 1, 1], [2, 4, 6, 8, 10]]
     histories += [list(rng.integers(0, vocab, rng.integers(0, 6))) for _ in range(50)]
     for h in histories:
@@ -172,7 +186,7 @@ def test_ngram_table_rows():
     train = np.tile(np.array([0, 1, 2, 3, 4], dtype=np.uint16), 60)
     test = np.tile(np.array([0, 1, 2, 3, 4], dtype=np.uint16), 8)
     vocab = 7
-    rows = {r["model"]: r for r in ev.ngram_table(train, test, vocab, order=3, hold_ids={3})}
+    rows = {r["model"]: r for r in ngram_table(train, test, vocab, order=3, hold_ids={3})}
     assert list(rows) == ["uniform", "unigram", "kn-3"]
     assert rows["uniform"]["nll"] == math.log(vocab)
     assert rows["uniform"]["accuracy"] == 1 / vocab
@@ -187,7 +201,7 @@ def test_ngram_table_rows():
 def test_ngram_table_is_fast_enough_for_a_corpus():
     rng = np.random.default_rng(0)
     train, test = rng.integers(0, 60, 60_000), rng.integers(0, 60, 5_000)
-    rows = ev.ngram_table(train, test, 60, order=5)
+    rows = ngram_table(train, test, 60, order=5)
     # no structure to learn: KN stays close to uniform and never far above it
     assert rows[2]["nll"] == pytest.approx(math.log(60), abs=0.15)
 
@@ -196,26 +210,26 @@ def test_ngram_table_is_fast_enough_for_a_corpus():
 
 
 def test_essen_notes():
-    notes = ev.essen_notes(["60", "_", "r", "62", "_", "_", "_", "/", "64"], 0.25)
+    notes = essen_notes(["60", "_", "r", "62", "_", "_", "_", "/", "64"], 0.25)
     assert notes.tolist() == [[60, 0, 0.5], [62, 0.75, 1.75]]
 
 
 def test_classical_notes():
-    notes = ev.classical_notes(["60.64", "60~.64", "r", "67"], 4)
+    notes = classical_notes(["60.64", "60~.64", "r", "67"], 4)
     assert notes.tolist() == [[60, 0, 0.5], [64, 0, 0.25], [64, 0.25, 0.5], [67, 0.75, 1.0]]
 
 
 def test_nottingham_notes_merge_ties_and_skip_chord_symbols():
-    notes = ev.nottingham_notes('M:4/4\nL:1/4\nK:C\n"C"C D E2-|E [CE] z2|\n')
+    notes = nottingham_notes('M:4/4\nL:1/4\nK:C\n"C"C D E2-|E [CE] z2|\n')
     assert notes.tolist() == [[60, 0, 1], [62, 1, 2], [64, 2, 5], [60, 5, 6], [64, 5, 6]]
 
 
 def test_pieces_to_notes_skips_pieces_that_do_not_decode():
     good = list("M:4/4\nL:1/4\nK:C\nCDEF|\n")
-    notes, skipped = ev.pieces_to_notes("nottingham", [good, list("M:4/4\nK:C\n")])
+    notes, skipped = pieces_to_notes("nottingham", [good, list("M:4/4\nK:C\n")])
     assert skipped == 1 and len(notes) == 1 and notes[0][:, 0].tolist() == [60, 62, 64, 65]
     meta = {"encode": {"time_step": 0.5}}
-    notes, skipped = ev.pieces_to_notes("essen", [["60", "_"], ["r"]], meta)
+    notes, skipped = pieces_to_notes("essen", [["60", "_"], ["r"]], meta)
     assert skipped == 1 and notes[0].tolist() == [[60, 0, 1]]
 
 
@@ -223,7 +237,7 @@ def test_pieces_to_notes_skips_pieces_that_do_not_decode():
 
 
 def test_piece_stats_by_hand():
-    s = ev.piece_stats(np.array([[60, 0, 1], [64, 0, 2], [67, 1, 2], [62, 3, 3.5]]))
+    s = piece_stats(np.array([[60, 0, 1], [64, 0, 2], [67, 1, 2], [62, 3, 3.5]]))
     assert s["pitch_class_hist"] == [1, 0, 1, 0, 1, 0, 0, 1, 0, 0, 0, 0]
     assert s["pitch_range"] == 7
     assert s["pitch_class_entropy"] == pytest.approx(2.0)
@@ -233,7 +247,7 @@ def test_piece_stats_by_hand():
     assert s["ioi_hist"] == [0, 0, 0, 0, 1, 0, 1, 0, 0]
     assert s["empty_beat_rate"] == 0.25  # beat [2, 3) is silent
     assert s["polyphony"] == pytest.approx(4.5 / 2.5)  # note time / sounding time
-    chromatic = ev.piece_stats(np.array([[p, p - 60, p - 59] for p in range(60, 72)]))
+    chromatic = piece_stats(np.array([[p, p - 60, p - 59] for p in range(60, 72)]))
     assert chromatic["scale_consistency"] == 7 / 12
     assert chromatic["pitch_class_entropy"] == pytest.approx(math.log2(12))
 
@@ -248,21 +262,21 @@ def test_identical_sets_have_zero_kl_and_full_overlap():
         _melody([60, 62, 64, 67, 65], [1, 0.5, 0.5, 2, 1]),
         _melody([57, 61, 64], [1.5, 0.5, 1]),
     ]
-    stats = ev.music_stats(pieces)
+    stats = music_stats(pieces)
     assert stats["n_pieces"] == 2 and stats["n_notes"] == 8
-    cmp = ev.compare_distributions(stats, ev.music_stats([p.copy() for p in pieces]))
-    for name in ev.HISTOGRAMS:
+    cmp = compare_distributions(stats, music_stats([p.copy() for p in pieces]))
+    for name in HISTOGRAMS:
         assert cmp[f"{name}_kl"] == 0.0
         assert cmp[f"{name}_overlap"] == 1.0
-    for name in ev.SCALARS:
+    for name in SCALARS:
         assert cmp[f"{name}_abs_diff"] == 0.0
 
 
 def test_shifted_set_gives_the_hand_computed_kl():
-    real = ev.music_stats([_melody([60, 62], [1, 1])])  # C, D
-    gen = ev.music_stats([_melody([62, 64], [1, 1])])  # shifted up a tone: D, E
-    cmp = ev.compare_distributions(gen, real)
-    e = ev.KL_EPSILON
+    real = music_stats([_melody([60, 62], [1, 1])])  # C, D
+    gen = music_stats([_melody([62, 64], [1, 1])])  # shifted up a tone: D, E
+    cmp = compare_distributions(gen, real)
+    e = KL_EPSILON
     z = 1 + 12 * e
     # p = real (C 0.5, D 0.5), q = generated (D 0.5, E 0.5), both smoothed:
     # C: P = (0.5 + e)/z, Q = e/z; D: equal; E: P = e/z, Q = (0.5 + e)/z
@@ -272,8 +286,8 @@ def test_shifted_set_gives_the_hand_computed_kl():
     assert cmp["note_length_hist_kl"] == 0.0
     assert cmp["pitch_range_abs_diff"] == 0.0
     # one more note of another length: lengths real {1: 2}, generated {1: 2, 2: 1}
-    longer = ev.music_stats([_melody([62, 64, 64], [1, 1, 2])])
-    cmp = ev.compare_distributions(longer, real)
+    longer = music_stats([_melody([62, 64, 64], [1, 1, 2])])
+    cmp = compare_distributions(longer, real)
     assert cmp["note_length_hist_overlap"] == pytest.approx(2 / 3)
     q_quarter = (2 / 3 + e) / (1 + 9 * e)
     assert cmp["note_length_hist_kl"] == pytest.approx(
@@ -291,23 +305,23 @@ SHORT_MIDDLE = "M:4/4\nL:1/4\nK:C\nCDEF|CD|EFGA|c4|]\n"
 
 
 def test_check_abc_bars_rule():
-    assert ev.check_abc_bars(GOOD_TUNE) == {
+    assert check_abc_bars(GOOD_TUNE) == {
         "parses": True,
         "bars_ok": True,
         "reason": "",
         "bars": 7,
     }
-    long = ev.check_abc_bars(LONG_BAR)
+    long = check_abc_bars(LONG_BAR)
     assert (
         long["parses"] and not long["bars_ok"] and long["reason"] == "bar 1 is longer than M: 4/4"
     )
-    short = ev.check_abc_bars(SHORT_MIDDLE)
+    short = check_abc_bars(SHORT_MIDDLE)
     assert not short["bars_ok"] and short["reason"] == "bar 1 lasts 2 of 4 beats"
 
 
 def test_abc_playability_shares():
     empty = list("M:4/4\nK:C\n")  # a header and no music
-    out = ev.abc_playability([[*GOOD_TUNE, "<end>", "x"], LONG_BAR, empty])
+    out = abc_playability([[*GOOD_TUNE, "<end>", "x"], LONG_BAR, empty])
     assert out["n"] == 3
     assert out["parse_rate"] == pytest.approx(2 / 3)
     assert out["bar_rate"] == pytest.approx(1 / 3)
@@ -319,7 +333,7 @@ def test_abc_playability_shares():
 
 def test_novelty_copy_and_fresh():
     train = [list("abcdefghijkl"), list("mnopqrstuvwxyz"), ["60", "_", "62"]]
-    index = ev.NoveltyIndex(train, ngram=8)
+    index = NoveltyIndex(train, ngram=8)
     assert index.longest_match(train[1]) == 14
     assert index.ngram_share(train[1]) == 1.0
     fresh = list("0123456789")
@@ -339,7 +353,7 @@ def test_novelty_copy_and_fresh():
 def test_novelty_matches_brute_force_on_random_sequences():
     rng = np.random.default_rng(3)
     train = [list(rng.integers(0, 3, rng.integers(5, 40))) for _ in range(6)]
-    index = ev.NoveltyIndex(train, ngram=3)
+    index = NoveltyIndex(train, ngram=3)
     for _ in range(20):
         sample = list(rng.integers(0, 3, 25))
         brute = max(

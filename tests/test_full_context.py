@@ -7,7 +7,9 @@ import math
 import numpy as np
 import pytest
 
-from tunesmith.evaluation.full_context import any_length_model, frame_nll, piece_spans, score_pieces
+from tunesmith.data.pieces import piece_spans
+from tunesmith.evaluation.full_context import frame_nll, score_pieces
+from tunesmith.modeling.models import any_length_model
 
 END = 0
 
@@ -88,8 +90,8 @@ def test_batching_and_padding_do_not_change_scores():
 
 def test_a_real_lstm_scored_over_whole_pieces_equals_stepping_it():
     keras = pytest.importorskip("keras")
-    from tunesmith.generation import RecurrentStepper
-    from tunesmith.models import ModelConfig, build_model
+    from tunesmith.generation.steppers import RecurrentStepper
+    from tunesmith.modeling.models import ModelConfig, build_model
 
     keras.utils.set_random_seed(1)
     cfg = ModelConfig(family="stacked_lstm", units=8, layers=2, dropout=0.0, embedding_dim=4)

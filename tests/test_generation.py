@@ -6,15 +6,11 @@ import keras
 import numpy as np
 import pytest
 
-from tunesmith.generation import (
-    RecurrentStepper,
-    WindowStepper,
-    generate,
-    make_stepper,
-    parse_primer,
-)
-from tunesmith.models import ModelConfig, build_model, predicts_every_position
-from tunesmith.sampling import SamplerConfig, make_sampler
+from tunesmith.config.sampling import SamplerConfig
+from tunesmith.generation.decode import generate, parse_primer
+from tunesmith.generation.samplers import make_sampler
+from tunesmith.generation.steppers import RecurrentStepper, WindowStepper, make_stepper
+from tunesmith.modeling.models import ModelConfig, build_model, predicts_every_position
 
 SYMBOLS = ["<end>", "a", "b", "c", "d", "e", "f"]
 VOCAB = len(SYMBOLS)
@@ -248,8 +244,8 @@ def test_each_track_says_how_to_count_bars(track, meta, unit):
 
 
 def test_generation_stops_after_max_bars_of_new_music():
-    from tunesmith.generation import generate
-    from tunesmith.models import ModelConfig, build_model
+    from tunesmith.generation.decode import generate
+    from tunesmith.modeling.models import ModelConfig, build_model
 
     keras.utils.set_random_seed(0)
     symbols = ["<end>", "|", "60", "62", "64"]
@@ -269,8 +265,8 @@ def test_generation_stops_after_max_bars_of_new_music():
 
 
 def test_a_sample_does_not_end_before_min_bars():
-    from tunesmith.generation import generate
-    from tunesmith.models import ModelConfig, build_model
+    from tunesmith.generation.decode import generate
+    from tunesmith.modeling.models import ModelConfig, build_model
 
     keras.utils.set_random_seed(0)
     symbols = ["<end>", "|", "60", "62"]

@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import pytest
 
-from tunesmith.models import FAMILIES, ModelConfig, build_model, predicts_every_position
+from tunesmith.modeling.models import FAMILIES, ModelConfig, build_model, predicts_every_position
 
 VOCAB = 7
 WINDOW = 10

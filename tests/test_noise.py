@@ -8,8 +8,8 @@ import math
 import numpy as np
 import pytest
 
-from tunesmith.errors import ConfigError
-from tunesmith.noise import noise_band, params_hash, spread, summarize, verdict
+from tunesmith.core.errors import ConfigError
+from tunesmith.evaluation.noise import noise_band, params_hash, spread, summarize, verdict
 
 
 def test_seeds_json_holds_each_value_and_their_mean_sd_and_n():
@@ -41,14 +41,14 @@ def test_the_noise_band_is_two_standard_errors_of_the_difference():
 
 @pytest.mark.parametrize("seeds", [[0], [0, 0], "0,1", [0, -1], [True, 1]])
 def test_a_bad_seed_list_names_the_key(seeds):
-    from tunesmith.seeds import check_seeds
+    from tunesmith.pipeline.seeds import check_seeds
 
     with pytest.raises(ConfigError, match=r"noise\.seeds"):
         check_seeds(seeds)
 
 
 def test_the_seeds_stage_trains_each_seed_and_summarises_them(tmp_path, monkeypatch):
-    from tunesmith.seeds import seeds_stage
+    from tunesmith.pipeline.seeds import seeds_stage
 
     monkeypatch.chdir(tmp_path)
     rng = np.random.default_rng(0)

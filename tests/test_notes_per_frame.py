@@ -8,8 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from tunesmith.errors import MusicInputError
-from tunesmith.representations import notes_per_frame as npf
+from tunesmith.core.errors import MusicInputError
+from tunesmith.tracks.piano import notes_per_frame as npf
 
 
 def roll_of(*frames: tuple[int, ...]) -> np.ndarray:
@@ -110,12 +110,13 @@ def test_transpose_keeps_the_range():
 
 
 def test_classical_notes_option_encodes_decodes_and_has_no_unk(tmp_path):
-    from tunesmith.config import EncodeConfig
-    from tunesmith.encoding import encode_piece
-    from tunesmith.evaluation import hold_ids, symbols_to_notes
-    from tunesmith.samples import write_sample
-    from tunesmith.tracks.classical import frame_notes
-    from tunesmith.vocab import build_vocab
+    from tunesmith.config.stages import EncodeConfig
+    from tunesmith.data.encode import encode_piece
+    from tunesmith.data.vocab import build_vocab
+    from tunesmith.evaluation.likelihood import hold_ids
+    from tunesmith.evaluation.music_stats import symbols_to_notes
+    from tunesmith.generation.samples import write_sample
+    from tunesmith.tracks.piano.track import frame_notes
 
     notes = [[60, 0, 2], [64, 0, 1], [67, 2, 3]]
     piece = {"id": "a", "notes": notes}

@@ -1,4 +1,4 @@
-"""Tests of the classical track's piano-roll tokens (tunesmith.representations.pianoroll)."""
+"""Tests of the classical track's piano-roll tokens (tunesmith.tracks.piano.pianoroll)."""
 
 from __future__ import annotations
 
@@ -12,13 +12,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tunesmith.errors import MusicInputError
-from tunesmith.representations.pianoroll import (
+from tunesmith.core.errors import MusicInputError
+from tunesmith.tracks.piano.midi_read import prepare_file, read_midi_notes
+from tunesmith.tracks.piano.pianoroll import (
     decode_notes,
     encode,
     is_hold_token,
-    prepare_file,
-    read_midi_notes,
     to_midi,
     token_pitches,
 )

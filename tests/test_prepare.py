@@ -9,9 +9,10 @@ import pandas as pd
 import pretty_midi
 import pytest
 
-from tunesmith.config import PrepareConfig
-from tunesmith.errors import MusicInputError
-from tunesmith.prepare import prepare_corpus, prepare_essen
+from tunesmith.config.stages import PrepareConfig
+from tunesmith.core.errors import MusicInputError
+from tunesmith.data.prepare import prepare_corpus
+from tunesmith.tracks.melody.track import prepare_essen
 
 SEED_DURATIONS = (0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0)
 

@@ -10,10 +10,12 @@ from pathlib import Path
 import mido
 import pytest
 
-from tunesmith.config import PrepareConfig
-from tunesmith.errors import MusicInputError
-from tunesmith.prepare import prepare_classical, prepare_essen, prepare_nottingham
-from tunesmith.representations import abc_chars
+from tunesmith.config.stages import PrepareConfig
+from tunesmith.core.errors import MusicInputError
+from tunesmith.tracks.abc import abc_chars
+from tunesmith.tracks.abc.track import prepare_nottingham
+from tunesmith.tracks.melody.track import prepare_essen
+from tunesmith.tracks.piano.track import prepare_classical
 
 # As in the Nottingham Music Database (ABC_cleaned/jigs.abc): chords in quotes, a comment
 # line, S:/Y: headers, and a key and meter change inside the tune.

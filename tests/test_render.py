@@ -13,7 +13,12 @@ import pretty_midi
 import pytest
 from matplotlib.image import imread
 
-from tunesmith import render
+from tunesmith.render import audio
+from tunesmith.render.activations import hidden_activations, plot_activation_heatmap
+from tunesmith.render.audio import find_soundfont, render_audio
+from tunesmith.render.plots import PITCH_CLASSES, plot_histograms, plot_loss_curves, plot_piano_roll, read_live_metric
+from tunesmith.render.sample_set import render_samples
+from tunesmith.render.scores import render_score_svg
 
 NOTES = [60, 62, 64, 65, 67, 69, 71, 72]  # a C major scale, 0.25 s a note
 NOTE_S = 0.25
@@ -48,11 +53,11 @@ def scale_midi(tmp_path: Path) -> Path:
 def no_fluidsynth(monkeypatch):
     real_which = shutil.which
     monkeypatch.setattr(
-        render.audio.shutil,
+        audio.shutil,
         "which",
         lambda name, *a, **k: None if name == "fluidsynth" else real_which(name),
     )
-    monkeypatch.setattr(render.audio, "_warned", set())
+    monkeypatch.setattr(audio, "_warned", set())
 
 
 def assert_valid_audio(info: dict, wav: Path, *, seconds: float) -> np.ndarray:
@@ -68,14 +73,14 @@ def assert_valid_audio(info: dict, wav: Path, *, seconds: float) -> np.ndarray:
 
 
 @pytest.mark.skipif(
-    shutil.which("fluidsynth") is None or render.find_soundfont() is None,
+    shutil.which("fluidsynth") is None or find_soundfont() is None,
     reason="needs the fluidsynth command and a GM soundfont (apt: fluidsynth fluid-soundfont-gm)",
 )
 def test_render_audio_with_fluidsynth(scale_midi, tmp_path):
     wav = tmp_path / "out" / "scale.wav"
-    info = render.render_audio(scale_midi, wav, tail_seconds=1.0, mp3=False)
+    info = render_audio(scale_midi, wav, tail_seconds=1.0, mp3=False)
     assert info["engine"] == "fluidsynth" and info["note"] == ""
-    assert info["soundfont"] == str(render.find_soundfont())
+    assert info["soundfont"] == str(find_soundfont())
     frames = assert_valid_audio(info, wav, seconds=len(NOTES) * NOTE_S + 1.0)
     assert info["channels"] == 2
     # sound while the notes play, near silence at the very end (fade-out)
@@ -87,7 +92,7 @@ def test_render_audio_with_fluidsynth(scale_midi, tmp_path):
 def test_fallback_without_fluidsynth(scale_midi, tmp_path, no_fluidsynth, caplog):
     wav = tmp_path / "scale.wav"
     with caplog.at_level(logging.WARNING, logger="tunesmith.render"):
-        info = render.render_audio(scale_midi, wav, tail_seconds=0.5, mp3=False)
+        info = render_audio(scale_midi, wav, tail_seconds=0.5, mp3=False)
     assert info["engine"] == "pretty_midi"
     assert "FluidSynth not found" in info["note"]
     assert info["soundfont"] is None
@@ -100,7 +105,7 @@ def test_fallback_without_fluidsynth(scale_midi, tmp_path, no_fluidsynth, caplog
 
 def test_fallback_when_soundfont_missing(scale_midi, tmp_path):
     missing = tmp_path / "nowhere.sf2"
-    info = render.render_audio(scale_midi, tmp_path / "a.wav", soundfont=missing, mp3=False)
+    info = render_audio(scale_midi, tmp_path / "a.wav", soundfont=missing, mp3=False)
     assert info["engine"] == "pretty_midi"
     if shutil.which("fluidsynth"):
         assert str(missing) in info["note"]
@@ -108,7 +113,7 @@ def test_fallback_when_soundfont_missing(scale_midi, tmp_path):
 
 
 def test_duration_is_capped(scale_midi, tmp_path, no_fluidsynth):
-    info = render.render_audio(scale_midi, tmp_path / "c.wav", max_seconds=1.0, mp3=False)
+    info = render_audio(scale_midi, tmp_path / "c.wav", max_seconds=1.0, mp3=False)
     frames, rate, _ = read_wav(tmp_path / "c.wav")
     assert len(frames) == rate == RATE
     assert info["seconds"] == 1.0
@@ -117,16 +122,16 @@ def test_duration_is_capped(scale_midi, tmp_path, no_fluidsynth):
 def test_mp3_beside_wav_only_with_an_encoder(scale_midi, tmp_path, no_fluidsynth, monkeypatch):
     copier = "import shutil, sys; shutil.copyfile(sys.argv[1], sys.argv[2])"
     monkeypatch.setattr(
-        render.audio, "_mp3_command", lambda wav, mp3: [sys.executable, "-c", copier, str(wav), str(mp3)]
+        audio, "_mp3_command", lambda wav, mp3: [sys.executable, "-c", copier, str(wav), str(mp3)]
     )
     wav = tmp_path / "m.wav"
-    info = render.render_audio(scale_midi, wav)
+    info = render_audio(scale_midi, wav)
     assert info["mp3"] == str(tmp_path / "m.mp3")
     assert (tmp_path / "m.mp3").read_bytes() == wav.read_bytes()
 
     # no encoder any more: the stale MP3 goes, the WAV is still written
-    monkeypatch.setattr(render.audio, "_mp3_command", lambda wav, mp3: None)
-    info = render.render_audio(scale_midi, wav)
+    monkeypatch.setattr(audio, "_mp3_command", lambda wav, mp3: None)
+    info = render_audio(scale_midi, wav)
     assert info["mp3"] is None
     assert not (tmp_path / "m.mp3").exists()
     assert wav.is_file()
@@ -136,7 +141,7 @@ def test_unreadable_midi_names_the_file(tmp_path):
     bad = tmp_path / "broken.mid"
     bad.write_bytes(b"MThd not really")
     with pytest.raises(ValueError, match=r"broken\.mid"):
-        render.render_audio(bad, tmp_path / "x.wav")
+        render_audio(bad, tmp_path / "x.wav")
 
 
 def test_score_svg_from_musicxml(tmp_path):
@@ -148,7 +153,7 @@ def test_score_svg_from_musicxml(tmp_path):
     xml = tmp_path / "tune.musicxml"
     melody.write("musicxml", fp=str(xml))
     svg_path = tmp_path / "tune.svg"
-    assert render.render_score_svg(xml, svg_path) is True
+    assert render_score_svg(xml, svg_path) is True
     svg = svg_path.read_text(encoding="utf-8")
     assert svg.lstrip().startswith("<svg") and 'width="' in svg and "viewBox" in svg
     assert svg.count('class="note"') == 4
@@ -157,7 +162,7 @@ def test_score_svg_from_musicxml(tmp_path):
 def test_score_svg_from_abc(tmp_path):
     abc = tmp_path / "jig.abc"
     abc.write_text("X:1\nT:Test jig\nM:6/8\nL:1/8\nK:G\nGAB c2d|e2f g3|]\n", encoding="utf-8")
-    assert render.render_score_svg(abc, tmp_path / "jig.svg")
+    assert render_score_svg(abc, tmp_path / "jig.svg")
     svg = (tmp_path / "jig.svg").read_text(encoding="utf-8")
     assert svg.count('class="note"') == 8
 
@@ -170,7 +175,7 @@ def test_score_svg_bad_input_returns_false(tmp_path, caplog, content):
     bad = tmp_path / "bad.abc"
     bad.write_bytes(content)
     with caplog.at_level(logging.WARNING, logger="tunesmith.render"):
-        ok = render.render_score_svg(bad, tmp_path / "bad.svg")
+        ok = render_score_svg(bad, tmp_path / "bad.svg")
     if ok:  # verovio accepted the text as an (empty) tune: then it must be a real SVG
         assert "<svg" in (tmp_path / "bad.svg").read_text(encoding="utf-8")
     else:
@@ -184,7 +189,7 @@ def png_shape(path: Path) -> tuple[int, int]:
 
 
 def test_piano_roll(scale_midi, tmp_path):
-    png = render.plot_piano_roll(scale_midi, tmp_path / "roll.png")
+    png = plot_piano_roll(scale_midi, tmp_path / "roll.png")
     assert png_shape(png) == (800, 300)
     pixels = imread(png)[..., :3]
     note_blue = np.array([0x3B, 0x6E, 0xA8]) / 255
@@ -192,12 +197,12 @@ def test_piano_roll(scale_midi, tmp_path):
 
     empty = tmp_path / "empty.mid"
     pretty_midi.PrettyMIDI().write(str(empty))
-    assert png_shape(render.plot_piano_roll(empty, tmp_path / "e.png", unit="seconds")) == (
+    assert png_shape(plot_piano_roll(empty, tmp_path / "e.png", unit="seconds")) == (
         800,
         300,
     )
     with pytest.raises(ValueError, match="unit"):
-        render.plot_piano_roll(scale_midi, tmp_path / "x.png", unit="bars")
+        plot_piano_roll(scale_midi, tmp_path / "x.png", unit="bars")
 
 
 def write_live(live: Path, split: str, rows: list[tuple[int, float]]) -> None:
@@ -212,13 +217,13 @@ def test_loss_curves_from_dvclive_tsvs(tmp_path):
     # step 1 logged twice, as after a resumed run: the last value counts
     write_live(live, "train", [(0, 2.0), (1, 1.9), (1, 1.7), (2, 1.5)])
     write_live(live, "val", [(0, 2.1), (1, 1.8), (2, 1.85)])
-    assert render.read_live_metric(live, "train").tolist() == [2.0, 1.7, 1.5]
-    assert render.read_live_metric(live / "plots" / "metrics", "val").tolist() == [2.1, 1.8, 1.85]
-    png = render.plot_loss_curves(live, tmp_path / "loss.png")
+    assert read_live_metric(live, "train").tolist() == [2.0, 1.7, 1.5]
+    assert read_live_metric(live / "plots" / "metrics", "val").tolist() == [2.1, 1.8, 1.85]
+    png = plot_loss_curves(live, tmp_path / "loss.png")
     assert png_shape(png) == (600, 350)
 
     with pytest.raises(FileNotFoundError, match=r"train/loss\.tsv"):
-        render.plot_loss_curves(tmp_path / "nothing", tmp_path / "none.png")
+        plot_loss_curves(tmp_path / "nothing", tmp_path / "none.png")
 
 
 def test_loss_curves_read_what_dvclive_writes(tmp_path):
@@ -230,43 +235,43 @@ def test_loss_curves_read_what_dvclive_writes(tmp_path):
         live.log_metric("val/loss", 2.2 - 0.1 * epoch)
         live.next_step()
     live.end()
-    np.testing.assert_allclose(render.read_live_metric(tmp_path / "live", "val"), [2.2, 2.1, 2.0])
-    assert render.plot_loss_curves(tmp_path / "live", tmp_path / "l.png").is_file()
+    np.testing.assert_allclose(read_live_metric(tmp_path / "live", "val"), [2.2, 2.1, 2.0])
+    assert plot_loss_curves(tmp_path / "live", tmp_path / "l.png").is_file()
 
 
 def test_histograms(tmp_path):
-    png = render.plot_histograms(
-        list(range(12)), [1] * 12, render.PITCH_CLASSES, tmp_path / "pc.png", "pitch classes"
+    png = plot_histograms(
+        list(range(12)), [1] * 12, PITCH_CLASSES, tmp_path / "pc.png", "pitch classes"
     )
     assert png_shape(png) == (600, 350)
-    wide = render.plot_histograms(
+    wide = plot_histograms(
         [1] * 40, [2] * 40, [str(i) for i in range(40)], tmp_path / "w.png", "intervals"
     )
     assert png_shape(wide) == (1200, 350)
     with pytest.raises(ValueError, match="one length"):
-        render.plot_histograms([1, 2], [1, 2, 3], ["a", "b"], tmp_path / "x.png", "bad")
+        plot_histograms([1, 2], [1, 2, 3], ["a", "b"], tmp_path / "x.png", "bad")
 
 
 def test_activation_heatmap(tmp_path):
     rng = np.random.default_rng(0)
     text = "X:1\nT:Tune\nK:G\n" + "GAB c2d|" * 10
     acts = np.tanh(rng.normal(size=(len(text), 20)))
-    rows = render.plot_activation_heatmap(acts, list(text), tmp_path / "rows.png", max_units=5)
+    rows = plot_activation_heatmap(acts, list(text), tmp_path / "rows.png", max_units=5)
     assert png_shape(rows) == (1400, round(100 * (1.4 + 0.3 * 5)))
-    grid = render.plot_activation_heatmap(
+    grid = plot_activation_heatmap(
         acts, list(text), tmp_path / "text.png", units=[11], layout="text", columns=40
     )
     assert png_shape(grid)[0] == 1000
     with pytest.raises(ValueError, match="symbols"):
-        render.plot_activation_heatmap(acts, list(text)[:-1], tmp_path / "x.png")
+        plot_activation_heatmap(acts, list(text)[:-1], tmp_path / "x.png")
     with pytest.raises(ValueError, match="units"):
-        render.plot_activation_heatmap(acts, list(text), tmp_path / "x.png", units=[20])
+        plot_activation_heatmap(acts, list(text), tmp_path / "x.png", units=[20])
 
 
 def test_hidden_activations(tmp_path):
     import keras
 
-    from tunesmith.models import ModelConfig, build_model
+    from tunesmith.modeling.models import ModelConfig, build_model
 
     keras.utils.set_random_seed(0)
     model = build_model(
@@ -274,19 +279,19 @@ def test_hidden_activations(tmp_path):
         vocab_size=5,
     )
     ids = np.array([0, 1, 2, 3, 4, 1, 2])
-    acts = render.hidden_activations(model, ids, "lstm_1")
+    acts = hidden_activations(model, ids, "lstm_1")
     assert acts.shape == (7, 6) and acts.dtype == np.float32
     assert np.abs(acts).max() < 1 and np.abs(acts).max() > 0
     # causal and dropout off: a prefix gets exactly the prefix's activations
     np.testing.assert_allclose(
-        render.hidden_activations(model, ids[:3], "lstm_1"), acts[:3], rtol=1e-5, atol=1e-6
+        hidden_activations(model, ids[:3], "lstm_1"), acts[:3], rtol=1e-5, atol=1e-6
     )
     with pytest.raises(ValueError, match="lstm_0"):
-        render.hidden_activations(model, ids, "lstm_9")
+        hidden_activations(model, ids, "lstm_9")
 
     bilstm = build_model(ModelConfig(family="bilstm", units=3, layers=1, embedding_dim=4), 5)
     with pytest.raises(ValueError, match="sequences"):
-        render.hidden_activations(bilstm, ids, "bilstm_0")
+        hidden_activations(bilstm, ids, "bilstm_0")
 
 
 def test_render_samples_folder(tmp_path, no_fluidsynth):
@@ -301,7 +306,7 @@ def test_render_samples_folder(tmp_path, no_fluidsynth):
         "sample_001,8,temperature,0.7,decode failed\n",
         encoding="utf-8",
     )
-    records = render.render_samples(samples, tmp_path / "out")
+    records = render_samples(samples, tmp_path / "out")
     assert [r["name"] for r in records] == ["sample_000", "sample_001"]
     first, second = records
     for key in ("wav", "png", "svg"):
@@ -313,27 +318,27 @@ def test_render_samples_folder(tmp_path, no_fluidsynth):
 def test_render_samples_drops_the_wav_only_when_its_mp3_was_written(tmp_path, no_fluidsynth, monkeypatch):
     copier = "import shutil, sys; shutil.copyfile(sys.argv[1], sys.argv[2])"
     monkeypatch.setattr(
-        render.audio, "_mp3_command", lambda wav, mp3: [sys.executable, "-c", copier, str(wav), str(mp3)]
+        audio, "_mp3_command", lambda wav, mp3: [sys.executable, "-c", copier, str(wav), str(mp3)]
     )
     samples = tmp_path / "samples"
     samples.mkdir()
     write_scale(samples / "sample_000.mid")
-    [kept] = render.render_samples(samples, tmp_path / "kept", scores=False)
-    [dropped] = render.render_samples(samples, tmp_path / "dropped", scores=False, keep_wav=False)
+    [kept] = render_samples(samples, tmp_path / "kept", scores=False)
+    [dropped] = render_samples(samples, tmp_path / "dropped", scores=False, keep_wav=False)
     assert Path(kept["wav"]).is_file() and Path(kept["mp3"]).is_file()
     assert dropped["wav"] is None and dropped["audio"]["wav"] is None
     assert sorted(p.name for p in (tmp_path / "dropped").iterdir()) == ["sample_000.mp3", "sample_000.png"]
     assert Path(dropped["mp3"]).read_bytes() == Path(kept["wav"]).read_bytes()  # the copier "encoded" it
 
     # no encoder: the WAV is the only recording and stays
-    monkeypatch.setattr(render.audio, "_mp3_command", lambda wav, mp3: None)
-    [alone] = render.render_samples(samples, tmp_path / "alone", scores=False, keep_wav=False)
+    monkeypatch.setattr(audio, "_mp3_command", lambda wav, mp3: None)
+    [alone] = render_samples(samples, tmp_path / "alone", scores=False, keep_wav=False)
     assert alone["mp3"] is None and Path(alone["wav"]).is_file()
 
 
 @pytest.mark.skipif(shutil.which("lame") is None, reason="needs lame (make system-deps)")
 def test_mp3s_are_mono_at_48_kbps_and_a_cut_sample_says_so(scale_midi, tmp_path):
-    info = render.render_audio(scale_midi, tmp_path / "s.wav", max_seconds=1.0)
+    info = render_audio(scale_midi, tmp_path / "s.wav", max_seconds=1.0)
     data = Path(info["mp3"]).read_bytes()
     frame = next(i for i in range(len(data) - 4) if data[i] == 0xFF and (data[i + 1] & 0xFE) == 0xFA)
     assert data[frame + 3] >> 6 == 3  # MPEG-1 layer III, channel mode: single channel

@@ -11,8 +11,10 @@ import pretty_midi
 import pytest
 
 from browser import needs_chromium, probe  # tests/browser.py, shared with the e2e test
-from tunesmith import render
-from tunesmith.report import build_report
+from tunesmith.render.audio import render_audio
+from tunesmith.render.plots import plot_histograms, plot_piano_roll
+from tunesmith.render.scores import render_score_svg
+from tunesmith.report.page import build_report
 
 ABC = "X:1\nT:Tiny jig\nM:6/8\nL:1/8\nK:G\nGAB c2d|e2f g3|]\n"
 
@@ -52,10 +54,10 @@ def make_sample(folder: Path, name: str, pitches: list[int]) -> dict:
     pm.write(str(midi))
     abc = folder / f"{name}.abc"
     abc.write_text(ABC, encoding="utf-8")
-    audio = render.render_audio(midi, folder / f"{name}.wav", max_seconds=3.0, mp3=False)
+    audio = render_audio(midi, folder / f"{name}.wav", max_seconds=3.0, mp3=False)
     svg = folder / f"{name}.svg"
-    assert render.render_score_svg(abc, svg)
-    png = render.plot_piano_roll(midi, folder / f"{name}.png")
+    assert render_score_svg(abc, svg)
+    png = plot_piano_roll(midi, folder / f"{name}.png")
     return {
         "name": name,
         "midi": str(midi),
@@ -97,7 +99,7 @@ METRICS = {
 def corpora(tmp_path_factory) -> dict:
     src = tmp_path_factory.mktemp("inputs")
     write_live(src / "live")
-    extra_plot = render.plot_histograms([1, 2], [2, 1], ["a", "b"], src / "extra.png", "extra")
+    extra_plot = plot_histograms([1, 2], [2, 1], ["a", "b"], src / "extra.png", "extra")
     return {
         "nottingham": {
             "metrics": METRICS,
@@ -289,8 +291,8 @@ def test_metrics_read_as_words_with_a_line_each():
 
 
 def test_write_report_reads_the_pipeline_folders_and_escapes_what_it_shows(tmp_path):
-    from tunesmith.io import write_json
-    from tunesmith.report import write_report
+    from tunesmith.core.io import write_json
+    from tunesmith.report.entries import write_report
 
     corpus = "essen"
     write_json(tmp_path / "metrics" / corpus / "evaluate.json", {
@@ -300,7 +302,7 @@ def test_write_report_reads_the_pipeline_folders_and_escapes_what_it_shows(tmp_p
     write_json(tmp_path / "models" / corpus / "metrics.json", {"best_epoch": 2, "val": {"loss": 1.1}})
     write_live(tmp_path / "live" / corpus)
     (tmp_path / "eval" / corpus).mkdir(parents=True)
-    render.plot_histograms([1, 2], [2, 1], ["a", "b"], tmp_path / "eval" / corpus / "ioi_hist.png", "ioi")
+    plot_histograms([1, 2], [2, 1], ["a", "b"], tmp_path / "eval" / corpus / "ioi_hist.png", "ioi")
     samples = tmp_path / "samples" / corpus
     samples.mkdir(parents=True)
     (samples / "samples.csv").write_text("sample,seed,error\nsample_000,1,<script>bad</script>\n")
@@ -333,9 +335,9 @@ def test_the_template_ships_as_package_data():
 
 
 def test_the_report_quotes_the_seed_spread_and_says_whose_params_it_is(tmp_path):
-    from tunesmith.io import write_json
-    from tunesmith.noise import summarize
-    from tunesmith.report import write_report
+    from tunesmith.core.io import write_json
+    from tunesmith.evaluation.noise import summarize
+    from tunesmith.report.entries import write_report
 
     corpus = "essen"
     write_json(tmp_path / "metrics" / corpus / "evaluate.json", {"split": "test", "model": {"nll": 0.74}})
@@ -417,7 +419,7 @@ def test_the_samples_are_described_in_words_from_the_metrics():
 
 
 def test_the_benchmark_table_shows_the_published_rows_and_ours_where_it_ran(tmp_path):
-    from tunesmith.io import write_json
+    from tunesmith.core.io import write_json
     from tunesmith.report.entries import benchmark_table
 
     empty = benchmark_table(tmp_path)

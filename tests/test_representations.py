@@ -9,8 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tunesmith.errors import MusicInputError
-from tunesmith.representations import abc_chars, time_series
+from tunesmith.core.errors import MusicInputError
+from tunesmith.tracks.abc import abc_chars
+from tunesmith.tracks.melody import time_series
 
 # --------------------------------------------------------------------- time series (Vasudeva)
 
@@ -106,7 +107,7 @@ def test_abc_decodes_to_music():
 def test_every_representation_has_name_end_encode_and_decode():
     import numpy as np
 
-    from tunesmith.representations import notes_per_frame, pianoroll
+    from tunesmith.tracks.piano import notes_per_frame, pianoroll
 
     notes = np.array([[60, 0, 2], [64, 2, 4]], dtype=np.int32)
     cases = {
@@ -146,8 +147,8 @@ def test_essen_scores_print_accidentals_only_where_the_pitch_needs_one(melody, a
 def test_the_primer_is_marked_in_the_score_and_shaded_in_the_piano_roll(tmp_path):
     from matplotlib.image import imread
 
-    from tunesmith.render import plot_piano_roll
-    from tunesmith.samples import primer_beats
+    from tunesmith.generation.samples import primer_beats
+    from tunesmith.render.plots import plot_piano_roll
     from tunesmith.tracks import get_track
 
     essen = get_track("essen")

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from tunesmith.config import GenerateConfig, PrimerConfig
-from tunesmith.errors import ConfigError
-from tunesmith.samples import _ids, primer_symbols
+from tunesmith.config.stages import GenerateConfig, PrimerConfig
+from tunesmith.core.errors import ConfigError
+from tunesmith.generation.samples import _ids, primer_symbols
 
 ABC_VOCAB = ["<end>", "<unk>", "\n", " ", ":", "K", "M", "D", "/", "6", "8"]
 ESSEN_VOCAB = ["/", "<unk>", "60", "62", "_", "r"]
@@ -53,11 +53,11 @@ def test_a_sample_that_is_not_music_is_generated_again_with_the_next_seed(tmp_pa
     does. The kept sample is seed 2's and samples.csv lists both rejected seeds."""
     import pandas as pd
 
-    from tunesmith import generation, samples, training
+    from tunesmith.generation import samples
 
     symbols = ["<end>", "<unk>", "a", "b", "Q"]
     vocab = {"symbols": symbols, "special": {"end": "<end>", "unk": "<unk>"}}
-    monkeypatch.setattr(training, "load_model_bundle",
+    monkeypatch.setattr("tunesmith.training.bundle.load_model_bundle",
                         lambda _: (None, None, type("T", (), {"window": 8})(), vocab))
     calls = []
 
@@ -72,7 +72,7 @@ def test_a_sample_that_is_not_music_is_generated_again_with_the_next_seed(tmp_pa
         stem.with_suffix(".abc").write_text("".join(sample_symbols))
         return {"decoded": ok, "error": "" if ok else "music21 cannot parse Q", "notes": int(ok), "files": []}
 
-    monkeypatch.setattr(generation, "generate", fake_generate)
+    monkeypatch.setattr("tunesmith.generation.decode.generate", fake_generate)
     monkeypatch.setattr(samples, "write_sample", fake_write)
     cfg = GenerateConfig(num_samples=3, retries=4, render=False, primer=PrimerConfig(mode="start"))
     table = samples.generate_samples("nottingham", tmp_path / "m", cfg, tmp_path / "out")
@@ -92,16 +92,16 @@ def test_a_sample_that_is_not_music_is_generated_again_with_the_next_seed(tmp_pa
 
 @pytest.mark.parametrize("keep_wav", [False, True])
 def test_generate_passes_keep_wav_to_the_renderer(tmp_path, monkeypatch, keep_wav):
-    from tunesmith import generation, render, samples, training
+    from tunesmith.generation import samples
 
     vocab = {"symbols": ["<end>", "<unk>", "a"], "special": {"end": "<end>", "unk": "<unk>"}}
-    monkeypatch.setattr(training, "load_model_bundle",
+    monkeypatch.setattr("tunesmith.training.bundle.load_model_bundle",
                         lambda _: (None, None, type("T", (), {"window": 8})(), vocab))
-    monkeypatch.setattr(generation, "generate", lambda *a, num_samples, **k: [[2, 0]] * num_samples)
+    monkeypatch.setattr("tunesmith.generation.decode.generate", lambda *a, num_samples, **k: [[2, 0]] * num_samples)
     monkeypatch.setattr(samples, "write_sample",
                         lambda *a, **k: {"decoded": True, "error": "", "notes": 1, "files": []})
     seen = []
-    monkeypatch.setattr(render, "render_samples", lambda *a, **k: seen.append(k) or [])
+    monkeypatch.setattr("tunesmith.render.sample_set.render_samples", lambda *a, **k: seen.append(k) or [])
     cfg = GenerateConfig(num_samples=1, keep_wav=keep_wav, primer=PrimerConfig(mode="start"))
     samples.generate_samples("nottingham", tmp_path / "m", cfg, tmp_path / "out")
     assert [k["keep_wav"] for k in seen] == [keep_wav]

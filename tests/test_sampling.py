@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from tunesmith.sampling import (
-    SamplerConfig,
+from tunesmith.config.sampling import SamplerConfig
+from tunesmith.generation.samplers import (
     adaptive_temperature,
     entropy,
     make_sampler,

@@ -14,13 +14,14 @@ import pretty_midi
 import pytest
 
 from archives import tar_gz  # tests/archives.py
-from tunesmith.errors import ConfigError, FetchError
+from tunesmith.core.errors import ConfigError, FetchError
 from tunesmith.sources import bundled, pieces
 from tunesmith.sources.bundled import fetch_bundled
 from tunesmith.sources.local import fetch_local
 from tunesmith.sources.manifest import Manifest, parse_manifest
-from tunesmith.sources.pieces import FORMATS, MANIFEST_COLUMNS, REJECTED_COLUMNS, split_abc_tunes
+from tunesmith.sources.pieces import FORMATS, MANIFEST_COLUMNS, REJECTED_COLUMNS
 from tunesmith.sources.pinned import fetch_download
+from tunesmith.tracks.abc.abc_chars import split_abc_tunes
 
 TWO_TUNES = """% a collection header comment
 %%abc-charset utf-8
@@ -352,8 +353,8 @@ def test_bundled_abc_is_deterministic(tmp_path: Path) -> None:
 
 
 def test_fetch_corpus_writes_the_tables_and_refuses_a_corpus_without_one_usable_piece(tmp_path: Path) -> None:
-    from tunesmith.config import FetchConfig
-    from tunesmith.errors import ArtifactError
+    from tunesmith.config.stages import FetchConfig
+    from tunesmith.core.errors import ArtifactError
     from tunesmith.sources.fetch import fetch_corpus
 
     src = tmp_path / "mine"

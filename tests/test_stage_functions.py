@@ -9,13 +9,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tunesmith import io
-from tunesmith.config import SPLITS, EncodeConfig
-from tunesmith.encoding import encode_stage
-from tunesmith.errors import ArtifactError
-from tunesmith.prepare import prepare_stage
-from tunesmith.representations import notes_per_frame
-from tunesmith.vocab import vocab_stage
+from tunesmith.config.stages import SPLITS, EncodeConfig
+from tunesmith.core import io
+from tunesmith.core.errors import ArtifactError
+from tunesmith.data.encode import encode_stage
+from tunesmith.data.prepare import prepare_stage
+from tunesmith.pipeline.vocab import vocab_stage
+from tunesmith.tracks.piano import notes_per_frame
 
 ROOT = Path(__file__).resolve().parents[1]
 # reading or writing a file format by hand: the library's io/stage functions do that

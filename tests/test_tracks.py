@@ -11,10 +11,11 @@ import numpy as np
 import pretty_midi
 import pytest
 
-from tunesmith import TRACKS as PACKAGE_TRACKS
-from tunesmith.config import ConfigError, EncodeConfig, PrimerConfig
-from tunesmith.errors import MusicInputError
-from tunesmith.tracks import TRACKS, Track, UnknownTrackError, get_track
+from tunesmith.config.stages import EncodeConfig, PrimerConfig
+from tunesmith.core.errors import ConfigError, MusicInputError
+from tunesmith.tracks import TRACKS, UnknownTrackError, get_track
+from tunesmith.tracks import TRACKS as PACKAGE_TRACKS
+from tunesmith.tracks.base import Track
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "tunesmith"
 
@@ -40,8 +41,8 @@ def test_unknown_track_names_itself_and_the_known_ones():
 
 
 def test_shared_code_reports_an_unknown_track_from_the_registry():
-    from tunesmith.encoding import encode_piece
-    from tunesmith.evaluation import hold_ids
+    from tunesmith.data.encode import encode_piece
+    from tunesmith.evaluation.likelihood import hold_ids
 
     with pytest.raises(UnknownTrackError, match="known tracks: nottingham, essen, classical"):
         encode_piece("jazz", {"id": "a"}, EncodeConfig())
@@ -51,7 +52,7 @@ def test_shared_code_reports_an_unknown_track_from_the_registry():
 
 def test_stage_and_cli_offer_the_registry_tracks():
     from tunesmith.cli import _parser as cli_parser
-    from tunesmith.stage import parser
+    from tunesmith.pipeline.common import parser
 
     p = parser("x")
     assert p.parse_args(["--corpus", "essen"]).corpus == "essen"
@@ -150,7 +151,7 @@ def test_a_sample_that_is_no_music_is_a_music_input_error(tmp_path):
 
 
 def test_only_a_midi_track_reads_midi_primers(tmp_path):
-    from tunesmith.samples import primer_symbols
+    from tunesmith.generation.samples import primer_symbols
 
     path = tmp_path / "p.mid"
     pm = pretty_midi.PrettyMIDI(initial_tempo=120.0)

@@ -19,16 +19,13 @@ import keras
 import numpy as np
 import pytest
 
-from tunesmith import training
-from tunesmith.io import write_json
-from tunesmith.models import ModelConfig
-from tunesmith.training import (
-    EarlyStopping,
-    TrainConfig,
-    load_model_bundle,
-    train,
-    vocab_fingerprint,
-)
+from tunesmith.config.train import STATE_FORMAT, TrainConfig
+from tunesmith.core.io import write_json
+from tunesmith.modeling.models import ModelConfig
+from tunesmith.training import checkpoints, loop
+from tunesmith.training.bundle import load_model_bundle, vocab_fingerprint
+from tunesmith.training.fitting import EarlyStopping
+from tunesmith.training.loop import train
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 V = 8
@@ -172,13 +169,13 @@ def test_target_last_and_bilstm_predict_after_the_window(tmp_path, caplog):
 def _capture_epoch_weights(monkeypatch) -> list[list[np.ndarray]]:
     """The fitted model's weights at each epoch's checkpoint, in order."""
     seen: list[list[np.ndarray]] = []
-    commit = training.loop._commit_epoch
+    commit = loop._commit_epoch
 
     def capture(ckpt_dir, fit_model, **kw):
         seen.append([np.array(w) for w in fit_model.get_weights()])
         return commit(ckpt_dir, fit_model, **kw)
 
-    monkeypatch.setattr(training.loop, "_commit_epoch", capture)
+    monkeypatch.setattr(loop, "_commit_epoch", capture)
     return seen
 
 
@@ -349,20 +346,20 @@ def test_resume_continues_and_matches_an_uninterrupted_run(trained, tmp_path, ca
 def test_incompatible_checkpoint_is_discarded(tmp_path, caplog):
     ckpt = tmp_path / "model" / "checkpoints"
     ckpt.mkdir(parents=True)
-    compat = training.checkpoints._compat_key(MODEL, CFG, VOCAB, "all", False)
+    compat = checkpoints._compat_key(MODEL, CFG, VOCAB, "all", False)
     old = {**compat, "model": {**compat["model"], "units": 32}, "vocab_size": 9}
-    write_json(ckpt / "state.json", {"format": training.STATE_FORMAT, "compat": old, "epoch": 1})
+    write_json(ckpt / "state.json", {"format": STATE_FORMAT, "compat": old, "epoch": 1})
     (ckpt / "epoch-0001.keras").write_bytes(b"stale")
     with caplog.at_level(logging.WARNING, logger="tunesmith.training"):
-        assert training.checkpoints._load_state(ckpt, compat) is None
+        assert checkpoints._load_state(ckpt, compat) is None
     assert "config changed" in caplog.text
     assert "model.units: 32 -> 16" in caplog.text and "vocab_size: 9 -> 8" in caplog.text
     assert not ckpt.exists()
     # what may change between a run and its continuation keeps the checkpoint
-    relaxed = training.checkpoints._compat_key(MODEL, replace(CFG, epochs=50, patience=5), VOCAB, "all", False)
+    relaxed = checkpoints._compat_key(MODEL, replace(CFG, epochs=50, patience=5), VOCAB, "all", False)
     assert relaxed == compat
     assert (
-        training.checkpoints._compat_key(MODEL, replace(CFG, learning_rate=0.1), VOCAB, "all", False) != compat
+        checkpoints._compat_key(MODEL, replace(CFG, learning_rate=0.1), VOCAB, "all", False) != compat
     )
 
 
@@ -370,10 +367,9 @@ _CHILD = """
 import sys, time
 import numpy as np
 sys.path.insert(0, {src!r})
-from tunesmith import training
-from tunesmith.models import ModelConfig
+from tunesmith.modeling.models import ModelConfig
 
-fit = training.loop._fit_one_epoch
+fit = loop._fit_one_epoch
 
 def slow_after_first(model, train_ds, val_ds, epoch, *args):
     record = fit(model, train_ds, val_ds, epoch, *args)
@@ -381,10 +377,10 @@ def slow_after_first(model, train_ds, val_ds, epoch, *args):
         time.sleep(600)  # epoch 2 never reaches its checkpoint: the parent kills us here
     return record
 
-training.loop._fit_one_epoch = slow_after_first
+loop._fit_one_epoch = slow_after_first
 ids = np.load({ids!r})
 val = np.load({val!r})
-training.train(ModelConfig(**{model!r}), training.TrainConfig(**{cfg!r}), {vocab!r}, ids, val,
+train(ModelConfig(**{model!r}), TrainConfig(**{cfg!r}), {vocab!r}, ids, val,
                {out!r}, live_dir={live!r})
 """
 
@@ -495,7 +491,7 @@ def test_train_config_names_the_bad_field(field, value, message):
 
 @pytest.mark.parametrize(("decay_epochs", "hold"), [(0, 0), (2, 80), (10, 0), (12, 0)])
 def test_cosine_decay_holds_the_rate_until_its_last_epochs(decay_epochs, hold):
-    from tunesmith.training.config import COSINE_FLOOR
+    from tunesmith.config.train import COSINE_FLOOR
     from tunesmith.training.fitting import _optimizer
 
     cfg = TrainConfig(epochs=10, learning_rate=0.01, lr_decay="cosine", decay_epochs=decay_epochs)
@@ -543,9 +539,8 @@ import json, logging, sys
 import numpy as np
 logging.basicConfig(level=logging.INFO)
 sys.path.insert(0, {src!r})
-from tunesmith import training
-from tunesmith.models import ModelConfig
-summary = training.train(ModelConfig(**{model!r}), training.TrainConfig(**{cfg!r}), {vocab!r},
+from tunesmith.modeling.models import ModelConfig
+summary = train(ModelConfig(**{model!r}), TrainConfig(**{cfg!r}), {vocab!r},
                          np.load({ids!r}), np.load({val!r}), {out!r})
 print(json.dumps({{"epochs_run": summary["epochs_run"]}}))
 """

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from tunesmith.config import SplitConfig
-from tunesmith.encoding import assign_splits
-from tunesmith.vocab import UNK, Vocab, build_vocab, coverage
+from tunesmith.config.stages import SplitConfig
+from tunesmith.core.vocab import UNK, Vocab
+from tunesmith.data.encode import assign_splits
+from tunesmith.data.vocab import build_vocab, coverage
 
 
 def test_vocab_is_sorted_with_specials_first_and_numbers_numeric():
@@ -39,8 +40,8 @@ def test_json_round_trip_keeps_ids_and_fingerprint():
 def test_one_fingerprint_for_vocab_json_and_model_config():
     import hashlib
 
-    from tunesmith.training import vocab_fingerprint
-    from tunesmith.vocab import fingerprint
+    from tunesmith.core.vocab import fingerprint
+    from tunesmith.training.bundle import vocab_fingerprint
 
     vocab = build_vocab([["é", "a"]], end="/")
     # pinned: compact JSON of the symbol list, as every model's config.json records it

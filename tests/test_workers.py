@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from tunesmith.workers import TimeLimitExceeded, time_limit
+from tunesmith.core.workers import TimeLimitExceeded, time_limit
 
 
 def _busy(seconds: float, *, swallow: bool) -> None:

@@ -11,8 +11,8 @@ import os
 import sys
 from pathlib import Path
 
-from tunesmith.errors import TunesmithError
-from tunesmith.sampling import METHODS
+from tunesmith.config.sampling import METHODS
+from tunesmith.core.errors import TunesmithError
 from tunesmith.tracks import TRACKS
 
 log = logging.getLogger("tunesmith")
@@ -145,7 +145,8 @@ def _generation_settings(args: argparse.Namespace, corpus: str):
     defaults came from, in words."""
     from dataclasses import replace
 
-    from tunesmith.config import GenerateConfig, PrimerConfig, build, load_params
+    from tunesmith.config.load import build, load_params
+    from tunesmith.config.stages import GenerateConfig, PrimerConfig
 
     base, source = GenerateConfig(num_samples=4), "tunesmith's defaults (no params.yaml here)"
     if args.params.is_file():
@@ -176,8 +177,8 @@ def _generation_settings(args: argparse.Namespace, corpus: str):
 
 
 def _generate(args: argparse.Namespace) -> int:
-    from tunesmith.io import read_json
-    from tunesmith.samples import generate_samples
+    from tunesmith.core.io import read_json
+    from tunesmith.generation.samples import generate_samples
 
     vocab_path = args.model / "vocab.json"
     if not vocab_path.is_file():
@@ -213,7 +214,7 @@ def _inspect(args: argparse.Namespace) -> int:
 
 
 def _inspect_folder(path: Path) -> int:
-    from tunesmith.io import read_json
+    from tunesmith.core.io import read_json
 
     if (path / "samples.csv").exists():
         import pandas as pd
@@ -237,7 +238,7 @@ def _inspect_folder(path: Path) -> int:
             print("coverage:", vocab["coverage"])
         for split in ("train", "validation", "test"):
             if (path / f"{split}.npy").exists():
-                from tunesmith.dataset import load_split
+                from tunesmith.data.windows import load_split
 
                 print(f"{split}: {load_split(path, split).size} tokens")
         for name in ("config.json", "metrics.json"):
@@ -253,7 +254,7 @@ def _inspect_folder(path: Path) -> int:
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from tunesmith.compare import write_comparison
+    from tunesmith.compare.run import write_comparison
 
     try:
         report = write_comparison(args.rev, args.out, fetch=args.fetch)
@@ -289,7 +290,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     if args.command == "sweeps":
-        from tunesmith.sweeps import sweep_summary
+        from tunesmith.compare.sweeps import sweep_summary
 
         try:
             print(sweep_summary(args.corpus, args.metric, args.out).read_text())

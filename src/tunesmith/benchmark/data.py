@@ -23,8 +23,8 @@ from typing import Literal
 
 import numpy as np
 
-from tunesmith.errors import FetchError, MusicInputError
-from tunesmith.representations import notes_per_frame as npf
+from tunesmith.core.errors import FetchError, MusicInputError
+from tunesmith.tracks.piano import notes_per_frame as npf
 
 log = logging.getLogger(__name__)
 
@@ -138,7 +138,8 @@ def fetch_download(benchmark: str, out_dir: Path | str, *, cache_dir: Path | str
     with `MANIFEST`; see `tunesmith.sources.fetch_manifest_files` for the cache, the mirror
     and the errors (one line, naming the file and both digests on a mismatch).
     """
-    from tunesmith.sources import fetch_manifest_files, packaged_manifest
+    from tunesmith.sources.download import fetch_manifest_files
+    from tunesmith.sources.manifest import packaged_manifest
 
     pinned = MANIFEST[benchmark]
     manifest = packaged_manifest("bl")

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tunesmith.io import read_json, write_json
+from tunesmith.core.io import read_json, write_json
 
 log = logging.getLogger(__name__)
 

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import numpy as np
 
-from tunesmith import io
 from tunesmith.benchmark import data, scoring
 from tunesmith.benchmark.settings import BenchmarkConfig
-from tunesmith.representations import notes_per_frame as npf
+from tunesmith.core import io
+from tunesmith.tracks.piano import notes_per_frame as npf
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +65,7 @@ def training_rolls(encoded: Path, cfg: BenchmarkConfig) -> list[np.ndarray]:
 
 def train_lstm(encoded: Path, cfg: BenchmarkConfig, out_dir: Path, live_dir: Path | None) -> dict:
     """``bl_train``: the token LSTM over notes per frame, with :func:`tunesmith.training.train`."""
-    from tunesmith.training import train
+    from tunesmith.training.loop import train
 
     rolls = training_rolls(encoded, cfg)
     train_ids = data.corpus_ids(rolls)
@@ -98,7 +98,7 @@ def evaluate(benchmark: str, encoded: Path, lstm_dir: Path, frame_dir: Path, cfg
     two orders without improvement); the LSTMs were selected on validation while training.
     """
     from tunesmith.benchmark.frame import load_frame_model, score_frames
-    from tunesmith.training import load_model_bundle
+    from tunesmith.training.bundle import load_model_bundle
 
     valid_ids, vf, vb = load_split(encoded, "validation")
     test_ids, tf_, tb = load_split(encoded, "test")

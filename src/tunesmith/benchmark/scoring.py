@@ -2,7 +2,7 @@
 Kneser-Ney baseline with its order chosen on validation; generated samples as rolls and MIDI.
 
 Every model is scored on the token serialisation of
-:mod:`tunesmith.representations.notes_per_frame` (the frame-wise Bernoulli model on
+:mod:`tunesmith.tracks.piano.notes_per_frame` (the frame-wise Bernoulli model on
 the rolls themselves), so the per-frame figures of all of them are the same
 quantity: ``-log p(frame | everything before it in its piece)`` in nats, the
 figure the published tables give.
@@ -18,8 +18,9 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from tunesmith.evaluation.full_context import any_length_model, frame_nll, score_pieces
-from tunesmith.representations import notes_per_frame as npf
+from tunesmith.evaluation.full_context import frame_nll, score_pieces
+from tunesmith.modeling.models import any_length_model
+from tunesmith.tracks.piano import notes_per_frame as npf
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +83,7 @@ def select_kn(train_ids: np.ndarray, valid_ids: np.ndarray, max_order: int, *, p
     Returns:
         ``(model, {order: validation NLL per frame})``.
     """
-    from tunesmith.evaluation import KneserNey
+    from tunesmith.evaluation.ngram import KneserNey
 
     best, best_order, tried = None, 0, {}
     for order in range(1, max_order + 1):
@@ -106,8 +107,9 @@ def sample_rolls(model, model_cfg, *, num_samples: int, frames: int, seed: int, 
     The piece end is never sampled (probability weight 0), so every sample runs to ``frames``
     frames unless the token budget (8 a frame) runs out first.
     """
-    from tunesmith.generation import generate
-    from tunesmith.sampling import SamplerConfig, make_sampler
+    from tunesmith.config.sampling import SamplerConfig
+    from tunesmith.generation.decode import generate
+    from tunesmith.generation.samplers import make_sampler
 
     cfg = SamplerConfig(method="temperature", temperature=temperature, bias={npf.PIECE_END: 0.0})
     sampler = make_sampler(cfg, list(npf.SYMBOLS))
@@ -119,8 +121,8 @@ def sample_rolls(model, model_cfg, *, num_samples: int, frames: int, seed: int, 
 
 def write_samples(rolls: list[np.ndarray], out_dir: Path, *, frames_per_beat: int, prefix: str = "sample") -> list[str]:
     """Each roll as ``<prefix>_NNN.mid`` (piano, 120 bpm), ``.npy`` (the roll) and ``.png`` (piano roll)."""
-    from tunesmith.render import plot_piano_roll
-    from tunesmith.representations.pianoroll import to_midi
+    from tunesmith.render.plots import plot_piano_roll
+    from tunesmith.tracks.piano.pianoroll import to_midi
 
     out_dir.mkdir(parents=True, exist_ok=True)
     names = []

@@ -2,7 +2,7 @@
 
 Everything here is a pure function of its arguments (numpy, no file I/O), so the
 evaluate stage only loads artefacts and writes what these return; the per-corpus
-run (:func:`tunesmith.evaluation.run.evaluate_track`) is kept out of this package's
+run (:func:`tunesmith.pipeline.evaluate.evaluate_track`) is kept out of this package's
 namespace so that importing the metrics does not import training and plotting.
 
 1. :mod:`~tunesmith.evaluation.likelihood`: :func:`evaluate_model`, next-token negative
@@ -33,49 +33,3 @@ plain accuracy flatters a model that has learnt little more than "hold".
 """
 
 from __future__ import annotations
-
-from tunesmith.evaluation.likelihood import evaluate_model, hold_ids, hold_mask
-from tunesmith.evaluation.music_stats import (
-    HISTOGRAMS,
-    KL_EPSILON,
-    NOTE_LENGTH_EDGES,
-    SCALARS,
-    SCALES,
-    compare_distributions,
-    music_stats,
-    piece_stats,
-    pieces_to_notes,
-    symbols_to_notes,
-)
-from tunesmith.evaluation.ngram import KneserNey, ngram_table
-from tunesmith.evaluation.novelty import NoveltyIndex
-from tunesmith.tracks import TRACKS
-from tunesmith.tracks.classical import classical_notes
-from tunesmith.tracks.essen import essen_notes
-from tunesmith.tracks.nottingham import REITMAN_CHO_PUBLISHED, abc_playability, check_abc_bars, nottingham_notes
-
-__all__ = [
-    "HISTOGRAMS",
-    "KL_EPSILON",
-    "NOTE_LENGTH_EDGES",
-    "REITMAN_CHO_PUBLISHED",
-    "SCALARS",
-    "SCALES",
-    "TRACKS",
-    "KneserNey",
-    "NoveltyIndex",
-    "abc_playability",
-    "check_abc_bars",
-    "classical_notes",
-    "compare_distributions",
-    "essen_notes",
-    "evaluate_model",
-    "hold_ids",
-    "hold_mask",
-    "music_stats",
-    "ngram_table",
-    "nottingham_notes",
-    "piece_stats",
-    "pieces_to_notes",
-    "symbols_to_notes",
-]

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from tunesmith.evaluation import KneserNey, ngram_table
+from tunesmith.evaluation.ngram import KneserNey, ngram_table
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """Full-context scoring: every token predicted from the whole piece before it.
 
 A split is stored as one flat id array ``[END] p1 [END] p2 [END] ...``
-(:meth:`tunesmith.vocab.Vocab.corpus_ids`). Piece ``k`` is the span between
+(:meth:`tunesmith.core.vocab.Vocab.corpus_ids`). Piece ``k`` is the span between
 two end tokens: its inputs are ``[END] + p_k`` and its targets ``p_k + [END]``,
 so every target ``ids[1:]`` belongs to exactly one piece and is scored once,
 with the recurrent state carried from the start of its piece (the model run
@@ -21,9 +21,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from itertools import pairwise
 
 import numpy as np
+
+from tunesmith.core.numeric import log_softmax
+from tunesmith.data.pieces import piece_spans
+from tunesmith.modeling.models import any_length_model
 
 DEFAULT_LOGIT_BUDGET = 32_000_000
 """Most float32 logits held at once (``batch * time * vocab``): 128 MB."""
@@ -47,30 +50,6 @@ class PieceScores:
     @property
     def mean_nll(self) -> float:
         return float(self.nll.mean()) if self.nll.size else float("nan")
-
-
-def piece_spans(ids: np.ndarray, end_id: int) -> list[tuple[int, int]]:
-    """``(start, stop)`` of each piece in a flat split array; see the module docstring.
-
-    Raises:
-        ValueError: ``ids`` does not start and end with ``end_id`` (not a split array).
-    """
-    ids = np.asarray(ids)
-    if ids.ndim != 1 or ids.size < 2:
-        raise ValueError(f"expected a 1-D split array of at least 2 ids, got shape {ids.shape}")
-    if ids[0] != end_id or ids[-1] != end_id:
-        raise ValueError(
-            f"a split array starts and ends with the end token (id {end_id}); "
-            f"got first id {int(ids[0])}, last id {int(ids[-1])}"
-        )
-    ends = np.flatnonzero(ids == end_id)
-    return [(int(a), int(b)) for a, b in pairwise(ends)]
-
-
-def _log_softmax(logits: np.ndarray) -> np.ndarray:
-    logits = logits.astype(np.float64, copy=False)
-    shifted = logits - logits.max(axis=-1, keepdims=True)
-    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
 
 
 def _batches(lengths: np.ndarray, vocab_size: int, budget: int) -> list[np.ndarray]:
@@ -122,7 +101,7 @@ def score_pieces(
         for row, k in enumerate(group):
             a, b = spans[k]
             x[row, : b - a] = ids[a:b]
-        logp = _log_softmax(np.asarray(predict(x)))
+        logp = log_softmax(np.asarray(predict(x)))
         for row, k in enumerate(group):
             a, b = spans[k]
             targets = ids[a + 1 : b + 1].astype(np.int64)
@@ -130,27 +109,6 @@ def score_pieces(
             nll[a:b] = -lp[np.arange(b - a), targets]
             correct[a:b] = lp.argmax(axis=-1) == targets
     return PieceScores(nll, correct, tuple(spans))
-
-
-def any_length_model(model, model_cfg, vocab_size: int):
-    """The same causal model accepting any input length (weights copied).
-
-    A model trained on fixed windows has a fixed input length; the recurrent
-    weights do not depend on it, so a copy built for ``window=None`` runs over
-    whole pieces.
-
-    Raises:
-        ValueError: the family is not causal (``bilstm`` sees the future).
-    """
-    from tunesmith.models import build_model, predicts_every_position
-
-    if not predicts_every_position(model_cfg):
-        raise ValueError(f"family {model_cfg.family!r} is not causal: it cannot be scored over whole pieces")
-    if model.input_shape[1] is None:
-        return model
-    copy = build_model(model_cfg, vocab_size, window=None)
-    copy.set_weights(model.get_weights())
-    return copy
 
 
 def frame_nll(
@@ -221,7 +179,7 @@ def full_context_metrics(
 
     ids = np.asarray(ids)
     if cache is not None and cache.on:
-        from tunesmith.evaluation.cache import piece_states, score_with_cache
+        from tunesmith.modeling.cache import piece_states, score_with_cache
 
         pieces = piece_states(model, model_cfg, ids, end_id, vocab_size)
         nll, correct = score_with_cache(pieces, cache)

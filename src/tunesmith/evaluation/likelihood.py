@@ -15,7 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 from tqdm.auto import tqdm
 
-from tunesmith.tracks import Track, get_track
+from tunesmith.tracks import get_track
+from tunesmith.tracks.base import Track
 
 # --------------------------------------------------------------------------- holds
 
@@ -183,7 +184,7 @@ def evaluate_model(
         and ``event_accuracy`` (over targets that are not holds), ``tokens``
         and ``events`` (how many positions each mean is over).
     """
-    from tunesmith.models import predicts_every_position
+    from tunesmith.modeling.models import predicts_every_position
 
     ids = _check_ids(ids)
     if isinstance(window, bool) or not isinstance(window, (int, np.integer)) or window < 1:

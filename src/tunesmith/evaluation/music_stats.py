@@ -15,8 +15,9 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
-from tunesmith.errors import MusicInputError
-from tunesmith.tracks import Track, get_track
+from tunesmith.core.errors import MusicInputError
+from tunesmith.tracks import get_track
+from tunesmith.tracks.base import Track
 
 log = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from tunesmith.evaluation.full_context import piece_spans
+from tunesmith.data.pieces import piece_spans
 
 LAMBDAS = (0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5, 0.6)
 """The interpolation weights tried on validation."""

@@ -12,35 +12,3 @@
 * :func:`render_samples` (``sample_set``) -- all of the above for a folder written
   by the generate stage, returning the sample records :func:`tunesmith.report.build_report` takes.
 """
-
-from tunesmith.render.activations import hidden_activations, plot_activation_heatmap
-from tunesmith.render.audio import SOUNDFONT_CANDIDATES, encode_mp3, find_soundfont, render_audio
-from tunesmith.render.plots import (
-    PITCH_CLASSES,
-    LossSeries,
-    plot_histograms,
-    plot_loss_curves,
-    plot_loss_series,
-    plot_piano_roll,
-    read_live_metric,
-)
-from tunesmith.render.sample_set import render_samples
-from tunesmith.render.scores import render_score_svg
-
-__all__ = [
-    "PITCH_CLASSES",
-    "SOUNDFONT_CANDIDATES",
-    "LossSeries",
-    "encode_mp3",
-    "find_soundfont",
-    "hidden_activations",
-    "plot_activation_heatmap",
-    "plot_histograms",
-    "plot_loss_curves",
-    "plot_loss_series",
-    "plot_piano_roll",
-    "read_live_metric",
-    "render_audio",
-    "render_samples",
-    "render_score_svg",
-]

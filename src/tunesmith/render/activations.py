@@ -133,11 +133,11 @@ def hidden_activations(model, ids: Sequence[int] | np.ndarray, layer_name: str) 
     """The output of the layer ``layer_name`` at every step of one sequence.
 
     Builds a sub-model from the model's input to that layer (names as in
-    :mod:`tunesmith.models`: ``lstm_0``, ``simple_rnn_1``, ``bilstm_0`` ...) and
+    :mod:`tunesmith.modeling.models`: ``lstm_0``, ``simple_rnn_1``, ``bilstm_0`` ...) and
     runs it once in inference mode (dropout off).
 
     Args:
-        model: a model from :func:`tunesmith.models.build_model` (any input length,
+        model: a model from :func:`tunesmith.modeling.models.build_model` (any input length,
             or a window equal to ``len(ids)``).
         ids: 1-D token ids, length T >= 1.
         layer_name: a layer that returns one vector per step.

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from tunesmith.io import atomic_path
+from tunesmith.core.io import atomic_path
 
 log = logging.getLogger(__name__)
 

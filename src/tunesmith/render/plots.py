@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tunesmith.io import atomic_path
+from tunesmith.core.io import atomic_path
 from tunesmith.render.audio import _load_midi
 
 log = logging.getLogger(__name__)

@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tunesmith.io import write_text
+from tunesmith.core.io import write_text
 
 log = logging.getLogger(__name__)
 

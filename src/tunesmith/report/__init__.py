@@ -35,9 +35,3 @@ Modules: ``page`` (`build_report`), ``sections`` (one corpus's data for the temp
 ``content`` (summaries, readable names, captions, published figures), ``values``
 (formatting), ``assets`` (copied files), ``entries`` (`write_report`: a pipeline run's report).
 """
-
-from tunesmith.report.content import PUBLISHED
-from tunesmith.report.entries import write_report
-from tunesmith.report.page import build_report
-
-__all__ = ["PUBLISHED", "build_report", "write_report"]

@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from tunesmith import io
+from tunesmith.core import io
 from tunesmith.report.content import EVAL_FIGURES, SUMMARY
 from tunesmith.report.page import build_report
 
@@ -19,7 +19,7 @@ def corpus_entry(corpus: str, *, metrics_dir: Path, eval_dir: Path, models_dir: 
                  samples_dir: Path, train_params: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The `build_report` entry of one corpus: ``<metrics_dir>/<corpus>/evaluate.json``, the
     training ``metrics.json``, the DVCLive folder, the evaluate stage's figures and the samples."""
-    from tunesmith.samples import sample_records
+    from tunesmith.generation.samples import sample_records
 
     metrics = io.read_json(metrics_dir / corpus / "evaluate.json")
     for key in _SHOWN_ELSEWHERE:

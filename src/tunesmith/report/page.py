@@ -11,7 +11,7 @@ from typing import Any
 
 import jinja2
 
-from tunesmith.io import atomic_path
+from tunesmith.core.io import atomic_path
 from tunesmith.report.assets import Assets
 from tunesmith.report.content import SAMPLES_NOTE
 from tunesmith.report.sections import corpus_section

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from tunesmith.render import PITCH_CLASSES, plot_histograms, plot_loss_curves
+from tunesmith.render.plots import PITCH_CLASSES, plot_histograms, plot_loss_curves
 from tunesmith.report.assets import Assets
 from tunesmith.report.content import LOSS_FIGURE, PUBLISHED, Text, metric_text, section_text
 from tunesmith.report.values import NGRAM, baseline_rows, direction, flatten, fmt, is_number, short, slug
@@ -326,7 +326,7 @@ SEED_ROWS = ("test_nll", "test_nll_no_cache", "val_nll", "margin_vs_best_ngram_n
 def seed_spread(seeds: Mapping[str, Any] | None, train_params: Mapping[str, Any]) -> dict[str, Any] | None:
     """The recipe's results over its seeds (``seeds.json``) as table rows of mean ± sd, and
     whether this run's recipe is the one the seeds were trained with; None without seeds.json."""
-    from tunesmith.noise import params_hash
+    from tunesmith.evaluation.noise import params_hash
 
     if not isinstance(seeds, Mapping) or not isinstance(seeds.get("figures"), Mapping):
         return None

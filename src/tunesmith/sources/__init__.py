@@ -8,8 +8,3 @@
 The manifests of tunesmith's corpora (``nottingham``, ``essen``, ``classical``,
 ``bl``) ship in ``sources/manifests/`` as package data.
 """
-
-from tunesmith.sources.download import fetch_manifest_files
-from tunesmith.sources.manifest import Manifest, ManifestFile, packaged_manifest, read_manifest
-
-__all__ = ["Manifest", "ManifestFile", "fetch_manifest_files", "packaged_manifest", "read_manifest"]

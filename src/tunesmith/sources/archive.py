@@ -22,7 +22,7 @@ from typing import IO
 
 from tqdm.auto import tqdm
 
-from tunesmith.errors import FetchError
+from tunesmith.core.errors import FetchError
 from tunesmith.sources.manifest import Manifest, ManifestFile
 
 _CHUNK = 1 << 16

@@ -16,10 +16,10 @@ from pathlib import Path
 import pandas as pd
 from tqdm.auto import tqdm
 
-from tunesmith.errors import FetchError
-from tunesmith.io import atomic_path
+from tunesmith.core.errors import FetchError
+from tunesmith.core.io import atomic_path
+from tunesmith.core.workers import process_pool
 from tunesmith.sources.pieces import _add_abc_file, _Collector, _safe, normalise_rhythm
-from tunesmith.workers import process_pool
 
 logger = logging.getLogger(__name__)
 

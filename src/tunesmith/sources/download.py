@@ -33,8 +33,8 @@ from typing import IO, Literal
 
 from tqdm.auto import tqdm
 
-from tunesmith.errors import FetchError
-from tunesmith.io import atomic_path
+from tunesmith.core.errors import FetchError
+from tunesmith.core.io import atomic_path
 from tunesmith.sources.archive import extract_selected, mismatch, refuse
 from tunesmith.sources.manifest import Manifest, ManifestFile
 

@@ -7,15 +7,15 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from tunesmith import io
-from tunesmith.errors import ArtifactError
+from tunesmith.core import io
+from tunesmith.core.errors import ArtifactError
 from tunesmith.sources.bundled import fetch_bundled
 from tunesmith.sources.local import fetch_local
 from tunesmith.sources.manifest import packaged_manifest
 from tunesmith.sources.pinned import fetch_download
 
 if TYPE_CHECKING:
-    from tunesmith.config import FetchConfig
+    from tunesmith.config.stages import FetchConfig
 
 
 def fetch_corpus(corpus: str, cfg: FetchConfig, out: Path, *, cache_dir: Path, key: str) -> pd.DataFrame:

@@ -10,8 +10,8 @@ from pathlib import Path
 import pandas as pd
 from tqdm.auto import tqdm
 
-from tunesmith.errors import FetchError
-from tunesmith.io import atomic_path
+from tunesmith.core.errors import FetchError
+from tunesmith.core.io import atomic_path
 from tunesmith.sources.pieces import FORMATS, SPLIT_FOLDERS, _add_abc_file, _Collector, _Piece, _read_text, _safe
 
 logger = logging.getLogger(__name__)

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path, PurePosixPath
 
-from tunesmith.errors import ConfigError, FetchError
+from tunesmith.core.errors import ConfigError, FetchError
 
 MANIFESTS: tuple[str, ...] = ("nottingham", "essen", "classical", "bl")
 """Names of the manifests that ship with tunesmith (``sources/manifests/<name>.tsv``)."""

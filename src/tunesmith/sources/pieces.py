@@ -34,7 +34,8 @@ from pathlib import Path, PurePosixPath
 
 import pandas as pd
 
-from tunesmith.io import decode_text
+from tunesmith.core.io import decode_text
+from tunesmith.tracks.abc.abc_chars import abc_field, split_abc_tunes
 
 logger = logging.getLogger(__name__)
 
@@ -75,41 +76,6 @@ SPLIT_FOLDERS: dict[str, str] = {
 # --------------------------------------------------------------------------- ABC
 
 
-_X_LINE = re.compile(r"^X:", re.MULTILINE)
-_FIELD_LINE = re.compile(r"^[A-Za-z+]:")
-
-
-def split_abc_tunes(text: str) -> list[str]:
-    """Split the text of an ABC file into one text per tune.
-
-    A tune starts at a line beginning with ``X:`` and runs to the next such
-    line (as music21 reads ABC), with trailing blank lines dropped and one
-    final newline. The file header (lines before the first ``X:``) is put in
-    front of every tune, keeping only its field lines (``M:``, ``L:``, ...)
-    and ``%%`` directives: those change how a tune is read, while free text
-    and ``%`` comments there describe the collection, not the tune.
-
-    Line endings are normalised to ``\\n``. A text without any ``X:`` line but
-    with a ``K:`` field is one tune; a text with neither gives ``[]``.
-    """
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    starts = [m.start() for m in _X_LINE.finditer(text)]
-    if not starts:
-        body = text.strip("\n")
-        return [body + "\n"] if _field(body, "K") is not None else []
-    header = "".join(
-        line + "\n"
-        for line in text[: starts[0]].split("\n")
-        if _FIELD_LINE.match(line) or line.startswith("%%")
-    )
-    ends = [*starts[1:], len(text)]
-    tunes = []
-    for start, end in zip(starts, ends):
-        body = "\n".join(line.rstrip() for line in text[start:end].rstrip().split("\n"))
-        tunes.append(header + body + "\n")
-    return tunes
-
-
 def normalise_rhythm(value: str) -> str:
     """Normalise an ABC ``R:`` value: lower case, stripped, inner spaces collapsed.
 
@@ -119,16 +85,8 @@ def normalise_rhythm(value: str) -> str:
     return " ".join(value.lower().split())
 
 
-def _field(tune: str, name: str) -> str | None:
-    """The value of the first ``name:`` field line of an ABC tune, without ``%`` comments."""
-    match = re.search(rf"^{name}:(.*)$", tune, re.MULTILINE)
-    if match is None:
-        return None
-    return match.group(1).split("%", 1)[0].strip()
-
-
 def _abc_x(tune: str) -> str:
-    return _field(tune, "X") or ""
+    return abc_field(tune, "X") or ""
 
 
 # ------------------------------------------------------------------ naming, rows
@@ -266,13 +224,13 @@ def _add_abc_file(
     for index, tune in enumerate(tunes, start=1):
         if limit and added >= limit:
             break
-        rhythm = normalise_rhythm(_field(tune, "R") or "")
+        rhythm = normalise_rhythm(abc_field(tune, "R") or "")
         if rhythms and rhythm not in rhythms:
             continue
         x = _safe(_abc_x(tune)) if _abc_x(tune) else str(index)
         stem = f"{stem_dir}/{_safe(file_stem)}-{x}" if stem_dir else f"{_safe(file_stem)}-{x}"
         tune_origin = f"{origin}#{index}"
-        if _field(tune, "K") is None:
+        if abc_field(tune, "K") is None:
             collector.reject(
                 stem,
                 tune_origin,
@@ -280,7 +238,7 @@ def _add_abc_file(
                 f"{tune_origin}: ABC tune X:{_abc_x(tune)} has no K: field, so it has no body",
             )
             continue
-        title = _field(tune, "T") or file_stem
+        title = abc_field(tune, "T") or file_stem
         collector.add(_Piece(stem, ".abc", tune.encode("utf-8"), title, tune_origin, split, rhythm))
         added += 1
     return added

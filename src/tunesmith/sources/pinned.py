@@ -13,7 +13,7 @@ from typing import Literal
 
 import pandas as pd
 
-from tunesmith.io import atomic_path
+from tunesmith.core.io import atomic_path
 from tunesmith.sources.download import fetch_manifest_files
 from tunesmith.sources.local import _collect_files, _music_files
 from tunesmith.sources.manifest import Manifest

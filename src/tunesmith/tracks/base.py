@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from tunesmith.errors import ConfigError
+from tunesmith.core.errors import ConfigError
 
 if TYPE_CHECKING:
-    from tunesmith.config import EncodeConfig, PrepareConfig
+    from tunesmith.config.stages import EncodeConfig, PrepareConfig
 
 
 class Track(ABC):
@@ -44,7 +44,7 @@ class Track(ABC):
     @abstractmethod
     def prepare_file(self, path: Path, fmt: str, piece_id: str, title: str, cfg: PrepareConfig,
                      rhythm: str = "") -> list[dict]:
-        """The prepared pieces of one raw file (JSON-friendly dicts, see :mod:`tunesmith.prepare`).
+        """The prepared pieces of one raw file (JSON-friendly dicts, see :mod:`tunesmith.data.prepare`).
 
         Raises MusicInputError naming the file when it cannot be read or is filtered out.
         """

@@ -14,12 +14,12 @@ from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tunesmith import io
-from tunesmith.errors import MusicInputError
-from tunesmith.representations import abc_chars
+from tunesmith.core import io
+from tunesmith.core.errors import MusicInputError
+from tunesmith.core.io import decode_text
 
 if TYPE_CHECKING:
-    from tunesmith.config import PrepareConfig
+    from tunesmith.config.stages import PrepareConfig
 
 
 def _frac(ql: float | Fraction) -> Fraction:
@@ -118,7 +118,7 @@ def check_kern_complete(path: Path) -> None:
 
     Reference records and comments (``!`` lines) may follow the terminator.
     """
-    lines = [line.strip() for line in abc_chars.decode_bytes(path.read_bytes()).splitlines()]
+    lines = [line.strip() for line in decode_text(path.read_bytes()).splitlines()]
     body = [line for line in lines if line and not line.startswith("!")]
     if not body or any(token != "*-" for token in body[-1].split("\t")):
         last = body[-1][:40] if body else "<no music>"
@@ -150,7 +150,7 @@ def parse_file(path: Path, fmt: str):
         check_kern_complete(path)
     try:
         if fmt == "abc":
-            text = abc_chars.decode_bytes(path.read_bytes())
+            text = decode_text(path.read_bytes())
             return converter.parse(text, format="abc")
         return converter.parse(str(path), format={"kern": "humdrum", "musicxml": "musicxml"}.get(fmt))
     except MusicInputError:

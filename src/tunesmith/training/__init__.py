@@ -38,35 +38,3 @@ validation), ``streams`` (checked ids, each epoch's batches, carried state),
 weight averaging), ``bundle`` (the model folder
 saved and loaded, the vocabulary fingerprint), ``live`` (DVCLive).
 """
-
-from tunesmith.training.bundle import load_model_bundle, save_model_bundle, vocab_fingerprint
-from tunesmith.training.checkpoints import CHECKPOINT_DIR, CORRUPT_SUFFIX, STATE_FILE
-from tunesmith.training.config import (
-    CONTEXTS,
-    COSINE_FLOOR,
-    LR_DECAYS,
-    OPTIMIZERS,
-    STATE_FORMAT,
-    TARGETS,
-    TrainConfig,
-)
-from tunesmith.training.fitting import EarlyStopping
-from tunesmith.training.loop import train
-
-__all__ = [
-    "CHECKPOINT_DIR",
-    "CONTEXTS",
-    "CORRUPT_SUFFIX",
-    "COSINE_FLOOR",
-    "LR_DECAYS",
-    "OPTIMIZERS",
-    "STATE_FILE",
-    "STATE_FORMAT",
-    "TARGETS",
-    "EarlyStopping",
-    "TrainConfig",
-    "load_model_bundle",
-    "save_model_bundle",
-    "train",
-    "vocab_fingerprint",
-]

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from tunesmith.training.config import TrainConfig
+from tunesmith.config.train import TrainConfig
 
 log = logging.getLogger(__name__)
 

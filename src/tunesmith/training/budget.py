@@ -17,7 +17,7 @@ its total: what another process holds is not ours to take.
 
 from __future__ import annotations
 
-from tunesmith.errors import ConfigError
+from tunesmith.core.errors import ConfigError
 
 BYTES = 4
 

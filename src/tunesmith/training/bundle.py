@@ -17,19 +17,19 @@ from typing import Any
 
 import keras
 
-from tunesmith.errors import ArtifactError, MissingArtifactError
-from tunesmith.io import read_json, write_json
-from tunesmith.models import ModelConfig, predicts_every_position
-from tunesmith.training.config import STATE_FORMAT, TrainConfig
-from tunesmith.vocab import fingerprint
+from tunesmith.config.train import STATE_FORMAT, TrainConfig
+from tunesmith.core.errors import ArtifactError, MissingArtifactError
+from tunesmith.core.io import read_json, write_json
+from tunesmith.core.vocab import fingerprint
+from tunesmith.modeling.models import ModelConfig, predicts_every_position
 
 
 def vocab_fingerprint(vocab: Mapping[str, Any]) -> str:
     """`vocab.fingerprint` of a vocabulary dict's ``symbols``: equal iff every id means the same symbol."""
-    return fingerprint(_symbols(vocab))
+    return fingerprint(vocab_symbols(vocab))
 
 
-def _symbols(vocab: Mapping[str, Any]) -> list[str]:
+def vocab_symbols(vocab: Mapping[str, Any]) -> list[str]:
     """The vocabulary's symbols: >= 2 distinct strings.
 
     Raises:
@@ -52,7 +52,7 @@ def _symbols(vocab: Mapping[str, Any]) -> list[str]:
 def _describe_vocab(vocab: Mapping[str, Any]) -> str:
     corpus = vocab.get("corpus")
     owner = f"the {corpus} vocab of " if corpus else ""
-    return f"{owner}{len(_symbols(vocab))} symbols (sha256 {vocab_fingerprint(vocab)[:12]}...)"
+    return f"{owner}{len(vocab_symbols(vocab))} symbols (sha256 {vocab_fingerprint(vocab)[:12]}...)"
 
 
 # Keras writes the save time into metadata.json and the weights' zip entry; both are
@@ -140,7 +140,7 @@ def save_model_bundle(
             "model": dataclasses.asdict(model_cfg),
             "train": dataclasses.asdict(train_cfg),
             "vocab": {
-                "size": len(_symbols(vocab)),
+                "size": len(vocab_symbols(vocab)),
                 "sha256": vocab_fingerprint(vocab),
                 "corpus": vocab.get("corpus"),
             },

@@ -22,11 +22,11 @@ from typing import Any
 import keras
 import numpy as np
 
-from tunesmith.errors import ArtifactError
-from tunesmith.io import read_json, write_json
-from tunesmith.models import ModelConfig
-from tunesmith.training.bundle import _save_model_atomic, _save_weights_atomic, _symbols, vocab_fingerprint
-from tunesmith.training.config import STATE_FORMAT, TrainConfig
+from tunesmith.config.train import STATE_FORMAT, TrainConfig
+from tunesmith.core.errors import ArtifactError
+from tunesmith.core.io import read_json, write_json
+from tunesmith.modeling.models import ModelConfig
+from tunesmith.training.bundle import _save_model_atomic, _save_weights_atomic, vocab_fingerprint, vocab_symbols
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +50,7 @@ def _compat_key(
     key = {
         "model": dataclasses.asdict(model_cfg),
         "train": train,
-        "vocab_size": len(_symbols(vocab)),
+        "vocab_size": len(vocab_symbols(vocab)),
         "vocab_sha256": vocab_fingerprint(vocab),
     }
     return json.loads(json.dumps(key))  # as state.json gives it back: tuples become lists

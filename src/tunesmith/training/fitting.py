@@ -14,9 +14,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tunesmith.config.train import COSINE_FLOOR, TrainConfig
 from tunesmith.evaluation.full_context import predictor, score_pieces
-from tunesmith.models import ModelConfig, build_model
-from tunesmith.training.config import COSINE_FLOOR, TrainConfig
+from tunesmith.modeling.models import ModelConfig, build_model
 
 log = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from tunesmith.io import read_json
+from tunesmith.core.io import read_json
 
 
 def _open_live(live_dir: Path | None, resuming: bool, history: list[dict[str, float]]):

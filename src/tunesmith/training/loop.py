@@ -11,7 +11,6 @@ import hashlib
 import logging
 import sys
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,14 +18,15 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tunesmith.dataset import carried_chunks, count_windows, default_stride, make_windows
-from tunesmith.errors import ArtifactError
-from tunesmith.evaluation.full_context import piece_spans
-from tunesmith.io import write_json
-from tunesmith.models import ModelConfig, build_model, predicts_every_position
+from tunesmith.config.train import TrainConfig
+from tunesmith.core.errors import ArtifactError
+from tunesmith.core.io import write_json
+from tunesmith.data.pieces import piece_spans
+from tunesmith.data.windows import carried_chunks, count_windows, default_stride, make_windows
+from tunesmith.modeling.models import ModelConfig, build_model, predicts_every_position
 from tunesmith.training import averaging
 from tunesmith.training.budget import check_training_memory
-from tunesmith.training.bundle import _symbols, save_model_bundle
+from tunesmith.training.bundle import save_model_bundle, vocab_symbols
 from tunesmith.training.checkpoints import (
     CHECKPOINT_DIR,
     _clear_checkpoints,
@@ -36,7 +36,6 @@ from tunesmith.training.checkpoints import (
     _restore_seed_states,
     _set_aside,
 )
-from tunesmith.training.config import TrainConfig
 from tunesmith.training.fitting import (
     EarlyStopping,
     _compile,
@@ -45,7 +44,6 @@ from tunesmith.training.fitting import (
     _finite,
     _fit_one_epoch,
     _full_context_validator,
-    _gpus,
     _inner_model,
     _last_step_model,
     _perplexity,
@@ -61,6 +59,7 @@ from tunesmith.training.streams import (
     _epoch_batches,
     _reset_states,
 )
+from tunesmith.training.summary import Run, log_early_stop, log_epoch_line, log_plan, summary
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +97,7 @@ def train(
             short for one window.
     """
     out_dir = Path(out_dir)
-    vocab_size = len(_symbols(vocab))
+    vocab_size = len(vocab_symbols(vocab))
     train_ids = _check_ids(train_ids, vocab_size, "train")
     val_ids = _check_ids(val_ids, vocab_size, "validation")
     check_training_memory(model_cfg, train_cfg, vocab_size)
@@ -118,7 +117,7 @@ def train(
             run = _fresh(model_cfg, train_cfg, vocab_size, target, stride, train_ids, end_id)
         live = _open_live(Path(live_dir) if live_dir else None, run.resumed_from is not None, run.history)
         validate = _validation(run.fit_model, model_cfg, train_cfg, val_ids, end_id, vocab_size, target, stride)
-        _log_plan(train_ids, train_cfg, target, stride)
+        log_plan(train_ids, train_cfg, target, stride)
         stopped_early = _run_epochs(run, ckpt_dir, compat, train_cfg, train_ids, end_id, target, stride,
                                     validate, live)
         average = _score_average(run, validate)
@@ -133,7 +132,7 @@ def train(
     final.set_weights(weights)
     save_model_bundle(final, out_dir, vocab, model_cfg, train_cfg)
 
-    metrics = _summary(run, stopped_early, target, average, train_cfg)
+    metrics = summary(run, stopped_early, target, average, train_cfg)
     write_json(out_dir / "metrics.json", metrics)
     if live is not None:
         live.end()
@@ -145,20 +144,6 @@ def train(
         out_dir / "model.keras",
     )
     return {**metrics, "history": run.history}
-
-
-@dataclass
-class _Run:
-    """Where a run stands: the model being fitted, its early-stopping counters and history."""
-
-    fit_model: keras.Model
-    stopper: EarlyStopping
-    history: list[dict[str, float]]
-    start_epoch: int
-    resumed_from: int | None  # the epoch a resumed run continues after; None when fresh
-    best_file: str | None  # the best epoch's weights in checkpoints/
-    average: averaging.RunningMean | None = None  # the weight average so far (average_epochs)
-    stop_epoch: int | None = None  # the 1-based epoch after which early stopping fired
 
 
 def _effective_target(model_cfg: ModelConfig, train_cfg: TrainConfig) -> str:
@@ -189,7 +174,7 @@ def _checked_streams(
             )
     end_id = _end_id(vocab)
     if cfg.transpositions:
-        from tunesmith.augment import augment_transpositions
+        from tunesmith.data.augment import augment_transpositions
 
         train_ids, _ = augment_transpositions(train_ids, vocab, cfg.transpositions)
     if predicts_every_position(model_cfg):
@@ -234,7 +219,7 @@ def _open_checkpoints(out_dir: Path, compat: dict[str, Any]) -> tuple[Path, dict
     return ckpt_dir, state
 
 
-def _resume(state: dict[str, Any], ckpt_dir: Path, out_dir: Path, cfg: TrainConfig) -> _Run | None:
+def _resume(state: dict[str, Any], ckpt_dir: Path, out_dir: Path, cfg: TrainConfig) -> Run | None:
     """The run the checkpoint describes, or None (its model set aside) when it cannot be loaded."""
     start_epoch = int(state["epoch"])
     _seed_everything(cfg.seed + start_epoch)
@@ -266,7 +251,7 @@ def _resume(state: dict[str, Any], ckpt_dir: Path, out_dir: Path, cfg: TrainConf
     stop_epoch = state.get("stop_epoch")
     if stop_epoch is not None and not stopper.should_stop:
         stop_epoch = None  # a larger patience on resume: early stopping has not fired under it
-    return _Run(fit_model, stopper, list(state["history"]), start_epoch, start_epoch,
+    return Run(fit_model, stopper, list(state["history"]), start_epoch, start_epoch,
                 state["best_weights_file"],
                 averaging.resumed_mean(ckpt_dir, state.get("average"), cfg, stop_epoch), stop_epoch)
 
@@ -279,14 +264,14 @@ def _fresh(
     stride: int,
     train_ids: np.ndarray,
     end_id: int,
-) -> _Run:
+) -> Run:
     """A new, compiled model (wrapped to predict the last step only for target ``last``)."""
     _seed_everything(cfg.seed)
     inner = build_model(model_cfg, vocab_size, window=cfg.window, **_carried_build_args(model_cfg, cfg))
     wrap = target == "last" and predicts_every_position(model_cfg)
     fit_model = _last_step_model(inner, cfg.window, vocab_size) if wrap else inner
     _compile(fit_model, cfg, _decay_steps(train_ids, end_id, cfg, target, stride))
-    return _Run(fit_model, EarlyStopping(cfg.patience, cfg.min_delta), [], 0, None, None)
+    return Run(fit_model, EarlyStopping(cfg.patience, cfg.min_delta), [], 0, None, None)
 
 
 def _validation(
@@ -309,20 +294,8 @@ def _validation(
     return val_ds
 
 
-def _log_plan(train_ids: np.ndarray, cfg: TrainConfig, target: str, stride: int) -> None:
-    log.info(
-        "%d training windows of %d tokens (target %r, stride %d), batch %d, up to %d epochs",
-        count_windows(train_ids, window=cfg.window, target=target, stride=stride),
-        cfg.window,
-        target,
-        stride,
-        cfg.batch_size,
-        cfg.epochs,
-    )
-
-
 def _run_epochs(
-    run: _Run,
+    run: Run,
     ckpt_dir: Path,
     compat: dict[str, Any],
     cfg: TrainConfig,
@@ -353,7 +326,7 @@ def _run_epochs(
         improved = run.stopper.update(epoch, record["val_loss"])
         if run.stop_epoch is None and run.stopper.should_stop:
             run.stop_epoch = epoch + 1
-            _log_early_stop(run, cfg)
+            log_early_stop(run, cfg)
         run.average = averaging.update(run.average, cfg, epoch + 1, run.fit_model.get_weights(), run.stop_epoch)
         run.best_file = _commit_epoch(
             ckpt_dir, run.fit_model, compat=compat, epoch=epoch, improved=improved,
@@ -364,43 +337,13 @@ def _run_epochs(
         )
         if live is not None:
             _log_epoch(live, record)
-        _log_epoch_line(record, averaging.last_epoch(cfg, run.stop_epoch))
+        log_epoch_line(record, averaging.last_epoch(cfg, run.stop_epoch))
         epoch += 1
     return run.stop_epoch is not None
 
 
-def _log_early_stop(run: _Run, cfg: TrainConfig) -> None:
-    start = averaging.first_averaged_epoch(cfg, run.stop_epoch)
-    why = (f"validation loss has not improved for {run.stopper.wait} epochs "
-           f"(best {run.stopper.best:.4f} at epoch {run.stopper.best_epoch + 1})")
-    if start is None:
-        log.info("%s: stopped after epoch %d of %d", why, run.stop_epoch, cfg.epochs)
-    elif start == run.stop_epoch + 1:
-        log.info("%s: the weight-averaging phase starts now: epochs %d-%d, then stop (the schedule had %d)",
-                 why, start, averaging.last_epoch(cfg, run.stop_epoch), cfg.epochs)
-    else:
-        log.info("%s after epoch %d: already averaging since epoch %d, running on to epoch %d",
-                 why, run.stop_epoch, start, averaging.last_epoch(cfg, run.stop_epoch))
-
-
-def _log_epoch_line(record: Mapping[str, float], epochs: int) -> None:
-    log.info(
-        "epoch %d/%d: loss %.4f acc %.3f ppl %.2f | "
-        "val loss %.4f acc %.3f ppl %.2f | %.0f tokens/s",
-        record["epoch"],
-        epochs,
-        record["train_loss"],
-        record["train_accuracy"],
-        record["train_perplexity"],
-        record["val_loss"],
-        record["val_accuracy"],
-        record["val_perplexity"],
-        record["tokens_per_s"],
-    )
-
-
 def _score_average(
-    run: _Run, validate: tf.data.Dataset | Callable[[], tuple[float, float]]
+    run: Run, validate: tf.data.Dataset | Callable[[], tuple[float, float]]
 ) -> dict[str, Any] | None:
     """The weight average's validation scores and whether it beats the best single epoch
     (None when no two epochs were averaged). Leaves other weights in ``run.fit_model``."""
@@ -427,7 +370,7 @@ def _score_average(
     }
 
 
-def _best_weights(run: _Run, ckpt_dir: Path, model_cfg: ModelConfig, out_dir: Path) -> list:
+def _best_weights(run: Run, ckpt_dir: Path, model_cfg: ModelConfig, out_dir: Path) -> list:
     """The weights of the best epoch (lowest validation loss), out of any last-step wrapper."""
     if run.best_file is None:
         raise RuntimeError(f"no epoch of {out_dir} produced a finite validation loss")
@@ -435,44 +378,3 @@ def _best_weights(run: _Run, ckpt_dir: Path, model_cfg: ModelConfig, out_dir: Pa
     return _inner_model(run.fit_model, model_cfg).get_weights()
 
 
-def _schedule(run: _Run, cfg: TrainConfig, average: dict[str, Any] | None) -> dict[str, Any]:
-    """How the run's epochs went, in one record and one sentence (``what``)."""
-    ran = len(run.history)
-    if run.stop_epoch is None:
-        what = f"ran the schedule's {ran} epochs"
-    elif cfg.average_epochs == 0:
-        what = f"early stopping after epoch {run.stop_epoch} of {cfg.epochs}"
-    else:
-        what = (f"early stopping fired after epoch {run.stop_epoch}; the average then ran to epoch {ran}")
-    if average is not None:
-        what += (f"; averaged epochs {average['first_epoch']}-{average['last_epoch']}, saved the "
-                 + ("average" if average["used"] else f"best epoch ({run.stopper.best_epoch + 1})"))
-    return {"epochs_planned": cfg.epochs, "epochs_run": ran, "early_stop_epoch": run.stop_epoch,
-            "average_epochs": cfg.average_epochs, "what": what}
-
-
-def _summary(run: _Run, stopped_early: bool, target: str, average: dict[str, Any] | None,
-             cfg: TrainConfig) -> dict[str, Any]:
-    """``metrics.json``: the saved weights' validation losses, the best epoch's training losses,
-    and how the run went (``average``: the weight average's scores, when there is one;
-    ``schedule``: the epochs planned and run, where early stopping fired and what it did)."""
-    best = run.history[run.stopper.best_epoch]
-    val = {k: _finite(best[f"val_{k}"]) for k in ("loss", "accuracy", "perplexity")}
-    saved = f"epoch {run.stopper.best_epoch + 1}"
-    if average is not None and average["used"]:
-        val = dict(average["val"])
-        saved = f"average of epochs {average['first_epoch']}-{average['last_epoch']}"
-    return {
-        "saved": saved,
-        "best_epoch": run.stopper.best_epoch + 1,
-        "epochs_run": len(run.history),
-        "stopped_early": bool(stopped_early),
-        "schedule": _schedule(run, cfg, average),
-        "resumed_from_epoch": run.resumed_from,
-        "target": target,
-        "train": {k: _finite(best[f"train_{k}"]) for k in ("loss", "accuracy", "perplexity")},
-        "val": val,
-        "average": average,
-        "tokens_per_s": _finite(float(np.mean([h["tokens_per_s"] for h in run.history]))),
-        "device": "gpu" if _gpus() else "cpu",
-    }

@@ -9,11 +9,11 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tunesmith.dataset import carried_chunks, count_windows, make_carried_batches, make_windows
-from tunesmith.errors import ArtifactError
-from tunesmith.models import ModelConfig
-from tunesmith.training.bundle import _symbols
-from tunesmith.training.config import TrainConfig
+from tunesmith.config.train import TrainConfig
+from tunesmith.core.errors import ArtifactError
+from tunesmith.data.windows import carried_chunks, count_windows, make_carried_batches, make_windows
+from tunesmith.modeling.models import ModelConfig
+from tunesmith.training.bundle import vocab_symbols
 
 
 def _check_ids(ids: np.ndarray, vocab_size: int, split: str) -> np.ndarray:
@@ -34,7 +34,7 @@ def _epoch_seed(seed: int, epoch: int) -> int:
     return int(np.random.SeedSequence([seed, epoch]).generate_state(1)[0])
 
 def _end_id(vocab: Mapping[str, Any]) -> int:
-    symbols = _symbols(vocab)
+    symbols = vocab_symbols(vocab)
     end = (vocab.get("special") or {}).get("end")
     if end not in symbols:
         raise ValueError(f"vocab must name its end token in special.end (one of its symbols), got {end!r}")

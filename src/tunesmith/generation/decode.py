@@ -1,0 +1,174 @@
+"""Decoding: a stepper and a sampler -> new token ids, and primers parsed into symbols."""
+
+from __future__ import annotations
+
+import difflib
+import logging
+from collections.abc import Callable, Sequence
+
+import keras
+import numpy as np
+from tqdm.auto import tqdm
+
+from tunesmith.generation.steppers import PRIMER_MODES, make_stepper
+from tunesmith.modeling.models import ModelConfig
+
+logger = logging.getLogger(__name__)
+
+
+def generate(
+    model: keras.Model,
+    cfg: ModelConfig,
+    symbols: list[str],
+    *,
+    primer_ids: Sequence[int],
+    num_samples: int,
+    max_length: int,
+    sampler: Callable[[np.ndarray, np.random.Generator], np.ndarray],
+    seed: int,
+    end_id: int,
+    window: int,
+    cache=None,
+    max_units: int = 0,
+    unit_id: int | None = None,
+    min_units: int = 0,
+) -> list[list[int]]:
+    """Generate ``num_samples`` continuations of ``primer_ids`` as one batch.
+
+    Args:
+        model, cfg: a model built by :func:`tunesmith.modeling.models.build_model` from ``cfg``.
+        symbols: the vocabulary; ``len(symbols)`` must match the model's logits.
+        primer_ids: context fed before sampling, at least one id; usually
+            :func:`parse_primer`'s output, which starts with the end token.
+        num_samples: sequences generated together, >= 1.
+        max_length: new tokens per sample at most, >= 1.
+        sampler: ``sampler(logits (B, V), rng) -> ids (B,)``, e.g. from
+            :func:`tunesmith.config.sampling.make_sampler`.
+        seed: seeds the ``numpy`` generator; same model, primer, sampler,
+            ``num_samples`` and seed give the same output.
+        end_id: id of the end token; a sample that emits it is finished.
+        window: context length of the window-stepped families (the training
+            window); the recurrent families carry their state instead.
+        cache: a fitted :class:`tunesmith.modeling.cache.Cache` (the model
+            folder's ``cache.json``): sample from the LSTM mixed with a cache
+            over the sample so far; None or ``lam == 0``: the LSTM alone.
+        max_units, unit_id: a sample also stops after ``max_units`` time units of new
+            music (0: no such limit), one unit per ``unit_id`` token, or per token when
+            ``unit_id`` is None (`tunesmith.tracks.Track.bar_unit` gives them in bars).
+        min_units: a sample may not end before this many units: its end token is masked
+            out of the logits (probability 0) until then.
+
+    Returns:
+        ``num_samples`` lists of new token ids (the primer is not repeated):
+        a finished sample ends with ``end_id``; an unfinished one has exactly
+        ``max_length`` ids.
+    """
+    vocab_size = len(symbols)
+    if model.output_shape[-1] != vocab_size:
+        raise ValueError(
+            f"the model predicts {model.output_shape[-1]} symbols, the vocabulary has {vocab_size}"
+        )
+    if num_samples < 1:
+        raise ValueError(f"num_samples must be >= 1, got {num_samples}")
+    if max_length < 1:
+        raise ValueError(f"max_length must be >= 1, got {max_length}")
+    if not 0 <= end_id < vocab_size:
+        raise ValueError(f"end_id must be in [0, {vocab_size}), got {end_id}")
+    primer = np.asarray(list(primer_ids), dtype=np.int64)
+    if primer.size == 0:
+        raise ValueError("primer_ids must hold at least one id (the end token as start symbol)")
+    if primer.min() < 0 or primer.max() >= vocab_size:
+        bad = int(primer[(primer < 0) | (primer >= vocab_size)][0])
+        raise ValueError(f"primer id {bad} is outside the vocabulary [0, {vocab_size})")
+
+    stepper = make_stepper(model, cfg, num_samples, window=window, pad_id=end_id, cache=cache)
+    rng = np.random.default_rng(seed)
+    logits = stepper.prime(np.tile(primer.astype(np.int32), (num_samples, 1)))
+
+    out = np.full((num_samples, max_length), end_id, dtype=np.int64)
+    lengths = np.full(num_samples, max_length, dtype=np.int64)
+    finished = np.zeros(num_samples, dtype=bool)
+    units = np.zeros(num_samples, dtype=np.int64)
+    for t in tqdm(range(max_length), desc="generate", unit="tok", leave=False):
+        if min_units:
+            logits = np.array(logits, copy=True)
+            logits[units < min_units, end_id] = -np.inf  # too short to end yet
+        ids = np.asarray(sampler(logits, rng), dtype=np.int64)
+        # finished rows keep being stepped (the batch stays rectangular); their
+        # tokens are discarded by the lengths below
+        ids = np.where(finished, end_id, ids)
+        out[:, t] = ids
+        units += 1 if unit_id is None else (ids == unit_id)
+        newly = ~finished & ((ids == end_id) | ((max_units > 0) & (units >= max_units)))
+        lengths[newly] = t + 1
+        finished |= newly
+        if finished.all():
+            break
+        logits = stepper.step(ids)
+    logger.info(
+        "generated %d samples: %d finished, mean length %.1f",
+        num_samples,
+        int(finished.sum()),
+        lengths.mean(),
+    )
+    return [out[i, : lengths[i]].tolist() for i in range(num_samples)]
+
+
+def _default_end_symbol(symbols: Sequence[str]) -> str:
+    # "<end>" first: nottingham's ABC characters include "/" as a duration
+    for candidate in ("<end>", "/"):
+        if candidate in symbols:
+            return candidate
+    raise ValueError("the vocabulary has neither '<end>' nor '/'; pass end_symbol")
+
+
+def parse_primer(
+    text: str, symbols: Sequence[str], *, mode: str, end_symbol: str | None = None
+) -> list[int]:
+    """Turn a primer into token ids, returning ``[end_id] + primer``.
+
+    The end token comes first because in the training data every piece
+    follows an end token: it is the start-of-piece context.
+
+    Args:
+        text: the primer; ignored for mode ``start``.
+        symbols: the vocabulary (``vocab.json["symbols"]``).
+        mode: ``start`` (just the end token), ``symbols`` (whitespace-separated
+            symbols, e.g. Vasudeva's ``"60 _ _ _ 62 _ r _"``) or ``chars``
+            (every character a symbol, e.g. an ABC header ``"X:1\\nM:6/8\\nK:D\\n"``).
+        end_symbol: the end token (``vocab.json["special"]["end"]``); default
+            ``"<end>"`` if in the vocabulary, else ``"/"``.
+
+    Raises:
+        ValueError: unknown mode, or a primer symbol not in the vocabulary
+            (the message names it and the nearest valid symbols).
+    """
+    if mode not in PRIMER_MODES:
+        raise ValueError(f"primer mode must be one of {', '.join(PRIMER_MODES)}, got {mode!r}")
+    index = {s: i for i, s in enumerate(symbols)}
+    end_symbol = end_symbol if end_symbol is not None else _default_end_symbol(symbols)
+    if end_symbol not in index:
+        raise ValueError(f"end symbol {end_symbol!r} is not in the vocabulary")
+    if mode == "start":
+        tokens: list[str] = []
+    elif mode == "symbols":
+        tokens = text.split()
+    else:
+        tokens = list(text)
+    ids = [index[end_symbol]]
+    for position, token in enumerate(tokens):
+        if token not in index:
+            near = difflib.get_close_matches(token, list(index), n=3, cutoff=0.5)
+            # difflib scores single characters 0 unless equal; a case slip is the usual one
+            if token.swapcase() in index and token.swapcase() not in near:
+                near.insert(0, token.swapcase())
+            hint = (
+                f"nearest valid symbols: {', '.join(map(repr, near))}"
+                if near
+                else "no close valid symbol"
+            )
+            raise ValueError(
+                f"primer symbol {token!r} (position {position}) is not in the vocabulary; {hint}"
+            )
+        ids.append(index[token])
+    return ids

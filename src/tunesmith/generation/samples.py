@@ -1,0 +1,319 @@
+"""Generate a set of samples from a trained model and write them as music files.
+
+Used by the generate stage and by ``tunesmith generate``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from tunesmith.core import io
+from tunesmith.core.errors import ArtifactError, ConfigError, MusicInputError
+from tunesmith.tracks import get_track
+from tunesmith.tracks.base import Track
+
+log = logging.getLogger(__name__)
+
+
+def write_sample(track: str | Track, symbols: Sequence[str], meta: dict, stem: Path,
+                 *, title: str = "", primer_length: int = 0) -> dict[str, Any]:
+    """Decode one generated sample and write its music files next to ``stem`` (which files is
+    the track's choice, :meth:`tunesmith.tracks.Track.write_music`).
+
+    Returns ``{"decoded": bool, "error": str, "notes": int, "files": [names]}``; a
+    sample that does not decode is reported, never raised.
+    """
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    files: list[str] = []
+    try:
+        n = get_track(track).write_music(symbols, meta, stem, files, title=title, primer_length=primer_length)
+    except MusicInputError as exc:
+        log.warning("%s does not decode: %s", stem.name, exc)
+        return {"decoded": False, "error": str(exc), "notes": 0, "files": files}
+    return {"decoded": True, "error": "", "notes": n, "files": files}
+
+
+def _test_openings(path: Path | None, length: int, n: int) -> list[list[str]]:
+    if path is None or not path.is_file():
+        raise ConfigError(f"primer mode 'test' needs the encoded test split, {path} not found")
+    pieces = []
+    with open(path, encoding="utf-8", errors="replace") as fh:
+        for number, line in enumerate(fh, 1):
+            try:
+                symbols = json.loads(line)["symbols"]
+                if not isinstance(symbols, list) or not all(isinstance(x, str) for x in symbols):
+                    raise TypeError("'symbols' is not a list of strings")
+            except (ValueError, KeyError, TypeError) as exc:
+                raise ConfigError(f"{path}, line {number}: not a piece of the encode stage's test split "
+                                  f"({type(exc).__name__}: {str(exc)[:80]})") from exc
+            pieces.append(symbols[:length])
+            if len(pieces) >= n:
+                break
+    if not pieces:
+        raise ConfigError(f"primer mode 'test': {path} holds no pieces")
+    return [pieces[i % len(pieces)] for i in range(n)]
+
+
+def primer_symbols(cfg, meta: dict, *, test_pieces: Path | None = None,
+                   track: str | Track | None = None) -> list[list[str]]:
+    """The primer of every sample, as symbols (without the leading end token).
+
+    One list per sample: all the same except for mode ``test``, which takes the
+    opening of a different held-out piece for each sample. Mode ``midi`` asks
+    ``track`` (by default the vocabulary's ``corpus``) to read the file
+    (:meth:`tunesmith.tracks.Track.midi_primer`).
+    """
+    p = cfg.primer
+    n = cfg.num_samples
+    if p.mode == "start":
+        return [[] for _ in range(n)]
+    if p.mode == "chars":
+        return [list(p.text.replace("\\n", "\n")) for _ in range(n)]
+    if p.mode == "symbols":
+        return [p.text.split() for _ in range(n)]
+    if p.mode == "midi":
+        reader = get_track(track if track is not None else meta.get("corpus", ""))
+        return [reader.midi_primer(Path(p.text).expanduser(), meta, p.length) for _ in range(n)]
+    return _test_openings(test_pieces, p.length, n)
+
+
+def _ids(symbols: Sequence[str], vocab_symbols: Sequence[str], end: str, *, allow_unk: bool) -> list[int]:
+    """``[end_id] + ids of symbols``; an unknown symbol is an error naming it and its nearest
+    valid symbols, except where ``allow_unk`` maps it to ``<unk>`` (a real opening, from a MIDI
+    file or a test piece, may hold symbols training never saw)."""
+    from tunesmith.generation.decode import parse_primer
+
+    index = {s: i for i, s in enumerate(vocab_symbols)}
+    if not allow_unk and any(s not in index for s in symbols):
+        chars = all(len(s) == 1 for s in symbols)  # ABC characters: spaces and newlines are symbols
+        text = "".join(symbols) if chars else " ".join(symbols)
+        parse_primer(text, vocab_symbols, mode="chars" if chars else "symbols", end_symbol=end)  # raises
+    unk = index.get("<unk>", index[end])
+    return [index[end], *(index.get(s, unk) for s in symbols)]
+
+
+SAMPLES_MARKER = ("samples.csv",)
+"""A folder holding this file was written by :func:`generate_samples` and may be replaced."""
+
+
+GENERATION_BUDGET = 20_000_000
+"""The most tokens one generate call may produce or feed (``num_samples x max_length``, and
+``num_samples x`` the primer's length): 20M tokens keep the arrays of a call far under 2 GB."""
+
+
+def check_budget(track: str, cfg, primer_length: int) -> None:
+    """Refuse a generation whose size alone would exhaust memory, before any work, naming the keys."""
+    for what, size in (("num_samples x max_length (--num x --max-length)", cfg.num_samples * cfg.max_length),
+                       ("num_samples x primer length (--num x the primer)", cfg.num_samples * primer_length)):
+        if size > GENERATION_BUDGET:
+            raise ConfigError(f"generate.{track}: {what} is {size:,} tokens, over the budget of "
+                              f"{GENERATION_BUDGET:,} per call: generate fewer or shorter samples")
+
+
+def primer_beats(music: Track, meta, primer: Sequence[str]) -> float:
+    """How long a primer lasts, in beats (quarter notes), counted by the track's time units
+    (`tunesmith.tracks.Track.bar_unit`); 0.0 for a track that cannot tell or a header-only primer."""
+    unit = music.bar_unit(meta)
+    if unit is None or not primer:
+        return 0.0
+    symbol, per_bar = unit
+    count = len(primer) if symbol is None else sum(1 for s in primer if s == symbol)
+    return round(4.0 * count / per_bar, 3)
+
+
+def _bar_limit(track: str, music: Track, cfg, vocab, symbols: Sequence[str]) -> tuple[int, int | None, int]:
+    """``(max_units, unit_id, min_units)`` for `tunesmith.generation.decode.generate` from
+    ``generate.<c>.max_bars`` and ``min_bars``."""
+    if not cfg.max_bars and not cfg.min_bars:
+        return 0, None, 0
+    unit = music.bar_unit(vocab)
+    if unit is None:
+        raise ConfigError(f"generate.{track}.max_bars: the {track} track cannot count bars; set it to 0")
+    symbol, per_bar = unit
+    if symbol is not None and symbol not in symbols:
+        raise ConfigError(f"generate.{track}.max_bars: the vocabulary has no {symbol!r} to count bars by")
+    return (cfg.max_bars * per_bar, (None if symbol is None else list(symbols).index(symbol)),
+            cfg.min_bars * per_bar)
+
+
+def check_samples_folder(out_dir: Path, model_dir: Path) -> None:
+    """Refuse an output folder that is, holds or lies inside the model folder, that is a
+    symbolic link, or that tunesmith did not write (see :func:`tunesmith.core.io.check_replaceable`)."""
+    if Path(out_dir).is_symlink():
+        raise ArtifactError(f"refusing to write samples to {out_dir}: it is a symbolic link "
+                            f"(to {Path(out_dir).resolve()}); give the folder itself")
+    out, model = Path(out_dir).resolve(), Path(model_dir).resolve()
+    if out == model or out in model.parents or model in out.parents:
+        raise ArtifactError(f"refusing to write samples to {out_dir}: it would replace or write into "
+                            f"the model folder {model_dir}; choose another folder")
+    io.check_replaceable(out_dir, SAMPLES_MARKER)
+
+
+def generate_samples(track: str, model_dir: Path, cfg, out_dir: Path, *,
+                     test_pieces: Path | None = None) -> pd.DataFrame:
+    """Generate ``cfg.num_samples`` samples from the model in ``model_dir`` into ``out_dir``.
+
+    With ``cfg.cache`` (and a fitted ``cache.json`` in ``model_dir``) the samples come from the
+    LSTM mixed with its continuous cache over each sample so far (`evaluation.cache`).
+
+    Samples that share a primer are generated as one batch with the stateful
+    stepper. A sample that does not decode to music is generated again, alone,
+    with the next unused seed, up to ``cfg.retries`` times; ``samples.csv``
+    records the seed that produced each kept sample, its ``attempts`` and the
+    ``rejected`` seeds with their errors (a sample still undecoded after every
+    retry stays, marked ``decoded`` False). Writes the music files and
+    ``samples.csv``; returns the table.
+    """
+    from tunesmith.generation.decode import generate
+    from tunesmith.generation.samplers import make_sampler
+    from tunesmith.generation.steppers import STEPPABLE_FAMILIES
+    from tunesmith.modeling.cache import Cache
+    from tunesmith.training.bundle import load_model_bundle
+    from tunesmith.training.cache_file import load_cache
+
+    check_samples_folder(out_dir, model_dir)
+    check_budget(track, cfg, 0)
+    music = get_track(track)
+    model, model_cfg, train_cfg, vocab = load_model_bundle(model_dir)
+    if cfg.cache and not (Path(model_dir) / "cache.json").is_file():
+        raise ConfigError(f"generate.{track}.cache (--cache): {model_dir} has no cache.json; its model was "
+                          "trained without the continuous cache (train.<corpus>.cache: false)")
+    cache = load_cache(model_dir) if cfg.cache else Cache()
+    if cache.on and model_cfg.family not in STEPPABLE_FAMILIES:
+        log.warning("%s: a %s model is re-run on windows, not stepped: sampling without its cache",
+                    track, model_cfg.family)
+        cache = Cache()
+    symbols = list(vocab["symbols"])
+    end = vocab["special"]["end"]
+    end_id = symbols.index(end)
+    try:
+        sampler = make_sampler(cfg.sampler, symbols)
+    except ValueError as exc:
+        raise ConfigError(f"generate.{track}.sampler.{exc}") from exc
+    primers = primer_symbols(cfg, vocab, test_pieces=test_pieces, track=music)
+    try:
+        primer_ids = [_ids(p, symbols, end, allow_unk=cfg.primer.mode in ("midi", "test")) for p in primers]
+    except ValueError as exc:
+        raise ConfigError(f"generate.{track}.primer: {exc}") from exc
+    check_budget(track, cfg, max(map(len, primer_ids)))
+    max_units, unit_id, min_units = _bar_limit(track, music, cfg, vocab, symbols)
+
+    groups: dict[tuple[int, ...], list[int]] = {}
+    for i, ids in enumerate(primer_ids):
+        groups.setdefault(tuple(ids), []).append(i)
+    outputs: dict[int, list[int]] = {}
+    seeds: dict[int, int] = {}
+    start = time.perf_counter()
+
+    def sample(ids: Sequence[int], n: int, seed: int) -> list[list[int]]:
+        try:
+            return generate(model, model_cfg, symbols, primer_ids=list(ids), num_samples=n,
+                            max_length=cfg.max_length, sampler=sampler, seed=seed, end_id=end_id,
+                            window=train_cfg.window, cache=cache, max_units=max_units, unit_id=unit_id,
+                            min_units=min_units)
+        except ValueError as exc:  # what the sampler cannot do with these logits, named
+            raise ConfigError(f"generate.{track}.sampler: {exc}") from exc
+
+    for g, (ids, members) in enumerate(groups.items()):
+        outputs.update(zip(members, sample(ids, len(members), cfg.seed + g)))
+        seeds.update(dict.fromkeys(members, cfg.seed + g))
+    next_seed = cfg.seed + len(groups)  # retries take the seeds after the batches'
+    seconds = time.perf_counter() - start
+    new_tokens = sum(len(s) for s in outputs.values())
+
+    rows: list[dict[str, Any]] = []
+    try:
+        table = _write_sample_set(track, music, vocab, cfg, out_dir, primers, primer_ids, outputs, seeds, sample,
+                                  next_seed, end_id, symbols, rows, cache, new_tokens)
+    except OSError as exc:  # a full disk, a folder removed under us: the previous samples stay
+        raise ArtifactError(f"cannot write samples to {out_dir}: {exc.strerror or exc}; "
+                            "the previous samples, if any, are kept") from exc
+    log.info("%s: %d samples, %d tokens in %.1f s (%.0f tokens/s), %d decode", track, cfg.num_samples,
+             new_tokens, seconds, new_tokens / max(seconds, 1e-9), int(table["decoded"].sum()))
+    return table
+
+
+def _write_sample_set(track, music, vocab, cfg, out_dir, primers, primer_ids, outputs, seeds, sample, next_seed,
+                      end_id, symbols, rows, cache, new_tokens) -> pd.DataFrame:
+    """Decode, retry and write every sample, samples.csv and generation.json into ``out_dir`` atomically."""
+    with io.atomic_path(out_dir, owned_if=SAMPLES_MARKER) as tmp:
+        tmp.mkdir()
+        for i in range(cfg.num_samples):
+            primer = primers[i]
+            sample_symbols = [*primer, *(symbols[t] for t in outputs[i])]
+            stem = tmp / f"sample_{i:03d}"
+            info = write_sample(track, sample_symbols, vocab, stem, title=f"tunesmith {track} {i}",
+                                    primer_length=len(primer))
+            rejected = []
+            while not info["decoded"] and len(rejected) < cfg.retries:
+                # a sample that is not music is never kept silently: generate it again with the next seed
+                rejected.append(f"seed {seeds[i]}: {info['error']}")
+                seeds[i], next_seed = next_seed, next_seed + 1
+                outputs[i] = sample(primer_ids[i], 1, seeds[i])[0]
+                new_tokens += len(outputs[i])
+                sample_symbols = [*primer, *(symbols[t] for t in outputs[i])]
+                info = write_sample(track, sample_symbols, vocab, stem, title=f"tunesmith {track} {i}",
+                                    primer_length=len(primer))
+            io.write_text(stem.with_suffix(".txt"), music.sample_text(sample_symbols))
+            rows.append({
+                "sample": stem.name,
+                "seed": seeds[i],
+                "attempts": len(rejected) + 1,
+                "rejected": "; ".join(rejected),
+                "sampler": cfg.sampler.method,
+                "temperature": cfg.sampler.temperature,
+                "primer_mode": cfg.primer.mode,
+                "primer": music.join(primer),
+                "primer_length": len(primer),
+                "primer_beats": primer_beats(music, vocab, primer),
+                "length": len(outputs[i]),
+                "ended": bool(outputs[i]) and outputs[i][-1] == end_id,
+                "decoded": info["decoded"],
+                "notes": info["notes"],
+                "files": " ".join(info["files"]),
+                "error": info["error"],
+            })
+        table = pd.DataFrame(rows)
+        table.to_csv(tmp / "samples.csv", index=False, lineterminator="\n")
+        if cfg.render:  # to listen to and look at: audio, engraved score, piano roll
+            from tunesmith.render.sample_set import render_samples
+
+            rendered = render_samples(tmp, tmp, max_seconds=cfg.render_seconds, scores=music.scores,
+                                      keep_wav=cfg.keep_wav)
+            # how long each sample is, and how much of it the audio plays (render_seconds at most)
+            audio = {r["name"]: r.get("audio") or {} for r in rendered}
+            table["seconds"] = [round(float(audio.get(n, {}).get("music_seconds", 0.0)), 2) for n in table["sample"]]
+            table["audio_seconds"] = [round(float(audio.get(n, {}).get("seconds", 0.0)), 2) for n in table["sample"]]
+            table.to_csv(tmp / "samples.csv", index=False, lineterminator="\n")
+        io.write_json(tmp / "generation.json", {"config": json.loads(json.dumps(asdict(cfg), default=dict)),
+                                                "tokens": new_tokens,
+                                                "cache": {"lambda": cache.lam, "theta": cache.theta}})
+    return table
+
+
+MEDIA = {"midi": ".mid", "wav": ".wav", "mp3": ".mp3", "svg": ".svg", "png": ".png", "abc": ".abc",
+         "musicxml": ".musicxml", "txt": ".txt"}
+
+
+def sample_records(samples_dir: Path) -> list[dict[str, Any]]:
+    """The samples of a generate-stage folder as :func:`tunesmith.report.build_report` records:
+    ``name``, a path (or None) per medium, ``info`` (the samples.csv row) and ``error``."""
+    table = pd.read_csv(samples_dir / "samples.csv", keep_default_na=False)
+    records = []
+    for row in table.to_dict("records"):
+        stem = samples_dir / str(row["sample"])
+        record: dict[str, Any] = {"name": str(row["sample"]), "title": str(row["sample"]).replace("_", " "),
+                                  "info": row, "error": row.get("error") or None}
+        for key, suffix in MEDIA.items():
+            path = stem.with_suffix(suffix)
+            record[key] = str(path) if path.exists() else None
+        records.append(record)
+    return records

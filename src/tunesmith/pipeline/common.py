@@ -1,0 +1,43 @@
+"""What every stage script shares: logging that does not break tqdm bars, and
+one clear line (not a traceback) for a bad config or input."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from tqdm.contrib.logging import logging_redirect_tqdm
+
+from tunesmith.config.load import load_params
+from tunesmith.core.errors import TunesmithError
+from tunesmith.tracks import TRACKS
+
+log = logging.getLogger("tunesmith")
+
+
+def parser(description: str) -> argparse.ArgumentParser:
+    """An argument parser with the options every stage takes: --corpus and --params."""
+    p = argparse.ArgumentParser(description=description,
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--corpus", required=True, choices=TRACKS, help="which track to run")
+    p.add_argument("--params", type=Path, default=Path("params.yaml"), help="the params file")
+    return p
+
+
+def run(main: Callable[[argparse.Namespace, dict], None], args: argparse.Namespace) -> None:
+    """Set up logging, load params.yaml once, call ``main(args, params)``.
+
+    A TunesmithError (bad config, unfetchable corpus, ...) ends the stage with
+    its message and exit status 2; other exceptions keep their traceback.
+    """
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+                        datefmt="%H:%M:%S")
+    try:
+        with logging_redirect_tqdm():
+            main(args, load_params(args.params))
+    except TunesmithError as exc:
+        log.error("%s", exc)
+        sys.exit(2)

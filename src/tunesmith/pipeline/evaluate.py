@@ -1,0 +1,219 @@
+"""Run the evaluation of one trained corpus (the evaluate stage).
+
+:mod:`tunesmith.evaluation` holds the metric functions; this module applies them
+to the artifacts of one track: the model on the test split beside its n-gram
+baselines, the musical statistics of the generated samples beside held-out real
+pieces, the track's playability check (if it has one) and novelty, plus the plots.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from tunesmith.config.stages import EvaluateConfig
+from tunesmith.core import io
+from tunesmith.evaluation.likelihood import evaluate_model
+from tunesmith.evaluation.music_stats import (
+    HISTOGRAMS,
+    NOTE_LENGTH_EDGES,
+    SCALARS,
+    compare_distributions,
+    music_stats,
+    pieces_to_notes,
+)
+from tunesmith.evaluation.novelty import NoveltyIndex
+from tunesmith.tracks import get_track
+from tunesmith.tracks.base import Track
+
+log = logging.getLogger(__name__)
+
+
+def _pieces(path: Path, limit: int = 0) -> list[list[str]]:
+    with open(path, encoding="utf-8") as fh:
+        pieces = [json.loads(line)["symbols"] for line in fh]
+    return pieces[:limit] if limit else pieces
+
+
+def read_samples(samples_dir: Path, track: str | Track) -> tuple[pd.DataFrame, list[list[str]], list[list[str]]]:
+    """The samples table and each sample's symbols: whole (primer included: an ABC tune
+    needs its primed header to be music) and generated only (for novelty)."""
+    track = get_track(track)
+    table = pd.read_csv(samples_dir / "samples.csv", keep_default_na=False)
+    whole, generated = [], []
+    for _, row in table.iterrows():
+        text = (samples_dir / f"{row['sample']}.txt").read_text(encoding="utf-8")
+        symbols = track.split_text(text)
+        whole.append(symbols)
+        generated.append(symbols[int(row.get("primer_length", 0) or 0):])
+    return table, whole, generated
+
+
+def _clean(obj: Any) -> Any:
+    """JSON-safe: numpy scalars to Python, NaN/inf to None (DVC and browsers read the file)."""
+    if isinstance(obj, dict):
+        return {str(k): _clean(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_clean(v) for v in obj]
+    if isinstance(obj, np.generic):
+        obj = obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
+
+
+def evaluate_track(track: str, *, model_dir: Path, vocab_dir: Path, encoded_dir: Path, samples_dir: Path,
+                   live_dir: Path | None, cfg: EvaluateConfig, plots_dir: Path) -> tuple[dict, dict]:
+    """Evaluate one corpus; write its plots into ``plots_dir``.
+
+    Returns ``(metrics, histograms)``: ``metrics`` is flat enough for
+    ``dvc metrics show``: ``model`` (test metrics with the full context of each
+    piece, mixed with the continuous cache the train stage fitted when it has
+    one), ``model_no_cache`` (the LSTM alone, full context) and its
+    ``margin_vs_best_ngram_no_cache``, ``margin_vs_best_ngram_with_cache`` (the headline
+    against the best n-gram with its own cache, `evaluation.ngram_cache`), ``model_windows`` (the same model on
+    fixed windows from a zero state), ``baselines`` (uniform, unigram and the Kneser-Ney order chosen on
+    the validation split), ``best_ngram``, ``margin_vs_best_ngram`` (relative NLL
+    reduction), music distances, playability, novelty; ``histograms`` maps each
+    musical histogram to its ``generated`` and ``real`` counts and bin ``labels``.
+    """
+    from tunesmith.data.windows import load_split
+    from tunesmith.evaluation.best_ngram import best_ngram_table, margin
+    from tunesmith.evaluation.full_context import full_context_metrics
+    from tunesmith.evaluation.ngram import KneserNey
+    from tunesmith.evaluation.ngram_cache import kn_cache_row
+    from tunesmith.modeling.models import predicts_every_position, recurrent_layer_names
+    from tunesmith.render.activations import hidden_activations, plot_activation_heatmap
+    from tunesmith.render.plots import PITCH_CLASSES, plot_histograms, plot_loss_curves
+    from tunesmith.training.bundle import load_model_bundle
+    from tunesmith.training.cache_file import load_cache
+
+    corpus = get_track(track)
+    model, model_cfg, train_cfg, vocab = load_model_bundle(model_dir)
+    symbols = list(vocab["symbols"])
+    end_id = symbols.index(vocab["special"]["end"])
+    train_ids = np.asarray(load_split(vocab_dir, "train"))
+    val_ids = np.asarray(load_split(vocab_dir, "validation"))
+    test_ids = np.asarray(load_split(vocab_dir, "test"))
+    mask = corpus.hold_mask(test_ids, symbols)
+
+    # The headline: every test token scored once from the start of its piece, as
+    # generation sees it. Windows that restart from a zero state every
+    # `window` tokens are the secondary figure (what training on windows sees).
+    window_row = evaluate_model(model, model_cfg, test_ids, window=train_cfg.window,
+                                   batch_size=cfg.batch_size, hold_mask=mask, max_positions=cfg.max_positions)
+    causal = predicts_every_position(model_cfg)
+    lstm_row = (full_context_metrics(model, model_cfg, test_ids, end_id, len(symbols), hold_mask=mask)
+                if causal else window_row)
+    # With a cache (fitted on validation by the train stage) the headline is the LSTM mixed with
+    # it; the LSTM alone stays beside it as `model_no_cache`.
+    cache = load_cache(model_dir) if causal else None
+    model_row = (full_context_metrics(model, model_cfg, test_ids, end_id, len(symbols), hold_mask=mask,
+                                      cache=cache) if cache is not None and cache.on else lstm_row)
+    orders = range(min(2, cfg.ngram_order), cfg.ngram_order + 1)
+    baselines, best = best_ngram_table(train_ids, val_ids, test_ids, len(symbols), orders=orders,
+                                       hold_mask=mask)
+    by_name = {row.pop("model"): row for row in baselines}
+    # the n-gram's own cache over the piece so far: the fair partner of the LSTM's
+    kn_cache = kn_cache_row(KneserNey.fit(train_ids, len(symbols), best["order"]), val_ids, test_ids, end_id,
+                            hold_mask=mask)
+    by_name[f"{best['name']} + cache"] = {k: v for k, v in kn_cache.items() if k != "chosen_on"}
+    metrics: dict[str, Any] = {
+        "model": model_row,
+        "model_windows": {**window_row, "context": f"{train_cfg.window}-token windows from a zero state"},
+        "baselines": by_name,
+        "best_ngram": best,
+        "margin_over_ngram_nats": best["nll"] - model_row["nll"],
+        "margin_vs_best_ngram": margin(model_row["nll"], best["nll"]),
+        "model_no_cache": lstm_row,
+        "margin_vs_best_ngram_no_cache": margin(lstm_row["nll"], best["nll"]),
+        "margin_vs_best_ngram_with_cache": margin(model_row["nll"], kn_cache["nll"]),
+        "cache": {"lambda": cache.lam if cache is not None else 0.0,
+                  "theta": cache.theta if cache is not None else None},
+        "scoring": "every test token, with the full context of its piece" if causal
+        else f"last token of up to {cfg.max_positions} windows (bilstm)",
+    }
+    if corpus.published is not None:
+        metrics["published"] = dict(corpus.published)
+    training = model_dir / "metrics.json"
+    if training.exists():
+        t = io.read_json(training)
+        metrics["training"] = {k: t.get(k) for k in ("saved", "best_epoch", "epochs_run", "stopped_early")}
+        metrics["training"].update({"train_nll": t.get("train", {}).get("loss"),
+                                    "val_nll": t.get("val", {}).get("loss")})
+
+    # ---- the music itself: samples vs held-out real pieces of the same corpus
+    table, whole, generated = read_samples(samples_dir, corpus)
+    real = _pieces(encoded_dir / "test.jsonl", cfg.real_pieces)
+    gen_notes, gen_skipped = pieces_to_notes(corpus, whole, vocab)
+    real_notes, _ = pieces_to_notes(corpus, real, vocab)
+    histograms: dict[str, Any] = {}
+    if gen_notes and real_notes:
+        gen_stats, real_stats = music_stats(gen_notes), music_stats(real_notes)
+        metrics["music"] = compare_distributions(gen_stats, real_stats)
+        metrics["music"].update({f"generated_{k}": gen_stats[k] for k in SCALARS if k in gen_stats})
+        metrics["music"].update({f"real_{k}": real_stats[k] for k in SCALARS if k in real_stats})
+        labels = {
+            "pitch_class_hist": list(PITCH_CLASSES),
+            "note_length_hist": _edge_labels(NOTE_LENGTH_EDGES),
+            "ioi_hist": _edge_labels(NOTE_LENGTH_EDGES),
+        }
+        titles = {"pitch_class_hist": "pitch classes", "note_length_hist": "note lengths (beats)",
+                  "ioi_hist": "inter-onset intervals (beats)"}
+        for name in HISTOGRAMS:
+            histograms[name] = {"generated": list(map(int, gen_stats[name])),
+                                "real": list(map(int, real_stats[name])), "labels": labels[name]}
+            plot_histograms(gen_stats[name], real_stats[name], labels[name],
+                                   plots_dir / f"{name}.png", f"{track}: {titles[name]}, generated vs real")
+    else:
+        log.warning("%s: no decodable samples (%d skipped); no music statistics", track, gen_skipped)
+    metrics["samples"] = {"count": len(table), "decoded": int(table["decoded"].astype(bool).sum()),
+                          "ended": int(table["ended"].astype(bool).sum()),
+                          "mean_length": float(table["length"].mean()) if len(table) else 0.0}
+    # whole pieces on both sides (the primer included, as in the real ones): the length ratio
+    real_all = _pieces(encoded_dir / "test.jsonl")
+    if whole and real_all:
+        metrics["samples"]["mean_symbols"] = float(np.mean([len(s) for s in whole]))
+        metrics["samples"]["real_mean_symbols"] = float(np.mean([len(s) for s in real_all]))
+        samples = metrics["samples"]
+        samples["length_ratio"] = samples["mean_symbols"] / samples["real_mean_symbols"]
+    playable = corpus.playability(whole)
+    if playable is not None:
+        metrics["playability"] = {k: v for k, v in playable.items() if k != "reasons"}
+        metrics["playability_real"] = {k: v for k, v in corpus.playability(real).items() if k != "reasons"}
+
+    # ---- novelty: do the samples copy the training set?
+    index = NoveltyIndex(_pieces(encoded_dir / "train.jsonl"), ngram=cfg.novelty_ngram)
+    novelty = index.novelty(generated)
+    metrics["novelty"] = {k: v for k, v in novelty.items() if k != "per_sample"}
+
+    # ---- pictures: loss curves and a hidden-unit heatmap (Reitman & Cho's figure 11)
+    if live_dir is not None and (live_dir / "plots").exists():
+        plot_loss_curves(live_dir, plots_dir / "loss.png", title=f"{track}: loss per epoch")
+    if whole and whole[0]:
+        ids = [symbols.index(vocab["special"]["end"])] + [symbols.index(s) if s in symbols else
+                                                          symbols.index("<unk>") for s in whole[0]]
+        try:
+            layer = recurrent_layer_names(model_cfg)[0]
+            acts = hidden_activations(model, ids[: cfg.heatmap_steps], layer)
+            plot_activation_heatmap(acts, [symbols[i] for i in ids[: cfg.heatmap_steps]],
+                                           plots_dir / "activations.png",
+                                           title=f"{track}: {layer} activations over sample_000")
+        except ValueError as exc:  # bilstm's last layer returns no sequence
+            log.info("%s: no activation heatmap: %s", track, exc)
+    return _clean(metrics), _clean(histograms)
+
+
+def _edge_labels(edges: Sequence[float]) -> list[str]:
+    out = []
+    for lo, hi in itertools.pairwise(edges):
+        out.append(f">={lo:g}" if math.isinf(hi) else f"{lo:g}-{hi:g}")
+    return out

@@ -1,0 +1,61 @@
+"""The train stage: ``train.<corpus>`` params and the vocab stage's folder -> a model folder."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from tunesmith.core import io
+from tunesmith.core.errors import ArtifactError, ConfigError
+
+
+def train_stage(corpus: str, params: Mapping[str, Any], vocab_dir: Path, out_dir: Path, *, live_dir: Path,
+                metrics: Path) -> None:
+    """Build the model and training configs from ``params`` (the ``train.<corpus>`` section, its
+    ``model`` key for the model), check that ``vocab_dir`` holds ``corpus``'s vocabulary, train on
+    its train split with validation on its validation split, fit the continuous cache on the
+    validation split (``cache``: true; `evaluation.cache`) and write the summary to ``metrics``.
+
+    Raises:
+        ConfigError: a bad param, named by its full key.
+        ArtifactError: another corpus's vocabulary, or a vocab folder that cannot be read.
+    """
+    from tunesmith.config.load import build
+    from tunesmith.config.train import TrainConfig
+    from tunesmith.data.windows import load_split
+    from tunesmith.modeling.models import ModelConfig
+    from tunesmith.training.budget import check_training_memory
+    from tunesmith.training.bundle import vocab_symbols
+    from tunesmith.training.cache_file import fit_model_cache
+    from tunesmith.training.loop import train
+
+    key = f"train.{corpus}"
+    if not isinstance(params, Mapping):
+        raise ConfigError(f"{key} must be a mapping of train settings, got {type(params).__name__} {params!r:.60}")
+    data = dict(params)
+    use_cache = data.pop("cache", False)
+    if not isinstance(use_cache, bool):
+        raise ConfigError(f"{key}.cache must be true or false, got {use_cache!r}")
+    model_cfg = build(ModelConfig, data.pop("model", {}), f"{key}.model")
+    train_cfg = build(TrainConfig, data, key)
+    vocab_dir = Path(vocab_dir)
+    vocab = io.read_json(vocab_dir / "vocab.json")
+    if not isinstance(vocab, Mapping):
+        raise ArtifactError(f"{vocab_dir / 'vocab.json'} is not a vocabulary (a {type(vocab).__name__})")
+    try:
+        vocab_size = len(vocab_symbols(vocab))
+    except ArtifactError as exc:
+        raise ArtifactError(f"{vocab_dir / 'vocab.json'}: {exc}") from exc
+    check_training_memory(model_cfg, train_cfg, vocab_size, key)  # before any data is read
+    if vocab.get("corpus") not in (None, corpus):
+        raise ArtifactError(f"{vocab_dir / 'vocab.json'} is the {vocab.get('corpus')} vocabulary, "
+                            f"not {corpus}'s: check --vocab")
+    try:
+        val_ids = load_split(vocab_dir, "validation")
+        summary = train(model_cfg, train_cfg, vocab, load_split(vocab_dir, "train"), val_ids, out_dir,
+                        live_dir=live_dir)
+    except ArtifactError as exc:
+        raise ArtifactError(f"train@{corpus}: {exc} ({vocab_dir})") from exc
+    summary["cache"] = fit_model_cache(out_dir, val_ids, enabled=use_cache)
+    io.write_json(metrics, summary)
