@@ -13,7 +13,7 @@ export PYTHONHASHSEED := 0
 # stage commands in dvc.yaml say `python`: the one in .venv
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: help install system-deps repro noise benchmark test lint bench dag compare clean-venv
+.PHONY: help install system-deps repro noise benchmark test test-fast lint bench dag compare clean-venv
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -61,14 +61,17 @@ BL_SETS := bl_nottingham bl_jsb bl_piano bl_musedata
 benchmark: install  ## the four polyphonic benchmarks and their table (downloads the pinned .mat files; BL_DIR=/path/to/mdata uses a local copy)
 	@git rev-parse --is-inside-work-tree >/dev/null 2>&1 || git init --quiet
 	@test -d benchmark/.dvc || (cd benchmark && $(abspath $(BIN))/dvc init --subdir --quiet)
-	cd benchmark && $(if $(BL_DIR),$(abspath $(BIN))/dvc exp run bl_table $(foreach b,$(BL_SETS),-S ../params.yaml:fetch.$(b).source=local -S ../params.yaml:fetch.$(b).local_dir=$(abspath $(BL_DIR))),$(abspath $(BIN))/dvc repro bl_table)
+	cd benchmark && $(if $(BL_DIR),$(abspath $(BIN))/dvc exp run bl_table $(foreach b,$(BL_SETS),-S params.yaml:fetch.$(b).source=local -S params.yaml:fetch.$(b).local_dir=$(abspath $(BL_DIR))),$(abspath $(BIN))/dvc repro bl_table)
 	@cat benchmark/data/table.md
 
 test: install  ## run the test suite
 	$(BIN)/python -m pytest
 
+test-fast: install  ## the quick subset (about a minute): pytest -m "not slow" (tests/conftest.py marks the slow modules)
+	$(BIN)/python -m pytest -m "not slow"
+
 lint: install  ## ruff over the code
-	$(BIN)/ruff check src stages tests bench
+	$(BIN)/ruff check src stages tests bench tools
 
 bench: install  ## run the benchmarks (prints tables)
 	$(BIN)/python bench/bench_generation.py

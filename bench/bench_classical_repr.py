@@ -29,12 +29,13 @@ import numpy as np
 def run(representation: str, pieces: list[dict], params: dict, out: Path, epochs: int | None,
         reuse: bool = False) -> dict:
     from tunesmith.config.load import build, section
+    from tunesmith.config.model import ModelConfig
     from tunesmith.config.stages import EncodeConfig
     from tunesmith.config.train import TrainConfig
     from tunesmith.data.encode import encode_corpus
     from tunesmith.data.vocab import build_vocab
     from tunesmith.evaluation.full_context import frame_nll, score_pieces
-    from tunesmith.modeling.models import ModelConfig, any_length_model
+    from tunesmith.modeling.models import any_length_model
     from tunesmith.tracks.piano import notes_per_frame as npf
     from tunesmith.training.loop import train
 

@@ -31,7 +31,7 @@ if threads:
 from tunesmith.core import io
 from tunesmith.config.load import build, load_params, section
 from tunesmith.data.windows import load_split
-from tunesmith.modeling.models import ModelConfig
+from tunesmith.config.model import ModelConfig
 from tunesmith.config.train import TrainConfig
 from tunesmith.training.loop import train
 vocab_dir, epochs = sys.argv[1], int(sys.argv[2])

@@ -28,9 +28,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tunesmith.config.model import ModelConfig
 from tunesmith.generation.samplers import sample_temperature
 from tunesmith.generation.steppers import make_stepper
-from tunesmith.modeling.models import ModelConfig, build_model
+from tunesmith.modeling.models import build_model
 
 
 def seed002_model(model: keras.Model, vocab: int, window: int) -> keras.Model:

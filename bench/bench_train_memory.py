@@ -48,10 +48,10 @@ def _child(args: argparse.Namespace) -> None:
     """Train once and print one JSON line with the measurements."""
     import logging
 
+    from tunesmith.config.model import ModelConfig
     from tunesmith.config.train import TrainConfig
     from tunesmith.core.io import read_json
     from tunesmith.data.windows import load_split
-    from tunesmith.modeling.models import ModelConfig
     from tunesmith.training.loop import train
 
     logging.basicConfig(level=logging.WARNING)

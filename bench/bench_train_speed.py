@@ -54,8 +54,9 @@ def run(name: str, *, vocab_dir: Path, window: int, batch: int, units: int, seco
         target: str, embedding_dim: int, val_positions: np.ndarray, seed: int) -> dict:
     import keras
 
+    from tunesmith.config.model import ModelConfig
     from tunesmith.data.windows import load_split, make_windows
-    from tunesmith.modeling.models import ModelConfig, build_model
+    from tunesmith.modeling.models import build_model
     from tunesmith.training.fitting import _last_step_model  # the exact wrapper train() uses for target 'last'
 
     keras.utils.set_random_seed(seed)
@@ -94,9 +95,10 @@ def run_context(context: str, *, vocab_dir: Path, window: int, batch: int, units
 
     import keras
 
+    from tunesmith.config.model import ModelConfig
     from tunesmith.data.windows import carried_chunks, load_split, make_windows
     from tunesmith.evaluation.full_context import predictor, score_pieces
-    from tunesmith.modeling.models import ModelConfig, build_model
+    from tunesmith.modeling.models import build_model
 
     keras.utils.set_random_seed(seed)
     vocab = json.loads((vocab_dir / "vocab.json").read_text())

@@ -15,7 +15,7 @@ from tunesmith.pipeline.common import parser, run
 
 
 def main(args, params: dict) -> None:
-    from tunesmith.pipeline.evaluate import evaluate_track
+    from tunesmith.pipeline.evaluate import evaluate_track, headline
 
     key = f"evaluate.{args.corpus}"
     cfg = build(EvaluateConfig, section(params, key), key)
@@ -25,7 +25,8 @@ def main(args, params: dict) -> None:
                                              encoded_dir=args.encoded, samples_dir=args.samples,
                                              live_dir=args.live, cfg=cfg, plots_dir=tmp)
         io.write_json(tmp / "histograms.json", histograms)
-    io.write_json(args.metrics, metrics)
+        io.write_json(tmp / "evaluate.json", metrics)  # the whole record: the report reads it
+    io.write_json(args.metrics, headline(metrics))
 
 
 if __name__ == "__main__":

@@ -31,6 +31,7 @@ import pandas as pd
 import pretty_midi
 import pytest
 
+from conftest import ESSEN_VOCAB, train_tiny
 from tunesmith.config.load import build
 from tunesmith.config.stages import (
     EncodeConfig,
@@ -53,8 +54,6 @@ SRC = ROOT / "src"
 
 TUNE = "X:1\nT:Tune\nM:4/4\nL:1/4\nK:C\nC D E F | G A B c |]\n"
 KERN = "**kern\n*M2/4\n*k[]\n=1\n4c\n4d\n=2\n2e\n==\n*-\n"
-ESSEN_VOCAB = {"symbols": ["/", "<unk>", "60", "62", "64", "_", "r"], "special": {"end": "/", "unk": "<unk>"},
-               "corpus": "essen", "encode": {"time_step": 0.25}, "prepare": {}}
 
 CASES: list = []
 
@@ -149,20 +148,10 @@ def _cli(*argv: str) -> int:
 # --------------------------------------------------------------------------- a tiny model
 
 
-@pytest.fixture(scope="module")
-def model_dir(tmp_path_factory) -> Path:
-    from tunesmith.config.train import TrainConfig
-    from tunesmith.modeling.models import ModelConfig
-    from tunesmith.training.loop import train
-
-    out = tmp_path_factory.mktemp("model") / "essen"
-    rng = np.random.default_rng(0)
-    ids = rng.integers(0, len(ESSEN_VOCAB["symbols"]), 400).astype(np.uint16)
-    end = ESSEN_VOCAB["symbols"].index(ESSEN_VOCAB["special"]["end"])
-    ids[[0, 99, -1]] = end  # split arrays start and end with the end token (validation: the first 100 ids)
-    train(ModelConfig(units=8, embedding_dim=4, dropout=0.0), TrainConfig(window=8, batch_size=8, epochs=1),
-          ESSEN_VOCAB, ids, ids[:100], out)
-    return out
+@pytest.fixture
+def model_dir(tiny_model_dir) -> Path:
+    """The session's tiny trained essen model (conftest.py): copy it before changing it."""
+    return tiny_model_dir
 
 
 def _copy_model(model_dir: Path, tmp: Path) -> Path:
@@ -172,15 +161,7 @@ def _copy_model(model_dir: Path, tmp: Path) -> Path:
 
 
 def _train(out: Path, **train_cfg):
-    from tunesmith.config.train import TrainConfig
-    from tunesmith.modeling.models import ModelConfig
-    from tunesmith.training.loop import train
-
-    ids = np.random.default_rng(1).integers(0, len(ESSEN_VOCAB["symbols"]), 400).astype(np.uint16)
-    ids[[0, 99, -1]] = ESSEN_VOCAB["symbols"].index(ESSEN_VOCAB["special"]["end"])  # split arrays
-    cfg = {"window": 8, "batch_size": 8, "epochs": 1, **train_cfg}
-    return train(ModelConfig(units=8, embedding_dim=4, dropout=0.0), TrainConfig(**cfg), ESSEN_VOCAB, ids,
-                 ids[:100], out)
+    return train_tiny(out, seed=1, **train_cfg)
 
 
 # =========================================================================== data loss
@@ -671,8 +652,8 @@ BAD_PARAMS = [
 
 def _train_params(section: str, data: dict, message: str):
     def row(tmp, monkeypatch, capsys, model_dir):
+        from tunesmith.config.model import ModelConfig
         from tunesmith.config.train import TrainConfig
-        from tunesmith.modeling.models import ModelConfig
 
         cls = ModelConfig if section.endswith(".model") else TrainConfig
         with pytest.raises(ConfigError) as err:

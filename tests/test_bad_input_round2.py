@@ -21,7 +21,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from test_bad_input import ESSEN_VOCAB, _cli, _copy_model, _one_error_line
+from conftest import ESSEN_VOCAB
+from test_bad_input import _cli, _copy_model, _one_error_line
 
 ROOT = Path(__file__).resolve().parents[1]
 CASES: list = []
@@ -34,18 +35,10 @@ def case(name: str, *marks) -> Callable:
     return register
 
 
-@pytest.fixture(scope="module")
-def model_dir(tmp_path_factory) -> Path:
-    from tunesmith.config.train import TrainConfig
-    from tunesmith.modeling.models import ModelConfig
-    from tunesmith.training.loop import train
-
-    out = tmp_path_factory.mktemp("model2") / "essen"
-    ids = np.random.default_rng(0).integers(0, len(ESSEN_VOCAB["symbols"]), 400).astype(np.uint16)
-    ids[[0, 99, -1]] = ESSEN_VOCAB["symbols"].index(ESSEN_VOCAB["special"]["end"])
-    train(ModelConfig(units=8, embedding_dim=4, dropout=0.0), TrainConfig(window=8, batch_size=8, epochs=1),
-          ESSEN_VOCAB, ids, ids[:100], out)
-    return out
+@pytest.fixture
+def model_dir(tiny_model_dir) -> Path:
+    """The session's tiny trained essen model (conftest.py): copy it before changing it."""
+    return tiny_model_dir
 
 
 def _generate(model: Path, out: Path, *extra: str) -> int:
@@ -203,8 +196,8 @@ def _(tmp, monkeypatch, capsys, model_dir):
 
 @case("generate-model-file-of-another-vocabulary-is-one-line")
 def _(tmp, monkeypatch, capsys, model_dir):
+    from tunesmith.config.model import ModelConfig
     from tunesmith.config.train import TrainConfig
-    from tunesmith.modeling.models import ModelConfig
     from tunesmith.training.loop import train
 
     other = tmp / "other"

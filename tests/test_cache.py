@@ -9,11 +9,12 @@ import keras
 import numpy as np
 import pytest
 
+from tunesmith.config.model import ModelConfig
 from tunesmith.core.errors import ArtifactError
 from tunesmith.evaluation.full_context import full_context_metrics
 from tunesmith.generation.steppers import make_stepper
 from tunesmith.modeling.cache import Cache, CachedStepper, PieceStates, fit_cache, piece_states, score_with_cache
-from tunesmith.modeling.models import ModelConfig, build_model
+from tunesmith.modeling.models import build_model
 from tunesmith.training.cache_file import CACHE_FILE, load_cache
 
 END, VOCAB = 0, 5

@@ -82,7 +82,8 @@ def test_dataset_yields_the_chunks_in_order():
 
 def test_a_stateful_model_carries_its_state_from_chunk_to_chunk():
     """Two chunks fed in turn give what one call over both gives: the state passed on."""
-    from tunesmith.modeling.models import ModelConfig, build_model
+    from tunesmith.config.model import ModelConfig
+    from tunesmith.modeling.models import build_model
 
     cfg = ModelConfig(family="stacked_lstm", units=6, layers=2, dropout=0.0, embedding_dim=4)
     stateful = build_model(cfg, 9, window=5, batch_size=2, stateful=True)
@@ -107,9 +108,10 @@ def test_full_context_metrics_score_each_piece_whole_from_a_zero_state():
     windows that restart from a zero state give another, worse-informed number."""
     import keras
 
+    from tunesmith.config.model import ModelConfig
     from tunesmith.evaluation.full_context import full_context_metrics
     from tunesmith.evaluation.likelihood import evaluate_model
-    from tunesmith.modeling.models import ModelConfig, build_model
+    from tunesmith.modeling.models import build_model
 
     keras.utils.set_random_seed(0)
     cfg = ModelConfig(units=8, embedding_dim=4, dropout=0.0)

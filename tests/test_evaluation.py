@@ -9,6 +9,7 @@ import keras
 import numpy as np
 import pytest
 
+from tunesmith.config.model import ModelConfig
 from tunesmith.evaluation.likelihood import evaluate_model, hold_ids, hold_mask
 from tunesmith.evaluation.music_stats import (
     HISTOGRAMS,
@@ -21,7 +22,7 @@ from tunesmith.evaluation.music_stats import (
 )
 from tunesmith.evaluation.ngram import KneserNey, ngram_table
 from tunesmith.evaluation.novelty import NoveltyIndex
-from tunesmith.modeling.models import ModelConfig, build_model
+from tunesmith.modeling.models import build_model
 from tunesmith.tracks.abc.track import abc_playability, check_abc_bars, nottingham_notes
 from tunesmith.tracks.melody.track import essen_notes
 from tunesmith.tracks.piano.track import classical_notes

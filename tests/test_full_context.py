@@ -90,8 +90,9 @@ def test_batching_and_padding_do_not_change_scores():
 
 def test_a_real_lstm_scored_over_whole_pieces_equals_stepping_it():
     keras = pytest.importorskip("keras")
+    from tunesmith.config.model import ModelConfig
     from tunesmith.generation.steppers import RecurrentStepper
-    from tunesmith.modeling.models import ModelConfig, build_model
+    from tunesmith.modeling.models import build_model
 
     keras.utils.set_random_seed(1)
     cfg = ModelConfig(family="stacked_lstm", units=8, layers=2, dropout=0.0, embedding_dim=4)

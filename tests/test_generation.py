@@ -6,11 +6,12 @@ import keras
 import numpy as np
 import pytest
 
+from tunesmith.config.model import ModelConfig
 from tunesmith.config.sampling import SamplerConfig
 from tunesmith.generation.decode import generate, parse_primer
 from tunesmith.generation.samplers import make_sampler
 from tunesmith.generation.steppers import RecurrentStepper, WindowStepper, make_stepper
-from tunesmith.modeling.models import ModelConfig, build_model, predicts_every_position
+from tunesmith.modeling.models import build_model, predicts_every_position
 
 SYMBOLS = ["<end>", "a", "b", "c", "d", "e", "f"]
 VOCAB = len(SYMBOLS)
@@ -244,8 +245,9 @@ def test_each_track_says_how_to_count_bars(track, meta, unit):
 
 
 def test_generation_stops_after_max_bars_of_new_music():
+    from tunesmith.config.model import ModelConfig
     from tunesmith.generation.decode import generate
-    from tunesmith.modeling.models import ModelConfig, build_model
+    from tunesmith.modeling.models import build_model
 
     keras.utils.set_random_seed(0)
     symbols = ["<end>", "|", "60", "62", "64"]
@@ -265,8 +267,9 @@ def test_generation_stops_after_max_bars_of_new_music():
 
 
 def test_a_sample_does_not_end_before_min_bars():
+    from tunesmith.config.model import ModelConfig
     from tunesmith.generation.decode import generate
-    from tunesmith.modeling.models import ModelConfig, build_model
+    from tunesmith.modeling.models import build_model
 
     keras.utils.set_random_seed(0)
     symbols = ["<end>", "|", "60", "62"]

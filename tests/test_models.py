@@ -6,7 +6,8 @@ import keras
 import numpy as np
 import pytest
 
-from tunesmith.modeling.models import FAMILIES, ModelConfig, build_model, predicts_every_position
+from tunesmith.config.model import FAMILIES, ModelConfig
+from tunesmith.modeling.models import build_model, predicts_every_position
 
 VOCAB = 7
 WINDOW = 10

@@ -14,13 +14,7 @@ from hypothesis import strategies as st
 
 from tunesmith.core.errors import MusicInputError
 from tunesmith.tracks.piano.midi_read import prepare_file, read_midi_notes
-from tunesmith.tracks.piano.pianoroll import (
-    decode_notes,
-    encode,
-    is_hold_token,
-    to_midi,
-    token_pitches,
-)
+from tunesmith.tracks.piano.pianoroll import decode_notes, encode, is_hold_token, to_midi, token_pitches
 
 # A C major chord struck at frame 0 with C held through frame 3 while E is
 # re-struck at frame 2, a silent frame, then a single C5.

@@ -271,7 +271,8 @@ def test_activation_heatmap(tmp_path):
 def test_hidden_activations(tmp_path):
     import keras
 
-    from tunesmith.modeling.models import ModelConfig, build_model
+    from tunesmith.config.model import ModelConfig
+    from tunesmith.modeling.models import build_model
 
     keras.utils.set_random_seed(0)
     model = build_model(

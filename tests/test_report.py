@@ -295,13 +295,12 @@ def test_write_report_reads_the_pipeline_folders_and_escapes_what_it_shows(tmp_p
     from tunesmith.report.entries import write_report
 
     corpus = "essen"
-    write_json(tmp_path / "metrics" / corpus / "evaluate.json", {
+    write_json(tmp_path / "eval" / corpus / "evaluate.json", {  # the whole record; metrics/ holds the headline
         "split": "test", "model": {"nll": 1.0}, "baselines": {"kn-3": {"nll": 1.25}},
-        "published": {"char_lstm": {"test": 9.99}}, "training": {"best_epoch": 7},
-        "music": {"ioi_hist_kl": 0.125}})
+        "published": {"source": "Someone, <i>A Paper</i>", "metric": "NLL", "values": {"test": 9.99}},
+        "training": {"best_epoch": 7}, "music": {"ioi_hist_kl": 0.125}})
     write_json(tmp_path / "models" / corpus / "metrics.json", {"best_epoch": 2, "val": {"loss": 1.1}})
     write_live(tmp_path / "live" / corpus)
-    (tmp_path / "eval" / corpus).mkdir(parents=True)
     plot_histograms([1, 2], [2, 1], ["a", "b"], tmp_path / "eval" / corpus / "ioi_hist.png", "ioi")
     samples = tmp_path / "samples" / corpus
     samples.mkdir(parents=True)
@@ -319,8 +318,9 @@ def test_write_report_reads_the_pipeline_folders_and_escapes_what_it_shows(tmp_p
     assert "<strong>Inter-onset intervals, generated vs real</strong>. Time in beats" in page
     assert (index.parent / "assets" / corpus / "ioi_hist.png").is_file()
     assert (index.parent / "assets" / corpus / "loss_curves.png").is_file()
-    # shown elsewhere, not as metrics; user text is escaped
-    assert "9.99" not in page and "published.char_lstm" not in page
+    # the published figures in their own table (escaped), not as metrics; user text is escaped
+    assert page.count("9.99") == 1 and "Someone, &lt;i&gt;A Paper&lt;/i&gt;" in page
+    assert "published.values" not in page and "training.best_epoch" not in page
     assert "&lt;script&gt;bad&lt;/script&gt;" in page and "<script>" not in page
 
 

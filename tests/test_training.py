@@ -19,9 +19,9 @@ import keras
 import numpy as np
 import pytest
 
+from tunesmith.config.model import ModelConfig
 from tunesmith.config.train import STATE_FORMAT, TrainConfig
 from tunesmith.core.io import write_json
-from tunesmith.modeling.models import ModelConfig
 from tunesmith.training import checkpoints, loop
 from tunesmith.training.bundle import load_model_bundle, vocab_fingerprint
 from tunesmith.training.fitting import EarlyStopping
@@ -367,7 +367,10 @@ _CHILD = """
 import sys, time
 import numpy as np
 sys.path.insert(0, {src!r})
-from tunesmith.modeling.models import ModelConfig
+from tunesmith.config.model import ModelConfig
+from tunesmith.config.train import TrainConfig
+from tunesmith.training import loop
+from tunesmith.training.loop import train
 
 fit = loop._fit_one_epoch
 
@@ -539,7 +542,9 @@ import json, logging, sys
 import numpy as np
 logging.basicConfig(level=logging.INFO)
 sys.path.insert(0, {src!r})
-from tunesmith.modeling.models import ModelConfig
+from tunesmith.config.model import ModelConfig
+from tunesmith.config.train import TrainConfig
+from tunesmith.training.loop import train
 summary = train(ModelConfig(**{model!r}), TrainConfig(**{cfg!r}), {vocab!r},
                          np.load({ids!r}), np.load({val!r}), {out!r})
 print(json.dumps({{"epochs_run": summary["epochs_run"]}}))

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from tunesmith.benchmark.frame import FrameModelConfig, FrameTrainConfig
+from tunesmith.config.model import ModelConfig
 from tunesmith.config.train import TrainConfig
-from tunesmith.modeling.models import ModelConfig
 
 
 @dataclass(frozen=True)

@@ -209,6 +209,7 @@ td.win { background:#dafbe1; font-weight:600; }
 <div class="tags">{% for k, v in s.info.items() %}<span>{{ k }}: {{ v }}</span>{% endfor %}</div>
 {% if s.audio %}<audio controls preload="none">
 <source src="{{ s.audio[0] }}" type="{{ s.audio[1] }}"></audio>{% endif %}
+{% if s.audio_note %}<p class="note">{{ s.audio_note }}</p>{% endif %}
 {% if s.score %}<img src="{{ s.score }}" alt="score of {{ s.name }}">{% endif %}
 {% if s.roll %}<img src="{{ s.roll }}" alt="piano roll of {{ s.name }}">{% endif %}
 <div>{% for label, href in s.links %}<a href="{{ href }}">{{ label }}</a> {% endfor %}</div>

@@ -18,8 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 import yaml
+
+from tunesmith.core.sample_record import MEDIA, RECORDS_FILE, read_records
 
 log = logging.getLogger(__name__)
 
@@ -46,8 +47,8 @@ def _slug(text: str) -> str:
 
 def _wanted(names: list[str]) -> list[str]:
     """The files the page needs: samples.csv, one audio file and the pictures and links per sample."""
-    keep = {"samples.csv"}
-    stems = {Path(n).stem for n in names if n != "samples.csv"}
+    keep = {"samples.csv"} | ({RECORDS_FILE} & set(names))
+    stems = {Path(n).stem for n in names if n not in ("samples.csv", RECORDS_FILE)}
     for stem in stems:
         audio = next((f"{stem}{s}" for s, _ in AUDIO if f"{stem}{s}" in names), None)
         keep |= {audio} if audio else set()
@@ -56,18 +57,20 @@ def _wanted(names: list[str]) -> list[str]:
 
 
 def _records(folder: Path, out_dir: Path) -> list[dict[str, Any]]:
-    """Page records of the samples listed in ``folder/samples.csv`` (hrefs relative to ``out_dir``)."""
-    table = pd.read_csv(folder / "samples.csv", keep_default_na=False)
+    """Page records of the samples of ``folder`` (`tunesmith.core.sample_record`; hrefs relative to
+    ``out_dir``): only the files copied there count."""
     records = []
-    for row in table.to_dict("records"):
-        stem = folder / str(row["sample"])
-        href = {s: stem.with_suffix(s).relative_to(out_dir).as_posix()
-                for s in (*(a for a, _ in AUDIO), *PICTURES, *LINKS) if stem.with_suffix(s).is_file()}
+    for record in read_records(folder):
+        href = {s: Path(p).relative_to(out_dir).as_posix() for medium, s in MEDIA.items()
+                if (p := record.get(medium)) and Path(p).is_file()}
         audio = next(((href[s], kind) for s, kind in AUDIO if s in href), None)
+        note = (record.audio or {}).get("note")
+        info = {**record.info, "error": record.error}
         records.append({
-            "name": str(row["sample"]),
-            "info": {k: row[k] for k in INFO if row.get(k) not in (None, "")},
+            "name": record.name,
+            "info": {k: info[k] for k in INFO if info.get(k) not in (None, "")},
             "audio": audio,
+            "audio_note": note or None,
             "score": href.get(".svg"),
             "roll": href.get(".png"),
             "links": [(s.lstrip(".").upper(), href[s]) for s in LINKS if s in href],

@@ -249,7 +249,7 @@ class EvaluateConfig:
     max_positions: test positions scored at most for window-only models (bilstm).
     batch_size: windows per batch when scoring the model.
     real_pieces: held-out test pieces the samples' music statistics are compared with (0 = all).
-    novelty_ngram: n of the "share of n-grams found in the training set" (seeds 000/003).
+    novelty_ngram: n of the "share of n-grams found in the training set" (Vinze et al.; Reitman & Cho).
     heatmap_steps: tokens of sample_000 shown in the hidden-unit heatmap (Reitman & Cho's figure 11).
     """
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from tunesmith.config.checks import check_int
+
 OPTIMIZERS = ("adam", "rmsprop", "sgd", "adagrad")
 TARGETS = ("all", "last")
 CONTEXTS = ("window", "carried")
@@ -13,13 +15,6 @@ COSINE_FLOOR = 0.1
 """``lr_decay: cosine`` ends at this share of ``learning_rate``."""
 STATE_FORMAT = 1
 """Version of ``checkpoints/state.json`` and of the bundle's ``config.json``."""
-
-
-def _check_int(name: str, value: object, low: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(f"{name} must be an integer, got {value!r}")
-    if value < low:
-        raise ValueError(f"{name} must be >= {low}, got {value!r}")
 
 
 def _check_number(name: str, value: object) -> float:
@@ -33,15 +28,15 @@ class TrainConfig:
     """How to fit a model (``train.<corpus>`` in params.yaml; the model under ``train.<corpus>.model``).
 
     Attributes:
-        window: input length in tokens, >= 1 (seeds 000/002: 64; 003: 100).
-        batch_size: windows per batch, >= 1 (Vinze et al.: 16; 002: 64).
+        window: input length in tokens, >= 1 (Vinze et al. and Vasudeva: 64; Reitman & Cho: 100).
+        batch_size: windows per batch, >= 1 (Vinze et al.: 16; Vasudeva: 64).
         epochs: maximum number of epochs, >= 1.
         target: ``"all"`` (every position predicts its next token, windows
             don't overlap) or ``"last"`` (only the token after the window,
             sliding windows with stride 1, as Vasudeva). ``bilstm`` always
             trains with ``"last"``.
         optimizer: ``adam``, ``rmsprop``, ``sgd`` or ``adagrad`` (Vinze et al. compares them).
-        learning_rate: > 0 (Vinze et al.: 1e-3; 003: 1e-4).
+        learning_rate: > 0 (Vinze et al.: 1e-3; Reitman & Cho: 1e-4).
         clipnorm: gradient norm clip, >= 0; 0 switches clipping off.
         patience: epochs without a validation-loss improvement before
             stopping, >= 0 (Reitman & Cho stops after two rises: 2); 0 never stops early.
@@ -78,6 +73,8 @@ class TrainConfig:
             pieces shifted by each one that stays in the vocabulary
             (`augment.augment_transpositions`); ``()`` = off. Pitch
             representations only (essen, classical).
+        cache: fit the continuous cache over the piece so far (Grave, Joulin & Usunier) on the
+            validation split after training (``cache.json``); false: the LSTM alone.
 
     Validation loss (early stopping, the saved epoch) is the mean NLL of every
     validation token with the full context of its piece (`likelihood.score_pieces`),
@@ -104,11 +101,12 @@ class TrainConfig:
     lr_decay: str = "none"
     decay_epochs: int = 0
     average_epochs: int = 0
+    cache: bool = False
 
     def __post_init__(self) -> None:
-        _check_int("window", self.window, 1)
-        _check_int("batch_size", self.batch_size, 1)
-        _check_int("epochs", self.epochs, 1)
+        check_int("window", self.window, 1)
+        check_int("batch_size", self.batch_size, 1)
+        check_int("epochs", self.epochs, 1)
         if self.target not in TARGETS:
             raise ValueError(f"target must be one of {', '.join(TARGETS)}, got {self.target!r}")
         if self.optimizer not in OPTIMIZERS:
@@ -119,20 +117,20 @@ class TrainConfig:
             raise ValueError(f"learning_rate must be > 0, got {self.learning_rate!r}")
         if _check_number("clipnorm", self.clipnorm) < 0:
             raise ValueError(f"clipnorm must be >= 0 (0 = off), got {self.clipnorm!r}")
-        _check_int("patience", self.patience, 0)
+        check_int("patience", self.patience, 0)
         if _check_number("min_delta", self.min_delta) < 0:
             raise ValueError(f"min_delta must be >= 0, got {self.min_delta!r}")
-        _check_int("steps_per_epoch", self.steps_per_epoch, 0)
-        _check_int("validation_steps", self.validation_steps, 0)
+        check_int("steps_per_epoch", self.steps_per_epoch, 0)
+        check_int("validation_steps", self.validation_steps, 0)
         if not isinstance(self.mixed_precision, bool):
             raise ValueError(f"mixed_precision must be true or false, got {self.mixed_precision!r}")
-        _check_int("seed", self.seed, 0)
+        check_int("seed", self.seed, 0)
         if not isinstance(self.shuffle, bool):
             raise ValueError(f"shuffle must be true or false, got {self.shuffle!r}")
         if self.lr_decay not in LR_DECAYS:
             raise ValueError(f"lr_decay must be one of {', '.join(LR_DECAYS)}, got {self.lr_decay!r}")
-        _check_int("decay_epochs", self.decay_epochs, 0)
-        _check_int("average_epochs", self.average_epochs, 0)
+        check_int("decay_epochs", self.decay_epochs, 0)
+        check_int("average_epochs", self.average_epochs, 0)
         if self.context not in CONTEXTS:
             raise ValueError(f"context must be one of {', '.join(CONTEXTS)}, got {self.context!r}")
         if isinstance(self.transpositions, list):  # as JSON (config.json) gives it back

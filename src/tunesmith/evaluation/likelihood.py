@@ -187,30 +187,10 @@ def evaluate_model(
     from tunesmith.modeling.models import predicts_every_position
 
     ids = _check_ids(ids)
-    if isinstance(window, bool) or not isinstance(window, (int, np.integer)) or window < 1:
-        raise ValueError(f"window must be an integer >= 1, got {window!r}")
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size!r}")
-    if max_positions < 1:
-        raise ValueError(f"max_positions must be >= 1, got {max_positions!r}")
-    n = ids.shape[0]
-    if n <= window:
-        raise ValueError(f"{n} tokens are too few for one window of {window} (+1 target)")
+    _check_scoring_args(ids, window, batch_size, max_positions)
     event = _event_mask(ids, hold_ids, hold_mask)
     every = predicts_every_position(model_cfg)
-
-    if every:
-        starts = np.arange(0, n - window, window, dtype=np.int64)
-        if starts[-1] + window < n - 1:  # a tail of targets no whole window reached
-            starts = np.append(starts, n - 1 - window)
-        # first target index each window may count: later windows never rescore
-        first_new = np.maximum(starts + 1, np.append(0, starts[:-1] + window + 1))
-    else:
-        count = n - window
-        starts = np.arange(count, dtype=np.int64)
-        if count > max_positions:
-            starts = np.unique(np.linspace(0, count - 1, max_positions).round().astype(np.int64))
-
+    starts, first_new = _window_starts(ids.shape[0], window, every, max_positions)
     totals = _Totals()
     offsets = np.arange(window, dtype=np.int64)
     batches = range(0, len(starts), batch_size)
@@ -229,3 +209,30 @@ def evaluate_model(
         nll, hit = _score_logits(flat_logits, ids[pos])
         totals.add(nll, hit, event[pos])
     return totals.result()
+
+
+def _check_scoring_args(ids: np.ndarray, window, batch_size: int, max_positions: int) -> None:
+    """ValueError naming the first bad argument of :func:`evaluate_model`."""
+    if isinstance(window, bool) or not isinstance(window, (int, np.integer)) or window < 1:
+        raise ValueError(f"window must be an integer >= 1, got {window!r}")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size!r}")
+    if max_positions < 1:
+        raise ValueError(f"max_positions must be >= 1, got {max_positions!r}")
+    if ids.shape[0] <= window:
+        raise ValueError(f"{ids.shape[0]} tokens are too few for one window of {window} (+1 target)")
+
+
+def _window_starts(n: int, window: int, every: bool, max_positions: int) -> tuple[np.ndarray, np.ndarray | None]:
+    """Start of each scored window, and (every-position models) the first target each may count."""
+    if every:
+        starts = np.arange(0, n - window, window, dtype=np.int64)
+        if starts[-1] + window < n - 1:  # a tail of targets no whole window reached
+            starts = np.append(starts, n - 1 - window)
+        # first target index each window may count: later windows never rescore
+        return starts, np.maximum(starts + 1, np.append(0, starts[:-1] + window + 1))
+    count = n - window
+    starts = np.arange(count, dtype=np.int64)
+    if count > max_positions:
+        starts = np.unique(np.linspace(0, count - 1, max_positions).round().astype(np.int64))
+    return starts, None

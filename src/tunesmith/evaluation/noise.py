@@ -58,7 +58,7 @@ def summarize(per_seed: Mapping[int, Mapping[str, float]], *, params: Mapping[st
     figures = {}
     for name in FIGURES:
         if all(name in per_seed[s] and per_seed[s][name] is not None for s in seeds):
-            figures[name] = {**spread([per_seed[s][name] for s in seeds]), "what": FIGURES[name]}
+            figures[name] = spread([per_seed[s][name] for s in seeds])
     return {"corpus": corpus, "seeds": seeds, "n": len(seeds), "params_hash": params_hash(params),
             "figures": figures}
 

@@ -10,8 +10,8 @@ import keras
 import numpy as np
 from tqdm.auto import tqdm
 
+from tunesmith.config.model import ModelConfig
 from tunesmith.generation.steppers import PRIMER_MODES, make_stepper
-from tunesmith.modeling.models import ModelConfig
 
 logger = logging.getLogger(__name__)
 
@@ -63,24 +63,7 @@ def generate(
         a finished sample ends with ``end_id``; an unfinished one has exactly
         ``max_length`` ids.
     """
-    vocab_size = len(symbols)
-    if model.output_shape[-1] != vocab_size:
-        raise ValueError(
-            f"the model predicts {model.output_shape[-1]} symbols, the vocabulary has {vocab_size}"
-        )
-    if num_samples < 1:
-        raise ValueError(f"num_samples must be >= 1, got {num_samples}")
-    if max_length < 1:
-        raise ValueError(f"max_length must be >= 1, got {max_length}")
-    if not 0 <= end_id < vocab_size:
-        raise ValueError(f"end_id must be in [0, {vocab_size}), got {end_id}")
-    primer = np.asarray(list(primer_ids), dtype=np.int64)
-    if primer.size == 0:
-        raise ValueError("primer_ids must hold at least one id (the end token as start symbol)")
-    if primer.min() < 0 or primer.max() >= vocab_size:
-        bad = int(primer[(primer < 0) | (primer >= vocab_size)][0])
-        raise ValueError(f"primer id {bad} is outside the vocabulary [0, {vocab_size})")
-
+    primer = _checked_primer(model, len(symbols), primer_ids, num_samples, max_length, end_id)
     stepper = make_stepper(model, cfg, num_samples, window=window, pad_id=end_id, cache=cache)
     rng = np.random.default_rng(seed)
     logits = stepper.prime(np.tile(primer.astype(np.int32), (num_samples, 1)))
@@ -112,6 +95,28 @@ def generate(
         lengths.mean(),
     )
     return [out[i, : lengths[i]].tolist() for i in range(num_samples)]
+
+
+def _checked_primer(model, vocab_size: int, primer_ids: Sequence[int], num_samples: int, max_length: int,
+                    end_id: int) -> np.ndarray:
+    """The primer as an int64 array; ValueError naming the first bad argument of :func:`generate`."""
+    if model.output_shape[-1] != vocab_size:
+        raise ValueError(
+            f"the model predicts {model.output_shape[-1]} symbols, the vocabulary has {vocab_size}"
+        )
+    if num_samples < 1:
+        raise ValueError(f"num_samples must be >= 1, got {num_samples}")
+    if max_length < 1:
+        raise ValueError(f"max_length must be >= 1, got {max_length}")
+    if not 0 <= end_id < vocab_size:
+        raise ValueError(f"end_id must be in [0, {vocab_size}), got {end_id}")
+    primer = np.asarray(list(primer_ids), dtype=np.int64)
+    if primer.size == 0:
+        raise ValueError("primer_ids must hold at least one id (the end token as start symbol)")
+    if primer.min() < 0 or primer.max() >= vocab_size:
+        bad = int(primer[(primer < 0) | (primer >= vocab_size)][0])
+        raise ValueError(f"primer id {bad} is outside the vocabulary [0, {vocab_size})")
+    return primer
 
 
 def _default_end_symbol(symbols: Sequence[str]) -> str:

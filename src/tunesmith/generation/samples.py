@@ -17,6 +17,7 @@ import pandas as pd
 
 from tunesmith.core import io
 from tunesmith.core.errors import ArtifactError, ConfigError, MusicInputError
+from tunesmith.core.sample_record import SampleRecord, write_records
 from tunesmith.tracks import get_track
 from tunesmith.tracks.base import Track
 
@@ -174,23 +175,13 @@ def generate_samples(track: str, model_dir: Path, cfg, out_dir: Path, *,
     """
     from tunesmith.generation.decode import generate
     from tunesmith.generation.samplers import make_sampler
-    from tunesmith.generation.steppers import STEPPABLE_FAMILIES
-    from tunesmith.modeling.cache import Cache
     from tunesmith.training.bundle import load_model_bundle
-    from tunesmith.training.cache_file import load_cache
 
     check_samples_folder(out_dir, model_dir)
     check_budget(track, cfg, 0)
     music = get_track(track)
     model, model_cfg, train_cfg, vocab = load_model_bundle(model_dir)
-    if cfg.cache and not (Path(model_dir) / "cache.json").is_file():
-        raise ConfigError(f"generate.{track}.cache (--cache): {model_dir} has no cache.json; its model was "
-                          "trained without the continuous cache (train.<corpus>.cache: false)")
-    cache = load_cache(model_dir) if cfg.cache else Cache()
-    if cache.on and model_cfg.family not in STEPPABLE_FAMILIES:
-        log.warning("%s: a %s model is re-run on windows, not stepped: sampling without its cache",
-                    track, model_cfg.family)
-        cache = Cache()
+    cache = _sampling_cache(track, model_dir, cfg, model_cfg)
     symbols = list(vocab["symbols"])
     end = vocab["special"]["end"]
     end_id = symbols.index(end)
@@ -241,6 +232,24 @@ def generate_samples(track: str, model_dir: Path, cfg, out_dir: Path, *,
     return table
 
 
+def _sampling_cache(track: str, model_dir: Path, cfg, model_cfg):
+    """The continuous cache to sample with: the model folder's ``cache.json`` when ``cfg.cache``,
+    else (or for a family that is not stepped) an off cache."""
+    from tunesmith.generation.steppers import STEPPABLE_FAMILIES
+    from tunesmith.modeling.cache import Cache
+    from tunesmith.training.cache_file import load_cache
+
+    if cfg.cache and not (Path(model_dir) / "cache.json").is_file():
+        raise ConfigError(f"generate.{track}.cache (--cache): {model_dir} has no cache.json; its model was "
+                          "trained without the continuous cache (train.<corpus>.cache: false)")
+    cache = load_cache(model_dir) if cfg.cache else Cache()
+    if cache.on and model_cfg.family not in STEPPABLE_FAMILIES:
+        log.warning("%s: a %s model is re-run on windows, not stepped: sampling without its cache",
+                    track, model_cfg.family)
+        cache = Cache()
+    return cache
+
+
 def _write_sample_set(track, music, vocab, cfg, out_dir, primers, primer_ids, outputs, seeds, sample, next_seed,
                       end_id, symbols, rows, cache, new_tokens) -> pd.DataFrame:
     """Decode, retry and write every sample, samples.csv and generation.json into ``out_dir`` atomically."""
@@ -286,34 +295,21 @@ def _write_sample_set(track, music, vocab, cfg, out_dir, primers, primer_ids, ou
         if cfg.render:  # to listen to and look at: audio, engraved score, piano roll
             from tunesmith.render.sample_set import render_samples
 
-            rendered = render_samples(tmp, tmp, max_seconds=cfg.render_seconds, scores=music.scores,
-                                      keep_wav=cfg.keep_wav)
+            records = render_samples(tmp, tmp, max_seconds=cfg.render_seconds, scores=music.scores,
+                                     keep_wav=cfg.keep_wav)
             # how long each sample is, and how much of it the audio plays (render_seconds at most)
-            audio = {r["name"]: r.get("audio") or {} for r in rendered}
+            audio = {r.name: r.audio or {} for r in records}
             table["seconds"] = [round(float(audio.get(n, {}).get("music_seconds", 0.0)), 2) for n in table["sample"]]
             table["audio_seconds"] = [round(float(audio.get(n, {}).get("seconds", 0.0)), 2) for n in table["sample"]]
             table.to_csv(tmp / "samples.csv", index=False, lineterminator="\n")
+            rows = table.to_dict("records")
+            for record, row in zip(records, rows):
+                record.info.update({k: row[k] for k in ("seconds", "audio_seconds")})
+        else:
+            records = [SampleRecord.found(tmp, str(row["sample"]), {k: v for k, v in row.items() if k != "sample"},
+                                          str(row.get("error") or "")) for row in table.to_dict("records")]
+        write_records(tmp, records)  # the one record of each sample: evaluate, report and compare read it
         io.write_json(tmp / "generation.json", {"config": json.loads(json.dumps(asdict(cfg), default=dict)),
                                                 "tokens": new_tokens,
                                                 "cache": {"lambda": cache.lam, "theta": cache.theta}})
     return table
-
-
-MEDIA = {"midi": ".mid", "wav": ".wav", "mp3": ".mp3", "svg": ".svg", "png": ".png", "abc": ".abc",
-         "musicxml": ".musicxml", "txt": ".txt"}
-
-
-def sample_records(samples_dir: Path) -> list[dict[str, Any]]:
-    """The samples of a generate-stage folder as :func:`tunesmith.report.build_report` records:
-    ``name``, a path (or None) per medium, ``info`` (the samples.csv row) and ``error``."""
-    table = pd.read_csv(samples_dir / "samples.csv", keep_default_na=False)
-    records = []
-    for row in table.to_dict("records"):
-        stem = samples_dir / str(row["sample"])
-        record: dict[str, Any] = {"name": str(row["sample"]), "title": str(row["sample"]).replace("_", " "),
-                                  "info": row, "error": row.get("error") or None}
-        for key, suffix in MEDIA.items():
-            path = stem.with_suffix(suffix)
-            record[key] = str(path) if path.exists() else None
-        records.append(record)
-    return records

@@ -34,7 +34,8 @@ import numpy as np
 import tensorflow as tf
 from tqdm.auto import tqdm
 
-from tunesmith.modeling.models import ModelConfig, predicts_every_position, recurrent_layer_names
+from tunesmith.config.model import ModelConfig
+from tunesmith.modeling.models import predicts_every_position, recurrent_layer_names
 
 logger = logging.getLogger(__name__)
 

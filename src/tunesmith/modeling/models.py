@@ -38,75 +38,16 @@ separate ``Dropout`` layer between recurrent layers for that reason.
 from __future__ import annotations
 
 import logging
-import math
-from dataclasses import dataclass
 
 import keras
 
+from tunesmith.config.checks import check_int
+from tunesmith.config.model import ModelConfig
+
 logger = logging.getLogger(__name__)
-
-FAMILIES = ("lstm", "stacked_lstm", "bilstm", "cnn_lstm", "simple_rnn")
-"""Allowed values of ``ModelConfig.family``."""
-
-MAX_LAYERS = 4
 
 # Families whose output at position t depends only on tokens <= t.
 _CAUSAL_FAMILIES = frozenset({"lstm", "stacked_lstm", "simple_rnn", "cnn_lstm"})
-
-
-def _check_int(name: str, value: object, low: int, high: int | None = None) -> None:
-    # bool is an int subclass; True as a layer count is a typo, not a value
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(f"{name} must be an integer, got {value!r}")
-    if value < low or (high is not None and value > high):
-        bound = f">= {low}" if high is None else f"in [{low}, {high}]"
-        raise ValueError(f"{name} must be {bound}, got {value!r}")
-
-
-@dataclass(frozen=True)
-class ModelConfig:
-    """Architecture of one model; stored as JSON beside the ``.keras`` file.
-
-    Attributes:
-        family: one of :data:`FAMILIES`.
-        units: recurrent units per layer (per direction for ``bilstm``), >= 1.
-        layers: recurrent layers, 1-4. ``lstm`` is exactly 1 (use
-            ``stacked_lstm`` for more); the other families honour it.
-        dropout: rate of the ``Dropout`` layer after each recurrent layer, in [0, 1).
-        embedding_dim: size of the learned token embedding, >= 0; 0 feeds an
-            in-graph one-hot of the ids instead (seeds 000-003 all used one-hot).
-        conv_filters: Conv1D filters, >= 1 (``cnn_lstm`` only).
-        conv_kernel: Conv1D kernel width, >= 1 (``cnn_lstm`` only).
-    """
-
-    family: str = "lstm"
-    units: int = 256
-    layers: int = 1
-    dropout: float = 0.2
-    embedding_dim: int = 64
-    conv_filters: int = 64
-    conv_kernel: int = 3
-
-    def __post_init__(self) -> None:
-        if self.family not in FAMILIES:
-            raise ValueError(f"family must be one of {', '.join(FAMILIES)}, got {self.family!r}")
-        _check_int("units", self.units, 1)
-        _check_int("layers", self.layers, 1, MAX_LAYERS)
-        if self.family == "lstm" and self.layers != 1:
-            raise ValueError(
-                "layers must be 1 for family 'lstm' (use 'stacked_lstm' for more), "
-                f"got {self.layers!r}"
-            )
-        if (
-            isinstance(self.dropout, bool)
-            or not isinstance(self.dropout, (int, float))
-            or not math.isfinite(self.dropout)
-            or not 0 <= self.dropout < 1
-        ):
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout!r}")
-        _check_int("embedding_dim", self.embedding_dim, 0)
-        _check_int("conv_filters", self.conv_filters, 1)
-        _check_int("conv_kernel", self.conv_kernel, 1)
 
 
 def predicts_every_position(cfg: ModelConfig) -> bool:
@@ -189,13 +130,13 @@ def build_model(
         ``(batch, window)``, output float32 logits ``(batch, window, vocab_size)``
         or, for ``bilstm``, ``(batch, vocab_size)``.
     """
-    _check_int("vocab_size", vocab_size, 2)
+    check_int("vocab_size", vocab_size, 2)
     if window is not None:
-        _check_int("window", window, 1)
+        check_int("window", window, 1)
     if stateful:
         if cfg.family not in _CAUSAL_FAMILIES:
             raise ValueError(f"family {cfg.family!r} cannot carry state: it is not causal")
-        _check_int("batch_size", batch_size, 1)
+        check_int("batch_size", batch_size, 1)
 
     ids = keras.Input(shape=(window,), batch_size=batch_size, dtype="int32", name="ids")
     if cfg.embedding_dim > 0:

@@ -12,7 +12,7 @@ import itertools
 import json
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ import pandas as pd
 
 from tunesmith.config.stages import EvaluateConfig
 from tunesmith.core import io
+from tunesmith.core.sample_record import read_records
 from tunesmith.evaluation.likelihood import evaluate_model
 from tunesmith.evaluation.music_stats import (
     HISTOGRAMS,
@@ -47,13 +48,14 @@ def read_samples(samples_dir: Path, track: str | Track) -> tuple[pd.DataFrame, l
     """The samples table and each sample's symbols: whole (primer included: an ABC tune
     needs its primed header to be music) and generated only (for novelty)."""
     track = get_track(track)
-    table = pd.read_csv(samples_dir / "samples.csv", keep_default_na=False)
+    records = read_records(samples_dir)
+    table = pd.DataFrame([{"sample": r.name, **r.info, "error": r.error or ""} for r in records])
     whole, generated = [], []
-    for _, row in table.iterrows():
-        text = (samples_dir / f"{row['sample']}.txt").read_text(encoding="utf-8")
+    for record in records:
+        text = Path(record.txt or samples_dir / f"{record.name}.txt").read_text(encoding="utf-8")
         symbols = track.split_text(text)
         whole.append(symbols)
-        generated.append(symbols[int(row.get("primer_length", 0) or 0):])
+        generated.append(symbols[int(record.info.get("primer_length", 0) or 0):])
     return table, whole, generated
 
 
@@ -85,31 +87,50 @@ def evaluate_track(track: str, *, model_dir: Path, vocab_dir: Path, encoded_dir:
     reduction), music distances, playability, novelty; ``histograms`` maps each
     musical histogram to its ``generated`` and ``real`` counts and bin ``labels``.
     """
+    from tunesmith.training.bundle import load_model_bundle
+
+    corpus = get_track(track)
+    model, model_cfg, train_cfg, vocab = load_model_bundle(model_dir)
+    metrics = _likelihood(corpus, model, model_cfg, train_cfg, vocab, model_dir, vocab_dir, cfg)
+    if corpus.published is not None:
+        metrics["published"] = dict(corpus.published)
+    training = model_dir / "metrics.json"
+    if training.exists():
+        t = io.read_json(training)
+        metrics["training"] = {k: t.get(k) for k in ("saved", "best_epoch", "epochs_run", "stopped_early")}
+        metrics["training"].update({"train_nll": t.get("train", {}).get("loss"),
+                                    "val_nll": t.get("val", {}).get("loss")})
+    table, whole, generated = read_samples(samples_dir, corpus)
+    histograms = _music(track, corpus, vocab, table, whole, encoded_dir, cfg, plots_dir, metrics)
+    # ---- novelty: do the samples copy the training set?
+    index = NoveltyIndex(_pieces(encoded_dir / "train.jsonl"), ngram=cfg.novelty_ngram)
+    novelty = index.novelty(generated)
+    metrics["novelty"] = {k: v for k, v in novelty.items() if k != "per_sample"}
+    _pictures(track, model, model_cfg, vocab, whole, live_dir, cfg, plots_dir)
+    return _clean(metrics), _clean(histograms)
+
+
+def _likelihood(corpus, model, model_cfg, train_cfg, vocab, model_dir: Path, vocab_dir: Path,
+                cfg: EvaluateConfig) -> dict[str, Any]:
+    """The test likelihoods: the model (with its cache, alone, on windows) beside the n-grams."""
     from tunesmith.data.windows import load_split
     from tunesmith.evaluation.best_ngram import best_ngram_table, margin
     from tunesmith.evaluation.full_context import full_context_metrics
     from tunesmith.evaluation.ngram import KneserNey
     from tunesmith.evaluation.ngram_cache import kn_cache_row
-    from tunesmith.modeling.models import predicts_every_position, recurrent_layer_names
-    from tunesmith.render.activations import hidden_activations, plot_activation_heatmap
-    from tunesmith.render.plots import PITCH_CLASSES, plot_histograms, plot_loss_curves
-    from tunesmith.training.bundle import load_model_bundle
+    from tunesmith.modeling.models import predicts_every_position
     from tunesmith.training.cache_file import load_cache
 
-    corpus = get_track(track)
-    model, model_cfg, train_cfg, vocab = load_model_bundle(model_dir)
     symbols = list(vocab["symbols"])
     end_id = symbols.index(vocab["special"]["end"])
-    train_ids = np.asarray(load_split(vocab_dir, "train"))
-    val_ids = np.asarray(load_split(vocab_dir, "validation"))
-    test_ids = np.asarray(load_split(vocab_dir, "test"))
+    train_ids, val_ids, test_ids = (np.asarray(load_split(vocab_dir, s)) for s in ("train", "validation", "test"))
     mask = corpus.hold_mask(test_ids, symbols)
 
     # The headline: every test token scored once from the start of its piece, as
     # generation sees it. Windows that restart from a zero state every
     # `window` tokens are the secondary figure (what training on windows sees).
     window_row = evaluate_model(model, model_cfg, test_ids, window=train_cfg.window,
-                                   batch_size=cfg.batch_size, hold_mask=mask, max_positions=cfg.max_positions)
+                                batch_size=cfg.batch_size, hold_mask=mask, max_positions=cfg.max_positions)
     causal = predicts_every_position(model_cfg)
     lstm_row = (full_context_metrics(model, model_cfg, test_ids, end_id, len(symbols), hold_mask=mask)
                 if causal else window_row)
@@ -126,11 +147,11 @@ def evaluate_track(track: str, *, model_dir: Path, vocab_dir: Path, encoded_dir:
     kn_cache = kn_cache_row(KneserNey.fit(train_ids, len(symbols), best["order"]), val_ids, test_ids, end_id,
                             hold_mask=mask)
     by_name[f"{best['name']} + cache"] = {k: v for k, v in kn_cache.items() if k != "chosen_on"}
-    metrics: dict[str, Any] = {
+    return {
         "model": model_row,
         "model_windows": {**window_row, "context": f"{train_cfg.window}-token windows from a zero state"},
         "baselines": by_name,
-        "best_ngram": best,
+        "best_ngram": {**best, "nll_with_cache": kn_cache["nll"]},
         "margin_over_ngram_nats": best["nll"] - model_row["nll"],
         "margin_vs_best_ngram": margin(model_row["nll"], best["nll"]),
         "model_no_cache": lstm_row,
@@ -141,17 +162,14 @@ def evaluate_track(track: str, *, model_dir: Path, vocab_dir: Path, encoded_dir:
         "scoring": "every test token, with the full context of its piece" if causal
         else f"last token of up to {cfg.max_positions} windows (bilstm)",
     }
-    if corpus.published is not None:
-        metrics["published"] = dict(corpus.published)
-    training = model_dir / "metrics.json"
-    if training.exists():
-        t = io.read_json(training)
-        metrics["training"] = {k: t.get(k) for k in ("saved", "best_epoch", "epochs_run", "stopped_early")}
-        metrics["training"].update({"train_nll": t.get("train", {}).get("loss"),
-                                    "val_nll": t.get("val", {}).get("loss")})
 
-    # ---- the music itself: samples vs held-out real pieces of the same corpus
-    table, whole, generated = read_samples(samples_dir, corpus)
+
+def _music(track: str, corpus, vocab, table, whole, encoded_dir: Path, cfg: EvaluateConfig, plots_dir: Path,
+           metrics: dict[str, Any]) -> dict[str, Any]:
+    """The samples beside held-out real pieces: music statistics, lengths, playability (into
+    ``metrics``) and the histograms (returned, and drawn into ``plots_dir``)."""
+    from tunesmith.render.plots import PITCH_CLASSES, plot_histograms
+
     real = _pieces(encoded_dir / "test.jsonl", cfg.real_pieces)
     gen_notes, gen_skipped = pieces_to_notes(corpus, whole, vocab)
     real_notes, _ = pieces_to_notes(corpus, real, vocab)
@@ -161,18 +179,15 @@ def evaluate_track(track: str, *, model_dir: Path, vocab_dir: Path, encoded_dir:
         metrics["music"] = compare_distributions(gen_stats, real_stats)
         metrics["music"].update({f"generated_{k}": gen_stats[k] for k in SCALARS if k in gen_stats})
         metrics["music"].update({f"real_{k}": real_stats[k] for k in SCALARS if k in real_stats})
-        labels = {
-            "pitch_class_hist": list(PITCH_CLASSES),
-            "note_length_hist": _edge_labels(NOTE_LENGTH_EDGES),
-            "ioi_hist": _edge_labels(NOTE_LENGTH_EDGES),
-        }
+        labels = {"pitch_class_hist": list(PITCH_CLASSES), "note_length_hist": _edge_labels(NOTE_LENGTH_EDGES),
+                  "ioi_hist": _edge_labels(NOTE_LENGTH_EDGES)}
         titles = {"pitch_class_hist": "pitch classes", "note_length_hist": "note lengths (beats)",
                   "ioi_hist": "inter-onset intervals (beats)"}
         for name in HISTOGRAMS:
             histograms[name] = {"generated": list(map(int, gen_stats[name])),
                                 "real": list(map(int, real_stats[name])), "labels": labels[name]}
             plot_histograms(gen_stats[name], real_stats[name], labels[name],
-                                   plots_dir / f"{name}.png", f"{track}: {titles[name]}, generated vs real")
+                            plots_dir / f"{name}.png", f"{track}: {titles[name]}, generated vs real")
     else:
         log.warning("%s: no decodable samples (%d skipped); no music statistics", track, gen_skipped)
     metrics["samples"] = {"count": len(table), "decoded": int(table["decoded"].astype(bool).sum()),
@@ -181,21 +196,25 @@ def evaluate_track(track: str, *, model_dir: Path, vocab_dir: Path, encoded_dir:
     # whole pieces on both sides (the primer included, as in the real ones): the length ratio
     real_all = _pieces(encoded_dir / "test.jsonl")
     if whole and real_all:
-        metrics["samples"]["mean_symbols"] = float(np.mean([len(s) for s in whole]))
-        metrics["samples"]["real_mean_symbols"] = float(np.mean([len(s) for s in real_all]))
         samples = metrics["samples"]
+        samples["mean_symbols"] = float(np.mean([len(s) for s in whole]))
+        samples["real_mean_symbols"] = float(np.mean([len(s) for s in real_all]))
         samples["length_ratio"] = samples["mean_symbols"] / samples["real_mean_symbols"]
     playable = corpus.playability(whole)
     if playable is not None:
         metrics["playability"] = {k: v for k, v in playable.items() if k != "reasons"}
         metrics["playability_real"] = {k: v for k, v in corpus.playability(real).items() if k != "reasons"}
+    return histograms
 
-    # ---- novelty: do the samples copy the training set?
-    index = NoveltyIndex(_pieces(encoded_dir / "train.jsonl"), ngram=cfg.novelty_ngram)
-    novelty = index.novelty(generated)
-    metrics["novelty"] = {k: v for k, v in novelty.items() if k != "per_sample"}
 
-    # ---- pictures: loss curves and a hidden-unit heatmap (Reitman & Cho's figure 11)
+def _pictures(track: str, model, model_cfg, vocab, whole, live_dir: Path | None, cfg: EvaluateConfig,
+              plots_dir: Path) -> None:
+    """Loss curves and a hidden-unit heatmap over the first sample (Reitman & Cho's figure 11)."""
+    from tunesmith.modeling.models import recurrent_layer_names
+    from tunesmith.render.activations import hidden_activations, plot_activation_heatmap
+    from tunesmith.render.plots import plot_loss_curves
+
+    symbols = list(vocab["symbols"])
     if live_dir is not None and (live_dir / "plots").exists():
         plot_loss_curves(live_dir, plots_dir / "loss.png", title=f"{track}: loss per epoch")
     if whole and whole[0]:
@@ -205,11 +224,10 @@ def evaluate_track(track: str, *, model_dir: Path, vocab_dir: Path, encoded_dir:
             layer = recurrent_layer_names(model_cfg)[0]
             acts = hidden_activations(model, ids[: cfg.heatmap_steps], layer)
             plot_activation_heatmap(acts, [symbols[i] for i in ids[: cfg.heatmap_steps]],
-                                           plots_dir / "activations.png",
-                                           title=f"{track}: {layer} activations over sample_000")
+                                    plots_dir / "activations.png",
+                                    title=f"{track}: {layer} activations over sample_000")
         except ValueError as exc:  # bilstm's last layer returns no sequence
             log.info("%s: no activation heatmap: %s", track, exc)
-    return _clean(metrics), _clean(histograms)
 
 
 def _edge_labels(edges: Sequence[float]) -> list[str]:
@@ -217,3 +235,30 @@ def _edge_labels(edges: Sequence[float]) -> list[str]:
     for lo, hi in itertools.pairwise(edges):
         out.append(f">={lo:g}" if math.isinf(hi) else f"{lo:g}-{hi:g}")
     return out
+
+
+HEADLINE: dict[str, tuple[str, ...]] = {
+    "model": ("nll", "event_nll", "accuracy", "event_accuracy"),
+    "model_no_cache": ("nll",),
+    "best_ngram": ("name", "nll", "nll_with_cache"),
+    "music": ("pitch_class_hist_kl", "note_length_hist_kl"),
+    "playability": ("parse_rate", "bar_rate"),
+    "samples": ("count", "decoded"),
+    "novelty": ("mean_longest_match", "mean_8gram_share"),
+}
+"""The evaluate stage's DVC metrics, beside the margins: the figures `tunesmith compare` and a
+reader of ``dvc metrics show`` look at first. Everything else (every baseline, the windows figure,
+music statistics, per-order n-grams) is ``data/eval/<corpus>/evaluate.json``."""
+MARGINS = ("margin_vs_best_ngram", "margin_vs_best_ngram_no_cache", "margin_vs_best_ngram_with_cache",
+           "margin_over_ngram_nats")
+
+
+def headline(metrics: Mapping[str, Any]) -> dict[str, Any]:
+    """The headline subset of an evaluate record (sections it lacks are left out)."""
+    out: dict[str, Any] = {k: metrics[k] for k in MARGINS if k in metrics}
+    for section, keys in HEADLINE.items():
+        found = metrics.get(section)
+        if isinstance(found, Mapping):
+            out[section] = {k: found[k] for k in keys if k in found}
+    return out
+

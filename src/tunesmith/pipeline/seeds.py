@@ -83,8 +83,9 @@ def seeds_stage(corpus: str, train_params: Mapping[str, Any], seeds: Sequence[in
                 vocab_dir: Path, out_dir: Path, metrics: Path) -> dict[str, Any]:
     """Train ``train_params`` once per seed (the ``seed`` key replaced), score each, write ``metrics``.
 
-    Returns what ``seeds.json`` holds: the `tunesmith.evaluation.noise.summarize` record plus ``per_seed``
-    (each seed's figures and how its run went) and ``baselines``.
+    Returns what ``seeds.json`` holds: the `tunesmith.evaluation.noise.summarize` record (each figure's
+    per-seed ``values`` in ``seeds`` order, ``mean``, ``sd``, ``n``; the ``params_hash`` of ``train.<corpus>``
+    without its seed) and the n-gram ``baselines``. Each seed's schedule is logged.
     """
     from tunesmith.pipeline.train import train_stage
 
@@ -100,14 +101,12 @@ def seeds_stage(corpus: str, train_params: Mapping[str, Any], seeds: Sequence[in
         train_stage(corpus, {**recipe, "seed": seed}, vocab_dir, model_dir, live_dir=model_dir / "live",
                     metrics=model_dir / "train.json")
         per_seed[seed] = _score_seed(model_dir, vocab_dir, baselines)
-        run = io.read_json(model_dir / "train.json")
-        per_seed[seed]["schedule"] = (run.get("schedule") or {}).get("what")
+        schedule = (io.read_json(model_dir / "metrics.json").get("schedule") or {}).get("what")
+        log.info("%s: seed %d: %s", corpus, seed, schedule)
         log.info("%s: seed %d: test NLL %.4f with the cache, %.4f alone; validation %.4f", corpus, seed,
                  per_seed[seed]["test_nll"], per_seed[seed]["test_nll_no_cache"], per_seed[seed]["val_nll"])
     record = summarize(per_seed, params=recipe, corpus=corpus)
-    record["params"] = f"train.{corpus} without its seed (params_hash: sha256 of it as sorted JSON)"
     record["baselines"] = baselines
-    record["per_seed"] = {str(s): v for s, v in per_seed.items()}
     io.write_json(metrics, record)
     for name, fig in record["figures"].items():
         log.info("%s: %s: %.4f +- %.4f (n=%d)", corpus, name, fig["mean"], fig["sd"] or 0.0, fig["n"])

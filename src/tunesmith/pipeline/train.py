@@ -22,9 +22,9 @@ def train_stage(corpus: str, params: Mapping[str, Any], vocab_dir: Path, out_dir
         ArtifactError: another corpus's vocabulary, or a vocab folder that cannot be read.
     """
     from tunesmith.config.load import build
+    from tunesmith.config.model import ModelConfig
     from tunesmith.config.train import TrainConfig
     from tunesmith.data.windows import load_split
-    from tunesmith.modeling.models import ModelConfig
     from tunesmith.training.budget import check_training_memory
     from tunesmith.training.bundle import vocab_symbols
     from tunesmith.training.cache_file import fit_model_cache
@@ -34,9 +34,6 @@ def train_stage(corpus: str, params: Mapping[str, Any], vocab_dir: Path, out_dir
     if not isinstance(params, Mapping):
         raise ConfigError(f"{key} must be a mapping of train settings, got {type(params).__name__} {params!r:.60}")
     data = dict(params)
-    use_cache = data.pop("cache", False)
-    if not isinstance(use_cache, bool):
-        raise ConfigError(f"{key}.cache must be true or false, got {use_cache!r}")
     model_cfg = build(ModelConfig, data.pop("model", {}), f"{key}.model")
     train_cfg = build(TrainConfig, data, key)
     vocab_dir = Path(vocab_dir)
@@ -57,5 +54,19 @@ def train_stage(corpus: str, params: Mapping[str, Any], vocab_dir: Path, out_dir
                         live_dir=live_dir)
     except ArtifactError as exc:
         raise ArtifactError(f"train@{corpus}: {exc} ({vocab_dir})") from exc
-    summary["cache"] = fit_model_cache(out_dir, val_ids, enabled=use_cache)
-    io.write_json(metrics, summary)
+    summary["cache"] = fit_model_cache(out_dir, val_ids, enabled=train_cfg.cache)
+    io.write_json(Path(out_dir) / "metrics.json", {k: v for k, v in summary.items() if k != "history"})
+    io.write_json(metrics, headline(summary))
+
+
+HEADLINE_KEYS = ("saved", "epochs_run", "stopped_early", "tokens_per_s", "device")
+
+
+def headline(summary: Mapping[str, Any]) -> dict[str, Any]:
+    """The train stage's DVC metrics: what was saved and how it validates; the whole record (the
+    schedule, the average, the cache's grid, each epoch) is the model folder's ``metrics.json``."""
+    cache = summary.get("cache") or {}
+    return {**{k: summary.get(k) for k in HEADLINE_KEYS},
+            "train": {"loss": (summary.get("train") or {}).get("loss")},
+            "val": {k: (summary.get("val") or {}).get(k) for k in ("loss", "accuracy", "perplexity")},
+            "cache": {k: cache.get(k) for k in ("lambda", "theta", "validation_nll")}}

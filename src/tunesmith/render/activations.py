@@ -20,6 +20,87 @@ def _show_symbol(symbol: str) -> str:
     return {"\n": "⏎", " ": "␣", "\t": "⇥"}.get(symbol, symbol)
 
 
+def _checked_units(
+    acts: np.ndarray, symbols: Sequence[str], layout: str, units: Sequence[int] | None, max_units: int
+) -> list[int]:
+    """Validate the arguments of :func:`plot_activation_heatmap`; the unit indices to show."""
+    if acts.ndim != 2:
+        raise ValueError(f"activations must be 2-D (T, units), got shape {acts.shape}")
+    if len(symbols) != acts.shape[0]:
+        raise ValueError(f"got {len(symbols)} symbols for {acts.shape[0]} activation steps")
+    if layout not in ("rows", "text"):
+        raise ValueError(f"layout must be 'rows' or 'text', got {layout!r}")
+    n_units = acts.shape[1]
+    if units is None:
+        spread = np.nan_to_num(acts.std(axis=0)) if len(acts) else np.zeros(n_units)
+        units = sorted(np.argsort(-spread, kind="stable")[: max(1, max_units)].tolist())
+    units = [int(u) for u in units]
+    if not units or any(not 0 <= u < n_units for u in units):
+        raise ValueError(f"units must be indices in [0, {n_units}), got {units}")
+    return units
+
+
+def _draw_rows(acts: np.ndarray, shown: list[str], units: list[int], max_steps: int):
+    """The ``"rows"`` layout: the figure, its axes, the image and the default title."""
+    steps = min(len(shown), max_steps)
+    fig = _figure(14, 1.4 + 0.3 * len(units))
+    ax = fig.add_subplot()
+    image = ax.imshow(
+        acts[:steps, units].T,
+        aspect="auto",
+        cmap="RdBu_r",
+        vmin=-1,
+        vmax=1,
+        interpolation="nearest",
+    )
+    # at most ~64 labels across the figure's 1,400 px, so neighbouring symbols never overlap
+    every = max(1, math.ceil(steps / 64))
+    labels = [s if i % every == 0 else "" for i, s in enumerate(shown[:steps])]
+    ax.set_xticks(range(steps), labels, fontsize=8, family="monospace")
+    ax.set_yticks(range(len(units)), [str(u) for u in units], fontsize=7)
+    ax.set_ylabel("unit")
+    ax.tick_params(length=0)
+    return fig, ax, image, f"hidden-unit activations, first {steps} steps"
+
+
+def _text_cells(
+    values: np.ndarray, shown: list[str], symbols: Sequence[str], limit: int, columns: int
+) -> tuple[list[tuple[int, int, str, float]], int]:
+    """The ``(row, column, text, value)`` cells of the first ``limit`` steps in reading order, and the row count."""
+    cells: list[tuple[int, int, str, float]] = []
+    row = col = 0
+    for t in range(limit):
+        if col >= columns:
+            row, col = row + 1, 0
+        cells.append((row, col, shown[t], values[t]))
+        col += 1
+        if symbols[t] == "\n":
+            row, col = row + 1, 0
+    return cells, max(1, row + (1 if col else 0))
+
+
+def _draw_text(
+    acts: np.ndarray, shown: list[str], symbols: Sequence[str], unit: int, max_steps: int, columns: int
+):
+    """The ``"text"`` layout: the figure, its axes, the image and the default title."""
+    limit = min(len(shown), max_steps * 8)
+    cells, rows = _text_cells(acts[:, unit], shown, symbols, limit, columns)
+    grid = np.full((rows, columns), np.nan)
+    for r, c, _, value in cells:
+        grid[r, c] = value
+    fig = _figure(10, min(14.0, 1.2 + 0.3 * rows))
+    ax = fig.add_subplot()
+    image = ax.imshow(
+        grid, aspect="auto", cmap="RdBu_r", vmin=-1, vmax=1, interpolation="nearest"
+    )
+    size = max(4.0, min(9.0, 420.0 / columns))
+    for r, c, text, _ in cells:
+        ax.text(c, r, text, ha="center", va="center", fontsize=size, family="monospace")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    return fig, ax, image, f"activation of hidden unit {unit}, read left to right, top to bottom"
+
+
 def plot_activation_heatmap(
     activations: np.ndarray,
     symbols: Sequence[str],
@@ -63,67 +144,12 @@ def plot_activation_heatmap(
         ValueError: shapes disagree, a unit index is out of range, or a bad layout.
     """
     acts = np.asarray(activations, dtype=np.float64)
-    if acts.ndim != 2:
-        raise ValueError(f"activations must be 2-D (T, units), got shape {acts.shape}")
-    if len(symbols) != acts.shape[0]:
-        raise ValueError(f"got {len(symbols)} symbols for {acts.shape[0]} activation steps")
-    if layout not in ("rows", "text"):
-        raise ValueError(f"layout must be 'rows' or 'text', got {layout!r}")
-    n_units = acts.shape[1]
-    if units is None:
-        spread = np.nan_to_num(acts.std(axis=0)) if len(acts) else np.zeros(n_units)
-        units = sorted(np.argsort(-spread, kind="stable")[: max(1, max_units)].tolist())
-    units = [int(u) for u in units]
-    if not units or any(not 0 <= u < n_units for u in units):
-        raise ValueError(f"units must be indices in [0, {n_units}), got {units}")
+    units = _checked_units(acts, symbols, layout, units, max_units)
     shown = [_show_symbol(s) for s in symbols]
     if layout == "rows":
-        steps = min(len(shown), max_steps)
-        fig = _figure(14, 1.4 + 0.3 * len(units))
-        ax = fig.add_subplot()
-        image = ax.imshow(
-            acts[:steps, units].T,
-            aspect="auto",
-            cmap="RdBu_r",
-            vmin=-1,
-            vmax=1,
-            interpolation="nearest",
-        )
-        # at most ~64 labels across the figure's 1,400 px, so neighbouring symbols never overlap
-        every = max(1, math.ceil(steps / 64))
-        labels = [s if i % every == 0 else "" for i, s in enumerate(shown[:steps])]
-        ax.set_xticks(range(steps), labels, fontsize=8, family="monospace")
-        ax.set_yticks(range(len(units)), [str(u) for u in units], fontsize=7)
-        ax.set_ylabel("unit")
-        ax.tick_params(length=0)
-        default = f"hidden-unit activations, first {steps} steps"
+        fig, ax, image, default = _draw_rows(acts, shown, units, max_steps)
     else:
-        unit = units[0]
-        limit = min(len(shown), max_steps * 8)
-        cells: list[tuple[int, int, str, float]] = []
-        row = col = 0
-        for t in range(limit):
-            if col >= columns:
-                row, col = row + 1, 0
-            cells.append((row, col, shown[t], acts[t, unit]))
-            col += 1
-            if symbols[t] == "\n":
-                row, col = row + 1, 0
-        rows = max(1, row + (1 if col else 0))
-        grid = np.full((rows, columns), np.nan)
-        for r, c, _, value in cells:
-            grid[r, c] = value
-        fig = _figure(10, min(14.0, 1.2 + 0.3 * rows))
-        ax = fig.add_subplot()
-        image = ax.imshow(
-            grid, aspect="auto", cmap="RdBu_r", vmin=-1, vmax=1, interpolation="nearest"
-        )
-        size = max(4.0, min(9.0, 420.0 / columns))
-        for r, c, text, _ in cells:
-            ax.text(c, r, text, ha="center", va="center", fontsize=size, family="monospace")
-        ax.set_xticks([])
-        ax.set_yticks([])
-        default = f"activation of hidden unit {unit}, read left to right, top to bottom"
+        fig, ax, image, default = _draw_text(acts, shown, symbols, units[0], max_steps, columns)
     fig.colorbar(image, ax=ax, fraction=0.02, pad=0.01)
     ax.set_title(title if title is not None else default, fontsize=10)
     return _save(fig, png_path)

@@ -177,6 +177,74 @@ def encode_mp3(wav_path: Path | str, mp3_path: Path | str) -> bool:
     return True
 
 
+def _check_render_args(sample_rate: int, max_seconds: float, tail_seconds: float, peak_dbfs: float) -> None:
+    """Raise ValueError for a :func:`render_audio` argument out of range."""
+    if sample_rate < 8000:
+        raise ValueError(f"sample_rate must be >= 8000, got {sample_rate!r}")
+    if not max_seconds > 0:
+        raise ValueError(f"max_seconds must be > 0, got {max_seconds!r}")
+    if not tail_seconds >= 0:
+        raise ValueError(f"tail_seconds must be >= 0, got {tail_seconds!r}")
+    if not peak_dbfs <= 0:
+        raise ValueError(f"peak_dbfs must be <= 0, got {peak_dbfs!r}")
+
+
+def _fluidsynth_audio(
+    pm, exe: str, font: Path, wav_path: Path, sample_rate: int, max_seconds: float
+) -> tuple[np.ndarray | None, str]:
+    """FluidSynth's audio of ``pm`` and an empty note, or None and the note saying why it failed."""
+    with tempfile.TemporaryDirectory(dir=wav_path.parent, prefix=".render-") as tmp:
+        src = Path(tmp) / "in.mid"
+        pm.write(str(src))  # the (possibly truncated) copy, so the cap saves render time
+        raw = Path(tmp) / "raw.wav"
+        try:
+            _run_fluidsynth(exe, font, src, raw, sample_rate, timeout=60 + 2 * max_seconds)
+            audio, rate = _read_wav(raw)
+            if rate != sample_rate:
+                raise RuntimeError(f"fluidsynth wrote {rate} Hz, asked for {sample_rate}")
+        except (RuntimeError, subprocess.TimeoutExpired, wave.Error, OSError) as exc:
+            return None, f"FluidSynth failed ({exc}): sine-wave preview by pretty_midi"
+    return audio, ""
+
+
+def _synthesize(
+    pm, exe: str | None, font: Path | None, midi_path: Path, wav_path: Path, sample_rate: int, max_seconds: float
+) -> tuple[np.ndarray, str, str]:
+    """The audio of ``pm``, its engine and the fallback note (empty when FluidSynth rendered it)."""
+    note = ""
+    audio = None
+    if exe is None:
+        note = "FluidSynth not found: sine-wave preview by pretty_midi"
+    elif font is None or not font.is_file():
+        where = f"{font} does not exist" if font is not None else "no General MIDI soundfont found"
+        note = f"{where}: sine-wave preview by pretty_midi"
+    else:
+        audio, note = _fluidsynth_audio(pm, exe, font, wav_path, sample_rate, max_seconds)
+    if audio is None:
+        _warn_once(note.split(":")[0], "%s (%s)", note, midi_path)
+        mono = pm.synthesize(fs=sample_rate) if pm.instruments else np.zeros(0)
+        return np.asarray(mono, dtype=np.float32)[:, None], "pretty_midi", note
+    return audio, "fluidsynth", note
+
+
+def _pad_and_finish(audio: np.ndarray, sample_rate: int, seconds: float, peak_dbfs: float) -> np.ndarray:
+    """Pad ``audio`` with silence up to ``seconds``, then :func:`_finish` it."""
+    pad = round(seconds * sample_rate) - len(audio)
+    if pad > 0:  # sine synthesis stops at the last note: add the tail as silence
+        audio = np.concatenate([audio, np.zeros((pad, audio.shape[1]), np.float32)])
+    return _finish(audio, sample_rate, seconds, peak_dbfs)
+
+
+def _mp3_beside(wav_path: Path, mp3: bool) -> str | None:
+    """Encode the MP3 beside ``wav_path`` when asked; its path, or None (a stale MP3 removed)."""
+    mp3_path = wav_path.with_suffix(".mp3")
+    wrote_mp3 = mp3 and encode_mp3(wav_path, mp3_path)
+    if not wrote_mp3 and mp3_path.exists():
+        # an MP3 from an earlier render would no longer match this WAV
+        mp3_path.unlink()
+    return str(mp3_path) if wrote_mp3 else None
+
+
 def render_audio(
     midi_path: Path | str,
     wav_path: Path | str,
@@ -222,14 +290,7 @@ def render_audio(
         ValueError: the MIDI file cannot be read, or an argument is out of range.
     """
     midi_path, wav_path = Path(midi_path), Path(wav_path)
-    if sample_rate < 8000:
-        raise ValueError(f"sample_rate must be >= 8000, got {sample_rate!r}")
-    if not max_seconds > 0:
-        raise ValueError(f"max_seconds must be > 0, got {max_seconds!r}")
-    if not tail_seconds >= 0:
-        raise ValueError(f"tail_seconds must be >= 0, got {tail_seconds!r}")
-    if not peak_dbfs <= 0:
-        raise ValueError(f"peak_dbfs must be <= 0, got {peak_dbfs!r}")
+    _check_render_args(sample_rate, max_seconds, tail_seconds, peak_dbfs)
 
     pm = _load_midi(midi_path)
     end = float(pm.get_end_time())
@@ -241,48 +302,15 @@ def render_audio(
 
     exe = shutil.which("fluidsynth")
     font = Path(soundfont) if soundfont is not None else find_soundfont()
-    note = ""
-    audio = None
-    engine = "fluidsynth"
-    if exe is None:
-        note = "FluidSynth not found: sine-wave preview by pretty_midi"
-    elif font is None or not font.is_file():
-        where = f"{font} does not exist" if font is not None else "no General MIDI soundfont found"
-        note = f"{where}: sine-wave preview by pretty_midi"
-    else:
-        with tempfile.TemporaryDirectory(dir=wav_path.parent, prefix=".render-") as tmp:
-            src = Path(tmp) / "in.mid"
-            pm.write(str(src))  # the (possibly truncated) copy, so the cap saves render time
-            raw = Path(tmp) / "raw.wav"
-            try:
-                _run_fluidsynth(exe, font, src, raw, sample_rate, timeout=60 + 2 * max_seconds)
-                audio, rate = _read_wav(raw)
-                if rate != sample_rate:
-                    raise RuntimeError(f"fluidsynth wrote {rate} Hz, asked for {sample_rate}")
-            except (RuntimeError, subprocess.TimeoutExpired, wave.Error, OSError) as exc:
-                note = f"FluidSynth failed ({exc}): sine-wave preview by pretty_midi"
-                audio = None
-    if audio is None:
-        engine = "pretty_midi"
-        _warn_once(note.split(":")[0], "%s (%s)", note, midi_path)
-        mono = pm.synthesize(fs=sample_rate) if pm.instruments else np.zeros(0)
-        audio = np.asarray(mono, dtype=np.float32)[:, None]
-    pad = round(seconds * sample_rate) - len(audio)
-    if pad > 0:  # sine synthesis stops at the last note: add the tail as silence
-        audio = np.concatenate([audio, np.zeros((pad, audio.shape[1]), np.float32)])
-    audio = _finish(audio, sample_rate, seconds, peak_dbfs)
+    audio, engine, note = _synthesize(pm, exe, font, midi_path, wav_path, sample_rate, max_seconds)
+    audio = _pad_and_finish(audio, sample_rate, seconds, peak_dbfs)
     _write_wav(wav_path, audio, sample_rate)
 
-    mp3_path = wav_path.with_suffix(".mp3")
-    wrote_mp3 = mp3 and encode_mp3(wav_path, mp3_path)
-    if not wrote_mp3 and mp3_path.exists():
-        # an MP3 from an earlier render would no longer match this WAV
-        mp3_path.unlink()
     info = {
         "engine": engine,
         "note": note,
         "wav": str(wav_path),
-        "mp3": str(mp3_path) if wrote_mp3 else None,
+        "mp3": _mp3_beside(wav_path, mp3),
         "seconds": len(audio) / sample_rate,
         "music_seconds": float(end),  # the whole sample; "seconds" is what was rendered (max_seconds at most)
         "sample_rate": sample_rate,

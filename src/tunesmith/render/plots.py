@@ -43,6 +43,73 @@ def _pitch_name(pitch: int) -> str:
     return f"{PITCH_CLASSES[pitch % 12]}{pitch // 12 - 1}"
 
 
+def _time_axis(pm, unit: str):
+    """The function mapping a time in seconds to the x axis of ``unit``."""
+    if unit == "beats":
+
+        def to_x(t: float) -> float:
+            return pm.time_to_tick(t) / pm.resolution
+    else:
+
+        def to_x(t: float) -> float:
+            return t
+
+    return to_x
+
+
+def _draw_notes(ax, pm, to_x, max_seconds: float | None) -> tuple[list[int], float]:
+    """One rectangle per non-drum note; the pitches drawn and the x where the last note ends."""
+    from matplotlib.patches import Rectangle
+
+    colours = ("#3b6ea8", "#c8553d", "#5b8c5a", "#8e6c8a", "#d4a017")
+    pitches: list[int] = []
+    x_end = 0.0
+    voices = [inst for inst in pm.instruments if not inst.is_drum]
+    for i, inst in enumerate(voices):
+        for note in inst.notes:
+            if max_seconds is not None and note.start >= max_seconds:
+                continue
+            x0, x1 = to_x(note.start), to_x(note.end)
+            ax.add_patch(
+                Rectangle(
+                    (x0, note.pitch - 0.4),
+                    max(x1 - x0, 1e-3),
+                    0.8,
+                    facecolor=colours[i % len(colours)],
+                    edgecolor="none",
+                )
+            )
+            pitches.append(note.pitch)
+            x_end = max(x_end, x1)
+    return pitches, x_end
+
+
+def _set_pitch_range(ax, pitches: list[int], x_end: float) -> None:
+    """Fit the axes to the notes (at least an octave, a tick at each C), or say there are none."""
+    if pitches:
+        low, high = min(pitches), max(pitches)
+        if high - low < 12:
+            mid = (low + high) / 2
+            low, high = math.floor(mid - 6), math.ceil(mid + 6)
+        ax.set_ylim(low - 1, high + 1)
+        cs = [p for p in range(low - 1, high + 2) if p % 12 == 0]
+        ax.set_yticks(cs, [_pitch_name(p) for p in cs])
+        ax.set_xlim(0, x_end * 1.01)
+    else:
+        ax.text(0.5, 0.5, "no notes", ha="center", va="center", transform=ax.transAxes)
+        ax.set_yticks([])
+
+
+def _shade_primer(ax, pm, unit: str, primer_beats: float) -> None:
+    """Shade and label the primer's first ``primer_beats`` beats, if any."""
+    if primer_beats > 0:
+        edge = primer_beats if unit == "beats" else pm.tick_to_time(round(primer_beats * pm.resolution))
+        ax.axvspan(0, edge, color="#c9c9c9", alpha=0.45, zorder=0, linewidth=0)
+        ax.text(edge / 2, 1.0, "primer", transform=ax.get_xaxis_transform(), ha="center", va="bottom",
+                fontsize=8, color="#555555")
+        ax.set_xlim(0, max(ax.get_xlim()[1], edge * 1.01))
+
+
 def plot_piano_roll(
     midi_path: Path | str,
     png_path: Path | str,
@@ -70,61 +137,17 @@ def plot_piano_roll(
     Returns:
         ``png_path``.
     """
-    from matplotlib.patches import Rectangle
-
     if unit not in ("beats", "seconds"):
         raise ValueError(f"unit must be 'beats' or 'seconds', got {unit!r}")
     midi_path = Path(midi_path)
     pm = _load_midi(midi_path)
-    if unit == "beats":
-
-        def to_x(t: float) -> float:
-            return pm.time_to_tick(t) / pm.resolution
-    else:
-
-        def to_x(t: float) -> float:
-            return t
+    to_x = _time_axis(pm, unit)
 
     fig = _figure(8, 3)
     ax = fig.add_subplot()
-    colours = ("#3b6ea8", "#c8553d", "#5b8c5a", "#8e6c8a", "#d4a017")
-    pitches: list[int] = []
-    x_end = 0.0
-    voices = [inst for inst in pm.instruments if not inst.is_drum]
-    for i, inst in enumerate(voices):
-        for note in inst.notes:
-            if max_seconds is not None and note.start >= max_seconds:
-                continue
-            x0, x1 = to_x(note.start), to_x(note.end)
-            ax.add_patch(
-                Rectangle(
-                    (x0, note.pitch - 0.4),
-                    max(x1 - x0, 1e-3),
-                    0.8,
-                    facecolor=colours[i % len(colours)],
-                    edgecolor="none",
-                )
-            )
-            pitches.append(note.pitch)
-            x_end = max(x_end, x1)
-    if pitches:
-        low, high = min(pitches), max(pitches)
-        if high - low < 12:
-            mid = (low + high) / 2
-            low, high = math.floor(mid - 6), math.ceil(mid + 6)
-        ax.set_ylim(low - 1, high + 1)
-        cs = [p for p in range(low - 1, high + 2) if p % 12 == 0]
-        ax.set_yticks(cs, [_pitch_name(p) for p in cs])
-        ax.set_xlim(0, x_end * 1.01)
-    else:
-        ax.text(0.5, 0.5, "no notes", ha="center", va="center", transform=ax.transAxes)
-        ax.set_yticks([])
-    if primer_beats > 0:
-        edge = primer_beats if unit == "beats" else pm.tick_to_time(round(primer_beats * pm.resolution))
-        ax.axvspan(0, edge, color="#c9c9c9", alpha=0.45, zorder=0, linewidth=0)
-        ax.text(edge / 2, 1.0, "primer", transform=ax.get_xaxis_transform(), ha="center", va="bottom",
-                fontsize=8, color="#555555")
-        ax.set_xlim(0, max(ax.get_xlim()[1], edge * 1.01))
+    pitches, x_end = _draw_notes(ax, pm, to_x, max_seconds)
+    _set_pitch_range(ax, pitches, x_end)
+    _shade_primer(ax, pm, unit, primer_beats)
     ax.set_xlabel("time (beats)" if unit == "beats" else "time (s)")
     ax.set_ylabel("pitch")
     ax.grid(axis="y", color="#dddddd", linewidth=0.6)

@@ -24,16 +24,6 @@ SUMMARY = {
 }
 """One paragraph under each corpus heading."""
 
-PUBLISHED = {
-    "nottingham": {
-        "source": f"{REITMAN} (char-LSTM, 100 hidden units, ABC folk tunes)",
-        "metric": "NLL (nats/character)",
-        "values": {"train": 1.40, "validation": 1.72, "test": 1.65},
-    }
-}
-"""Published figures shown beside ours, per corpus; an entry's ``"published"`` key overrides."""
-
-
 class Text(NamedTuple):
     """A readable name and a one-line explanation."""
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from tunesmith.core import io
+from tunesmith.core.sample_record import read_records
 from tunesmith.report.content import EVAL_FIGURES, SUMMARY
 from tunesmith.report.page import build_report
 
@@ -19,24 +20,22 @@ def corpus_entry(corpus: str, *, metrics_dir: Path, eval_dir: Path, models_dir: 
                  samples_dir: Path, train_params: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The `build_report` entry of one corpus: ``<metrics_dir>/<corpus>/evaluate.json``, the
     training ``metrics.json``, the DVCLive folder, the evaluate stage's figures and the samples."""
-    from tunesmith.generation.samples import sample_records
-
-    metrics = io.read_json(metrics_dir / corpus / "evaluate.json")
-    for key in _SHOWN_ELSEWHERE:
-        metrics.pop(key, None)
+    metrics = io.read_json(eval_dir / corpus / "evaluate.json")  # the whole record; metrics_dir has the headline
+    shown_elsewhere = {key: metrics.pop(key, None) for key in _SHOWN_ELSEWHERE}
     plots = eval_dir / corpus  # the histograms and the heatmap, drawn by evaluate
     seeds = metrics_dir / corpus / "seeds.json"  # `make noise`: the recipe's seed spread, if measured
     return {
         "seeds": io.read_json(seeds) if seeds.is_file() else None,
         "train_params": dict(train_params or {}),
         "title": corpus,
+        "published": shown_elsewhere["published"],  # the track's (tunesmith.tracks), carried by evaluate.json
         "summary": SUMMARY.get(corpus, ""),
         "metrics": metrics,
         "training": io.read_json(models_dir / corpus / "metrics.json"),
         "live_dir": str(live_dir / corpus),
         "plots": [{"path": str(plots / name), "caption": text.name, "explanation": text.explanation}
                   for name, text in EVAL_FIGURES.items() if (plots / name).exists()],
-        "samples": sample_records(samples_dir / corpus),
+        "samples": read_records(samples_dir / corpus),
     }
 
 

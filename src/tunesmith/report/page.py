@@ -60,8 +60,8 @@ def build_report(
             * ``published`` (dict or None): ``{"source", "metric", "values":
               {split: number}}`` shown beside ours (train = ``training.train.loss``,
               validation = ``training.val.loss``, test = the model row's first
-              ``*nll*`` metric). Default `content.PUBLISHED` for the corpus
-              (Reitman & Cho's NLL for ``nottingham``); None hides it.
+              ``*nll*`` metric): the track's own (`tunesmith.tracks.base.Track.published`,
+              Reitman & Cho's NLL for ``nottingham``) as evaluate.json carries it; None hides it.
             * ``live_dir`` (path): a DVCLive folder; its loss curves are plotted.
             * ``plots`` (list): more figures, each a path or ``{"path", "caption", "explanation"}``.
             * ``samples`` (list of dict): one card each, as

@@ -14,9 +14,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from tunesmith.evaluation.noise import FIGURES
 from tunesmith.render.plots import PITCH_CLASSES, plot_histograms, plot_loss_curves
 from tunesmith.report.assets import Assets
-from tunesmith.report.content import LOSS_FIGURE, PUBLISHED, Text, metric_text, section_text
+from tunesmith.report.content import LOSS_FIGURE, Text, metric_text, section_text
 from tunesmith.report.values import NGRAM, baseline_rows, direction, flatten, fmt, is_number, short, slug
 
 log = logging.getLogger(__name__)
@@ -338,7 +339,7 @@ def seed_spread(seeds: Mapping[str, Any] | None, train_params: Mapping[str, Any]
         pct = key.startswith("margin")
         show = (lambda v: f"{v:.1%}") if pct else (lambda v: f"{v:.3f}")
         sd = fig.get("sd")
-        rows.append([fig.get("what", key), f"{show(fig['mean'])} ± {show(sd) if is_number(sd) else '-'}",
+        rows.append([FIGURES.get(key, key), f"{show(fig['mean'])} ± {show(sd) if is_number(sd) else '-'}",
                      str(fig.get("n", "")), ", ".join(show(v) for v in fig.get("values", []))])
     recipe = {k: v for k, v in train_params.items() if k != "seed"}
     return {"rows": rows, "n": seeds.get("n"), "seeds": ", ".join(map(str, seeds.get("seeds", []))),
@@ -351,7 +352,7 @@ def corpus_section(corpus: str, entry: Mapping[str, Any], assets: Assets) -> dic
     metrics = entry.get("metrics") or {}
     training = entry.get("training") or {}
     table = comparison(metrics, str(entry.get("model_label") or "LSTM"))
-    published = entry.get("published", PUBLISHED.get(corpus))
+    published = entry.get("published")
     hists: list[tuple[str, Mapping[str, Any]]] = []
     tables = metric_tables(metrics, training, hists)
     return {

@@ -17,11 +17,13 @@ from typing import Any
 
 import keras
 
+from tunesmith.config.load import build
+from tunesmith.config.model import ModelConfig
 from tunesmith.config.train import STATE_FORMAT, TrainConfig
-from tunesmith.core.errors import ArtifactError, MissingArtifactError
+from tunesmith.core.errors import ArtifactError, ConfigError, MissingArtifactError
 from tunesmith.core.io import read_json, write_json
 from tunesmith.core.vocab import fingerprint
-from tunesmith.modeling.models import ModelConfig, predicts_every_position
+from tunesmith.modeling.models import predicts_every_position
 
 
 def vocab_fingerprint(vocab: Mapping[str, Any]) -> str:
@@ -175,9 +177,10 @@ def load_model_bundle(
     try:
         trained = config["vocab"]
         trained_sha, trained_size = trained["sha256"], trained["size"]
-        model_cfg = ModelConfig(**config["model"])
-        train_cfg = TrainConfig(**config["train"])
-    except (KeyError, TypeError, ValueError) as exc:
+        # validated as params.yaml is: one way, by build()
+        model_cfg = build(ModelConfig, config["model"], "model")
+        train_cfg = build(TrainConfig, config["train"], "train")
+    except (KeyError, TypeError, ValueError, ConfigError) as exc:
         raise ArtifactError(
             f"{model_dir / 'config.json'} is not a model config written by train(): "
             f"{type(exc).__name__}: {exc}"

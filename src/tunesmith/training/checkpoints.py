@@ -22,10 +22,10 @@ from typing import Any
 import keras
 import numpy as np
 
+from tunesmith.config.model import ModelConfig
 from tunesmith.config.train import STATE_FORMAT, TrainConfig
 from tunesmith.core.errors import ArtifactError
 from tunesmith.core.io import read_json, write_json
-from tunesmith.modeling.models import ModelConfig
 from tunesmith.training.bundle import _save_model_atomic, _save_weights_atomic, vocab_fingerprint, vocab_symbols
 
 log = logging.getLogger(__name__)
@@ -34,7 +34,7 @@ CHECKPOINT_DIR = "checkpoints"
 STATE_FILE = "state.json"
 # Fields that may change between an interrupted run and its continuation:
 # they decide when to stop and how much to validate, not what is learnt.
-_RESUMABLE_FIELDS = frozenset({"epochs", "patience", "min_delta", "validation_steps"})
+_RESUMABLE_FIELDS = frozenset({"epochs", "patience", "min_delta", "validation_steps", "cache"})
 
 
 def _compat_key(

@@ -14,9 +14,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tunesmith.config.model import ModelConfig
 from tunesmith.config.train import COSINE_FLOOR, TrainConfig
 from tunesmith.evaluation.full_context import predictor, score_pieces
-from tunesmith.modeling.models import ModelConfig, build_model
+from tunesmith.modeling.models import build_model
 
 log = logging.getLogger(__name__)
 

@@ -18,12 +18,13 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tunesmith.config.model import ModelConfig
 from tunesmith.config.train import TrainConfig
 from tunesmith.core.errors import ArtifactError
 from tunesmith.core.io import write_json
 from tunesmith.data.pieces import piece_spans
 from tunesmith.data.windows import carried_chunks, count_windows, default_stride, make_windows
-from tunesmith.modeling.models import ModelConfig, build_model, predicts_every_position
+from tunesmith.modeling.models import build_model, predicts_every_position
 from tunesmith.training import averaging
 from tunesmith.training.budget import check_training_memory
 from tunesmith.training.bundle import save_model_bundle, vocab_symbols

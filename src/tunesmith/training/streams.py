@@ -9,10 +9,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tunesmith.config.model import ModelConfig
 from tunesmith.config.train import TrainConfig
 from tunesmith.core.errors import ArtifactError
 from tunesmith.data.windows import carried_chunks, count_windows, make_carried_batches, make_windows
-from tunesmith.modeling.models import ModelConfig
 from tunesmith.training.bundle import vocab_symbols
 
 

@@ -31,15 +31,17 @@ if TYPE_CHECKING:
     from tunesmith.config.stages import EncodeConfig, PrepareConfig
 
 REITMAN_CHO_PUBLISHED: dict[str, Any] = {
-    "source": "Reitman & Cho (char-LSTM on ABC, PyTorch), section 3 Results",
-    "unit": "nats per character",
-    "char_lstm": {"train": 1.40, "validation": 1.72, "test": 1.65},
+    "source": 'Reitman & Cho, "Generating Music with LSTM Networks" (char-LSTM, 100 hidden units, ABC folk '
+              "tunes), section 3 Results",
+    "metric": "NLL (nats/character)",
+    "values": {"train": 1.40, "validation": 1.72, "test": 1.65},  # the char-LSTM
     # 1.64 is the train loss at the epoch training stopped (27); 1.94 the
     # validation loss of the best weights, 2 epochs earlier (the paper gives
     # no train loss for those weights, and no test loss for the RNN).
     "vanilla_rnn": {"train": 1.64, "validation": 1.94},
 }
-"""Reitman & Cho's published negative log-likelihoods, for the report to set ours beside."""
+"""Reitman & Cho's published negative log-likelihoods: the one place they are written; evaluate.json
+carries them and the report sets ours beside ``values``."""
 
 
 class Nottingham(Track):
@@ -101,7 +103,7 @@ def prepare_nottingham(path: Path, fmt: str, piece_id: str, title: str, cfg: Pre
         if len(text) > cfg.max_tokens:  # checked before music21 spends time on it
             raise MusicInputError(f"{path.name}: tune {n + 1} has {len(text)} characters, longer than "
                                   f"max_tokens {cfg.max_tokens}", reason="too_long")
-        # seeds 000/003 keep only tunes that are real, playable ABC: music21 must parse them
+        # Vinze et al. and Reitman & Cho keep only tunes that are real, playable ABC: music21 must parse them
         score = abc_chars.to_stream(abc_chars.normalise_tune(tune, "all"))
         m21.check_length(path, score, cfg)
         if cfg.acceptable_durations:

@@ -1,0 +1,106 @@
+"""One generated sample's record, written once by the generate stage (``samples.jsonl``) and read by
+evaluate, the report and ``tunesmith compare``: its name, its samples.csv row, the files it has
+(music, audio, pictures), what the audio renderer said (the engine, a fallback note) and its error.
+
+Paths are stored relative to the folder holding ``samples.jsonl``, so the folder reads the same
+wherever DVC checks it out; in memory they are full paths.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+RECORDS_FILE = "samples.jsonl"
+MEDIA: dict[str, str] = {"midi": ".mid", "abc": ".abc", "musicxml": ".musicxml", "txt": ".txt",
+                         "wav": ".wav", "mp3": ".mp3", "svg": ".svg", "png": ".png"}
+"""Each medium a sample may have, and its file suffix."""
+
+
+@dataclass
+class SampleRecord:
+    """A sample: ``name`` (``sample_000``), ``info`` (its samples.csv row), a path or None per medium
+    of :data:`MEDIA`, ``audio`` (`tunesmith.render.audio.render_audio`'s record: engine, ``note``,
+    seconds) and ``error``. Read like a mapping too (``record["mp3"]``, ``record.get("audio")``)."""
+
+    name: str
+    info: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+    audio: dict[str, Any] | None = None
+    midi: str | None = None
+    abc: str | None = None
+    musicxml: str | None = None
+    txt: str | None = None
+    wav: str | None = None
+    mp3: str | None = None
+    svg: str | None = None
+    png: str | None = None
+
+    @property
+    def title(self) -> str:
+        return self.name.replace("_", " ")
+
+    def __getitem__(self, key: str) -> Any:
+        if key == "title":
+            return self.title
+        if key not in _FIELDS:
+            raise KeyError(key)
+        return getattr(self, key)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        try:
+            value = self[key]
+        except KeyError:
+            return default
+        return default if value is None else value
+
+    @classmethod
+    def found(cls, folder: Path, name: str, info: dict[str, Any] | None = None,
+              error: str | None = None) -> SampleRecord:
+        """The record of sample ``name`` with every medium of :data:`MEDIA` found in ``folder``."""
+        paths = {k: str(folder / f"{name}{s}") for k, s in MEDIA.items() if (folder / f"{name}{s}").is_file()}
+        return cls(name=name, info=dict(info or {}), error=error or None, **paths)
+
+
+_FIELDS = frozenset(f.name for f in dataclasses.fields(SampleRecord))
+
+
+def write_records(folder: Path, records: Iterable[SampleRecord]) -> Path:
+    """Write ``records`` to ``folder/samples.jsonl`` (paths relative to ``folder``); returns its path."""
+    folder = Path(folder)
+    lines = []
+    for record in records:
+        data = dataclasses.asdict(record)
+        for medium in MEDIA:
+            if data[medium] is not None:
+                data[medium] = Path(os.path.relpath(data[medium], folder)).as_posix()
+        lines.append(json.dumps(data, sort_keys=True, default=str))
+    path = folder / RECORDS_FILE
+    path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    return path
+
+
+def read_records(folder: Path) -> list[SampleRecord]:
+    """The records of a generate-stage folder (``samples.jsonl``); for a folder written before it
+    existed, built from ``samples.csv`` and the files found."""
+    folder = Path(folder)
+    path = folder / RECORDS_FILE
+    if not path.is_file():
+        import pandas as pd
+
+        table = pd.read_csv(folder / "samples.csv", keep_default_na=False)
+        return [SampleRecord.found(folder, str(row["sample"]), row, str(row.get("error") or ""))
+                for row in table.to_dict("records")]
+    records = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        data = json.loads(line)
+        for medium in MEDIA:
+            if data.get(medium) is not None:
+                data[medium] = str(folder / data[medium])
+        records.append(SampleRecord(**{k: v for k, v in data.items() if k in _FIELDS}))
+    return records
