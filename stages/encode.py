@@ -10,8 +10,8 @@ from pathlib import Path
 
 from tunesmith.config.load import build, section
 from tunesmith.config.stages import EncodeConfig
-from tunesmith.data.encode import encode_stage
 from tunesmith.pipeline.common import parser, run
+from tunesmith.pipeline.encode import encode_stage
 
 
 def main(args, params: dict) -> None:

@@ -15,13 +15,13 @@ from tunesmith.pipeline.common import parser, run
 
 
 def main(args, params: dict) -> None:
-    from tunesmith.pipeline.evaluate import evaluate_track, headline
+    from tunesmith.pipeline.evaluate import evaluate_stage, headline
 
     key = f"evaluate.{args.corpus}"
     cfg = build(EvaluateConfig, section(params, key), key)
     with io.atomic_path(args.out) as tmp:
         tmp.mkdir()
-        metrics, histograms = evaluate_track(args.corpus, model_dir=args.model, vocab_dir=args.vocab,
+        metrics, histograms = evaluate_stage(args.corpus, model_dir=args.model, vocab_dir=args.vocab,
                                              encoded_dir=args.encoded, samples_dir=args.samples,
                                              live_dir=args.live, cfg=cfg, plots_dir=tmp)
         io.write_json(tmp / "histograms.json", histograms)

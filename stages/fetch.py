@@ -7,12 +7,12 @@ from pathlib import Path
 from tunesmith.config.load import build, section
 from tunesmith.config.stages import FetchConfig
 from tunesmith.pipeline.common import parser, run
-from tunesmith.sources.fetch import fetch_corpus
+from tunesmith.pipeline.fetch import fetch_stage
 
 
 def main(args, params: dict) -> None:
     key = f"fetch.{args.corpus}"
-    fetch_corpus(args.corpus, build(FetchConfig, section(params, key), key), args.out, cache_dir=args.cache, key=key)
+    fetch_stage(args.corpus, build(FetchConfig, section(params, key), key), args.out, cache_dir=args.cache, key=key)
 
 
 if __name__ == "__main__":

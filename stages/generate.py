@@ -8,17 +8,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tunesmith.config.load import build, section
-from tunesmith.config.stages import GenerateConfig
 from tunesmith.pipeline.common import parser, run
 
 
 def main(args, params: dict) -> None:
-    from tunesmith.generation.samples import generate_samples
+    from tunesmith.pipeline.generate import generate_stage
 
-    key = f"generate.{args.corpus}"
-    cfg = build(GenerateConfig, section(params, key), key)
-    generate_samples(args.corpus, args.model, cfg, args.out, test_pieces=args.test)
+    generate_stage(args.corpus, params, args.model, args.out, test_pieces=args.test)
 
 
 if __name__ == "__main__":

@@ -9,8 +9,8 @@ from pathlib import Path
 
 from tunesmith.config.load import build, section
 from tunesmith.config.stages import PrepareConfig
-from tunesmith.data.prepare import prepare_stage
 from tunesmith.pipeline.common import parser, run
+from tunesmith.pipeline.prepare import prepare_stage
 
 
 def main(args, params: dict) -> None:

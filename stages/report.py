@@ -15,9 +15,9 @@ from tunesmith.tracks import TRACKS
 
 
 def main(args, params: dict) -> None:
-    from tunesmith.report.entries import write_report
+    from tunesmith.pipeline.report import report_stage
 
-    write_report(args.corpora, args.out, metrics_dir=args.metrics, eval_dir=args.eval, models_dir=args.models,
+    report_stage(args.corpora, args.out, metrics_dir=args.metrics, eval_dir=args.eval, models_dir=args.models,
                  live_dir=args.live, samples_dir=args.samples, train_params=params.get("train", {}),
                  benchmark_metrics=args.benchmark_metrics)
 

@@ -292,7 +292,7 @@ def test_metrics_read_as_words_with_a_line_each():
 
 def test_write_report_reads_the_pipeline_folders_and_escapes_what_it_shows(tmp_path):
     from tunesmith.core.io import write_json
-    from tunesmith.report.entries import write_report
+    from tunesmith.pipeline.report import report_stage
 
     corpus = "essen"
     write_json(tmp_path / "eval" / corpus / "evaluate.json", {  # the whole record; metrics/ holds the headline
@@ -305,7 +305,7 @@ def test_write_report_reads_the_pipeline_folders_and_escapes_what_it_shows(tmp_p
     samples = tmp_path / "samples" / corpus
     samples.mkdir(parents=True)
     (samples / "samples.csv").write_text("sample,seed,error\nsample_000,1,<script>bad</script>\n")
-    index = write_report([corpus], tmp_path / "report", metrics_dir=tmp_path / "metrics",
+    index = report_stage([corpus], tmp_path / "report", metrics_dir=tmp_path / "metrics",
                          eval_dir=tmp_path / "eval", models_dir=tmp_path / "models", live_dir=tmp_path / "live",
                          samples_dir=tmp_path / "samples")
     page = index.read_text(encoding="utf-8")
@@ -337,7 +337,7 @@ def test_the_template_ships_as_package_data():
 def test_the_report_quotes_the_seed_spread_and_says_whose_params_it_is(tmp_path):
     from tunesmith.core.io import write_json
     from tunesmith.evaluation.noise import summarize
-    from tunesmith.report.entries import write_report
+    from tunesmith.pipeline.report import report_stage
 
     corpus = "essen"
     write_json(tmp_path / "metrics" / corpus / "evaluate.json", {"split": "test", "model": {"nll": 0.74}})
@@ -352,7 +352,7 @@ def test_the_report_quotes_the_seed_spread_and_says_whose_params_it_is(tmp_path)
     (folders["samples"] / corpus / "samples.csv").write_text("sample,seed,error\n")
 
     def page(train_params):
-        index = write_report([corpus], tmp_path / "report", metrics_dir=tmp_path / "metrics",
+        index = report_stage([corpus], tmp_path / "report", metrics_dir=tmp_path / "metrics",
                              eval_dir=folders["eval"], models_dir=folders["models"], live_dir=folders["live"],
                              samples_dir=folders["samples"], train_params={corpus: train_params})
         return index.read_text(encoding="utf-8")

@@ -355,18 +355,18 @@ def test_bundled_abc_is_deterministic(tmp_path: Path) -> None:
 def test_fetch_corpus_writes_the_tables_and_refuses_a_corpus_without_one_usable_piece(tmp_path: Path) -> None:
     from tunesmith.config.stages import FetchConfig
     from tunesmith.core.errors import ArtifactError
-    from tunesmith.sources.fetch import fetch_corpus
+    from tunesmith.pipeline.fetch import fetch_stage
 
     src = tmp_path / "mine"
     src.mkdir()
     (src / "tunes.abc").write_text(TWO_TUNES, encoding="utf-8")
     cfg = FetchConfig(source="local", local_dir=str(src))
-    manifest = fetch_corpus("nottingham", cfg, tmp_path / "raw", cache_dir=tmp_path / "cache", key="fetch.x")
+    manifest = fetch_stage("nottingham", cfg, tmp_path / "raw", cache_dir=tmp_path / "cache", key="fetch.x")
     assert len(manifest) == 2
     assert pd.read_csv(tmp_path / "raw" / "manifest.csv")["id"].tolist() == manifest["id"].tolist()
     assert (tmp_path / "raw" / "rejected.csv").is_file()
 
     (src / "tunes.abc").write_text("no tune here\n", encoding="utf-8")
     with pytest.raises(ArtifactError, match=r"0 of 1 pieces of nottingham could be used: see .*rejected\.csv"):
-        fetch_corpus("nottingham", cfg, tmp_path / "raw", cache_dir=tmp_path / "cache", key="fetch.x")
+        fetch_stage("nottingham", cfg, tmp_path / "raw", cache_dir=tmp_path / "cache", key="fetch.x")
     assert pd.read_csv(tmp_path / "raw" / "rejected.csv")["reason"].tolist() == ["no_tune"]

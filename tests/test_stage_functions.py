@@ -12,8 +12,8 @@ import pytest
 from tunesmith.config.stages import SPLITS, EncodeConfig
 from tunesmith.core import io
 from tunesmith.core.errors import ArtifactError
-from tunesmith.data.encode import encode_stage
-from tunesmith.data.prepare import prepare_stage
+from tunesmith.pipeline.encode import encode_stage
+from tunesmith.pipeline.prepare import prepare_stage
 from tunesmith.pipeline.vocab import vocab_stage
 from tunesmith.tracks.piano import notes_per_frame
 

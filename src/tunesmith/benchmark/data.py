@@ -135,7 +135,7 @@ def fetch_download(benchmark: str, out_dir: Path | str, *, cache_dir: Path | str
     """Download the benchmark's pinned ``.mat`` file into ``out_dir`` (replaced atomically); returns it.
 
     The file, its sha256 and size come from the packaged ``bl`` manifest, which must agree
-    with `MANIFEST`; see `tunesmith.sources.fetch_manifest_files` for the cache, the mirror
+    with `MANIFEST`; see `tunesmith.pipeline.fetch_manifest_files` for the cache, the mirror
     and the errors (one line, naming the file and both digests on a mismatch).
     """
     from tunesmith.sources.download import fetch_manifest_files

@@ -2,7 +2,7 @@
 
 Everything here is a pure function of its arguments (numpy, no file I/O), so the
 evaluate stage only loads artefacts and writes what these return; the per-corpus
-run (:func:`tunesmith.pipeline.evaluate.evaluate_track`) is kept out of this package's
+run (:func:`tunesmith.pipeline.evaluate.evaluate_stage`) is kept out of this package's
 namespace so that importing the metrics does not import training and plotting.
 
 1. :mod:`~tunesmith.evaluation.likelihood`: :func:`evaluate_model`, next-token negative

@@ -72,7 +72,7 @@ def _clean(obj: Any) -> Any:
     return obj
 
 
-def evaluate_track(track: str, *, model_dir: Path, vocab_dir: Path, encoded_dir: Path, samples_dir: Path,
+def evaluate_stage(track: str, *, model_dir: Path, vocab_dir: Path, encoded_dir: Path, samples_dir: Path,
                    live_dir: Path | None, cfg: EvaluateConfig, plots_dir: Path) -> tuple[dict, dict]:
     """Evaluate one corpus; write its plots into ``plots_dir``.
 

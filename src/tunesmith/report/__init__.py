@@ -33,5 +33,5 @@ module can grow without changes here:
 
 Modules: ``page`` (`build_report`), ``sections`` (one corpus's data for the template),
 ``content`` (summaries, readable names, captions, published figures), ``values``
-(formatting), ``assets`` (copied files), ``entries`` (`write_report`: a pipeline run's report).
+(formatting), ``assets`` (copied files), ``entries`` (`report_stage`: a pipeline run's report).
 """

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from tunesmith.core import io
 from tunesmith.core.sample_record import read_records
 from tunesmith.report.content import EVAL_FIGURES, SUMMARY
-from tunesmith.report.page import build_report
 
 TITLE = "tunesmith: what the models learned and made"
 _SHOWN_ELSEWHERE = ("published", "training")
@@ -52,15 +51,3 @@ def benchmark_table(metrics_dir: Path | None) -> dict[str, Any]:
     return table_rows(results)
 
 
-def write_report(corpora: Sequence[str], out_dir: Path, *, metrics_dir: Path, eval_dir: Path, models_dir: Path,
-                 live_dir: Path, samples_dir: Path, train_params: Mapping[str, Any] | None = None,
-                 benchmark_metrics: Path | None = None) -> Path:
-    """`build_report` over ``corpora`` from the pipeline's folders; returns index.html's path.
-
-    ``train_params``: ``train`` of params.yaml, to tell whether a corpus's seeds.json belongs
-    to the recipe the run used."""
-    train_params = train_params or {}
-    entries = {c: corpus_entry(c, metrics_dir=metrics_dir, eval_dir=eval_dir, models_dir=models_dir,
-                               live_dir=live_dir, samples_dir=samples_dir, train_params=train_params.get(c))
-               for c in corpora}
-    return build_report(entries, out_dir, title=TITLE, benchmark=benchmark_table(benchmark_metrics))

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from tunesmith.config.stages import FetchConfig
 
 
-def fetch_corpus(corpus: str, cfg: FetchConfig, out: Path, *, cache_dir: Path, key: str) -> pd.DataFrame:
+def fetch_stage(corpus: str, cfg: FetchConfig, out: Path, *, cache_dir: Path, key: str) -> pd.DataFrame:
     """Write ``out`` (raw pieces, ``manifest.csv``, ``rejected.csv``) from ``cfg.source``:
     ``bundled``, ``download`` (the packaged manifest of ``corpus``, cached in ``cache_dir``)
     or ``local``. ``key`` is the params key, named in errors. Returns the manifest.
