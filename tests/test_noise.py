@@ -76,11 +76,12 @@ def test_the_seeds_stage_trains_each_seed_and_summarises_them(tmp_path, monkeypa
         {k: v for k, v in params.items() if k != "seed"})
     for seed in (0, 1):
         assert json.loads((tmp_path / "seeds" / f"seed-{seed}" / "config.json").read_text())["train"]["seed"] == seed
-    per_seed = record["per_seed"]
-    assert per_seed["0"]["test_nll"] != per_seed["1"]["test_nll"]  # two seeds, two draws
-    fig = record["figures"]["test_nll_no_cache"]
-    assert fig["mean"] == pytest.approx(np.mean([per_seed[s]["test_nll_no_cache"] for s in "01"]))
-    assert fig["sd"] == pytest.approx(np.std([per_seed[s]["test_nll_no_cache"] for s in "01"], ddof=1))
+    figures = record["figures"]  # each figure's per-seed values, in seeds order
+    alone = figures["test_nll_no_cache"]["values"]
+    assert figures["test_nll"]["values"][0] != figures["test_nll"]["values"][1]  # two seeds, two draws
+    fig = figures["test_nll_no_cache"]
+    assert fig["mean"] == pytest.approx(np.mean(alone)) and fig["n"] == 2
+    assert fig["sd"] == pytest.approx(np.std(alone, ddof=1))
     base = record["baselines"]["nll"]
-    assert per_seed["0"]["margin_vs_best_ngram_no_cache"] == pytest.approx(
-        (base - per_seed["0"]["test_nll_no_cache"]) / base)
+    assert figures["margin_vs_best_ngram_no_cache"]["values"][0] == pytest.approx((base - alone[0]) / base)
+    assert "per_seed" not in record and not any(isinstance(v, str) for v in fig.values())

@@ -21,7 +21,7 @@ from tunesmith.sources.local import fetch_local
 from tunesmith.sources.manifest import Manifest, parse_manifest
 from tunesmith.sources.pieces import FORMATS, MANIFEST_COLUMNS, REJECTED_COLUMNS
 from tunesmith.sources.pinned import fetch_download
-from tunesmith.tracks.abc.abc_chars import split_abc_tunes
+from tunesmith.tracks.abc.abc_chars import abc_field, split_abc_tunes
 
 TWO_TUNES = """% a collection header comment
 %%abc-charset utf-8
@@ -280,7 +280,7 @@ def test_bundled_nottingham_rhythm_filter_and_cap(tmp_path: Path) -> None:
     for row in manifest.itertuples():
         tune = (out / row.source_file).read_text()
         assert len(split_abc_tunes(tune)) == 1
-        assert pieces.normalise_rhythm(pieces._field(tune, "R")) == row.rhythm
+        assert pieces.normalise_rhythm(abc_field(tune, "R")) == row.rhythm
         assert row.origin.startswith("oneills1850/")  # the cap is reached in the first collection
 
 
