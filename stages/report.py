@@ -11,22 +11,23 @@ from __future__ import annotations
 from pathlib import Path
 
 from tunesmith.pipeline.common import run
-from tunesmith.tracks import TRACKS
+from tunesmith.tracks import known_tracks
 
 
 def main(args, params: dict) -> None:
     from tunesmith.pipeline.report import report_stage
 
-    report_stage(args.corpora, args.out, metrics_dir=args.metrics, eval_dir=args.eval, models_dir=args.models,
-                 live_dir=args.live, samples_dir=args.samples, train_params=params.get("train", {}),
-                 benchmark_metrics=args.benchmark_metrics)
+    report_stage(args.corpora or list(known_tracks()), args.out, metrics_dir=args.metrics,
+                 eval_dir=args.eval, models_dir=args.models, live_dir=args.live, samples_dir=args.samples,
+                 train_params=params.get("train", {}), benchmark_metrics=args.benchmark_metrics)
 
 
 if __name__ == "__main__":
     import argparse
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--corpora", nargs="+", choices=TRACKS, default=list(TRACKS))
+    p.add_argument("--corpora", nargs="+", default=None,
+                   help="the tracks to show (default: params.yaml's tracks)")
     p.add_argument("--params", type=Path, default=Path("params.yaml"))
     p.add_argument("--benchmark-metrics", type=Path, default=None,
                    help="benchmark/data/metrics: <set>/evaluate.json of make benchmark, where it has run")

@@ -46,7 +46,8 @@ def train_tiny(out: Path, *, seed: int = 0, **train_cfg) -> dict:
     from tunesmith.training.loop import train
 
     ids = tiny_ids(seed)
-    cfg = {"window": 8, "batch_size": 8, "epochs": 1, **train_cfg}
+    cfg = {"window": 8, "batch_size": 8, "epochs": 1, "patience": 2, "context": "window", "average_epochs": 0,
+           "cache": False, **train_cfg}
     return train(ModelConfig(units=8, embedding_dim=4, dropout=0.0), TrainConfig(**cfg), ESSEN_VOCAB, ids,
                  ids[:100], out)
 

@@ -204,8 +204,9 @@ def _(tmp, monkeypatch, capsys, model_dir):
     vocab = {**ESSEN_VOCAB, "symbols": [*ESSEN_VOCAB["symbols"], "65", "67"]}
     ids = np.random.default_rng(0).integers(0, 9, 300).astype(np.uint16)
     ids[[0, 99, -1]] = 0
-    train(ModelConfig(units=8, embedding_dim=4, dropout=0.0), TrainConfig(window=8, batch_size=8, epochs=1),
-          vocab, ids, ids[:100], other)
+    train(ModelConfig(units=8, embedding_dim=4, dropout=0.0),
+          TrainConfig(window=8, batch_size=8, epochs=1, context="window", average_epochs=0), vocab, ids, ids[:100],
+          other)
     model = _copy_model(model_dir, tmp)
     shutil.copy(other / "model.keras", model / "model.keras")
     assert _generate(model, tmp / "out") == 2

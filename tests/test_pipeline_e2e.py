@@ -3,6 +3,7 @@ local corpora built in the test, then checks of what it wrote."""
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import os
@@ -44,6 +45,32 @@ K:D
 """
 HORNPIPE = "X:3\nT:A Hornpipe\nR:hornpipe\nM:4/4\nL:1/8\nK:D\n(3ABc|dAFA DFAd|fdcd fdAF|GBAG FAdf|a2f2 d2:|\n"
 BROKEN_ABC = "X:4\nT:No key here\nM:6/8\nL:1/8\nGAG GAB|\n"
+REELS = """X:1
+T:Reel One
+R:reel
+M:4/4
+L:1/8
+K:D
+|:d2fd Adfd|g2eg fdec|d2fd Adfd|egfe d4:|
+
+X:2
+T:Reel Two
+R:reel
+M:4/4
+L:1/8
+K:G
+|:G2BG dGBG|A2cA eAcA|G2BG dGBd|cBAc B2G2:|
+
+X:3
+T:Reel Three
+R:reel
+M:4/4
+L:1/8
+K:A
+|:A2cA eAcA|B2dB fBdB|A2cA eAce|fedc A4:|
+"""
+OWN = "my_reels"
+"""A track of the user's own (params.yaml tracks), of the abc kind, beside the bundled three."""
 
 KERN = {  # every song has a rest, so "r" is in the training vocabulary (the essen sampler biases it)
     "song1.krn": "**kern\n*M2/4\n*k[f#]\n=1\n4g\n4a\n=2\n4b\n8a\n8r\n=3\n2d\n==\n*-\n",
@@ -66,8 +93,10 @@ def _midi(path: Path, chords: list[tuple[int, ...]]) -> None:
 
 def _corpora(base: Path) -> dict[str, Path]:
     nott, essen, classical = base / "nott", base / "essen", base / "classical"
-    for d in (nott, essen, classical):
+    own = base / "reels"
+    for d in (nott, essen, classical, own):
         d.mkdir(parents=True)
+    (own / "reels.abc").write_text(REELS)
     (nott / "jigs.abc").write_text(JIGS)
     (nott / "hornpipe.abc").write_text(HORNPIPE)
     (nott / "broken.abc").write_text(BROKEN_ABC)
@@ -77,7 +106,7 @@ def _corpora(base: Path) -> dict[str, Path]:
     for k in range(4):
         _midi(classical / f"piece{k}.mid", [(c + k, e + k), (e + k,), (g,), (c, e, g), (f, a), (g,)] * 3)
     (classical / "garbage.mid").write_bytes(b"MThd but not really a midi file")
-    return {"nottingham": nott, "essen": essen, "classical": classical}
+    return {"nottingham": nott, "essen": essen, "classical": classical, OWN: own}
 
 
 def _dvc(repo: Path, *args: str) -> str:
@@ -90,17 +119,21 @@ def _dvc(repo: Path, *args: str) -> str:
 
 
 def tiny_params(params: dict, corpora: dict[str, Path]) -> dict:
-    """The repository's params.yaml pointed at the tiny corpora, with tiny models."""
+    """The repository's params.yaml pointed at the tiny corpora, with tiny models, and a track of
+    the user's own (every section nottingham's: the same kind)."""
+    params["tracks"][OWN] = {"kind": "abc", "title": "My reels", "description": "Three reels of my own."}
+    for section in ("fetch", "prepare", "encode", "vocab", "train", "generate", "evaluate"):
+        params[section][OWN] = copy.deepcopy(params[section]["nottingham"])
     for track, folder in corpora.items():
         params["fetch"][track].update(source="local", local_dir=str(folder))
         params["prepare"][track]["workers"] = 1
     params["vocab"]["classical"]["min_count"] = 1
-    for track in TRACKS:
+    for track in (*TRACKS, OWN):
         params["train"][track].update(window=16, batch_size=8, epochs=2)
         params["train"][track]["model"].update(units=16, embedding_dim=8)
         params["generate"][track].update(num_samples=2, max_length=48)
     params["generate"]["essen"]["primer"]["text"] = "r _ _ _"  # symbols the tiny vocabulary has
-    for track in TRACKS:
+    for track in (*TRACKS, OWN):
         params["generate"][track]["render_seconds"] = 5.0
         params["evaluate"][track].update(ngram_order=3, real_pieces=5)
     return params
@@ -143,6 +176,20 @@ def test_every_track_reaches_vocab_with_ids_that_decode(repo):
             pieces = [json.loads(line)["symbols"] for line in fh]
         expected = [end] + [s for piece in pieces for s in [*piece, end]]
         assert [symbols[i] for i in ids] == expected
+
+
+def test_a_track_of_your_own_runs_every_stage_and_has_its_section(repo):
+    ran = sorted(set(re.findall(r"(\w+)@" + OWN, _dvc(repo, "stage", "list"))))
+    assert ran == ["encode", "evaluate", "fetch", "generate", "prepare", "train", "vocab"]
+    headline = json.loads((repo / f"data/metrics/{OWN}/evaluate.json").read_text())
+    assert headline["model"]["nll"] > 0
+    vocab = json.loads((repo / f"data/vocab/{OWN}/vocab.json").read_text())
+    assert vocab["corpus"] == OWN and vocab["kind"] == "abc"
+    whole = json.loads((repo / f"data/eval/{OWN}/evaluate.json").read_text())
+    assert "published" not in whole or whole["published"] is None  # Reitman & Cho's figures are nottingham's
+    page = (repo / "data/report/index.html").read_text()
+    assert "My reels" in page and "Three reels of my own." in page
+    assert (repo / f"data/samples/{OWN}/samples.jsonl").is_file()
 
 
 def test_nottingham_keeps_tunes_and_lists_the_broken_one(repo):

@@ -50,18 +50,55 @@ def test_shared_code_reports_an_unknown_track_from_the_registry():
         hold_ids(["a"], "jazz")
 
 
-def test_stage_and_cli_offer_the_registry_tracks():
-    from tunesmith.cli import _parser as cli_parser
-    from tunesmith.pipeline.common import parser
+def test_a_stage_refuses_a_track_params_yaml_does_not_list(tmp_path, capsys):
+    from tunesmith.pipeline.common import parser, run
 
-    p = parser("x")
-    assert p.parse_args(["--corpus", "essen"]).corpus == "essen"
-    with pytest.raises(SystemExit):
-        p.parse_args(["--corpus", "jazz"])
-    cli = cli_parser()
-    with pytest.raises(SystemExit):
-        cli.parse_args(["sweeps", "--corpus", "jazz"])
-    assert cli.parse_args(["sweeps", "--corpus", "classical"]).corpus == "classical"
+    params = tmp_path / "params.yaml"
+    params.write_text("tracks: {essen: {kind: melody}}\n")
+    seen = []
+    args = parser("x").parse_args(["--corpus", "essen", "--params", str(params)])
+    run(lambda args, p: seen.append(args.corpus), args)
+    assert seen == ["essen"]
+    with pytest.raises(SystemExit) as exit_info:
+        run(lambda args, p: seen.append(args.corpus),
+            parser("x").parse_args(["--corpus", "jazz", "--params", str(params)]))
+    assert exit_info.value.code == 2 and seen == ["essen"]
+
+
+@pytest.fixture
+def own_tracks():
+    """Registers tracks for one test, then the bundled ones again."""
+    from tunesmith.tracks import BUILTIN, register_tracks
+
+    yield register_tracks
+    register_tracks({name: {"kind": kind} for name, kind in BUILTIN.items()})
+
+
+def test_a_track_of_your_own_is_a_named_corpus_of_a_kind(own_tracks):
+    from tunesmith.tracks import known_tracks
+
+    names = own_tracks({"nottingham": {"kind": "abc"},
+                        "my_reels": {"kind": "abc", "title": "My reels", "description": "Reels I play."}})
+    assert names == ("nottingham", "my_reels") and known_tracks()[-1] == "my_reels"
+    mine = get_track("my_reels")
+    assert mine.name == "my_reels" and mine.kind == "abc" and mine.published is None
+    assert (mine.title, mine.description) == ("My reels", "Reels I play.")
+    assert type(mine) is type(get_track("nottingham")) and get_track("nottingham").published is not None
+    piece, cfg, _ = CONTRACT["nottingham"]
+    assert mine.encode(piece, cfg) == get_track("nottingham").encode(piece, cfg)
+
+
+@pytest.mark.parametrize(("spec", "message"), [
+    ({"my reels": {"kind": "abc"}}, "track name 'my reels' must be lower-case"),
+    ({"mine": {"kind": "jazz"}}, "tracks.mine.kind must be one of abc, melody, piano, got 'jazz'"),
+    ({"essen": {"kind": "abc"}}, "the bundled track essen is of kind melody"),
+    ({"mine": {"kind": "abc", "colour": "red"}}, "tracks.mine: unknown key 'colour'"),
+    ({"mine": "abc"}, "tracks.mine must be a mapping with a kind"),
+    ([], "tracks must map each track to its kind"),
+])
+def test_bad_tracks_are_named(own_tracks, spec, message):
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        own_tracks(spec)
 
 
 # --------------------------------------------------------------------------- round trips on tiny pieces

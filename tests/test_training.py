@@ -35,7 +35,8 @@ VOCAB = {
     "special": {"end": "<end>", "unk": "<unk>"},
 }
 MODEL = ModelConfig(units=16, embedding_dim=8, dropout=0.1)
-CFG = TrainConfig(window=16, batch_size=16, epochs=3, learning_rate=0.01, seed=3)
+CFG = TrainConfig(window=16, batch_size=16, epochs=3, learning_rate=0.01, seed=3, patience=2, context="window",
+                  average_epochs=0, cache=False)
 
 
 def _corpus(pattern: list[int], repeats: int) -> np.ndarray:

@@ -13,7 +13,6 @@ from pathlib import Path
 
 from tunesmith.config.sampling import METHODS
 from tunesmith.core.errors import TunesmithError
-from tunesmith.tracks import TRACKS
 
 log = logging.getLogger("tunesmith")
 
@@ -113,7 +112,7 @@ def _parser() -> argparse.ArgumentParser:
     w = sub.add_parser("sweeps", help="chart a metric across dvc experiments (the seeds' sweeps)",
                        description="Write OUT/sweeps_<corpus>.png and .md: one metric of every dvc "
                                    "experiment (dvc exp show), labelled by the params it changed.")
-    w.add_argument("--corpus", required=True, choices=TRACKS)
+    w.add_argument("--corpus", required=True, help="a track of params.yaml (nottingham, essen, classical, ...)")
     w.add_argument("--metric", default="model.nll", help="metric key, e.g. model.nll or val.loss")
     w.add_argument("--out", type=Path, default=Path("sweeps"),
                    help="folder for the chart and table: new, empty, or one sweeps wrote")
@@ -137,6 +136,22 @@ def _quiet_tensorflow() -> None:
         os.dup2(saved, 2)
         os.close(saved)
         os.close(null)
+
+
+def _register_tracks(params: Path, corpus: str, kind: str | None, vocab_path: Path) -> None:
+    """Make ``corpus`` known: params.yaml's tracks when it names it, else the kind its vocabulary
+    records (a track of your own trained elsewhere)."""
+    from tunesmith.config.load import load_params
+    from tunesmith.tracks import BUILTIN, KINDS, register_tracks
+
+    tracks = load_params(params).get("tracks") if params.is_file() else None
+    if isinstance(tracks, dict) and corpus in tracks:
+        register_tracks(tracks, f"{params}: tracks")
+    elif corpus not in BUILTIN:
+        if kind not in KINDS:
+            raise TunesmithError(f"{vocab_path} belongs to track {corpus!r}, which {params} does not list and "
+                                 "whose kind the vocabulary does not record: pass --params with its tracks")
+        register_tracks({**{name: {"kind": k} for name, k in BUILTIN.items()}, corpus: {"kind": kind}})
 
 
 def _generation_settings(args: argparse.Namespace, corpus: str):
@@ -189,8 +204,7 @@ def _generate(args: argparse.Namespace) -> int:
     corpus = vocab.get("corpus")
     if corpus is None:
         raise TunesmithError(f"{vocab_path} does not say which corpus it belongs to")
-    if corpus not in TRACKS:
-        raise TunesmithError(f"{vocab_path} belongs to corpus {corpus!r}, not one of {', '.join(TRACKS)}")
+    _register_tracks(args.params, corpus, vocab.get("kind"), vocab_path)
     cfg, source = _generation_settings(args, corpus)
     log.info("sampling with %s: %s (top_p %s, temperature %s), up to %d tokens, primer %s", source,
              cfg.sampler.method, cfg.sampler.top_p, cfg.sampler.temperature, cfg.max_length, cfg.primer.mode)

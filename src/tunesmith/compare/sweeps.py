@@ -15,15 +15,24 @@ def _show(value) -> str:
     return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
 
 
-def _check_out(out_dir: Path) -> None:
+def _tracks(repo: Path) -> tuple[str, ...]:
+    """The tracks of the repository's params.yaml (the bundled ones without it)."""
+    from tunesmith.config.load import load_params
+    from tunesmith.tracks import TRACKS
+
+    params = repo / "params.yaml"
+    tracks = load_params(params).get("tracks") if params.is_file() else None
+    return tuple(tracks) if isinstance(tracks, dict) else TRACKS
+
+
+def _check_out(out_dir: Path, tracks: tuple[str, ...]) -> None:
     """The output folder must be new, empty, or one sweeps wrote (it holds a ``sweeps_<corpus>.md``)."""
     from tunesmith.core.errors import ArtifactError
     from tunesmith.core.io import check_replaceable
-    from tunesmith.tracks import TRACKS
 
     if out_dir.exists() and not out_dir.is_dir():
         raise ArtifactError(f"--out {out_dir} is a file, not a folder")
-    check_replaceable(out_dir, owned_if=tuple(f"sweeps_{t}.md" for t in TRACKS))
+    check_replaceable(out_dir, owned_if=tuple(f"sweeps_{t}.md" for t in tracks))
 
 
 def sweep_summary(corpus: str, metric: str, out_dir: Path, *, repo: Path = Path(".")) -> Path:
@@ -33,7 +42,12 @@ def sweep_summary(corpus: str, metric: str, out_dir: Path, *, repo: Path = Path(
     sweep, Vinze et al.'s optimiser comparison ...). Writes ``out_dir/sweeps_<corpus>.png``
     and ``out_dir/sweeps_<corpus>.md``; returns the markdown path.
     """
-    _check_out(out_dir)  # before any work
+    from tunesmith.core.errors import ConfigError
+
+    tracks = _tracks(repo)
+    if corpus not in tracks:
+        raise ConfigError(f"--corpus {corpus}: not a track of {repo / 'params.yaml'} ({', '.join(tracks)})")
+    _check_out(out_dir, tracks)  # before any work
     import dvc.api
     import matplotlib
 

@@ -89,19 +89,19 @@ class TrainConfig:
     optimizer: str = "adam"
     learning_rate: float = 1e-3
     clipnorm: float = 1.0
-    patience: int = 2
+    patience: int = 0
     min_delta: float = 0.0
     steps_per_epoch: int = 0
     validation_steps: int = 0
     mixed_precision: bool = False
     seed: int = 0
     shuffle: bool = True
-    context: str = "window"
+    context: str = "carried"
     transpositions: tuple[int, ...] = ()
     lr_decay: str = "none"
     decay_epochs: int = 0
-    average_epochs: int = 0
-    cache: bool = False
+    average_epochs: int = 5
+    cache: bool = True
 
     def __post_init__(self) -> None:
         check_int("window", self.window, 1)

@@ -13,7 +13,7 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 
 from tunesmith.config.load import load_params
 from tunesmith.core.errors import TunesmithError
-from tunesmith.tracks import TRACKS
+from tunesmith.tracks import get_track, register_tracks
 
 log = logging.getLogger("tunesmith")
 
@@ -22,22 +22,29 @@ def parser(description: str) -> argparse.ArgumentParser:
     """An argument parser with the options every stage takes: --corpus and --params."""
     p = argparse.ArgumentParser(description=description,
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--corpus", required=True, choices=TRACKS, help="which track to run")
+    p.add_argument("--corpus", required=True, help="which track to run (a name of params.yaml's tracks)")
     p.add_argument("--params", type=Path, default=Path("params.yaml"), help="the params file")
     return p
 
 
 def run(main: Callable[[argparse.Namespace, dict], None], args: argparse.Namespace) -> None:
-    """Set up logging, load params.yaml once, call ``main(args, params)``.
+    """Set up logging, load params.yaml once, register its tracks, check ``--corpus`` is one of
+    them, call ``main(args, params)``.
 
-    A TunesmithError (bad config, unfetchable corpus, ...) ends the stage with
+    A TunesmithError (bad config, unfetchable corpus, unknown track ...) ends the stage with
     its message and exit status 2; other exceptions keep their traceback.
     """
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
                         datefmt="%H:%M:%S")
     try:
         with logging_redirect_tqdm():
-            main(args, load_params(args.params))
+            params = load_params(args.params)
+            names = register_tracks(params.get("tracks"))
+            corpus = getattr(args, "corpus", None)
+            if corpus is not None and corpus not in names:
+                get_track(corpus)  # an unknown name: one line naming the known ones
+                raise TunesmithError(f"--corpus {corpus}: not in {args.params}'s tracks ({', '.join(names)})")
+            main(args, params)
     except TunesmithError as exc:
         log.error("%s", exc)
         sys.exit(2)

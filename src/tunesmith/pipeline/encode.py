@@ -44,6 +44,7 @@ def encode_stage(track: str, prepared_dir: Path, out_dir: Path, metrics: Path, c
         io.write_csv(tmp / "rejected.csv", rejected)
         io.write_json(tmp / "meta.json", {
             "corpus": corpus.name,
+            "kind": corpus.kind,
             "representation": corpus.representation(cfg),
             "end": corpus.end,
             "prepare": prepared_meta["prepare"],

@@ -9,6 +9,7 @@ from typing import Any
 from tunesmith.core import io
 from tunesmith.core.sample_record import read_records
 from tunesmith.report.content import EVAL_FIGURES, SUMMARY
+from tunesmith.tracks import get_track
 
 TITLE = "tunesmith: what the models learned and made"
 _SHOWN_ELSEWHERE = ("published", "training")
@@ -19,6 +20,7 @@ def corpus_entry(corpus: str, *, metrics_dir: Path, eval_dir: Path, models_dir: 
                  samples_dir: Path, train_params: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The `build_report` entry of one corpus: ``<metrics_dir>/<corpus>/evaluate.json``, the
     training ``metrics.json``, the DVCLive folder, the evaluate stage's figures and the samples."""
+    track = get_track(corpus)  # its title and description: params.yaml's tracks (register_tracks)
     metrics = io.read_json(eval_dir / corpus / "evaluate.json")  # the whole record; metrics_dir has the headline
     shown_elsewhere = {key: metrics.pop(key, None) for key in _SHOWN_ELSEWHERE}
     plots = eval_dir / corpus  # the histograms and the heatmap, drawn by evaluate
@@ -26,9 +28,9 @@ def corpus_entry(corpus: str, *, metrics_dir: Path, eval_dir: Path, models_dir: 
     return {
         "seeds": io.read_json(seeds) if seeds.is_file() else None,
         "train_params": dict(train_params or {}),
-        "title": corpus,
+        "title": track.title or corpus,
         "published": shown_elsewhere["published"],  # the track's (tunesmith.tracks), carried by evaluate.json
-        "summary": SUMMARY.get(corpus, ""),
+        "summary": track.description or SUMMARY.get(corpus, ""),
         "metrics": metrics,
         "training": io.read_json(models_dir / corpus / "metrics.json"),
         "live_dir": str(live_dir / corpus),

@@ -38,6 +38,19 @@ class Track(ABC):
     """Published figures for the report to set beside ours, or None."""
     bundled_as: str = "abc"
     """How the bundled (music21) stand-in is fetched: ``abc`` tunes, or ``midi`` (scores written out)."""
+    kind: str = ""
+    """The kind of music (``abc``, ``melody``, ``piano``): the package of :mod:`tunesmith.tracks` it is."""
+    title: str = ""
+    """The report's heading for the track ("" = its name)."""
+    description: str = ""
+    """The report's paragraph under the heading ("" = the bundled track's own, if any)."""
+
+    def renamed(self, name: str, *, title: str = "", description: str = "") -> Track:
+        """This kind of track under another name: a corpus of your own (params.yaml ``tracks``);
+        no published figures, its own title and description."""
+        other = type(self)()
+        other.name, other.title, other.description, other.published = name, title, description, None
+        return other
 
     # ---- prepare
 

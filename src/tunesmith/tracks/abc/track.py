@@ -46,6 +46,7 @@ carries them and the report sets ours beside ``values``."""
 
 class Nottingham(Track):
     name = "nottingham"
+    kind = "abc"
     end = abc_chars.END
     char_symbols = True
     scores = True

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
 class Essen(Track):
     name = "essen"
+    kind = "melody"
     end = time_series.END
     scores = True
 

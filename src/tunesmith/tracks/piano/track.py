@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
 class Classical(Track):
     name = "classical"
+    kind = "piano"
     end = "<end>"
     scores = False  # no engraved score: a piano roll is drawn instead
     bundled_as = "midi"  # music21's scores written out as MIDI
