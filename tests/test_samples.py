@@ -105,3 +105,26 @@ def test_generate_passes_keep_wav_to_the_renderer(tmp_path, monkeypatch, keep_wa
     cfg = GenerateConfig(num_samples=1, keep_wav=keep_wav, primer=PrimerConfig(mode="start"))
     samples.generate_samples("nottingham", tmp_path / "m", cfg, tmp_path / "out")
     assert [k["keep_wav"] for k in seen] == [keep_wav]
+
+
+def test_a_sample_that_is_only_its_primer_is_not_decoded_and_is_generated_again(tmp_path, monkeypatch):
+    """The real essen track: seed 0 ends the piece right after its primer (one note), seed 1 adds a
+    note. The first draw is no music of the model's own, so it is retried, not called decoded."""
+    from tunesmith.generation import samples
+
+    symbols = ["/", "<unk>", "60", "_", "r"]
+    vocab = {"symbols": symbols, "special": {"end": "/", "unk": "<unk>"}, "corpus": "essen",
+             "encode": {"time_step": 0.25}, "prepare": {}}
+    monkeypatch.setattr("tunesmith.training.bundle.load_model_bundle",
+                        lambda _: (None, None, type("T", (), {"window": 8})(), vocab))
+    monkeypatch.setattr("tunesmith.generation.decode.generate",
+                        lambda *a, seed, num_samples, **k: [[0] if seed == 0 else [2, 3, 3, 3, 0]] * num_samples)
+    cfg = GenerateConfig(num_samples=1, retries=2, render=False, primer=PrimerConfig(mode="symbols", text="60 _ _ _"))
+    table = samples.generate_samples("essen", tmp_path / "m", cfg, tmp_path / "out")
+    assert table["decoded"].tolist() == [True] and table["seed"].tolist() == [1]
+    assert table["rejected"][0].startswith("seed 0: only the primer (1 note)")
+
+    cfg = GenerateConfig(num_samples=1, retries=0, render=False, primer=PrimerConfig(mode="symbols", text="60 _ _ _"))
+    monkeypatch.setattr("tunesmith.generation.decode.generate", lambda *a, num_samples, **k: [[0]] * num_samples)
+    table = samples.generate_samples("essen", tmp_path / "m", cfg, tmp_path / "out2")
+    assert table["decoded"].tolist() == [False] and "only the primer" in table["error"][0]

@@ -59,12 +59,15 @@ class FetchConfig:
 class PrepareConfig:
     """Parsing, filtering and transposition (``prepare.<corpus>``).
 
-    acceptable_durations: quarter lengths every note and rest must have (seed
-      002's filter); empty keeps every piece.
+    acceptable_durations: quarter lengths every note and rest must have (Vasudeva's
+      filter); empty keeps every piece.
     transpose: move each piece to C major / A minor (Vasudeva), from its key
       signature when it has one, else by key analysis.
     headers: ABC headers to keep, ``all`` (Reitman & Cho) or ``musical`` (M:, L:, K:).
     chords: ABC chord symbols in quotes (``"G"``, ``"D7"``), ``keep`` or ``drop``.
+    bars: ABC tunes whose bars do not fit their meter (a bar of 3.875 beats in 4/4, a second
+      M: in the header, old chord syntax read as a run of notes): ``reject`` them as
+      ``bar_mismatch``, naming the bar, or ``keep`` them.
     frames_per_beat / fs: piano-roll resolution for MIDI; exactly one is > 0.
     pitch_low / pitch_high: MIDI pitch range kept in the piano roll.
     max_frames: longest piano roll kept per piece (0 = no cap), keeps huge files from
@@ -83,6 +86,7 @@ class PrepareConfig:
     transpose: bool = False
     headers: Literal["all", "musical"] = "musical"
     chords: Literal["keep", "drop"] = "keep"
+    bars: Literal["reject", "keep"] = "reject"
     frames_per_beat: int = 4
     fs: float = 0.0
     pitch_low: int = 21

@@ -50,3 +50,11 @@ class ArtifactError(TunesmithError, ValueError):
 
 class MissingArtifactError(ArtifactError, FileNotFoundError):
     """An artifact file that is not there (the message names it)."""
+
+
+def one_line(text: object, limit: int = 300) -> str:
+    """``text`` on one line (runs of whitespace, newlines included, become one space), cut to
+    ``limit`` characters: what a rejected.csv row or a log line holds of a parser's message."""
+    flat = " ".join(str(text).split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+

@@ -31,7 +31,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from tunesmith.config.stages import PrepareConfig
-from tunesmith.core.errors import ArtifactError, MusicInputError
+from tunesmith.core.errors import ArtifactError, MusicInputError, one_line
 from tunesmith.core.workers import TimeLimitExceeded, process_pool, time_limit
 from tunesmith.tracks import get_track
 
@@ -124,7 +124,7 @@ def prepare_corpus(track: str, raw_dir: Path, manifest: pd.DataFrame, cfg: Prepa
             else:
                 reason, message = value
                 rejected.append({"id": row["id"], "source_file": row["source_file"],
-                                 "reason": reason, "message": message})
+                                 "reason": reason, "message": one_line(message)})
     finally:
         if pool is not None:
             pool.shutdown()

@@ -250,6 +250,24 @@ def _sampling_cache(track: str, model_dir: Path, cfg, model_cfg):
     return cache
 
 
+def _note_count(music: Track, symbols: Sequence[str], vocab) -> int:
+    """How many notes ``symbols`` hold (0 when they hold none, or are no music on their own)."""
+    try:
+        return len(music.notes(list(symbols), vocab))
+    except (MusicInputError, ValueError):
+        return 0
+
+
+def _beyond_primer(info: dict[str, Any], primer_notes: int) -> dict[str, Any]:
+    """``info`` of a decoded sample with no note beyond its primer's: not decoded (the model ended
+    the piece before any music of its own), so it is generated again like any other failure."""
+    if info["decoded"] and info["notes"] <= primer_notes:
+        notes = f"{primer_notes} note" + ("" if primer_notes == 1 else "s")
+        return {**info, "decoded": False,
+                "error": f"only the primer ({notes}): the model ended the piece before a note of its own"}
+    return info
+
+
 def _write_sample_set(track, music, vocab, cfg, out_dir, primers, primer_ids, outputs, seeds, sample, next_seed,
                       end_id, symbols, rows, cache, new_tokens) -> pd.DataFrame:
     """Decode, retry and write every sample, samples.csv and generation.json into ``out_dir`` atomically."""
@@ -257,10 +275,11 @@ def _write_sample_set(track, music, vocab, cfg, out_dir, primers, primer_ids, ou
         tmp.mkdir()
         for i in range(cfg.num_samples):
             primer = primers[i]
+            primer_notes = _note_count(music, primer, vocab)
             sample_symbols = [*primer, *(symbols[t] for t in outputs[i])]
             stem = tmp / f"sample_{i:03d}"
-            info = write_sample(track, sample_symbols, vocab, stem, title=f"tunesmith {track} {i}",
-                                    primer_length=len(primer))
+            info = _beyond_primer(write_sample(track, sample_symbols, vocab, stem, title=f"tunesmith {track} {i}",
+                                               primer_length=len(primer)), primer_notes)
             rejected = []
             while not info["decoded"] and len(rejected) < cfg.retries:
                 # a sample that is not music is never kept silently: generate it again with the next seed
@@ -269,8 +288,9 @@ def _write_sample_set(track, music, vocab, cfg, out_dir, primers, primer_ids, ou
                 outputs[i] = sample(primer_ids[i], 1, seeds[i])[0]
                 new_tokens += len(outputs[i])
                 sample_symbols = [*primer, *(symbols[t] for t in outputs[i])]
-                info = write_sample(track, sample_symbols, vocab, stem, title=f"tunesmith {track} {i}",
-                                    primer_length=len(primer))
+                info = _beyond_primer(write_sample(track, sample_symbols, vocab, stem,
+                                                   title=f"tunesmith {track} {i}", primer_length=len(primer)),
+                                      primer_notes)
             io.write_text(stem.with_suffix(".txt"), music.sample_text(sample_symbols))
             rows.append({
                 "sample": stem.name,

@@ -34,6 +34,7 @@ from pathlib import Path, PurePosixPath
 
 import pandas as pd
 
+from tunesmith.core.errors import one_line
 from tunesmith.core.io import decode_text
 from tunesmith.tracks.abc.abc_chars import abc_field, split_abc_tunes
 
@@ -176,7 +177,7 @@ class _Collector:
                 "id": _piece_id(stem),
                 "source_file": source_file,
                 "reason": reason,
-                "message": message,
+                "message": one_line(message),
             }
         )
 

@@ -177,6 +177,27 @@ def _perplexity(loss: float) -> float:
         return math.inf
 
 
+class _EpochBar(keras.callbacks.Callback):
+    """A tqdm bar over one epoch's batches, named with tunesmith's epoch count."""
+
+    def __init__(self, desc: str) -> None:
+        super().__init__()
+        self.desc, self.bar = desc, None
+
+    def on_train_begin(self, logs=None) -> None:
+        from tqdm.auto import tqdm
+
+        self.bar = tqdm(desc=self.desc, unit="batch", leave=False)
+
+    def on_train_batch_end(self, batch, logs=None) -> None:
+        self.bar.update(1)
+        if logs and "loss" in logs:
+            self.bar.set_postfix(loss=f"{float(logs['loss']):.4f}", refresh=False)
+
+    def on_train_end(self, logs=None) -> None:
+        self.bar.close()
+
+
 def _fit_one_epoch(
     fit_model: keras.Model,
     train_ds: tf.data.Dataset,
@@ -192,13 +213,15 @@ def _fit_one_epoch(
     """
     timer = _EpochTimer()
     windows = isinstance(val_ds, tf.data.Dataset)
+    # one epoch counter: tunesmith's (Keras' own bar would say "Epoch 8/8" for epoch 8 of 25)
+    callbacks = [timer, _EpochBar(f"epoch {epoch + 1}/{cfg.epochs}")] if verbose else [timer]
     h = fit_model.fit(
         train_ds,
         validation_data=val_ds if windows else None,
         initial_epoch=epoch,
         epochs=epoch + 1,
-        verbose=verbose,
-        callbacks=[timer],
+        verbose=0,
+        callbacks=callbacks,
         shuffle=False,  # the dataset is already shuffled
     ).history
     val_loss, val_accuracy = (h["val_loss"][-1], h["val_accuracy"][-1]) if windows else val_ds()

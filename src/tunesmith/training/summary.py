@@ -35,7 +35,9 @@ def log_early_stop(run: Run, cfg: TrainConfig) -> None:
     start = averaging.first_averaged_epoch(cfg, run.stop_epoch)
     why = (f"validation loss has not improved for {run.stopper.wait} epochs "
            f"(best {run.stopper.best:.4f} at epoch {run.stopper.best_epoch + 1})")
-    if start is None:
+    if start is None and run.stop_epoch >= cfg.epochs:  # the last epoch anyway: nothing was cut short
+        log.info("%s; that was the schedule's last epoch (%d)", why, cfg.epochs)
+    elif start is None:
         log.info("%s: stopped after epoch %d of %d", why, run.stop_epoch, cfg.epochs)
     elif start == run.stop_epoch + 1:
         log.info("%s: the weight-averaging phase starts now: epochs %d-%d, then stop (the schedule had %d)",

@@ -105,8 +105,14 @@ def prepare_nottingham(path: Path, fmt: str, piece_id: str, title: str, cfg: Pre
             raise MusicInputError(f"{path.name}: tune {n + 1} has {len(text)} characters, longer than "
                                   f"max_tokens {cfg.max_tokens}", reason="too_long")
         # Vinze et al. and Reitman & Cho keep only tunes that are real, playable ABC: music21 must parse them
-        score = abc_chars.to_stream(abc_chars.normalise_tune(tune, "all"))
+        whole = abc_chars.normalise_tune(tune, "all")
+        score = abc_chars.to_stream(whole)
         m21.check_length(path, score, cfg)
+        if cfg.bars == "reject":
+            bars = check_abc_bars(whole)
+            if bars["reason"].startswith("bar "):  # a bar that misfits (a tune music21 gives no bars is kept)
+                raise MusicInputError(f"{path.name}: tune {n + 1}: {bars['reason']} (prepare.<track>.bars: keep "
+                                      "keeps such tunes)", reason="bar_mismatch")
         if cfg.acceptable_durations:
             m21.melody_events(score, cfg.acceptable_durations)
         out.append({

@@ -1,0 +1,53 @@
+"""A user's own music handled well: misfit ABC bars rejected with the bar named, rejected.csv
+messages on one line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from tunesmith.config.stages import PrepareConfig
+from tunesmith.core.errors import MusicInputError, one_line
+from tunesmith.tracks.abc.track import prepare_nottingham
+
+FITS = "X:1\nT:Fits\nM:4/4\nL:1/4\nK:C\nC D E F | G A B c | c B A G | F4 |]\n"
+SHORT_BAR = "X:1\nT:Short\nM:4/4\nL:1/4\nK:C\nC D E F | G A B | c d e f | g4 |]\n"
+
+
+def _tune(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "tune.abc"
+    path.write_text(text)
+    return path
+
+
+def test_a_tune_whose_bars_fit_is_kept(tmp_path):
+    [piece] = prepare_nottingham(_tune(tmp_path, FITS), "abc", "t", "t", PrepareConfig())
+    assert piece["abc"].endswith("C D E F | G A B c | c B A G | F4 |]\n")
+
+
+def test_a_misfit_bar_is_rejected_and_named_unless_kept(tmp_path):
+    path = _tune(tmp_path, SHORT_BAR)
+    with pytest.raises(MusicInputError) as info:
+        prepare_nottingham(path, "abc", "t", "t", PrepareConfig())
+    assert info.value.reason == "bar_mismatch"
+    assert "tune.abc: tune 1: bar 1 lasts 3 of 4 beats" in str(info.value)
+    assert prepare_nottingham(path, "abc", "t", "t", PrepareConfig(bars="keep"))  # the param keeps it
+
+
+def test_rejected_messages_are_one_line(tmp_path):
+    from tunesmith.data.prepare import prepare_corpus
+
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    (raw / "a.abc").write_text(SHORT_BAR)
+    (raw / "b.abc").write_text(FITS)
+    rows = [{"id": s, "source_file": f"{s}.abc", "format": "abc"} for s in ("a", "b")]
+    pieces, rejected, _ = prepare_corpus("nottingham", raw, pd.DataFrame(rows), PrepareConfig(workers=1),
+                                         progress=False)
+    assert [p["id"] for p in pieces] == ["b"]
+    [row] = rejected.to_dict("records") if hasattr(rejected, "to_dict") else rejected
+    assert row["reason"] == "bar_mismatch" and "\n" not in row["message"]
+    assert one_line("line one\n  line two\n\tthree") == "line one line two three"
+    assert len(one_line("x " * 500, limit=50)) == 50
