@@ -51,3 +51,21 @@ def test_rejected_messages_are_one_line(tmp_path):
     assert row["reason"] == "bar_mismatch" and "\n" not in row["message"]
     assert one_line("line one\n  line two\n\tthree") == "line one line two three"
     assert len(one_line("x " * 500, limit=50)) == 50
+
+
+def test_a_local_folder_honours_rhythms_and_max_pieces(tmp_path):
+    from tunesmith.sources.local import fetch_local
+
+    src = tmp_path / "mine"
+    src.mkdir()
+    tunes = [("One", "reel"), ("Two", "jig"), ("Three", "reel"), ("Four", "reel")]
+    (src / "tunes.abc").write_text("\n".join(f"X:{i}\nT:{t}\nR:{r}\nM:4/4\nL:1/8\nK:D\nDEFG ABcd|\n"
+                                            for i, (t, r) in enumerate(tunes, 1)))
+    manifest, rejected = fetch_local("mine", src, tmp_path / "raw", rhythms=["Reel"], max_pieces=2)
+    assert manifest["title"].tolist() == ["One", "Three"]
+    dropped = rejected[rejected["reason"] == "not_selected"]
+    assert sorted(dropped["message"]) == ["R: jig is not one of rhythms ['reel']", "beyond max_pieces 2"]
+    on_disk = sorted(p.name for p in (tmp_path / "raw").rglob("*.abc"))
+    assert on_disk == sorted(Path(f).name for f in manifest["source_file"])  # the others were not kept
+    assert len(fetch_local("mine", src, tmp_path / "all")[0]) == 4
+

@@ -125,7 +125,7 @@ def tiny_params(params: dict, corpora: dict[str, Path]) -> dict:
     for section in ("fetch", "prepare", "encode", "vocab", "train", "generate", "evaluate"):
         params[section][OWN] = copy.deepcopy(params[section]["nottingham"])
     for track, folder in corpora.items():
-        params["fetch"][track].update(source="local", local_dir=str(folder))
+        params["fetch"][track].update(source="local", local_dir=str(folder), rhythms=[])
         params["prepare"][track]["workers"] = 1
     params["vocab"]["classical"]["min_count"] = 1
     for track in (*TRACKS, OWN):

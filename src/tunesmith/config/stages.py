@@ -17,7 +17,7 @@ class FetchConfig:
     source: ``bundled`` (music21's own corpus, no network), ``download`` (the
     canonical corpus at a pinned commit, every file verified against the manifest
     in ``tunesmith/sources/manifests/<corpus>.tsv``) or ``local`` (a folder of your files).
-    collections / rhythms / max_pieces / workers apply to ``bundled``;
+    collections / workers apply to ``bundled``; rhythms / max_pieces to ``bundled`` and ``local``;
     subsets / mirror / method to ``download``; local_dir to ``local``.
 
     subsets: sub-folders or files below the manifest's common folder (Essen ``erk``,

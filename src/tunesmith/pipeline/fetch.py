@@ -34,7 +34,8 @@ def fetch_stage(corpus: str, cfg: FetchConfig, out: Path, *, cache_dir: Path, ke
                                             mirror=cfg.mirror, subsets=cfg.subsets, method=cfg.method,
                                             subsets_key=f"{key}.subsets")
     else:
-        manifest, rejected = fetch_local(corpus, Path(cfg.local_dir).expanduser(), out)
+        manifest, rejected = fetch_local(corpus, Path(cfg.local_dir).expanduser(), out, rhythms=cfg.rhythms,
+                                         max_pieces=cfg.max_pieces)
     io.write_csv(out / "manifest.csv", manifest)
     io.write_csv(out / "rejected.csv", rejected)
     if manifest.empty:

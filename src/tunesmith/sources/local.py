@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -12,12 +12,22 @@ from tqdm.auto import tqdm
 
 from tunesmith.core.errors import FetchError
 from tunesmith.core.io import atomic_path
-from tunesmith.sources.pieces import FORMATS, SPLIT_FOLDERS, _add_abc_file, _Collector, _Piece, _read_text, _safe
+from tunesmith.sources.pieces import (
+    FORMATS,
+    SPLIT_FOLDERS,
+    _add_abc_file,
+    _Collector,
+    _Piece,
+    _read_text,
+    _safe,
+    normalise_rhythm,
+)
 
 logger = logging.getLogger(__name__)
 
 
-def fetch_local(corpus: str, src: Path, out_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+def fetch_local(corpus: str, src: Path, out_dir: Path, *, rhythms: Sequence[str] = (),
+                max_pieces: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Copy the music files of a local folder (recursively) into ``out_dir``.
 
     Files with an extension in `FORMATS` (case-insensitive) are taken; other
@@ -26,6 +36,10 @@ def fetch_local(corpus: str, src: Path, out_dir: Path) -> tuple[pd.DataFrame, pd
     folder it wraps) has a ``train/`` sub-folder and ``valid/``,
     ``validation/`` or ``test/`` beside it, files under them keep that split in
     the manifest's ``split`` column; otherwise ``split`` is ``""``.
+
+    ``rhythms`` (ABC ``R:`` values, normalised) keeps only the tunes of those rhythms, and
+    ``max_pieces`` (> 0) the first that many pieces in file order, as for the bundled corpora;
+    the others are listed in ``rejected.csv`` as ``not_selected`` and not copied.
 
     Raises:
         FetchError: ``src`` is missing or holds no music file.
@@ -43,7 +57,7 @@ def fetch_local(corpus: str, src: Path, out_dir: Path) -> tuple[pd.DataFrame, pd
         tmp.mkdir()
         collector = _Collector(tmp)
         _collect_files(collector, src, files, origin_prefix="")
-        manifest, rejected = collector.frames()
+        manifest, rejected = _select(tmp, *collector.frames(), rhythms, max_pieces)
     logger.info("fetched %d local %s pieces from %s into %s", len(manifest), corpus, src, out_dir)
     return manifest, rejected
 
@@ -114,4 +128,27 @@ def _title_of(stem: str, suffix: str, data: bytes) -> str:
     match = pattern.search(data[:200_000]) if pattern is not None else None
     return _read_text(match.group(1)).strip() if match else stem
 
+
+def _select(folder: Path, manifest: pd.DataFrame, rejected: pd.DataFrame, rhythms: Sequence[str],
+            max_pieces: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The pieces ``rhythms`` and ``max_pieces`` keep; the others' files removed from ``folder``
+    (the stage's own temporary copy) and listed as ``not_selected``."""
+    wanted = frozenset(normalise_rhythm(r) for r in rhythms)
+    keep = pd.Series(True, index=manifest.index)
+    why = pd.Series("", index=manifest.index)
+    if wanted:
+        rhythm = manifest.get("rhythm", pd.Series("", index=manifest.index)).fillna("").map(normalise_rhythm)
+        keep &= rhythm.isin(wanted)
+        why[~keep] = "R: " + rhythm[~keep].replace("", "(none)") + f" is not one of rhythms {sorted(wanted)}"
+    if max_pieces > 0:
+        beyond = keep & (keep.cumsum() > max_pieces)
+        why[beyond] = f"beyond max_pieces {max_pieces}"
+        keep &= ~beyond
+    dropped = manifest[~keep]
+    for name in dropped["source_file"]:
+        (folder / name).unlink(missing_ok=True)
+    extra = pd.DataFrame({"id": dropped["id"], "source_file": dropped["source_file"],
+                          "reason": "not_selected", "message": why[~keep]})
+    rejected = pd.concat([rejected, extra], ignore_index=True) if len(extra) else rejected
+    return manifest[keep].reset_index(drop=True), rejected
 
