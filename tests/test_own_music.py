@@ -69,3 +69,19 @@ def test_a_local_folder_honours_rhythms_and_max_pieces(tmp_path):
     assert on_disk == sorted(Path(f).name for f in manifest["source_file"])  # the others were not kept
     assert len(fetch_local("mine", src, tmp_path / "all")[0]) == 4
 
+
+
+def test_logs_name_the_final_folder_not_the_temporary_one(tmp_path, caplog):
+    import logging
+
+    from tunesmith.core.io import atomic_path
+
+    target = tmp_path / "samples"
+    caplog.set_level(logging.INFO)
+    with atomic_path(target) as tmp:
+        tmp.mkdir()
+        logging.getLogger("tunesmith.test").info("rendered %s", tmp / "sample_000.wav")
+        logging.getLogger("tunesmith.test").info(f"wrote {tmp}")
+    assert caplog.messages == [f"rendered {target / 'sample_000.wav'}", f"wrote {target}"]
+    logging.getLogger("tunesmith.test").info("after %s", tmp)  # outside the block: as given
+    assert caplog.messages[-1] == f"after {tmp}"

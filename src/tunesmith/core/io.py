@@ -138,6 +138,32 @@ def remove_stale_temporaries(target: Path | str) -> list[Path]:
 
 
 @contextlib.contextmanager
+def final_names_in_logs(tmp: Path, final: Path) -> Iterator[None]:
+    """While a stage writes into ``tmp``, log lines name ``final`` instead: a temporary folder is
+    gone by the time anyone reads the log."""
+    previous = logging.getLogRecordFactory()
+    old, new = str(tmp), str(final)
+
+    def rename(value: Any) -> Any:
+        if isinstance(value, (str, os.PathLike)) and old in str(value):
+            return str(value).replace(old, new)
+        return value
+
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = previous(*args, **kwargs)
+        if isinstance(record.args, tuple):
+            record.args = tuple(rename(a) for a in record.args)
+        record.msg = rename(record.msg)
+        return record
+
+    logging.setLogRecordFactory(factory)
+    try:
+        yield
+    finally:
+        logging.setLogRecordFactory(previous)
+
+
+@contextlib.contextmanager
 def atomic_path(target: Path | str, *, owned_if: Sequence[str] | None = None) -> Iterator[Path]:
     """Yield a temporary path beside ``target``; rename it onto ``target`` on success.
 
@@ -175,7 +201,8 @@ def _write_locked(target: Path, owned_if: Sequence[str] | None) -> Iterator[Path
         raise ArtifactError(f"cannot write {target}: {exc.strerror or exc}") from exc
     shutil.rmtree(tmp)  # the caller creates it, as a file or a folder
     try:
-        yield tmp
+        with final_names_in_logs(tmp, target):
+            yield tmp
         if target.is_dir() and not target.is_symlink():
             check_replaceable(target, owned_if)  # it may have changed while we wrote
             old = target.with_name(f".{target.name}.old")
