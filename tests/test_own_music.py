@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -85,3 +86,47 @@ def test_logs_name_the_final_folder_not_the_temporary_one(tmp_path, caplog):
     assert caplog.messages == [f"rendered {target / 'sample_000.wav'}", f"wrote {target}"]
     logging.getLogger("tunesmith.test").info("after %s", tmp)  # outside the block: as given
     assert caplog.messages[-1] == f"after {tmp}"
+
+
+@pytest.mark.parametrize(("key", "expected"), [("D", ("D major", -2)), ("F#m", ("F# minor", 3)),
+                                              ("Bb", ("Bb major", 2)), (None, None)])
+def test_a_midi_key_signature_decides_the_transposition(tmp_path, key, expected):
+    import mido
+
+    from tunesmith.tracks.piano.track import midi_key_shift
+
+    track = mido.MidiTrack()
+    if key is not None:
+        track.append(mido.MetaMessage("key_signature", key=key, time=0))
+    track += [mido.Message("note_on", note=62, velocity=80, time=0),
+              mido.Message("note_off", note=62, velocity=0, time=480)]
+    midi = mido.MidiFile()
+    midi.tracks.append(track)
+    midi.save(tmp_path / "t.mid")
+    assert midi_key_shift(tmp_path / "t.mid") == expected
+
+
+def test_two_versions_of_one_tune_land_in_one_split():
+    from tunesmith.config.stages import SplitConfig
+    from tunesmith.data.encode import assign_splits
+    from tunesmith.data.versions import near_copies, version_groups
+
+    melody = [60, 62, 64, 65, 67, 69, 71, 72, 71, 69, 67, 65, 64, 62, 60, 62, 64, 62, 60]
+    rng = np.random.default_rng(0)  # 30 other tunes, none a version of another
+    pieces = [{"id": f"p{k:02d}", "source_file": f"tunes/p{k:02d}.krn",
+               "events": [[int(p), "1/2"] for p in rng.integers(55, 80, 20)]} for k in range(30)]
+    pieces += [
+        {"id": "tune", "source_file": "melody/tune.krn", "events": [[p, "1/2"] for p in melody]},
+        {"id": "tune-up", "source_file": "other/tune-up.krn", "events": [[p + 5, "1/2"] for p in melody]},
+        {"id": "tune-chords", "source_file": "chords/tune.krn", "events": [[48, "2"]]},  # same name, no melody
+    ]
+    groups = version_groups(pieces)
+    assert groups["tune"] == groups["tune-up"] == groups["tune-chords"]  # transposed, same file name
+    ids = [p["id"] for p in pieces]
+    for seed in range(20):
+        splits = assign_splits(ids, {}, SplitConfig(), seed, groups)
+        assert len({splits["tune"], splits["tune-up"], splits["tune-chords"]}) == 1
+        assert near_copies(pieces, splits) == 0
+    assert len(set(groups.values())) == 31  # the 30 others stay alone
+    # piece by piece, some seeds put a version in test and another in train
+    assert [s for s in range(20) if near_copies(pieces, assign_splits(ids, {}, SplitConfig(), s))]

@@ -159,6 +159,9 @@ class EncodeConfig:
     distinguish_holds: classical chord tokens mark held (not re-struck) pitches.
     split: piece shares; a local corpus with train/valid/test folders keeps its own.
     seed: the split's shuffle seed.
+    versions: ``group`` keeps the versions of one piece (the same file name in two folders, the
+      same melody transposed or nearly copied: `tunesmith.data.versions`) in one split; ``ignore``
+      splits piece by piece.
     """
 
     time_step: float = 0.25
@@ -166,6 +169,7 @@ class EncodeConfig:
     distinguish_holds: bool = True
     split: SplitConfig = field(default_factory=SplitConfig)
     seed: int = 0
+    versions: Literal["group", "ignore"] = "group"
 
     def __post_init__(self) -> None:
         if self.time_step <= 0:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
 from tunesmith.config.stages import SPLITS, EncodeConfig, SplitConfig
 from tunesmith.core.errors import ArtifactError, MusicInputError
+from tunesmith.data.versions import version_groups
 from tunesmith.tracks import get_track
 from tunesmith.tracks.base import Track
 
@@ -22,20 +23,28 @@ def encode_piece(track: str | Track, piece: dict, cfg: EncodeConfig) -> list[str
     return get_track(track).encode(piece, cfg)
 
 
-def assign_splits(ids: Sequence[str], preset: dict[str, str], ratios: SplitConfig, seed: int) -> dict[str, str]:
+def assign_splits(ids: Sequence[str], preset: dict[str, str], ratios: SplitConfig, seed: int,
+                  groups: Mapping[str, str] | None = None) -> dict[str, str]:
     """Split pieces (never windows) into train/validation/test.
 
     When any piece comes with a split (a local corpus with train/valid/test
     folders, as published benchmark sets ship), those splits are kept and a
-    piece without one goes to train. Otherwise the sorted ids are shuffled with
-    ``seed`` and cut by ``ratios``; with at least three pieces, validation and
-    test each get at least one when their ratio is above zero.
+    piece without one goes to train. Otherwise the groups of versions
+    (``groups``: id -> its group's representative, `tunesmith.data.versions`;
+    None = every piece alone) are shuffled with ``seed`` and dealt to validation,
+    then test, until each holds its ``ratios`` share of the pieces; the rest is
+    train. With at least three pieces, validation and test each get at least one
+    when their ratio is above zero. A group never straddles two splits.
     """
     if any(preset.get(i) for i in ids):
         return {i: preset.get(i) or "train" for i in ids}
-    order = sorted(ids)
+    groups = groups or {i: i for i in ids}
+    members: dict[str, list[str]] = {}
+    for i in sorted(ids):
+        members.setdefault(groups.get(i, i), []).append(i)
+    order = sorted(members)
     random.Random(seed).shuffle(order)
-    n = len(order)
+    n = len(ids)
     n_val = round(n * ratios.validation)
     n_test = round(n * ratios.test)
     if n >= 3:
@@ -43,9 +52,14 @@ def assign_splits(ids: Sequence[str], preset: dict[str, str], ratios: SplitConfi
         n_test = max(n_test, 1 if ratios.test > 0 else 0)
     n_val = min(n_val, max(n - 1, 0))
     n_test = min(n_test, max(n - 1 - n_val, 0))
-    out = {}
-    for k, piece_id in enumerate(order):
-        out[piece_id] = "validation" if k < n_val else "test" if k < n_val + n_test else "train"
+    out: dict[str, str] = {}
+    counts = {"validation": 0, "test": 0}
+    for rep in order:
+        split = ("validation" if counts["validation"] < n_val else "test" if counts["test"] < n_test
+                 else "train")
+        if split != "train":
+            counts[split] += len(members[rep])
+        out.update(dict.fromkeys(members[rep], split))
     return out
 
 
@@ -81,7 +95,10 @@ def encode_corpus(track: str | Track, pieces: Sequence[dict], cfg: EncodeConfig
             continue
         encoded[piece["id"]] = {"id": piece["id"], "title": piece.get("title", ""), "symbols": symbols}
     preset = {p["id"]: p.get("split", "") for p in pieces if p["id"] in encoded}
-    splits = assign_splits(list(encoded), preset, cfg.split, cfg.seed)
+    kept = [p for p in pieces if p["id"] in encoded]
+    groups = version_groups(kept) if cfg.versions == "group" else {i: i for i in encoded}
+    splits = assign_splits(list(encoded), preset, cfg.split, cfg.seed, groups)
+    in_train = {groups[i] for i, s in splits.items() if s == "train"}
     by_split: dict[str, list[dict]] = {s: [] for s in SPLITS}
     for piece_id in sorted(encoded):
         by_split[splits[piece_id]].append(encoded[piece_id])
@@ -89,6 +106,8 @@ def encode_corpus(track: str | Track, pieces: Sequence[dict], cfg: EncodeConfig
         "pieces": {s: len(v) for s, v in by_split.items()},
         "symbols": {s: sum(len(p["symbols"]) for p in v) for s, v in by_split.items()},
         "rejected": len(rejected),
+        "versions_merged": len(groups) - len(set(groups.values())),  # pieces that joined another's group
+        "test_near_copies_in_train": sum(1 for i, s in splits.items() if s == "test" and groups[i] in in_train),
     }
     log.info("encode %s: %s pieces, %s symbols, %d rejected", encoder.name, stats["pieces"], stats["symbols"],
              len(rejected))

@@ -194,6 +194,28 @@ def notes_key_shift(notes) -> tuple[str, int]:
     return f"{pitch.Pitch(tonic).name} {mode}", semitones
 
 
+def midi_key_shift(path: Path) -> tuple[str, int] | None:
+    """The key signature a MIDI file declares first and the semitones that move it to C major /
+    A minor (in [-5, 6]), or None when it declares none."""
+    import mido
+    from music21 import key as m21key
+
+    try:
+        midi = mido.MidiFile(str(path))
+    except (OSError, ValueError, EOFError, KeyError, IndexError):
+        return None
+    for track in midi.tracks:
+        for message in track:
+            if message.type == "key_signature":
+                name = message.key  # "C", "F#m", "Bb", ...
+                minor = name.endswith("m")
+                tonic = m21key.Key(name[:-1] if minor else name).tonic.pitchClass
+                semitones = ((9 if minor else 0) - tonic) % 12
+                semitones = semitones - 12 if semitones > 6 else semitones
+                return f"{name[:-1] if minor else name} {'minor' if minor else 'major'}", semitones
+    return None
+
+
 def prepare_classical(path: Path, fmt: str, piece_id: str, title: str, cfg: PrepareConfig) -> list[dict]:
     from tunesmith.tracks.piano import midi_read
 
@@ -211,8 +233,9 @@ def prepare_classical(path: Path, fmt: str, piece_id: str, title: str, cfg: Prep
     notes = result["notes"]
     key_name, semitones = "", 0
     if cfg.transpose:
-        # one key for all pieces: a chord and its 11 transpositions become one token
-        key_name, semitones = notes_key_shift(notes)
+        # one key for all pieces: a chord and its 11 transpositions become one token; the file's
+        # own key signature when it has one (versions of one tune then move alike), else analysis
+        key_name, semitones = midi_key_shift(path) or notes_key_shift(notes)
         notes = [[p + semitones, s, e] for p, s, e in notes if cfg.pitch_low <= p + semitones <= cfg.pitch_high]
     if cfg.max_frames:
         notes = [[p, s, min(e, cfg.max_frames)] for p, s, e in notes if s < cfg.max_frames]
