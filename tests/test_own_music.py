@@ -130,3 +130,25 @@ def test_two_versions_of_one_tune_land_in_one_split():
     assert len(set(groups.values())) == 31  # the 30 others stay alone
     # piece by piece, some seeds put a version in test and another in train
     assert [s for s in range(20) if near_copies(pieces, assign_splits(ids, {}, SplitConfig(), s))]
+
+
+def test_primers_are_openings_of_training_tunes_in_the_corpus_proportions(tmp_path):
+    import json
+
+    from tunesmith.config.stages import GenerateConfig, PrimerConfig
+    from tunesmith.generation.samples import primer_symbols
+    from tunesmith.pipeline.evaluate import meter_shares
+    from tunesmith.tracks import get_track
+
+    jig, reel = "M:6/8\nL:1/8\nK:G\nGAG GAB|\n", "M:4/4\nL:1/8\nK:D\nd2fd Adfd|\n"
+    encoded = tmp_path / "encoded"
+    encoded.mkdir()
+    tunes = [jig] * 30 + [reel] * 10
+    (encoded / "train.jsonl").write_text("".join(json.dumps({"id": str(i), "symbols": list(t)}) + "\n"
+                                                 for i, t in enumerate(tunes)))
+    cfg = GenerateConfig(num_samples=400, primer=PrimerConfig(mode="openings"))
+    primers = primer_symbols(cfg, {}, test_pieces=encoded / "test.jsonl", track="nottingham")
+    assert {"".join(p) for p in primers} == {"M:6/8\nL:1/8\nK:G\n", "M:4/4\nL:1/8\nK:D\n"}  # headers only
+    assert primer_symbols(cfg, {}, test_pieces=encoded / "test.jsonl", track="nottingham") == primers  # seeded
+    shares = meter_shares(get_track("nottingham"), primers, [list(t) for t in tunes])
+    assert shares["train"] == {"4/4": 0.25, "6/8": 0.75} and shares["max_gap_points"] <= 6

@@ -196,10 +196,13 @@ class PrimerConfig:
       characters are symbols, e.g. an ABC header ``"M:6/8\\nL:1/8\\nK:D\\n"``, Reitman & Cho),
       ``symbols`` (whitespace-separated symbols, e.g. Vasudeva's ``"60 _ _ _ 62 _ r _"``),
       ``midi`` (the first ``length`` tokens of the MIDI file ``text``, Lorinczi & Brailovsky) or
-      ``test`` (the first ``length`` symbols of a held-out test piece, one per sample).
+      ``test`` (the first ``length`` symbols of a held-out test piece, one per sample) or
+      ``openings`` (the opening of a training piece drawn at random for each sample, so the
+      samples' meters, keys and rhythms come in the corpus's proportions: an ABC tune's header,
+      else its first ``length`` symbols).
     """
 
-    mode: Literal["start", "chars", "symbols", "midi", "test"] = "start"
+    mode: Literal["start", "chars", "symbols", "midi", "test", "openings"] = "start"
     text: str = ""
     length: int = 32
 

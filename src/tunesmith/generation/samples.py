@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import random
 import time
 from collections.abc import Sequence
 from dataclasses import asdict
@@ -42,9 +43,11 @@ def write_sample(track: str | Track, symbols: Sequence[str], meta: dict, stem: P
     return {"decoded": True, "error": "", "notes": n, "files": files}
 
 
-def _test_openings(path: Path | None, length: int, n: int) -> list[list[str]]:
+def _read_pieces(path: Path | None, mode: str, limit: int = 0) -> list[list[str]]:
+    """The symbols of the encoded pieces in ``path`` (the first ``limit``; 0 = all) for primer ``mode``."""
+    split = "train" if mode == "openings" else "test"
     if path is None or not path.is_file():
-        raise ConfigError(f"primer mode 'test' needs the encoded test split, {path} not found")
+        raise ConfigError(f"primer mode {mode!r} needs the encoded {split} split, {path} not found")
     pieces = []
     with open(path, encoding="utf-8", errors="replace") as fh:
         for number, line in enumerate(fh, 1):
@@ -53,13 +56,18 @@ def _test_openings(path: Path | None, length: int, n: int) -> list[list[str]]:
                 if not isinstance(symbols, list) or not all(isinstance(x, str) for x in symbols):
                     raise TypeError("'symbols' is not a list of strings")
             except (ValueError, KeyError, TypeError) as exc:
-                raise ConfigError(f"{path}, line {number}: not a piece of the encode stage's test split "
+                raise ConfigError(f"{path}, line {number}: not a piece of the encode stage's {split} split "
                                   f"({type(exc).__name__}: {str(exc)[:80]})") from exc
-            pieces.append(symbols[:length])
-            if len(pieces) >= n:
+            pieces.append(symbols)
+            if limit and len(pieces) >= limit:
                 break
     if not pieces:
-        raise ConfigError(f"primer mode 'test': {path} holds no pieces")
+        raise ConfigError(f"primer mode {mode!r}: {path} holds no pieces")
+    return pieces
+
+
+def _test_openings(path: Path | None, length: int, n: int) -> list[list[str]]:
+    pieces = [symbols[:length] for symbols in _read_pieces(path, "test", n)]
     return [pieces[i % len(pieces)] for i in range(n)]
 
 
@@ -83,6 +91,12 @@ def primer_symbols(cfg, meta: dict, *, test_pieces: Path | None = None,
     if p.mode == "midi":
         reader = get_track(track if track is not None else meta.get("corpus", ""))
         return [reader.midi_primer(Path(p.text).expanduser(), meta, p.length) for _ in range(n)]
+    if p.mode == "openings":
+        train = test_pieces.with_name("train.jsonl") if test_pieces is not None else None
+        reader = get_track(track if track is not None else meta.get("corpus", ""))
+        pieces = _read_pieces(train, "openings")
+        rng = random.Random(cfg.seed)  # the same primers for the same seed
+        return [reader.opening(pieces[rng.randrange(len(pieces))], p.length) for _ in range(n)]
     return _test_openings(test_pieces, p.length, n)
 
 

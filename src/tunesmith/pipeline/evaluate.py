@@ -200,6 +200,9 @@ def _music(track: str, corpus, vocab, table, whole, encoded_dir: Path, cfg: Eval
         samples["mean_symbols"] = float(np.mean([len(s) for s in whole]))
         samples["real_mean_symbols"] = float(np.mean([len(s) for s in real_all]))
         samples["length_ratio"] = samples["mean_symbols"] / samples["real_mean_symbols"]
+    meters = meter_shares(corpus, whole, _pieces(encoded_dir / "train.jsonl"))
+    if meters is not None:
+        metrics["meters"] = meters
     playable = corpus.playability(whole)
     if playable is not None:
         metrics["playability"] = {k: v for k, v in playable.items() if k != "reasons"}
@@ -245,6 +248,7 @@ HEADLINE: dict[str, tuple[str, ...]] = {
     "playability": ("parse_rate", "bar_rate"),
     "samples": ("count", "decoded"),
     "novelty": ("mean_longest_match", "mean_8gram_share"),
+    "meters": ("max_gap_points",),
 }
 """The evaluate stage's DVC metrics, beside the margins: the figures `tunesmith compare` and a
 reader of ``dvc metrics show`` look at first. Everything else (every baseline, the windows figure,
@@ -261,4 +265,18 @@ def headline(metrics: Mapping[str, Any]) -> dict[str, Any]:
         if isinstance(found, Mapping):
             out[section] = {k: found[k] for k in keys if k in found}
     return out
+
+
+def meter_shares(corpus, samples: Sequence[Sequence[str]], train: Sequence[Sequence[str]]) -> dict[str, Any] | None:
+    """The share of each meter among the samples and among the training pieces, and the largest
+    gap between the two in percentage points (None for a track whose pieces declare no meter)."""
+    def shares(pieces: Sequence[Sequence[str]]) -> dict[str, float]:
+        found = [m for p in pieces if (m := corpus.meter(p))]
+        return {m: found.count(m) / len(found) for m in sorted(set(found))} if found else {}
+
+    generated, real = shares(samples), shares(train)
+    if not real:
+        return None
+    gap = max(abs(generated.get(m, 0.0) - real.get(m, 0.0)) for m in set(generated) | set(real))
+    return {"generated": generated, "train": real, "max_gap_points": round(100 * gap, 1)}
 

@@ -45,6 +45,15 @@ class Track(ABC):
     description: str = ""
     """The report's paragraph under the heading ("" = the bundled track's own, if any)."""
 
+    def opening(self, symbols: Sequence[str], length: int) -> list[str]:
+        """The opening of a piece that primes a sample (primer mode ``openings``): its first
+        ``length`` symbols; a track whose pieces open with a header gives the header."""
+        return list(symbols[:length])
+
+    def meter(self, symbols: Sequence[str]) -> str | None:
+        """The meter a piece declares (``6/8``), or None when the representation has none."""
+        return None
+
     def renamed(self, name: str, *, title: str = "", description: str = "") -> Track:
         """This kind of track under another name: a corpus of your own (params.yaml ``tracks``);
         no published figures, its own title and description."""

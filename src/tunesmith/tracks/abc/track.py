@@ -52,6 +52,17 @@ class Nottingham(Track):
     scores = True
     published = REITMAN_CHO_PUBLISHED
 
+    def opening(self, symbols: Sequence[str], length: int) -> list[str]:
+        """The tune's header: every line up to and including its ``K:`` line (its meter, unit
+        length and key), or its first ``length`` characters when it has no ``K:`` line."""
+        text = "".join(symbols)
+        match = re.search(r"^K:[^\n]*\n", text, flags=re.M)
+        return list(text[: match.end()]) if match else list(symbols[:length])
+
+    def meter(self, symbols: Sequence[str]) -> str | None:
+        match = re.search(r"^M:\s*([^\n%]*)", "".join(symbols), flags=re.M)
+        return match.group(1).strip() or None if match else None
+
     def prepare_file(self, path: Path, fmt: str, piece_id: str, title: str, cfg: PrepareConfig,
                      rhythm: str = "") -> list[dict]:
         return prepare_nottingham(path, fmt, piece_id, title, cfg, rhythm)
