@@ -23,7 +23,6 @@ import os
 import time
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -137,7 +136,6 @@ def prepare_corpus(track: str, raw_dir: Path, manifest: pd.DataFrame, cfg: Prepa
         "rejected_by_reason": dict(sorted(reasons.items())),
         "seconds": round(seconds, 3),
         "files_per_second": round(len(rows) / seconds, 2) if seconds > 0 else 0.0,
-        "config": asdict(cfg),
     }
     log.info("prepare %s: %d files -> %d pieces kept, %d rejected %s (%.1f files/s)", track, len(rows),
              len(pieces), len(rejected), dict(reasons), stats["files_per_second"])
