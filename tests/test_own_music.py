@@ -152,3 +152,17 @@ def test_primers_are_openings_of_training_tunes_in_the_corpus_proportions(tmp_pa
     assert primer_symbols(cfg, {}, test_pieces=encoded / "test.jsonl", track="nottingham") == primers  # seeded
     shares = meter_shares(get_track("nottingham"), primers, [list(t) for t in tunes])
     assert shares["train"] == {"4/4": 0.25, "6/8": 0.75} and shares["max_gap_points"] <= 6
+
+
+def test_a_kern_spine_split_never_merged_is_rejected(tmp_path):
+    from tunesmith.tracks.music21_io import check_kern_complete
+
+    merged = "**kern\n*M2/4\n4c\n*^\n4d\t4f\n*v\t*v\n4e\n*-\n"
+    unmerged = "**kern\n*M2/4\n4c\n*^\n4d\t4f\n4e\t4g\n*-\t*-\n"
+    (tmp_path / "ok.krn").write_text(merged)
+    (tmp_path / "split.krn").write_text(unmerged)
+    check_kern_complete(tmp_path / "ok.krn")
+    with pytest.raises(MusicInputError, match=r"split\.krn: a spine split at line 4 is never merged back") as info:
+        check_kern_complete(tmp_path / "split.krn")
+    assert info.value.reason == "spine_split"
+

@@ -124,6 +124,12 @@ def check_kern_complete(path: Path) -> None:
         last = body[-1][:40] if body else "<no music>"
         raise MusicInputError(f"{path.name}: truncated kern file: it ends with {last!r}, not the spine "
                               "terminator '*-'", reason="truncated")
+    start = next((line for line in body if line.startswith("**")), body[0])
+    opened, closed = len(start.split("\t")), len(body[-1].split("\t"))
+    if closed > opened:  # a *^ split never merged back with *v: music21 reads it as extra voices
+        split = next((n for n, line in enumerate(lines, 1) if "*^" in line.split("\t")), 0)
+        raise MusicInputError(f"{path.name}: a spine split at line {split} is never merged back ({opened} spines "
+                              f"open, {closed} end)", reason="spine_split")
 
 
 def check_length(path: Path, score, cfg: PrepareConfig, *, tokens_per_quarter: float | None = None) -> None:
