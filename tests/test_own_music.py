@@ -166,3 +166,15 @@ def test_a_kern_spine_split_never_merged_is_rejected(tmp_path):
         check_kern_complete(tmp_path / "split.krn")
     assert info.value.reason == "spine_split"
 
+
+
+def test_a_sample_whose_repeats_multiply_it_is_written_once_through(tmp_path, monkeypatch):
+    from tunesmith.tracks import music21_io
+    from tunesmith.tracks.abc import abc_chars
+
+    score = abc_chars.to_stream("X:1\nM:4/4\nL:1/4\nK:C\n|:C D E F|G A B c:|\n|:c B A G|F E D C:|\n")
+    music21_io.write_music21(score, tmp_path / "played", [])
+    assert music21_io.midi_beats(tmp_path / "played.mid") >= 32  # repeats played out: twice 16 beats
+    monkeypatch.setattr(music21_io, "REPEAT_GROWTH", 1.5)  # as if they had multiplied it past the bound
+    music21_io.write_music21(score, tmp_path / "bounded", [])
+    assert 16 <= music21_io.midi_beats(tmp_path / "bounded.mid") < 18  # written once through

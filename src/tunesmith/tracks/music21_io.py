@@ -200,11 +200,41 @@ def deterministic_musicxml(text: str) -> str:
     return _ENCODING_DATE.sub("", _RANDOM_ID.sub(stable, text))
 
 
+REPEAT_GROWTH = 4
+"""Expanding a sample's repeats for MIDI may make it at most this many times longer than written."""
+
+
+def midi_beats(path: Path) -> float:
+    """How many beats a MIDI file lasts (its longest track, in quarter notes)."""
+    import mido
+
+    midi = mido.MidiFile(str(path))
+    return max((sum(m.time for m in track) for track in midi.tracks), default=0) / midi.ticks_per_beat
+
+
+def without_repeats(score):
+    """A copy of ``score`` with its repeat signs and endings made plain bar lines: played once."""
+    from music21 import bar, repeat, spanner
+
+    plain = score.coreCopyAsDerivation("without_repeats") if hasattr(score, "coreCopyAsDerivation") else score
+    for mark in list(plain.recurse().getElementsByClass((repeat.RepeatMark, spanner.RepeatBracket))):
+        mark.activeSite.remove(mark)
+    for measure in plain.recurse().getElementsByClass("Measure"):
+        for side in ("leftBarline", "rightBarline"):
+            if isinstance(getattr(measure, side), bar.Repeat):
+                setattr(measure, side, bar.Barline("regular"))
+    return plain
+
+
 def write_music21(score, stem: Path, files: list[str]) -> int:
     for fmt, suffix in (("midi", ".mid"), ("musicxml", ".musicxml")):
         with io.atomic_path(stem.with_suffix(suffix)) as tmp:
             try:
                 score.write(fmt, fp=str(tmp))
+                # music21 plays a sample's repeats out for MIDI; generated repeat signs can nest and
+                # multiply: a sample played many times over its written length is written once through
+                if fmt == "midi" and midi_beats(tmp) > REPEAT_GROWTH * max(float(score.highestTime), 1.0):
+                    without_repeats(score).write(fmt, fp=str(tmp))
             except Exception as exc:  # music21's exporters raise many types on odd generated music
                 raise MusicInputError(f"music21 cannot write {fmt}: {type(exc).__name__}: {exc}",
                                       reason="write_error") from exc
