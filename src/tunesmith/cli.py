@@ -77,12 +77,13 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--seed", type=_natural, default=0, help="same model, options and seed give the same samples")
     g.add_argument("--primer", default=None, help="primer text: symbols ('60 _ _ _ 62'), ABC text "
                                                    "(with --primer-mode chars) or a MIDI file (midi)")
-    g.add_argument("--primer-mode", choices=["start", "chars", "symbols", "midi", "test"], default=None,
+    g.add_argument("--primer-mode", choices=["start", "chars", "symbols", "midi", "test", "openings"], default=None,
                    help="how to read --primer; default: symbols if --primer is given, else the pipeline's "
                         "primer (generate.<corpus>.primer), else start")
     g.add_argument("--primer-length", type=int, default=None, help="tokens taken from a MIDI or test primer")
     g.add_argument("--test-pieces", type=Path, default=None,
-                   help="encoded test split for --primer-mode test (default data/encoded/<corpus>/test.jsonl)")
+                   help="encoded test split for --primer-mode test (default data/encoded/<corpus>/test.jsonl; "
+                        "--primer-mode openings reads train.jsonl beside it)")
     g.add_argument("--sampler", choices=METHODS, default=None,
                    help="how each next token is picked (default: the pipeline's, generate.<corpus>.sampler)")
     g.add_argument("--temperature", type=float, default=None, help="T > 0; low = safer, high = wilder")
