@@ -38,7 +38,7 @@ def pinned(monkeypatch, server: Server):  # noqa: F811
         f"# whole archive: {server.base}/archive/x.tar.gz (members sit below one top folder, 'TCN-x/')",
         f"# one file: {server.base}/raw/<path, percent-encoded>", "# columns: path<TAB>sha256<TAB>bytes",
         f"{PATH}\t{digest}\t{len(body)}", ""])
-    monkeypatch.setattr("tunesmith.sources.packaged_manifest", lambda name: parse_manifest(text, name))
+    monkeypatch.setattr("tunesmith.sources.manifest.packaged_manifest", lambda name: parse_manifest(text, name))
     server.files[f"/mirror/{PATH}"] = body
     return body
 

@@ -166,7 +166,7 @@ def test_the_projects_metrics_and_plots_are_uncached_outputs():
             path = next(iter(entry)) if isinstance(entry, dict) else entry
             assert (entry[path] if isinstance(entry, dict) else {}).get("cache", True), f"{name}: {path}"
     assert len(declared) >= 6 and cached == []
-    assert "data/live/${item}/plots/metrics" in declared
+    assert "data/live/${key}/plots/metrics" in declared
 
 
 def test_compare_shows_both_revisions_without_dvc_on_path(repo, tmp_path):

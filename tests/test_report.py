@@ -15,6 +15,7 @@ from tunesmith.render.audio import render_audio
 from tunesmith.render.plots import plot_histograms, plot_piano_roll
 from tunesmith.render.scores import render_score_svg
 from tunesmith.report.page import build_report
+from tunesmith.tracks import get_track
 
 ABC = "X:1\nT:Tiny jig\nM:6/8\nL:1/8\nK:G\nGAB c2d|e2f g3|]\n"
 
@@ -103,6 +104,7 @@ def corpora(tmp_path_factory) -> dict:
     return {
         "nottingham": {
             "metrics": METRICS,
+            "published": get_track("nottingham").published,  # as evaluate.json carries the track's
             "training": {"best_epoch": 3, "train": {"loss": 1.3}, "val": {"loss": 1.6}},
             "live_dir": str(src / "live"),
             "plots": [{"path": str(extra_plot), "caption": "an extra plot"}],
@@ -340,7 +342,7 @@ def test_the_report_quotes_the_seed_spread_and_says_whose_params_it_is(tmp_path)
     from tunesmith.pipeline.report import report_stage
 
     corpus = "essen"
-    write_json(tmp_path / "metrics" / corpus / "evaluate.json", {"split": "test", "model": {"nll": 0.74}})
+    write_json(tmp_path / "eval" / corpus / "evaluate.json", {"split": "test", "model": {"nll": 0.74}})
     write_json(tmp_path / "models" / corpus / "metrics.json", {"best_epoch": 2, "val": {"loss": 1.1}})
     recipe = {"epochs": 22, "learning_rate": 0.003}
     per_seed = {0: {"test_nll": 0.72, "margin_vs_best_ngram_no_cache": 0.18},

@@ -76,6 +76,8 @@ def write_records(folder: Path, records: Iterable[SampleRecord]) -> Path:
     lines = []
     for record in records:
         data = dataclasses.asdict(record)
+        if data["audio"]:  # its paths are the record's own wav and mp3 (kept relative below)
+            data["audio"] = {k: v for k, v in data["audio"].items() if k not in MEDIA}
         for medium in MEDIA:
             if data[medium] is not None:
                 data[medium] = Path(os.path.relpath(data[medium], folder)).as_posix()
