@@ -263,6 +263,7 @@ def _(tmp, monkeypatch, capsys, model_dir):
     before = sorted(p.name for p in out.iterdir())
     code = textwrap.dedent(f"""
         import os, signal, sys
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl-C arrives even when started in background
         import tunesmith.generation.samples as s
         real = s.write_sample
         def interrupted(*a, **k):
