@@ -178,3 +178,25 @@ def test_a_sample_whose_repeats_multiply_it_is_written_once_through(tmp_path, mo
     monkeypatch.setattr(music21_io, "REPEAT_GROWTH", 1.5)  # as if they had multiplied it past the bound
     music21_io.write_music21(score, tmp_path / "bounded", [])
     assert 16 <= music21_io.midi_beats(tmp_path / "bounded.mid") < 18  # written once through
+
+
+def test_a_sample_record_is_written_once_with_relative_paths_and_read_back(tmp_path):
+    from tunesmith.core.sample_record import RECORDS_FILE, SampleRecord, read_records, write_records
+    from tunesmith.report.assets import Assets
+    from tunesmith.report.sections import sample_card
+
+    folder = tmp_path / "samples"
+    folder.mkdir()
+    for suffix in (".mid", ".mp3", ".txt"):
+        (folder / f"sample_000{suffix}").write_bytes(b"x")
+    record = SampleRecord.found(folder, "sample_000", {"seed": 3})
+    record.audio = {"engine": "pretty_midi", "note": "sine-wave fallback", "wav": str(tmp_path / ".tmp/x.wav")}
+    write_records(folder, [record])
+    text = (folder / RECORDS_FILE).read_text()
+    assert str(tmp_path) not in text  # relative paths only, no temporary folder
+    moved = tmp_path / "elsewhere"
+    folder.rename(moved)
+    [back] = read_records(moved)
+    assert back.mp3 == str(moved / "sample_000.mp3") and back.info == {"seed": 3} and back.wav is None
+    card = sample_card("essen", back, Assets(tmp_path / "report"))
+    assert "sine-wave fallback" in (card["note"] or "")  # the report shows the renderer's note
