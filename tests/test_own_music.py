@@ -37,6 +37,27 @@ def test_a_misfit_bar_is_rejected_and_named_unless_kept(tmp_path):
     assert prepare_nottingham(path, "abc", "t", "t", PrepareConfig(bars="keep"))  # the param keeps it
 
 
+# The Keel Row with ABC 2.1 variant endings: endings 1 and 2 the same, ending 3 its own
+KEEL_ROW = (
+    "X:1\nT:Keel Row\nM:2/4\nL:1/16\nK:G\n"
+    "|:d2|B2G2 G2AG|F2A2 A2GF|E2G2 G2AG|F2D2 D2d2|\n"
+    "B2G2 G2AG|F2A2 A2f2|g2e2 d2c2|[1,2 B2G2 G2:|[3 B2G2 G4|]\n"
+)
+
+
+def test_an_abc_2_1_variant_ending_parses_and_keeps_the_musicians_text(tmp_path):
+    from tunesmith.tracks.abc.abc_chars import to_stream
+    from tunesmith.tracks.music21_io import music21_abc
+
+    [piece] = prepare_nottingham(_tune(tmp_path, KEEL_ROW), "abc", "t", "t", PrepareConfig())
+    assert "[1,2 B2G2 G2:|[3 B2G2 G4|]" in piece["abc"]  # the symbols keep what was written
+    assert "[1 B2G2 G2:|[2 B2G2 G4|]" in music21_abc(KEEL_ROW)  # music21 reads endings 1 and 2
+    score = to_stream(KEEL_ROW)
+    assert len(score.flatten().notes) == 1 + (5 + 5 + 5 + 4 + 5 + 4 + 4) + 3 + 3  # pickup, 7 bars, both endings
+    # a third distinct ending becomes a plain bar line; chords and inline fields are untouched
+    assert music21_abc("K:C\n[K:D][CEG]2 [1 A:|[2 B:|[3 c|]\n") == "K:C\n[K:D][CEG]2 [1 A:|[2 B:|c|]\n"
+
+
 def test_rejected_messages_are_one_line(tmp_path):
     from tunesmith.data.prepare import prepare_corpus
 

@@ -149,6 +149,38 @@ def check_length(path: Path, score, cfg: PrepareConfig, *, tokens_per_quarter: f
                               f"max_tokens {cfg.max_tokens}", reason="too_long")
 
 
+_VARIANT_ENDING = re.compile(r"\[(\d+(?:[,-]\d+)*)[ \t]*")
+_FIELD = re.compile(r"^[A-Za-z+]:")
+
+
+def music21_abc(text: str) -> str:
+    """ABC text as music21 can read it: ABC 2.1 variant endings renumbered.
+
+    music21 9 reads the variant endings ``[1`` and ``[2`` only: ``[1,2``, ``[1-3`` or
+    ``[3`` stop it ("Bad chord indicator"). In each group of endings (a group starts at
+    an ending whose label starts with 1) the first becomes ``[1``, the second ``[2`` and
+    any later one a plain bar line, so a tune such as the Keel Row (``[1,2 ... :|[3 ...``)
+    parses with the music of every ending once. In an ABC body ``[`` then a digit is
+    always a variant ending (chords open with a note, inline fields with a letter and
+    ``:``); header lines are left alone. Only the text music21 reads changes: the
+    track's symbols keep what the musician wrote.
+    """
+    if "[" not in text:
+        return text
+    count = 0
+
+    def renumber(m: re.Match) -> str:
+        nonlocal count
+        label = m.group(1)
+        count = 1 if label.split(",")[0].split("-")[0] == "1" else count + 1
+        if label in ("1", "2") and count == int(label):
+            return m.group(0)
+        return f"[{count} " if count <= 2 else ""
+
+    lines = text.split("\n")
+    return "\n".join(line if _FIELD.match(line) else _VARIANT_ENDING.sub(renumber, line) for line in lines)
+
+
 def parse_file(path: Path, fmt: str):
     from music21 import converter
 
@@ -157,7 +189,7 @@ def parse_file(path: Path, fmt: str):
     try:
         if fmt == "abc":
             text = decode_text(path.read_bytes())
-            return converter.parse(text, format="abc")
+            return converter.parse(music21_abc(text), format="abc")
         return converter.parse(str(path), format={"kern": "humdrum", "musicxml": "musicxml"}.get(fmt))
     except MusicInputError:
         raise

@@ -13,6 +13,7 @@ import re
 from collections.abc import Sequence
 
 from tunesmith.core.errors import MusicInputError
+from tunesmith.tracks.music21_io import music21_abc
 
 NAME = "abc_chars"
 END = "<end>"
@@ -104,7 +105,7 @@ def to_stream(text: str):
     if not re.search(r"^X:", text, flags=re.M):
         text = "X:1\n" + text  # music21 wants a reference number to start a tune
     try:
-        score = converter.parse(text, format="abc")
+        score = converter.parse(music21_abc(text), format="abc")
     except Exception as exc:  # music21 raises many types for bad ABC; report them all per tune
         raise MusicInputError(f"music21 cannot parse the ABC: {type(exc).__name__}: {exc}",
                               reason="parse_error") from exc
