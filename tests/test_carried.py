@@ -209,3 +209,33 @@ def test_augmentation_adds_only_the_pieces_that_stay_in_the_vocabulary():
     assert out.tolist() == [*ids.tolist(), s["62"], s["_"], s["64"], s["r"], END, s["62"], s["60"], END]
     with pytest.raises(ValueError, match="representation is 'abc_chars'"):
         augment_transpositions(ids, {**vocab, "representation": "abc_chars"}, [1])
+
+
+def test_rows_are_lowered_until_the_padding_fits_max_padding():
+    from tunesmith.data.windows import carried_rows
+
+    for max_padding in (0.1, 0.2, 0.3):  # 10 rows leave 42% padding
+        rows, share = carried_rows(IDS, END, window=8, batch_size=10, max_padding=max_padding, seed=3)
+        assert rows < 10 and share <= max_padding
+        # the share is the padding carried_chunks really lays out, and one row more would exceed it
+        assert share == pytest.approx(1 - carried_chunks(IDS, END, window=8, batch_size=rows, seed=3).weight.mean())
+        over = carried_chunks(IDS, END, window=8, batch_size=rows + 1, seed=3)
+        assert 1 - over.weight.mean() > max_padding
+    assert carried_rows(IDS, END, window=8, batch_size=10, max_padding=1.0, seed=3)[0] == 10  # 1 = never lower
+
+
+def test_a_tiny_corpus_trains_on_fewer_rows_and_its_train_loss_excludes_padding(tmp_path):
+    from conftest import ESSEN_VOCAB, train_tiny
+
+    from tunesmith.core.io import read_json
+
+    # 63 short pieces over 8 rows of 8-token chunks leave 22% padding
+    got = train_tiny(tmp_path / "fewer", context="carried", max_padding=0.1)
+    assert got["rows"]["asked"] == 8 and got["rows"]["used"] < 8
+    assert got["rows"]["padding_share_asked"] > 0.2 and got["rows"]["padding_share"] <= 0.1
+    assert read_json(tmp_path / "fewer" / "config.json")["train"]["batch_size"] == got["rows"]["used"]
+    # all 8 rows kept: an untrained model (a rate too small to move it) scores every real target
+    # about ln V; counting the padding as loss 0 would report 22% less
+    kept = train_tiny(tmp_path / "kept", context="carried", max_padding=1.0, learning_rate=1e-9)
+    assert kept["rows"]["used"] == 8
+    assert kept["history"][0]["train_loss"] == pytest.approx(math.log(len(ESSEN_VOCAB["symbols"])), rel=0.05)

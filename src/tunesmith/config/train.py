@@ -73,6 +73,12 @@ class TrainConfig:
             pieces shifted by each one that stays in the vocabulary
             (`augment.augment_transpositions`); ``()`` = off. Pitch
             representations only (essen, classical).
+        max_padding: with ``context: carried``, the largest share of training
+            positions that may be padding, 0 to 1: when the corpus's pieces over
+            ``batch_size`` rows would leave more (few or long pieces), the run takes
+            the most rows, fewer than ``batch_size``, that leave at most this much
+            (`windows.carried_rows`; ``metrics.json`` ``rows`` says what it chose). 1 = always
+            ``batch_size`` rows.
         cache: fit the continuous cache over the piece so far (Grave, Joulin & Usunier) on the
             validation split after training (``cache.json``); false: the LSTM alone.
 
@@ -102,6 +108,7 @@ class TrainConfig:
     decay_epochs: int = 0
     average_epochs: int = 5
     cache: bool = True
+    max_padding: float = 0.1
 
     def __post_init__(self) -> None:
         check_int("window", self.window, 1)
@@ -131,6 +138,9 @@ class TrainConfig:
             raise ValueError(f"lr_decay must be one of {', '.join(LR_DECAYS)}, got {self.lr_decay!r}")
         check_int("decay_epochs", self.decay_epochs, 0)
         check_int("average_epochs", self.average_epochs, 0)
+        if not 0 <= _check_number("max_padding", self.max_padding) <= 1:
+            raise ValueError(f"max_padding must be a share from 0 to 1 (1 = never fewer rows), "
+                             f"got {self.max_padding!r}")
         if self.context not in CONTEXTS:
             raise ValueError(f"context must be one of {', '.join(CONTEXTS)}, got {self.context!r}")
         if isinstance(self.transpositions, list):  # as JSON (config.json) gives it back

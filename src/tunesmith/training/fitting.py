@@ -106,7 +106,10 @@ def _compile(model: keras.Model, cfg: TrainConfig, decay_steps: int = 0) -> None
     model.compile(
         optimizer=_optimizer(cfg, decay_steps),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+        # The loss Keras reports averages over every position, padding included (weight 0);
+        # these two are weighted means over the real targets only.
+        metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy"),
+                 keras.metrics.SparseCategoricalCrossentropy(from_logits=True, name="nll")],
     )
 
 
@@ -191,8 +194,8 @@ class _EpochBar(keras.callbacks.Callback):
 
     def on_train_batch_end(self, batch, logs=None) -> None:
         self.bar.update(1)
-        if logs and "loss" in logs:
-            self.bar.set_postfix(loss=f"{float(logs['loss']):.4f}", refresh=False)
+        if logs and ("nll" in logs or "loss" in logs):  # nll: padding excluded
+            self.bar.set_postfix(loss=f"{float(logs.get('nll', logs.get('loss'))):.4f}", refresh=False)
 
     def on_train_end(self, logs=None) -> None:
         self.bar.close()
@@ -227,7 +230,7 @@ def _fit_one_epoch(
     val_loss, val_accuracy = (h["val_loss"][-1], h["val_accuracy"][-1]) if windows else val_ds()
     record = {
         "epoch": epoch + 1,
-        "train_loss": float(h["loss"][-1]),
+        "train_loss": float(h["nll"][-1]),  # padding excluded (Keras' "loss" counts it as 0)
         "train_accuracy": float(h["accuracy"][-1]),
         "val_loss": float(val_loss),
         "val_accuracy": float(val_accuracy),

@@ -23,7 +23,7 @@ from tunesmith.config.train import TrainConfig
 from tunesmith.core.errors import ArtifactError
 from tunesmith.core.io import write_json
 from tunesmith.data.pieces import piece_spans
-from tunesmith.data.windows import carried_chunks, count_windows, default_stride, make_windows
+from tunesmith.data.windows import count_windows, default_stride, make_windows
 from tunesmith.modeling.models import build_model, predicts_every_position
 from tunesmith.training import averaging
 from tunesmith.training.budget import check_training_memory
@@ -58,6 +58,7 @@ from tunesmith.training.streams import (
     _decay_steps,
     _end_id,
     _epoch_batches,
+    _fit_rows,
     _reset_states,
 )
 from tunesmith.training.summary import Run, log_early_stop, log_epoch_line, log_plan, summary
@@ -105,6 +106,7 @@ def train(
     target = _effective_target(model_cfg, train_cfg)
     stride = default_stride(train_cfg.window, target)
     train_ids, end_id = _checked_streams(model_cfg, train_cfg, vocab, train_ids, val_ids, target, stride)
+    train_cfg, rows = _fit_rows(train_cfg, train_ids, end_id)
 
     mixed = _effective_mixed_precision(train_cfg)
     compat = _run_key(model_cfg, train_cfg, vocab, target, mixed, train_ids, val_ids)
@@ -134,6 +136,8 @@ def train(
     save_model_bundle(final, out_dir, vocab, model_cfg, train_cfg)
 
     metrics = summary(run, stopped_early, target, average, train_cfg)
+    if rows is not None:
+        metrics["rows"] = rows
     write_json(out_dir / "metrics.json", metrics)
     if live is not None:
         live.end()
@@ -183,7 +187,7 @@ def _checked_streams(
     if cfg.context == "carried":
         if not predicts_every_position(model_cfg):
             raise ValueError(f"context 'carried' needs a causal family; {model_cfg.family!r} is not")
-        carried_chunks(train_ids, end_id, window=cfg.window, batch_size=cfg.batch_size, seed=0)
+        piece_spans(train_ids, end_id)  # whole pieces to deal to rows (`_fit_rows`)
     return train_ids, end_id
 
 

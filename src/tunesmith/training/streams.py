@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 from collections.abc import Mapping
 from typing import Any
 
@@ -12,8 +14,16 @@ import tensorflow as tf
 from tunesmith.config.model import ModelConfig
 from tunesmith.config.train import TrainConfig
 from tunesmith.core.errors import ArtifactError
-from tunesmith.data.windows import carried_chunks, count_windows, make_carried_batches, make_windows
+from tunesmith.data.windows import (
+    carried_chunks,
+    carried_rows,
+    count_windows,
+    make_carried_batches,
+    make_windows,
+)
 from tunesmith.training.bundle import vocab_symbols
+
+log = logging.getLogger(__name__)
 
 
 def _check_ids(ids: np.ndarray, vocab_size: int, split: str) -> np.ndarray:
@@ -39,6 +49,28 @@ def _end_id(vocab: Mapping[str, Any]) -> int:
     if end not in symbols:
         raise ValueError(f"vocab must name its end token in special.end (one of its symbols), got {end!r}")
     return symbols.index(end)
+
+
+def _fit_rows(cfg: TrainConfig, train_ids: np.ndarray, end_id: int) -> tuple[TrainConfig, dict[str, Any] | None]:
+    """With carried state, ``cfg`` with the batch rows ``max_padding`` allows (`windows.carried_rows`,
+    dealt as epoch 1 deals them), and what was chosen (``metrics.json`` ``rows``); else ``cfg``, None."""
+    if cfg.context != "carried":
+        return cfg, None
+    seed = _epoch_seed(cfg.seed, 0)
+    rows, share = carried_rows(train_ids, end_id, window=cfg.window, batch_size=cfg.batch_size,
+                               max_padding=cfg.max_padding, seed=seed, shuffle=cfg.shuffle)
+    record = {"asked": cfg.batch_size, "used": rows, "padding_share": round(share, 4),
+              "max_padding": cfg.max_padding}
+    if rows == cfg.batch_size:
+        log.info("carried state: %d rows, %.1f%% of training positions padding", rows, 100 * share)
+        return cfg, record
+    _, asked_share = carried_rows(train_ids, end_id, window=cfg.window, batch_size=cfg.batch_size,
+                                  max_padding=1.0, seed=seed, shuffle=cfg.shuffle)
+    record["padding_share_asked"] = round(asked_share, 4)
+    log.info("carried state: %d rows, not batch_size %d: %d rows would leave %.1f%% of training positions "
+             "padding (max_padding %.0f%%), %d leave %.1f%%", rows, cfg.batch_size, cfg.batch_size,
+             100 * asked_share, 100 * cfg.max_padding, rows, 100 * share)
+    return dataclasses.replace(cfg, batch_size=rows), record
 
 
 def _carried_build_args(model_cfg: ModelConfig, cfg: TrainConfig) -> dict[str, Any]:
