@@ -364,6 +364,33 @@ def test_incompatible_checkpoint_is_discarded(tmp_path, caplog):
     )
 
 
+def test_a_checkpoint_resumes_only_under_the_code_that_wrote_it(tmp_path, monkeypatch, caplog):
+    """A finished run's checkpoints stay in the (persisted) model folder: after a change to the
+    training code, retraining must train again, not hand back the old run."""
+    import shutil
+
+    import tunesmith
+
+    root = tmp_path / "src"
+    shutil.copytree(Path(tunesmith.__file__).parent, root, ignore=shutil.ignore_patterns("__pycache__"))
+    before = checkpoints.code_digest(root)
+    assert checkpoints._training_code() == before  # the installed code, these packages
+    (root / "tracks" / "base.py").write_text("# not training code\n")
+    assert checkpoints.code_digest(root) == before
+    loop_py = root / "training" / "loop.py"
+    loop_py.write_text(loop_py.read_text() + "\n# changed\n")
+    assert checkpoints.code_digest(root) != before
+
+    ckpt = tmp_path / "model" / "checkpoints"
+    ckpt.mkdir(parents=True)
+    compat = checkpoints._compat_key(MODEL, CFG, VOCAB, "all", False)
+    old = {**compat, "code_sha256": "0" * 64}
+    write_json(ckpt / "state.json", {"format": STATE_FORMAT, "compat": old, "epoch": 3})
+    with caplog.at_level(logging.WARNING, logger="tunesmith.training"):
+        assert checkpoints._load_state(ckpt, compat) is None
+    assert "code_sha256" in caplog.text
+
+
 _CHILD = """
 import sys, time
 import numpy as np

@@ -10,6 +10,8 @@ write and are deleted; a checkpoint file that cannot be loaded is set aside
 from __future__ import annotations
 
 import dataclasses
+import functools
+import hashlib
 import json
 import logging
 import os
@@ -34,7 +36,26 @@ CHECKPOINT_DIR = "checkpoints"
 STATE_FILE = "state.json"
 # Fields that may change between an interrupted run and its continuation:
 # they decide when to stop and how much to validate, not what is learnt.
-_RESUMABLE_FIELDS = frozenset({"epochs", "patience", "min_delta", "validation_steps", "cache"})
+_RESUMABLE_FIELDS = frozenset({"epochs", "patience", "min_delta", "validation_steps", "cache",
+                               "max_padding"})  # max_padding acts through batch_size, which is in the key
+
+
+TRAINING_PACKAGES = ("core", "config", "data", "modeling", "training")
+"""The packages whose code decides what a run learns: a checkpoint resumes only under the same code."""
+
+
+def code_digest(root: Path, packages: tuple[str, ...] = TRAINING_PACKAGES) -> str:
+    """sha256 over the path and bytes of every ``.py`` file in ``packages`` under ``root``."""
+    h = hashlib.sha256()
+    for package in packages:
+        for path in sorted((root / package).rglob("*.py")):
+            h.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+@functools.lru_cache(maxsize=1)
+def _training_code() -> str:
+    return code_digest(Path(__file__).resolve().parents[1])
 
 
 def _compat_key(
@@ -52,6 +73,9 @@ def _compat_key(
         "train": train,
         "vocab_size": len(vocab_symbols(vocab)),
         "vocab_sha256": vocab_fingerprint(vocab),
+        # a finished run's checkpoints stay (the model folder persists for resuming): without
+        # this, retraining after a change to the training code would hand back the old model
+        "code_sha256": _training_code(),
     }
     return json.loads(json.dumps(key))  # as state.json gives it back: tuples become lists
 
