@@ -226,7 +226,6 @@ def test_rows_are_lowered_until_the_padding_fits_max_padding():
 
 def test_a_tiny_corpus_trains_on_fewer_rows_and_its_train_loss_excludes_padding(tmp_path):
     from conftest import ESSEN_VOCAB, train_tiny
-
     from tunesmith.core.io import read_json
 
     # 63 short pieces over 8 rows of 8-token chunks leave 22% padding
