@@ -179,11 +179,10 @@ def full_context_metrics(
 
     ids = np.asarray(ids)
     if cache is not None and cache.on:
-        from tunesmith.modeling.cache import piece_states, score_with_cache
+        from tunesmith.modeling.cache import iter_piece_states, score_with_cache
 
-        pieces = piece_states(model, model_cfg, ids, end_id, vocab_size)
-        nll, correct = score_with_cache(pieces, cache)
-        count = len(pieces)
+        nll, correct = score_with_cache(iter_piece_states(model, model_cfg, ids, end_id, vocab_size), cache)
+        count = len(piece_spans(ids, end_id))
     else:
         scores = score_pieces(predictor(any_length_model(model, model_cfg, vocab_size)), ids, end_id,
                               vocab_size, budget=budget, progress=True)

@@ -18,7 +18,7 @@ distribution. ``h`` is the last recurrent layer's output (what the ``logits`` la
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -73,9 +73,11 @@ def hidden_and_logits_model(model):
     return keras.Model(model.inputs, [logits.input, model.outputs[0]], name=f"{model.name}_with_hidden")
 
 
-def piece_states(model, model_cfg, ids: np.ndarray, end_id: int, vocab_size: int) -> list[PieceStates]:
+def iter_piece_states(model, model_cfg, ids: np.ndarray, end_id: int, vocab_size: int) -> Iterator[PieceStates]:
     """Run ``model`` over every piece of a split array (``[END] p1 [END] p2 ... [END]``), one
-    piece per call, in order (so the pieces' targets, concatenated, are ``ids[1:]``)."""
+    piece per call, in order (so the pieces' targets, concatenated, are ``ids[1:]``), yielding
+    each piece's states as it goes: memory holds one piece, whatever the split's size (a
+    split of 640k tokens would hold 1.3 GB of hidden states at 256 units)."""
     import tensorflow as tf
 
     from tunesmith.core.numeric import log_softmax as _log_softmax
@@ -89,12 +91,15 @@ def piece_states(model, model_cfg, ids: np.ndarray, end_id: int, vocab_size: int
         return both(x, training=False)
 
     ids = np.asarray(ids)
-    out = []
     for a, b in piece_spans(ids, end_id):
         hidden, logits = run(tf.constant(ids[a:b][None], dtype=tf.int32))
-        out.append(PieceStates(np.asarray(hidden[0], dtype=np.float64), _log_softmax(np.asarray(logits[0])),
-                               ids[a + 1 : b + 1].astype(np.int64)))
-    return out
+        yield PieceStates(np.asarray(hidden[0], dtype=np.float64), _log_softmax(np.asarray(logits[0])),
+                          ids[a + 1 : b + 1].astype(np.int64))
+
+
+def piece_states(model, model_cfg, ids: np.ndarray, end_id: int, vocab_size: int) -> list[PieceStates]:
+    """:func:`iter_piece_states` as a list (small splits and tests)."""
+    return list(iter_piece_states(model, model_cfg, ids, end_id, vocab_size))
 
 
 CACHE_SIZE = 2048
@@ -136,10 +141,11 @@ def _mixed(p_model: np.ndarray, p_cache: np.ndarray, lam: float) -> np.ndarray:
     return mix
 
 
-def score_with_cache(pieces: Sequence[PieceStates], cache: Cache,
+def score_with_cache(pieces: Iterable[PieceStates], cache: Cache,
                      size: int = CACHE_SIZE) -> tuple[np.ndarray, np.ndarray]:
     """``(nll, correct)`` of every target of ``pieces``, in order, under the cache mixture:
-    the NLL in nats and whether the mixture's most likely token is the target."""
+    the NLL in nats and whether the mixture's most likely token is the target. One pass: an
+    iterator of pieces (:func:`iter_piece_states`) keeps one piece in memory."""
     nll, correct = [], []
     for piece in pieces:
         n, vocab = piece.logp.shape
@@ -160,27 +166,36 @@ def score_with_cache(pieces: Sequence[PieceStates], cache: Cache,
     return np.concatenate(nll), np.concatenate(correct)
 
 
-def fit_cache(pieces: Sequence[PieceStates], *, lambdas: Iterable[float] = LAMBDAS,
+def fit_cache(pieces: Iterable[PieceStates], *, lambdas: Iterable[float] = LAMBDAS,
               thetas: Iterable[float] = THETAS, size: int = CACHE_SIZE) -> tuple[Cache, dict[str, float]]:
     """The ``(lambda, theta)`` with the lowest mean NLL on ``pieces`` (the validation split).
 
-    Returns the cache and the mean NLL of every pair tried, keyed ``"lambda=..,theta=.."``
-    (``lambda=0`` once: the LSTM alone). Ties go to the smaller lambda, then theta.
+    One pass over ``pieces`` (an iterator will do: :func:`iter_piece_states`), every pair's
+    NLL summed piece by piece, so memory holds one piece. Returns the cache and the mean NLL
+    of every pair tried, keyed ``"lambda=..,theta=.."`` (``lambda=0`` once: the LSTM alone).
+    Ties go to the smaller lambda, then theta.
     """
     lambdas, thetas = sorted(set(lambdas)), sorted(set(thetas))
-    if not pieces:
+    pairs = [(lam, theta) for theta in thetas for lam in lambdas if lam > 0]
+    sums = dict.fromkeys(pairs, 0.0)
+    alone, count = 0.0, 0
+    for piece in pieces:
+        p_model = np.exp(piece.target_logp)
+        alone += float(-piece.target_logp.sum())
+        count += piece.targets.size
+        for theta in thetas:
+            p_cache = cache_target_probs(piece, theta, size)
+            for lam in (x for x in lambdas if x > 0):
+                sums[(lam, theta)] += float(-np.log(_mixed(p_model, p_cache, lam)).sum())
+    if count == 0:
         raise ValueError("fitting a cache needs at least one piece")
-    p_model = [np.exp(p.target_logp) for p in pieces]
-    count = sum(p.targets.size for p in pieces)
-    table: dict[str, float] = {"lambda=0": float(np.concatenate([-p.target_logp for p in pieces]).mean())}
+    table: dict[str, float] = {"lambda=0": alone / count}
     best = (table["lambda=0"], 0.0, thetas[0])
-    for theta in thetas:
-        p_cache = [cache_target_probs(p, theta, size) for p in pieces]
-        for lam in (x for x in lambdas if x > 0):
-            nll = sum(float(-np.log(_mixed(pm, pc, lam)).sum()) for pm, pc in zip(p_model, p_cache)) / count
-            table[f"lambda={lam:g},theta={theta:g}"] = nll
-            if nll < best[0]:
-                best = (nll, lam, theta)
+    for lam, theta in pairs:  # theta by theta, lambda by lambda: ties go to the first
+        nll = sums[(lam, theta)] / count
+        table[f"lambda={lam:g},theta={theta:g}"] = nll
+        if nll < best[0]:
+            best = (nll, lam, theta)
     return Cache(best[1], best[2]), table
 
 

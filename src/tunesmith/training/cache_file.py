@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tunesmith.modeling.cache import Cache, fit_cache, piece_states
+from tunesmith.modeling.cache import Cache, fit_cache, iter_piece_states
 
 CACHE_FILE = "cache.json"
 """The fitted cache in a model folder (written by the train stage; absent = no cache)."""
@@ -33,7 +33,7 @@ def fit_model_cache(model_dir, val_ids: np.ndarray, *, enabled: bool = True) -> 
                   f"{model_cfg.family} cannot be run over whole pieces"}
     else:
         symbols = list(vocab["symbols"])
-        pieces = piece_states(model, model_cfg, val_ids, symbols.index(vocab["special"]["end"]), len(symbols))
+        pieces = iter_piece_states(model, model_cfg, val_ids, symbols.index(vocab["special"]["end"]), len(symbols))
         cache, grid = fit_cache(pieces)
         record = {"lambda": cache.lam, "theta": cache.theta, "chosen_on": "validation",
                   "validation_nll": min(grid.values()), "validation_nll_without": grid["lambda=0"],
