@@ -183,6 +183,31 @@ def test_kneser_ney_distributions_sum_to_one_for_any_history():
     assert kn.distribution([0, 3, 5]).argmax() == 7
 
 
+@pytest.mark.parametrize("order", [1, 2, 3, 5, 8])
+def test_kneser_ney_arrays_give_the_dict_models_distributions(order):
+    """The array form (np.unique per order, scored in blocks) computes what the plain dict form
+    computes, for every target of a split, seen and unseen histories, and the first positions."""
+    from kn_reference import ReferenceKneserNey
+
+    rng = np.random.default_rng(order)
+    vocab = 9
+    motif = [0, 3, 5, 7, 3, 8]
+    train = np.concatenate([np.tile(motif, 30), rng.integers(0, vocab - 1, 600), [2, 4, 2]])  # id 8 rare
+    test = np.concatenate([rng.integers(0, vocab, 300), np.tile(motif, 5), [1, 1, 1, 6, 6]])
+    kn, ref = KneserNey.fit(train, vocab, order), ReferenceKneserNey(train, vocab, order)
+    np.testing.assert_allclose(kn.discounts, ref.discounts, rtol=1e-12)
+    want = np.array([ref.distribution(test[max(0, t - order + 1):t].tolist()) for t in range(1, test.size)])
+    got = np.concatenate([p for _, p in kn.blocks(test)])
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-15)
+    nll, hit = kn.scores(test)
+    np.testing.assert_allclose(nll, -np.log(want[np.arange(test.size - 1), test[1:]]), rtol=1e-12)
+    assert (hit == (want.argmax(axis=1) == test[1:])).all()
+    for h in ([], [8], [8, 8, 8], [0, 3, 5], motif):
+        np.testing.assert_allclose(kn.distribution(h), ref.distribution(h), rtol=1e-12, atol=1e-15)
+    short = KneserNey.fit(np.array([1, 2]), vocab, order)  # fewer tokens than the order
+    assert short.distribution([1]).sum() == pytest.approx(1.0)
+
+
 def test_ngram_table_rows():
     train = np.tile(np.array([0, 1, 2, 3, 4], dtype=np.uint16), 60)
     test = np.tile(np.array([0, 1, 2, 3, 4], dtype=np.uint16), 8)

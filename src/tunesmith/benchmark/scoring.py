@@ -11,12 +11,10 @@ figure the published tables give.
 from __future__ import annotations
 
 import logging
-import math
 import time
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
 from tunesmith.evaluation.full_context import frame_nll, score_pieces
 from tunesmith.modeling.models import any_length_model
@@ -65,15 +63,7 @@ def kn_token_scores(kn, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     Each target's history is the ``order - 1`` ids before it (across piece ends, which
     are tokens like any other to the n-gram).
     """
-    seq = np.asarray(ids).tolist()
-    n = len(seq)
-    nll = np.empty(n - 1)
-    hit = np.empty(n - 1, dtype=bool)
-    for t in tqdm(range(1, n), desc=f"kn-{kn.order}", unit="tok", leave=False, disable=n < 50_000, mininterval=2):
-        p = kn.distribution(seq[max(0, t - kn.order + 1) : t])
-        nll[t - 1] = -math.log(p[seq[t]])
-        hit[t - 1] = int(p.argmax()) == seq[t]
-    return nll, hit
+    return kn.scores(np.asarray(ids))
 
 
 def select_kn(train_ids: np.ndarray, valid_ids: np.ndarray, max_order: int, *, patience: int = 2):

@@ -15,7 +15,7 @@ chosen on the validation split; the test split is scored once (`kn_cache_row`).
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -28,49 +28,52 @@ ORDERS = (1, 2, 4, 8)
 """The longest cached contexts tried on validation."""
 
 
-def piece_caches(ids: np.ndarray, end_id: int, order: int) -> list[Counter | None]:
-    """For every target ``ids[t]`` (``t >= 1``), the counts of the tokens that followed the
-    longest earlier occurrence, in the same piece, of the ``k <= order`` tokens before ``t``
-    (``None`` where there is none). ``O(n * order)``."""
+def iter_piece_caches(ids: np.ndarray, end_id: int, order: int) -> Iterator[tuple[int, Counter | None]]:
+    """``(t, counts)`` for every target ``ids[t]`` (``t >= 1``, in order): the counts of the tokens
+    that followed the longest earlier occurrence, in the same piece, of the ``k <= order`` tokens
+    before ``t`` (``None`` where there is none). ``counts`` is live (it grows with the piece): read
+    it before asking for the next. Memory holds one piece's contexts. ``O(n * order)``."""
     seq = [int(i) for i in ids]
-    out: list[Counter | None] = [None] * (len(seq) - 1)
     for a, b in piece_spans(np.asarray(ids), end_id):
         seen: list[dict[tuple[int, ...], Counter]] = [{} for _ in range(order + 1)]
         for t in range(a + 1, b + 1):  # predict seq[t] from seq[a:t]
+            found = None
             for k in range(min(order, t - a - 1), 0, -1):  # contexts inside the piece (after its end token)
                 found = seen[k].get(tuple(seq[t - k : t]))
                 if found:
-                    out[t - 1] = Counter(found)  # a copy: the counter keeps growing with the piece
                     break
+            yield t, found or None
             for k in range(1, min(order, t - a - 1) + 1):  # now seq[t] follows the contexts ending at t - 1
                 seen[k].setdefault(tuple(seq[t - k : t]), Counter())[seq[t]] += 1
-    return out
 
 
-def _mixture(kn_probs: np.ndarray, caches: Sequence[Counter | None], targets: np.ndarray,
-             lam: float) -> np.ndarray:
-    """``p(target)`` under the mixture, per position."""
-    p_cache = np.array([c[int(w)] / sum(c.values()) if c else 0.0 for c, w in zip(caches, targets)])
-    has = np.array([c is not None for c in caches])
-    return np.where(has, (1 - lam) * kn_probs + lam * p_cache, kn_probs)
+def piece_caches(ids: np.ndarray, end_id: int, order: int) -> list[Counter | None]:
+    """:func:`iter_piece_caches` as a list of copies, one per target (small splits and tests)."""
+    return [Counter(c) if c else None for _, c in iter_piece_caches(ids, end_id, order)]
 
 
-def _kn_target_probs(kn, ids: np.ndarray) -> np.ndarray:
-    seq = [int(i) for i in ids]
-    return np.array([kn.distribution(seq[max(0, t - kn.order + 1) : t])[seq[t]] for t in range(1, len(seq))])
+def cache_target_probs(ids: np.ndarray, end_id: int, order: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(p_cache(target), has_cache)`` for every target ``ids[t]``, ``t >= 1``."""
+    seq = np.asarray(ids)
+    p = np.zeros(max(seq.size - 1, 0))
+    has = np.zeros(p.size, dtype=bool)
+    for t, counts in iter_piece_caches(seq, end_id, order):
+        if counts:
+            p[t - 1] = counts[int(seq[t])] / sum(counts.values())
+            has[t - 1] = True
+    return p, has
 
 
 def fit_kn_cache(kn, val_ids: np.ndarray, end_id: int) -> tuple[float, int, dict[str, float]]:
     """``(lambda, order, grid)``: the pair with the lowest validation NLL (``grid``: every pair's)."""
     val_ids = np.asarray(val_ids)
-    kn_probs = _kn_target_probs(kn, val_ids)
-    targets = val_ids[1:]
+    kn_probs = kn.target_probs(val_ids)
     grid: dict[str, float] = {"lambda=0": float(-np.log(kn_probs).mean())}
     best = (grid["lambda=0"], 0.0, ORDERS[0])
     for order in ORDERS:
-        caches = piece_caches(val_ids, end_id, order)
+        p_cache, has = cache_target_probs(val_ids, end_id, order)
         for lam in LAMBDAS:
-            nll = float(-np.log(_mixture(kn_probs, caches, targets, lam)).mean())
+            nll = float(-np.log(np.where(has, (1 - lam) * kn_probs + lam * p_cache, kn_probs)).mean())
             grid[f"lambda={lam:g},order={order}"] = nll
             if nll < best[0]:
                 best = (nll, lam, order)
@@ -85,20 +88,21 @@ def kn_cache_row(kn, val_ids: np.ndarray, test_ids: np.ndarray, end_id: int,
 
     lam, order, _ = fit_kn_cache(kn, val_ids, end_id)
     test_ids = np.asarray(test_ids)
-    seq = [int(i) for i in test_ids]
-    caches = piece_caches(test_ids, end_id, order)
-    nll = np.empty(len(seq) - 1)
-    correct = np.empty(len(seq) - 1, dtype=bool)
-    for t in range(1, len(seq)):
-        p = kn.distribution(seq[max(0, t - kn.order + 1) : t])
-        cache = caches[t - 1]
-        if cache and lam > 0:
-            total = sum(cache.values())
-            p = (1 - lam) * p
-            for w, c in cache.items():
-                p[w] += lam * c / total
-        nll[t - 1] = -np.log(p[seq[t]])
-        correct[t - 1] = int(p.argmax()) == seq[t]
+    caches = iter_piece_caches(test_ids, end_id, order)
+    nll = np.empty(max(test_ids.size - 1, 0))
+    correct = np.empty(nll.size, dtype=bool)
+    for t0, block in kn.blocks(test_ids):  # the n-gram's distributions a block at a time
+        for i, p in enumerate(block):
+            t, cache = next(caches)
+            assert t == t0 + i
+            if cache and lam > 0:
+                total = sum(cache.values())
+                p = (1 - lam) * p
+                for w, c in cache.items():
+                    p[w] += lam * c / total
+            target = int(test_ids[t])
+            nll[t - 1] = -np.log(p[target])
+            correct[t - 1] = int(p.argmax()) == target
     totals = _Totals()
     totals.add(nll, correct, _event_mask(test_ids.astype(np.int64), frozenset(), hold_mask)[1:])
     return {**totals.result(), "lambda": lam, "cache_order": order, "chosen_on": "validation"}
