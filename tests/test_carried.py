@@ -238,3 +238,34 @@ def test_a_tiny_corpus_trains_on_fewer_rows_and_its_train_loss_excludes_padding(
     kept = train_tiny(tmp_path / "kept", context="carried", max_padding=1.0, learning_rate=1e-9)
     assert kept["rows"]["used"] == 8
     assert kept["history"][0]["train_loss"] == pytest.approx(math.log(len(ESSEN_VOCAB["symbols"])), rel=0.05)
+
+
+def test_the_reported_train_loss_and_accuracy_weigh_out_the_padding():
+    """Padding targets (weight 0) after an end token are unlike real ones; the figures fit reports
+    must be the weighted means over the real targets alone, as computed here by hand."""
+    import keras
+
+    from tunesmith.config.model import ModelConfig
+    from tunesmith.config.train import TrainConfig
+    from tunesmith.core.numeric import log_softmax
+    from tunesmith.modeling.models import build_model
+    from tunesmith.training.fitting import _compile
+
+    keras.utils.set_random_seed(0)
+    model = build_model(ModelConfig(units=8, embedding_dim=4, dropout=0.0), 7, window=6)
+    _compile(model, TrainConfig(learning_rate=1e-3))
+    head = next(layer for layer in reversed(model.layers) if getattr(layer, "bias", None) is not None)
+    kernel, bias = head.get_weights()
+    head.set_weights([kernel, bias + np.eye(7)[0] * 4.0])  # id 0, the padding target, very likely
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 7, size=(4, 6)).astype(np.int32)
+    y = rng.integers(1, 7, size=(4, 6)).astype(np.int32)
+    w = (rng.random((4, 6)) < 0.5).astype(np.float32)
+    y[w == 0] = 0  # padding: one target everywhere
+    logp = log_softmax(np.asarray(model.predict_on_batch(x), dtype=np.float64))
+    nll = -np.take_along_axis(logp, y[..., None], axis=-1)[..., 0]
+    hit = logp.argmax(axis=-1) == y
+    got = model.evaluate(x, y, sample_weight=w, verbose=0, return_dict=True)
+    assert got["nll"] == pytest.approx((nll * w).sum() / w.sum(), rel=1e-5)
+    assert got["accuracy"] == pytest.approx((hit * w).sum() / w.sum(), rel=1e-5)
+    assert got["nll"] != pytest.approx(nll.mean(), rel=1e-3)  # the unweighted mean differs

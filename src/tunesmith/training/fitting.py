@@ -106,10 +106,10 @@ def _compile(model: keras.Model, cfg: TrainConfig, decay_steps: int = 0) -> None
     model.compile(
         optimizer=_optimizer(cfg, decay_steps),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        # The loss Keras reports averages over every position, padding included (weight 0);
-        # these two are weighted means over the real targets only.
-        metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy"),
-                 keras.metrics.SparseCategoricalCrossentropy(from_logits=True, name="nll")],
+        # The loss Keras reports averages over every position, padding included (weight 0), and
+        # plain `metrics` ignore the weights: these two are means over the real targets only.
+        weighted_metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy"),
+                          keras.metrics.SparseCategoricalCrossentropy(from_logits=True, name="nll")],
     )
 
 
