@@ -172,7 +172,16 @@ def test_primers_are_openings_of_training_tunes_in_the_corpus_proportions(tmp_pa
     assert {"".join(p) for p in primers} == {"M:6/8\nL:1/8\nK:G\n", "M:4/4\nL:1/8\nK:D\n"}  # headers only
     assert primer_symbols(cfg, {}, test_pieces=encoded / "test.jsonl", track="nottingham") == primers  # seeded
     shares = meter_shares(get_track("nottingham"), primers, [list(t) for t in tunes])
-    assert shares["train"] == {"4/4": 0.25, "6/8": 0.75} and shares["max_gap_points"] <= 6
+    assert shares["train"] == {"4/4": 0.25, "6/8": 0.75} and shares["max_gap_points"] == 0
+    # 32 samples of three meters (21 / 12 / 7 of 40 tunes): each within one sample of its share
+    tunes = [jig] * 21 + [reel] * 12 + ["M:3/4\nL:1/8\nK:A\nA2 B2 c2|\n"] * 7
+    (encoded / "train.jsonl").write_text("".join(json.dumps({"id": str(i), "symbols": list(t)}) + "\n"
+                                                 for i, t in enumerate(tunes)))
+    for seed in range(5):
+        cfg = GenerateConfig(num_samples=32, seed=seed, primer=PrimerConfig(mode="openings"))
+        primers = primer_symbols(cfg, {}, test_pieces=encoded / "test.jsonl", track="nottingham")
+        shares = meter_shares(get_track("nottingham"), primers, [list(t) for t in tunes])
+        assert shares["max_gap_points"] <= 100 / 32
 
 
 def test_a_kern_spine_split_never_merged_is_rejected(tmp_path):
