@@ -120,3 +120,14 @@ def test_frame_nll_sums_tokens_of_each_frame_and_skips_piece_ends():
     nll = np.arange(1.0, targets.size + 1)
     frames = frame_nll(nll, targets, frame_end, piece_end)
     np.testing.assert_allclose(frames, [1 + 2 + 3, 4, 5 + 6, 8 + 9])
+
+
+def test_a_batch_holds_at_most_max_positions_whatever_the_vocabulary():
+    from tunesmith.evaluation.full_context import MAX_POSITIONS, _batches
+
+    lengths = np.array([300] * 200 + [40_000, 900, 5], dtype=np.int64)
+    for vocab in (8, 90, 3000):
+        groups = _batches(lengths, vocab, budget=32_000_000)
+        assert sorted(int(k) for g in groups for k in g) == list(range(lengths.size))  # every piece once
+        for g in groups:
+            assert len(g) * int(lengths[g].max()) <= MAX_POSITIONS or len(g) == 1  # a long piece goes alone

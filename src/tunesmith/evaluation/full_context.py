@@ -52,14 +52,21 @@ class PieceScores:
         return float(self.nll.mean()) if self.nll.size else float("nan")
 
 
+MAX_POSITIONS = 16_384
+"""Most positions (``batch * time``) scored at once, whatever ``V``: each position also holds the
+model's activations (256 units: 1 KiB a layer), so a logit budget alone let a small vocabulary
+batch 400k positions (2.7 GB on a 5M-token corpus's validation split)."""
+
+
 def _batches(lengths: np.ndarray, vocab_size: int, budget: int) -> list[np.ndarray]:
-    """Piece indices grouped by similar length, each group under ``budget`` logits."""
+    """Piece indices grouped by similar length, each group under ``budget`` logits and
+    :data:`MAX_POSITIONS` positions (a longer piece goes alone)."""
     order = np.argsort(lengths, kind="stable")[::-1]  # longest first: the padded length is the first's
     groups: list[np.ndarray] = []
     i = 0
     while i < order.size:
         longest = int(lengths[order[i]])
-        size = max(1, budget // max(1, longest * vocab_size))
+        size = max(1, min(budget // max(1, longest * vocab_size), MAX_POSITIONS // max(1, longest)))
         groups.append(order[i : i + size])
         i += size
     return groups
