@@ -40,8 +40,9 @@ _RESUMABLE_FIELDS = frozenset({"epochs", "patience", "min_delta", "validation_st
                                "max_padding"})  # max_padding acts through batch_size, which is in the key
 
 
-TRAINING_PACKAGES = ("core", "config", "data", "modeling", "training")
-"""The packages whose code decides what a run learns: a checkpoint resumes only under the same code."""
+TRAINING_PACKAGES = ("core", "config", "data", "modeling", "evaluation", "training")
+"""The packages whose code decides what a run learns and which weights it keeps (``evaluation``
+scores the validation split): a checkpoint resumes only under the same code."""
 
 
 def code_digest(root: Path, packages: tuple[str, ...] = TRAINING_PACKAGES) -> str:
