@@ -12,7 +12,7 @@ import itertools
 import json
 import logging
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +36,14 @@ from tunesmith.tracks import get_track
 from tunesmith.tracks.base import Track
 
 log = logging.getLogger(__name__)
+
+
+def _iter_pieces(path: Path):
+    """The symbols of each piece of an encoded split, one at a time (a 5M-token split as lists of
+    Python strings would take about 300 MB)."""
+    with open(path, encoding="utf-8") as fh:
+        for line in fh:
+            yield json.loads(line)["symbols"]
 
 
 def _pieces(path: Path, limit: int = 0) -> list[list[str]]:
@@ -103,7 +111,7 @@ def evaluate_stage(track: str, *, model_dir: Path, vocab_dir: Path, encoded_dir:
     table, whole, generated = read_samples(samples_dir, corpus)
     histograms = _music(track, corpus, vocab, table, whole, encoded_dir, cfg, plots_dir, metrics)
     # ---- novelty: do the samples copy the training set?
-    index = NoveltyIndex(_pieces(encoded_dir / "train.jsonl"), ngram=cfg.novelty_ngram)
+    index = NoveltyIndex(_iter_pieces(encoded_dir / "train.jsonl"), ngram=cfg.novelty_ngram)
     novelty = index.novelty(generated)
     metrics["novelty"] = {k: v for k, v in novelty.items() if k != "per_sample"}
     _pictures(track, model, model_cfg, vocab, whole, live_dir, cfg, plots_dir)
@@ -200,7 +208,7 @@ def _music(track: str, corpus, vocab, table, whole, encoded_dir: Path, cfg: Eval
         samples["mean_symbols"] = float(np.mean([len(s) for s in whole]))
         samples["real_mean_symbols"] = float(np.mean([len(s) for s in real_all]))
         samples["length_ratio"] = samples["mean_symbols"] / samples["real_mean_symbols"]
-    meters = meter_shares(corpus, whole, _pieces(encoded_dir / "train.jsonl"))
+    meters = meter_shares(corpus, whole, _iter_pieces(encoded_dir / "train.jsonl"))
     if meters is not None:
         metrics["meters"] = meters
     playable = corpus.playability(whole)
@@ -267,10 +275,10 @@ def headline(metrics: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def meter_shares(corpus, samples: Sequence[Sequence[str]], train: Sequence[Sequence[str]]) -> dict[str, Any] | None:
+def meter_shares(corpus, samples: Iterable[Sequence[str]], train: Iterable[Sequence[str]]) -> dict[str, Any] | None:
     """The share of each meter among the samples and among the training pieces, and the largest
     gap between the two in percentage points (None for a track whose pieces declare no meter)."""
-    def shares(pieces: Sequence[Sequence[str]]) -> dict[str, float]:
+    def shares(pieces: Iterable[Sequence[str]]) -> dict[str, float]:
         found = [m for p in pieces if (m := corpus.meter(p))]
         return {m: found.count(m) / len(found) for m in sorted(set(found))} if found else {}
 
