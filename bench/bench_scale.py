@@ -11,6 +11,7 @@ epochs (1 by default: time per epoch is the figure; a full run is that times
 (`tunesmith.core.workers`), linear in the files and bounded by the largest one.
 
     .venv/bin/python bench/bench_scale.py --tokens 0.5e6 5e6
+    .venv/bin/python bench/bench_scale.py --tokens 0.5e6 5e6 --stages evaluate   # after a change
 
 Prints a table (stage, peak RSS, wall seconds per scale); ``<out>/scale.json`` keeps it.
 """
@@ -29,6 +30,7 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 SPLITS = ("train", "validation", "test")
+STAGES = ("vocab", "train", "generate", "evaluate")
 
 
 def _shift(symbol: str, k: int) -> str:
@@ -73,7 +75,10 @@ def run_scale(tokens: float, args: argparse.Namespace) -> dict:
     copies = max(1, round(tokens / base))
     shifts = sorted(range(-(copies // 2), copies - copies // 2), key=abs)[:copies]
     work = args.out / f"{tokens:g}"
-    train_symbols = scaled_corpus(args.encoded, shifts, work / "encoded")
+    if set(args.stages) != set(STAGES) and (work / "encoded" / "meta.json").is_file():
+        train_symbols = sum(len(p["symbols"]) + 1 for p in io.read_jsonl(work / "encoded" / "train.jsonl"))
+    else:
+        train_symbols = scaled_corpus(args.encoded, shifts, work / "encoded")
     params = yaml.safe_load((REPO / "params.yaml").read_text())
     params["train"]["essen"].update(epochs=args.epochs, average_epochs=0)
     (work / "params.yaml").write_text(yaml.safe_dump(params))
@@ -92,6 +97,8 @@ def run_scale(tokens: float, args: argparse.Namespace) -> dict:
     }
     row = {"tokens": train_symbols, "transpositions": len(shifts)}
     for name, cmd in stages.items():
+        if name not in args.stages:
+            continue
         row[name] = timed(cmd, work)
         print(f"{tokens:g}: {name}: {row[name]['peak_mib']:.0f} MiB, {row[name]['seconds']:.0f} s", flush=True)
     return row
@@ -103,10 +110,18 @@ def main() -> None:
     p.add_argument("--tokens", type=float, nargs="+", default=[0.5e6, 5e6], help="training tokens to scale to")
     p.add_argument("--epochs", type=int, default=1, help="epochs the train stage runs")
     p.add_argument("--out", type=Path, default=REPO / "bench/out/scale", help="scratch and results")
+    p.add_argument("--stages", nargs="+", choices=STAGES, default=list(STAGES),
+                   help="the stages to run (others keep their figures from <out>/scale.json: rerun one "
+                        "stage after a change)")
     args = p.parse_args()
-    rows = [run_scale(t, args) for t in args.tokens]
+    previous = {r["tokens"]: r for r in json.loads((args.out / "scale.json").read_text())} \
+        if (args.out / "scale.json").is_file() else {}
+    rows = []
+    for t in args.tokens:
+        row = run_scale(t, args)
+        rows.append({**previous.get(row["tokens"], {}), **row})
     (args.out / "scale.json").write_text(json.dumps(rows, indent=2) + "\n")
-    names = ("vocab", "train", "generate", "evaluate")
+    names = STAGES
     print("| training tokens | " + " | ".join(f"{n}: peak, time" for n in names) + " |")
     print("|---:|" + "---:|" * len(names))
     for r in rows:
