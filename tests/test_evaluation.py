@@ -405,7 +405,7 @@ def test_novelty_arrays_agree_with_the_suffix_automaton(ngram):
     train = [[str(x) for x in rng.integers(0, 4, rng.integers(1, 120))] for _ in range(60)]
     index, ref = NoveltyIndex(train, ngram=ngram), ReferenceNoveltyIndex(train, ngram=ngram)
     samples = [[str(x) for x in rng.integers(0, 4, 80)] for _ in range(10)]
-    samples += [train[5][3:70] + ["9"] + train[7][:40], train[9] + train[9], ["9"] * 20, [], train[11][:2]]
+    samples += [[*train[5][3:70], "9", *train[7][:40]], train[9] + train[9], ["9"] * 20, [], train[11][:2]]
     for sample in samples:
         assert index.longest_match(sample) == ref.longest_match(sample)
         got, want = index.ngram_share(sample), ref.ngram_share(sample)

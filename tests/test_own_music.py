@@ -93,6 +93,37 @@ def test_a_local_folder_honours_rhythms_and_max_pieces(tmp_path):
 
 
 
+def test_a_folder_of_versions_takes_one_per_name_unless_asked(tmp_path):
+    """The Nottingham MIDI layout: each tune whole at the top and again in melody/ and chords/."""
+    from tunesmith.core.errors import FetchError
+    from tunesmith.sources.local import fetch_local
+
+    src = tmp_path / "nottingham_midi"
+    for rel in ("ashover1.krn", "melody/ashover1.krn", "chords/ashover1.krn", "melody/reels2.krn"):
+        (src / rel).parent.mkdir(parents=True, exist_ok=True)
+        (src / rel).write_text("**kern\n*M2/4\n4c\n4d\n*-\n")
+
+    def sources(**kw):
+        manifest, rejected = fetch_local("mine", src, tmp_path / f"raw{len(list(tmp_path.iterdir()))}", **kw)
+        return sorted(manifest["origin"] if "origin" in manifest else manifest["source_file"]), rejected
+
+    kept, rejected = sources()
+    assert [k.split("/")[-1] for k in kept] == ["ashover1.krn", "reels2.krn"] and len(kept) == 2
+    versions = rejected[rejected["reason"] == "same_name"]
+    assert sorted(versions["source_file"]) == ["chords/ashover1.krn", "melody/ashover1.krn"]
+    assert all("another version of ashover1.krn" in m for m in versions["message"])
+    kept, _ = sources(include=["melody/*"])
+    assert len(kept) == 2 and all("melody" in k for k in kept)
+    kept, rejected = sources(exclude=["chords/*"], same_name="all")
+    assert len(kept) == 3 and "same_name" not in set(rejected.get("reason", []))
+    with pytest.raises(FetchError, match="matches include"):
+        sources(include=["*.mid"])
+    from tunesmith.config.stages import FetchConfig
+
+    with pytest.raises(ValueError, match="include"):
+        FetchConfig(source="local", local_dir="x", include=("/abs/*",))
+
+
 def test_logs_name_the_final_folder_not_the_temporary_one(tmp_path, caplog):
     import logging
 

@@ -18,13 +18,20 @@ class FetchConfig:
     canonical corpus at a pinned commit, every file verified against the manifest
     in ``tunesmith/sources/manifests/<corpus>.tsv``) or ``local`` (a folder of your files).
     collections / workers apply to ``bundled``; rhythms / max_pieces to ``bundled`` and ``local``;
-    subsets / mirror / method to ``download``; local_dir to ``local``.
+    subsets / mirror / method to ``download``; local_dir, include, exclude, same_name to ``local``.
 
     subsets: sub-folders or files below the manifest's common folder (Essen ``erk``,
       Nottingham ``jigs``, piano-midi.de composers such as ``Chopin``); empty = all.
     mirror: ``http(s)://`` base URL serving the manifest's paths; empty = the pinned URLs.
     method: ``auto`` (one file at a time with a mirror or for few files, else the
       repository archive), ``archive`` or ``files``.
+    include / exclude (``local``): glob patterns on each file's path below ``local_dir``
+      (``melody/*``, ``**/chords/*``; ``*`` also crosses ``/``): only files matching an
+      ``include`` (empty = all), none matching an ``exclude``.
+    same_name (``local``): files of one name in several folders (``x.mid``, ``melody/x.mid``,
+      ``chords/x.mid``: versions of one tune) -- ``first`` keeps the one nearest the top
+      (then in path order) and lists the others in rejected.csv as ``same_name``; ``all``
+      keeps them all (encode then keeps them in one split).
     """
 
     source: Literal["bundled", "download", "local"] = "bundled"
@@ -36,6 +43,9 @@ class FetchConfig:
     mirror: str = ""
     method: Literal["auto", "archive", "files"] = "auto"
     local_dir: str = ""
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    same_name: Literal["first", "all"] = "first"
 
     def __post_init__(self) -> None:
         if self.max_pieces < 0:
@@ -51,6 +61,10 @@ class FetchConfig:
         for i, name in enumerate(self.subsets):
             if not name or "/" in name or name in (".", ".."):
                 raise ValueError(f"subsets[{i}] must name one folder or file (no '/'), got {name!r}")
+        for key in ("include", "exclude"):
+            for i, pattern in enumerate(getattr(self, key)):
+                if not isinstance(pattern, str) or not pattern or pattern.startswith("/"):
+                    raise ValueError(f"{key}[{i}] must be a glob pattern relative to local_dir, got {pattern!r}")
         if self.source == "bundled" and not self.collections:
             raise ValueError("collections must list at least one music21 corpus collection, got []")
 

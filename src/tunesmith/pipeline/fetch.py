@@ -35,7 +35,8 @@ def fetch_stage(corpus: str, cfg: FetchConfig, out: Path, *, cache_dir: Path, ke
                                             subsets_key=f"{key}.subsets")
     else:
         manifest, rejected = fetch_local(corpus, Path(cfg.local_dir).expanduser(), out, rhythms=cfg.rhythms,
-                                         max_pieces=cfg.max_pieces)
+                                         max_pieces=cfg.max_pieces, include=cfg.include, exclude=cfg.exclude,
+                                         same_name=cfg.same_name)
     io.write_csv(out / "manifest.csv", manifest)
     io.write_csv(out / "rejected.csv", rejected)
     if manifest.empty:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import logging
 import re
 from collections.abc import Iterable, Sequence
@@ -27,7 +28,8 @@ logger = logging.getLogger(__name__)
 
 
 def fetch_local(corpus: str, src: Path, out_dir: Path, *, rhythms: Sequence[str] = (),
-                max_pieces: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
+                max_pieces: int = 0, include: Sequence[str] = (), exclude: Sequence[str] = (),
+                same_name: str = "first") -> tuple[pd.DataFrame, pd.DataFrame]:
     """Copy the music files of a local folder (recursively) into ``out_dir``.
 
     Files with an extension in `FORMATS` (case-insensitive) are taken; other
@@ -40,6 +42,8 @@ def fetch_local(corpus: str, src: Path, out_dir: Path, *, rhythms: Sequence[str]
     ``rhythms`` (ABC ``R:`` values, normalised) keeps only the tunes of those rhythms, and
     ``max_pieces`` (> 0) the first that many pieces in file order, as for the bundled corpora;
     the others are listed in ``rejected.csv`` as ``not_selected`` and not copied.
+    ``include``/``exclude`` and ``same_name`` choose among the files first (`FetchConfig`); a
+    file ``same_name`` drops is listed as ``same_name``, naming the version kept.
 
     Raises:
         FetchError: ``src`` is missing or holds no music file.
@@ -53,11 +57,17 @@ def fetch_local(corpus: str, src: Path, out_dir: Path, *, rhythms: Sequence[str]
             f"local corpus folder {src} holds no music files "
             f"(extensions: {', '.join(sorted(FORMATS))})"
         )
+    files = _matching(src, files, include, exclude)
+    if not files:
+        raise FetchError(f"no music file of {src} matches include {list(include)} without exclude {list(exclude)}")
+    files, versions = _one_per_name(src, files) if same_name == "first" else (files, [])
     with atomic_path(out_dir) as tmp:
         tmp.mkdir()
         collector = _Collector(tmp)
         _collect_files(collector, src, files, origin_prefix="")
         manifest, rejected = _select(tmp, *collector.frames(), rhythms, max_pieces)
+        if versions:
+            rejected = pd.concat([rejected, pd.DataFrame(versions)], ignore_index=True)
     logger.info("fetched %d local %s pieces from %s into %s", len(manifest), corpus, src, out_dir)
     return manifest, rejected
 
@@ -71,6 +81,47 @@ def _music_files(root: Path) -> list[Path]:
         if path.is_file() and not path.is_symlink() and path.suffix.lower() in FORMATS:
             files.append(path)
     return files
+
+
+def _matching(root: Path, files: Sequence[Path], include: Sequence[str], exclude: Sequence[str]) -> list[Path]:
+    """The files whose path below ``root`` matches an ``include`` glob (any, when none) and no
+    ``exclude`` glob (`fnmatch`: ``*`` also crosses ``/``)."""
+    def rel(path: Path) -> str:
+        return path.relative_to(root).as_posix()
+
+    return [f for f in files
+            if (not include or any(fnmatch.fnmatchcase(rel(f), p) for p in include))
+            and not any(fnmatch.fnmatchcase(rel(f), p) for p in exclude)]
+
+
+def _one_per_name(root: Path, files: Sequence[Path]) -> tuple[list[Path], list[dict[str, str]]]:
+    """One file per name (case-insensitive, extension included; per split in a train/valid/test
+    layout): the one nearest the top of ``root``, then first in path order; the others as
+    ``same_name`` rejected rows."""
+    split_root = _split_root(root)
+
+    def split_of(f: Path) -> str:  # a kept train/valid/test layout: one name may recur across splits
+        if split_root is None or not f.is_relative_to(split_root):
+            return ""
+        return SPLIT_FOLDERS.get(f.relative_to(split_root).parts[0].lower(), "")
+
+    by_name: dict[tuple[str, str], list[Path]] = {}
+    for f in files:
+        by_name.setdefault((split_of(f), f.name.lower()), []).append(f)
+    kept, dropped = [], []
+    for group in by_name.values():
+        group.sort(key=lambda f: (len(f.relative_to(root).parts), f.relative_to(root).as_posix()))
+        kept.append(group[0])
+        first = group[0].relative_to(root).as_posix()
+        for other in group[1:]:
+            rel = other.relative_to(root).as_posix()
+            dropped.append({"id": rel, "source_file": rel, "reason": "same_name",
+                            "message": f"{rel}: another version of {first} (fetch.<corpus>.same_name: all keeps both)"})
+    if dropped:
+        logger.info("%d files share a name with another (kept the one nearest the top: same_name first)",
+                    len(dropped))
+    keep = set(kept)
+    return [f for f in files if f in keep], dropped
 
 
 def _split_root(root: Path) -> Path | None:
