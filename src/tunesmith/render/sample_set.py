@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -95,10 +96,11 @@ def render_samples(
     samples_dir, out_dir = Path(samples_dir), Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     rows = _sample_rows(samples_dir)
+    from concurrent.futures import ThreadPoolExecutor
+
     from tqdm import tqdm
 
-    records = []
-    for row in tqdm(rows, desc="render samples", unit="sample", leave=False):
+    def one(row: Mapping[str, Any]) -> SampleRecord:
         name = str(row.get("sample") or row.get("name"))
         stem = Path(name).stem
         record = _new_record(row, stem, samples_dir)
@@ -107,5 +109,14 @@ def render_samples(
         score = record.musicxml or record.abc
         if scores and score is not None and render_score_svg(score, out_dir / f"{stem}.svg"):
             record.svg = str(out_dir / f"{stem}.svg")
-        records.append(record)
-    return records
+        return record
+
+    # Most of a sample's time is in FluidSynth, the MP3 encoder and Verovio, each a child process:
+    # threads overlap them (a sample's files are its own; the figures are separate Agg canvases).
+    with ThreadPoolExecutor(max_workers=render_workers(len(rows))) as pool:
+        return list(tqdm(pool.map(one, rows), total=len(rows), desc="render samples", unit="sample", leave=False))
+
+
+def render_workers(n_samples: int) -> int:
+    """Threads rendering at once: one per core, at most 4, at most one per sample."""
+    return max(1, min(os.cpu_count() or 1, 4, n_samples))
