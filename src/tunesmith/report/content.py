@@ -51,8 +51,9 @@ EVAL_FIGURES = {
 
 LOSS_FIGURE = Text(
     "Loss per epoch",
-    "Training and validation loss (mean NLL in nats per symbol) after each epoch; the star marks the epoch "
-    "whose model was kept.")
+    "Training and validation loss (mean NLL in nats per symbol) after each epoch; the star marks the best "
+    "single epoch on validation. The saved model is usually the mean of the last epochs' weights, which "
+    "validates lower still (the track's training figures say which).")
 SAMPLES_NOTE = ("Each card: the sampler settings, the audio (rendered with FluidSynth, or a plain sine "
                 "synthesizer where the card says so), the engraved score, a piano roll (time across, pitch "
                 "up) and the files to download.")
