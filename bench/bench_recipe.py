@@ -50,7 +50,10 @@ def main() -> None:
     from tunesmith.pipeline.seeds import seeds_stage
 
     params = yaml.safe_load(args.params.read_text())
-    changes = yaml.safe_load(args.set) or {}
+    try:
+        changes = yaml.safe_load(args.set) or {}
+    except yaml.YAMLError as exc:
+        raise SystemExit(f"--set is not YAML: {args.set!r}: {str(exc).splitlines()[0]}") from None
     if not isinstance(changes, dict):
         raise SystemExit(f"--set must be a YAML mapping, got {args.set!r}")
     recipe = merged(section(params, f"train.{args.corpus}"), changes)

@@ -316,6 +316,31 @@ def test_render_samples_folder(tmp_path, no_fluidsynth):
     assert second["wav"] is None and second["error"] == "decode failed"
 
 
+def test_render_samples_in_threads_gives_each_sample_its_own_files_in_order(tmp_path, no_fluidsynth, monkeypatch):
+    from tunesmith.render import sample_set
+
+    samples = tmp_path / "samples"
+    samples.mkdir()
+    for k in range(5):  # five scales a semitone apart: five different recordings and pictures
+        pm = pretty_midi.PrettyMIDI(initial_tempo=120)
+        inst = pretty_midi.Instrument(program=0)
+        inst.notes += [pretty_midi.Note(velocity=90, pitch=pitch + k, start=i * NOTE_S, end=(i + 1) * NOTE_S)
+                       for i, pitch in enumerate(NOTES)]
+        pm.instruments.append(inst)
+        pm.write(str(samples / f"sample_{k:03d}.mid"))
+    monkeypatch.setattr(sample_set, "render_workers", lambda n: 4)
+    threaded = render_samples(samples, tmp_path / "threaded", scores=False)
+    monkeypatch.setattr(sample_set, "render_workers", lambda n: 1)
+    serial = render_samples(samples, tmp_path / "serial", scores=False)
+    assert [r["name"] for r in threaded] == [f"sample_{k:03d}" for k in range(5)]
+    for a, b in zip(threaded, serial, strict=True):
+        assert Path(a["wav"]).name == f"{a['name']}.wav"
+        for key in ("wav", "png"):
+            assert Path(a[key]).read_bytes() == Path(b[key]).read_bytes(), (a["name"], key)
+    assert len({Path(r["wav"]).read_bytes() for r in threaded}) == 5
+    assert len({Path(r["png"]).read_bytes() for r in threaded}) == 5
+
+
 def test_render_samples_drops_the_wav_only_when_its_mp3_was_written(tmp_path, no_fluidsynth, monkeypatch):
     copier = "import shutil, sys; shutil.copyfile(sys.argv[1], sys.argv[2])"
     monkeypatch.setattr(
