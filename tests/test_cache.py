@@ -25,18 +25,33 @@ def _piece(hidden, probs, targets) -> PieceStates:
 
 
 def test_score_with_cache_by_hand():
-    # three steps; the LSTM is uniform over 4 tokens; hidden states 1-D
-    h = [[1.0], [0.0], [2.0]]
+    # three steps; the LSTM is uniform over 4 tokens; hidden states 2-D, compared by their cosine
+    h = [[1.0, 0.0], [0.0, 3.0], [2.0, 0.0]]
     piece = _piece(h, np.full((3, 4), 0.25), [1, 2, 1])
     nll, correct = score_with_cache([piece], Cache(lam=0.5, theta=1.0))
     # row 0: no cache yet -> the LSTM alone
     # row 1: one key (h0, value 1); target 2 -> p_cache 0
-    # row 2: keys h0 (value 1), h1 (value 2): weights exp(2*1), exp(2*0); target 1
-    w0 = math.exp(2.0) / (math.exp(2.0) + 1.0)
+    # row 2: keys h0 (value 1, cosine 1), h1 (value 2, cosine 0): weights exp(1), exp(0); target 1
+    w0 = math.exp(1.0) / (math.exp(1.0) + 1.0)
     expected = [-math.log(0.25), -math.log(0.5 * 0.25), -math.log(0.5 * 0.25 + 0.5 * w0)]
     np.testing.assert_allclose(nll, expected, rtol=1e-12)
     # argmax: row 0 a uniform tie (token 0, not 1); rows 1 and 2 the cached token 1 (right on row 2 only)
     assert correct.tolist() == [False, False, True]
+
+
+def test_the_cache_does_not_see_the_length_of_a_hidden_state():
+    """Cosine, not dot product: states scaled by any positive factor per row score the same (the
+    length of the states differs from one trained model to the next)."""
+    rng = np.random.default_rng(5)
+    piece = _repeating(7, copies=True)
+    scaled = PieceStates(piece.hidden * rng.uniform(0.1, 10.0, size=(piece.hidden.shape[0], 1)), piece.logp,
+                         piece.targets)
+    for cache in (Cache(0.3, 2.0), Cache(0.6, 40.0)):
+        np.testing.assert_allclose(score_with_cache([scaled], cache)[0], score_with_cache([piece], cache)[0],
+                                   rtol=1e-10)
+    (chosen, grid), (chosen_scaled, grid_scaled) = fit_cache([piece]), fit_cache([scaled])
+    assert chosen_scaled == chosen and grid_scaled == pytest.approx(grid, rel=1e-10)
+
 
 def test_lambda_zero_is_the_lstm_alone():
     rng = np.random.default_rng(0)
@@ -78,8 +93,14 @@ def test_cache_checks_its_values():
 
 def test_load_cache(tmp_path):
     assert not load_cache(tmp_path).on  # no cache.json: the LSTM alone
+    (tmp_path / CACHE_FILE).write_text(json.dumps({"lambda": 0.2, "theta": 20.0, "similarity": "cosine"}))
+    assert load_cache(tmp_path) == Cache(0.2, 20.0)
+    # an older tunesmith's cache (dot product, its theta on another scale) is refitted, not misread
     (tmp_path / CACHE_FILE).write_text(json.dumps({"lambda": 0.2, "theta": 0.5}))
-    assert load_cache(tmp_path) == Cache(0.2, 0.5)
+    with pytest.raises(ArtifactError, match=f"{CACHE_FILE} was fitted with the dot product.*rerun the train stage"):
+        load_cache(tmp_path)
+    (tmp_path / CACHE_FILE).write_text(json.dumps({"lambda": 0.0, "theta": 1.0}))  # off: nothing to misread
+    assert not load_cache(tmp_path).on
     (tmp_path / CACHE_FILE).write_text(json.dumps({"theta": 0.5}))
     with pytest.raises(ArtifactError, match=f"{CACHE_FILE} is not a cache"):
         load_cache(tmp_path)

@@ -302,7 +302,7 @@ def test_cli_samples_from_the_cache_only_when_asked(repo, tmp_path, caplog):
 
     model = tmp_path / "model"
     shutil.copytree(repo / "data/models/essen", model, ignore=shutil.ignore_patterns("checkpoints"))
-    (model / "cache.json").write_text(json.dumps({"lambda": 0.5, "theta": 2.0}))
+    (model / "cache.json").write_text(json.dumps({"lambda": 0.5, "theta": 2.0, "similarity": "cosine"}))
     used = {}
     for flag in ([], ["--cache"]):
         out = tmp_path / f"out{len(flag)}"

@@ -364,6 +364,29 @@ def test_incompatible_checkpoint_is_discarded(tmp_path, caplog):
     )
 
 
+def test_training_never_runs_the_files_left_out_of_the_code_digest(tmp_path):
+    """The digest leaves out `AFTER_TRAINING` (the cache, fitted once the weights are kept): only
+    honest while training, weight averaging included, does not even import them."""
+    script = textwrap.dedent(f"""
+        import json, sys
+        import numpy as np
+        from tunesmith.config.model import ModelConfig
+        from tunesmith.config.train import TrainConfig
+        from tunesmith.training.loop import train
+        ids = np.append(np.tile(np.arange(0, 8, dtype=np.uint16), 60), np.uint16(0))
+        vocab = {{"corpus": "toy", "symbols": ["<end>", *"abcdefg"], "special": {{"end": "<end>", "unk": "<unk>"}}}}
+        train(ModelConfig(units=8, embedding_dim=4), TrainConfig(window=8, batch_size=8, epochs=2,
+              average_epochs=2, cache=True), vocab, ids, ids, "model", live_dir="live")
+        print(json.dumps(sorted(m for m in sys.modules if m.startswith("tunesmith."))))
+    """)
+    out = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True,
+                         env={**os.environ, "PYTHONPATH": str(SRC)}, check=True).stdout
+    imported = set(json.loads(out.strip().splitlines()[-1]))
+    assert "tunesmith.training.loop" in imported
+    for after in checkpoints.AFTER_TRAINING:
+        assert "tunesmith." + after.removesuffix(".py").replace("/", ".") not in imported
+
+
 def test_a_checkpoint_resumes_only_under_the_code_that_wrote_it(tmp_path, monkeypatch, caplog):
     """A finished run's checkpoints stay in the (persisted) model folder: after a change to the
     training code, retraining must train again, not hand back the old run."""
@@ -376,6 +399,9 @@ def test_a_checkpoint_resumes_only_under_the_code_that_wrote_it(tmp_path, monkey
     before = checkpoints.code_digest(root)
     assert checkpoints._training_code() == before  # the installed code, these packages
     (root / "tracks" / "base.py").write_text("# not training code\n")
+    assert checkpoints.code_digest(root) == before
+    for after in checkpoints.AFTER_TRAINING:  # the cache is fitted once the weights are kept
+        (root / after).write_text((root / after).read_text() + "\n# changed\n")
     assert checkpoints.code_digest(root) == before
     loop_py = root / "training" / "loop.py"
     loop_py.write_text(loop_py.read_text() + "\n# changed\n")

@@ -44,13 +44,21 @@ TRAINING_PACKAGES = ("core", "config", "data", "modeling", "evaluation", "traini
 """The packages whose code decides what a run learns and which weights it keeps (``evaluation``
 scores the validation split): a checkpoint resumes only under the same code."""
 
+AFTER_TRAINING = ("modeling/cache.py", "training/cache_file.py")
+"""Files of those packages that run only once the weights are kept (the continuous cache, fitted
+on validation after training): a change to them refits the cache, it does not retrain."""
 
-def code_digest(root: Path, packages: tuple[str, ...] = TRAINING_PACKAGES) -> str:
-    """sha256 over the path and bytes of every ``.py`` file in ``packages`` under ``root``."""
+
+def code_digest(root: Path, packages: tuple[str, ...] = TRAINING_PACKAGES,
+                skip: tuple[str, ...] = AFTER_TRAINING) -> str:
+    """sha256 over the path and bytes of every ``.py`` file in ``packages`` under ``root``, but
+    ``skip`` (paths relative to ``root``)."""
     h = hashlib.sha256()
     for package in packages:
         for path in sorted((root / package).rglob("*.py")):
-            h.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+            name = path.relative_to(root).as_posix()
+            if name not in skip:
+                h.update(name.encode() + b"\0" + path.read_bytes() + b"\0")
     return h.hexdigest()
 
 
