@@ -199,12 +199,13 @@ def test_inspect_shows_a_model_folders_cache(tmp_path, capsys):
 
     (tmp_path / "vocab.json").write_text(json.dumps({"corpus": "essen", "size": 3, "special": {"end": "/"},
                                                      "symbols": ["/", "60", "_"], "counts": {"60": 4}}))
-    (tmp_path / CACHE_FILE).write_text(json.dumps({"lambda": 0.3, "theta": 0.5, "chosen_on": "validation",
-                                                   "validation_nll": 1.06, "validation_nll_without": 1.2}))
+    (tmp_path / CACHE_FILE).write_text(json.dumps({"lambda": 0.3, "theta": 20.0, "similarity": "cosine",
+                                                   "chosen_on": "validation", "validation_nll": 1.06,
+                                                   "validation_nll_without": 1.2}))
     assert main(["inspect", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    assert ("continuous cache: lambda 0.3 theta 0.5 (chosen on validation; validation NLL 1.2 without it, "
-            "1.06 with it)") in out
+    assert ("continuous cache: lambda 0.3 theta 20.0 (cosine similarity, chosen on validation; validation NLL "
+            "1.2 without it, 1.06 with it)") in out
 
 
 def test_fit_model_cache_writes_a_fitted_or_an_off_cache(tmp_path):

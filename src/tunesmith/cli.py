@@ -262,7 +262,8 @@ def _inspect_folder(path: Path) -> int:
         if (path / "cache.json").exists():
             cache = read_json(path / "cache.json")
             print(f"continuous cache: lambda {cache.get('lambda')} theta {cache.get('theta')} "
-                  f"(chosen on {cache.get('chosen_on')}; validation NLL {cache.get('validation_nll_without')} "
+                  f"({cache.get('similarity', 'dot')} similarity, "
+                  f"chosen on {cache.get('chosen_on')}; validation NLL {cache.get('validation_nll_without')} "
                   f"without it, {cache.get('validation_nll')} with it)")
         return 0
     raise TunesmithError(f"{path}: no vocab.json or samples.csv here")
