@@ -367,14 +367,14 @@ def test_incompatible_checkpoint_is_discarded(tmp_path, caplog):
 def test_training_never_runs_the_files_left_out_of_the_code_digest(tmp_path):
     """The digest leaves out `AFTER_TRAINING` (the cache, fitted once the weights are kept): only
     honest while training, weight averaging included, does not even import them."""
-    script = textwrap.dedent(f"""
+    script = textwrap.dedent("""
         import json, sys
         import numpy as np
         from tunesmith.config.model import ModelConfig
         from tunesmith.config.train import TrainConfig
         from tunesmith.training.loop import train
         ids = np.append(np.tile(np.arange(0, 8, dtype=np.uint16), 60), np.uint16(0))
-        vocab = {{"corpus": "toy", "symbols": ["<end>", *"abcdefg"], "special": {{"end": "<end>", "unk": "<unk>"}}}}
+        vocab = {"corpus": "toy", "symbols": ["<end>", *"abcdefg"], "special": {"end": "<end>", "unk": "<unk>"}}
         train(ModelConfig(units=8, embedding_dim=4), TrainConfig(window=8, batch_size=8, epochs=2,
               average_epochs=2, cache=True), vocab, ids, ids, "model", live_dir="live")
         print(json.dumps(sorted(m for m in sys.modules if m.startswith("tunesmith."))))

@@ -60,9 +60,9 @@ def comparison(metrics: Mapping[str, Any], model_label: str) -> dict[str, Any] |
     if cached:
         model_label = f"{base_label} + cache"
         model = {**model, "lambda": cache["lambda"]}  # its cache weight, in the column the n-gram's cache fills
-        notes.append(f"cache: the continuous cache over the piece so far, lambda {cache['lambda']:g} and theta "
-                     f"{cache.get('theta', 0):g}, chosen on validation; the n-gram + cache row is the n-gram "
-                     "with its own cache, fitted the same way")
+        notes.append("cache: the continuous cache over the piece so far (attending by the cosine of hidden "
+                     f"states), lambda {cache['lambda']:g} and theta {cache.get('theta', 0):g}, chosen on "
+                     "validation; the n-gram + cache row is the n-gram with its own cache, fitted the same way")
     rows = [(model_label, model), *extra, *baselines] if model else baselines
     columns: list[str] = []
     for _, row in rows:
