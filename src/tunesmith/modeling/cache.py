@@ -10,7 +10,8 @@ points at the tokens whose contexts looked like this one:
     p(w | t)       = (1 - lambda) * p_lstm(w | t) + lambda * p_cache(w | t)
 
 Grave et al. score ``h_t . h_i``, which lets the length of a state decide how sharply it
-attends (lengths vary by a sixth within a model and from one training seed to the next); the
+attends (lengths vary by about a sixth within a model, their mean by a few percent from one
+training seed to the next); the
 cosine (each state scaled to unit length first) compares directions only. On the same five
 trained models per track it validated lower on every seed and narrowed the spread of the
 headline across seeds (docs/reproducibility.md).
@@ -33,7 +34,7 @@ LAMBDAS = (0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5, 0.6)
 """The interpolation weights tried on validation."""
 THETAS = (2.0, 5.0, 10.0, 15.0, 20.0, 30.0, 40.0, 60.0, 80.0, 120.0)
 """The inverse temperatures of the cache's attention over cosine similarities tried on validation
-(five seeds chose 20 on classical, 30 to 60 on essen)."""
+(five seeds per track chose 20 or 30 on nottingham, 20 on classical, 30 to 60 on essen)."""
 
 SIMILARITY = "cosine"
 """How a query state is compared with the cached ones; written into ``cache.json`` so that a cache
