@@ -41,6 +41,8 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--params", type=Path, default=Path("params.yaml"))
     ap.add_argument("--out", type=Path, default=Path("bench/out/recipe"))
+    ap.add_argument("--vocab", type=Path, default=None,
+                    help="the vocab stage's folder to train on (default data/vocab/<corpus>): another encoding")
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
                         datefmt="%H:%M:%S")
@@ -61,7 +63,7 @@ def main() -> None:
     evaluate = build(EvaluateConfig, section(params, key), key)
     out = args.out / args.corpus / args.name
     record = seeds_stage(args.corpus, recipe, args.seeds, evaluate.ngram_order,
-                         Path(f"data/vocab/{args.corpus}"), out, out / "seeds.json")
+                         args.vocab or Path(f"data/vocab/{args.corpus}"), out, out / "seeds.json")
     print(f"\n{args.corpus} {args.name} {changes}")
     for name in ("val_nll", "test_nll", "test_nll_no_cache"):
         fig = record["figures"][name]

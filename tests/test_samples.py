@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
 from tunesmith.config.stages import GenerateConfig, PrimerConfig
 from tunesmith.core.errors import ConfigError
-from tunesmith.generation.samples import _ids, primer_symbols
+from tunesmith.generation.primers import primer_symbols
+from tunesmith.generation.primers import symbol_ids as _ids
 
 ABC_VOCAB = ["<end>", "<unk>", "\n", " ", ":", "K", "M", "D", "/", "6", "8"]
 ESSEN_VOCAB = ["/", "<unk>", "60", "62", "_", "r"]
@@ -128,3 +130,41 @@ def test_a_sample_that_is_only_its_primer_is_not_decoded_and_is_generated_again(
     monkeypatch.setattr("tunesmith.generation.decode.generate", lambda *a, num_samples, **k: [[0]] * num_samples)
     table = samples.generate_samples("essen", tmp_path / "m", cfg, tmp_path / "out2")
     assert table["decoded"].tolist() == [False] and "only the primer" in table["error"][0]
+
+
+def test_generate_writes_a_judging_pool_and_real_pieces_rendered_like_the_samples(tmp_path, monkeypatch):
+    """The real essen track with a stand-in model: ``judge_samples`` more samples (primer included)
+    go to pool.jsonl with seeds past the rendered samples', and ``real_pieces`` seeded draws of the
+    test split are written as music into real/, with their own samples.csv and records."""
+    import json
+
+    from tunesmith.core.sample_record import read_records
+    from tunesmith.generation import samples
+    from tunesmith.generation.pool import POOL, SEED_OFFSET
+
+    symbols = ["/", "<unk>", "60", "62", "_", "r"]
+    vocab = {"symbols": symbols, "special": {"end": "/", "unk": "<unk>"}, "corpus": "essen",
+             "encode": {"time_step": 0.25}, "prepare": {}}
+    monkeypatch.setattr("tunesmith.training.bundle.load_model_bundle",
+                        lambda _: (None, None, type("T", (), {"window": 8})(), vocab))
+    seeds = []
+
+    def fake_generate(*a, seed, num_samples, **k):
+        seeds.append(seed)
+        return [[3, 4, 4, 4, 0]] * num_samples  # "62 _ _ _" then the end
+
+    monkeypatch.setattr("tunesmith.generation.decode.generate", fake_generate)
+    test = tmp_path / "test.jsonl"
+    test.write_text("".join(json.dumps({"id": f"p{i}", "title": f"song {i}",
+                                        "symbols": ["60", "_", "_", "_"] * (i + 1)}) + "\n" for i in range(5)))
+    cfg = GenerateConfig(num_samples=2, render=False, judge_samples=6, real_pieces=2,
+                         primer=PrimerConfig(mode="symbols", text="60 _ _ _"))
+    samples.generate_samples("essen", tmp_path / "m", cfg, tmp_path / "out", test_pieces=test)
+    pool = [json.loads(line) for line in (tmp_path / "out" / POOL).read_text().splitlines()]
+    assert len(pool) == 6 and seeds == [0, SEED_OFFSET]  # the rendered batch, then the pool as one batch
+    assert pool[0] == {"symbols": ["60", "_", "_", "_", "62", "_", "_", "_"], "primer": 4}
+    real = read_records(tmp_path / "out" / "real")
+    assert [r.name for r in real] == ["real_000", "real_001"]
+    assert all(r.midi and Path(r.midi).is_file() for r in real)
+    titles = {r.info["title"] for r in real}
+    assert len(titles) == 2 and titles <= {f"song {i}" for i in range(5)}

@@ -169,7 +169,8 @@ class EncodeConfig:
     time_step: quarter lengths per symbol of the essen time series (Vasudeva: 0.25).
     representation: classical only: ``chords`` (one token per set of sounding pitches, rare ones
       ``<unk>``, Lorinczi & Brailovsky) or ``notes`` (each frame's pitches then a frame end, ~90 symbols, no
-      ``<unk>``: :mod:`tunesmith.tracks.piano.notes_per_frame`).
+      ``<unk>``: :mod:`tunesmith.tracks.piano.notes_per_frame`) or ``onsets`` (the same, each pitch
+      marked struck or held, 178 symbols: :mod:`tunesmith.tracks.piano.onsets_per_frame`).
     distinguish_holds: classical chord tokens mark held (not re-struck) pitches.
     split: piece shares; a local corpus with train/valid/test folders keeps its own.
     seed: the split's shuffle seed.
@@ -179,7 +180,7 @@ class EncodeConfig:
     """
 
     time_step: float = 0.25
-    representation: Literal["chords", "notes"] = "chords"
+    representation: Literal["chords", "notes", "onsets"] = "chords"
     distinguish_holds: bool = True
     split: SplitConfig = field(default_factory=SplitConfig)
     seed: int = 0
@@ -241,12 +242,18 @@ class GenerateConfig:
     sampler: SamplerConfig = field(default_factory=SamplerConfig)
     primer: PrimerConfig = field(default_factory=PrimerConfig)
     render: bool = True           # audio (MP3, +WAV), score SVG and piano-roll PNG for every sample
-    render_seconds: float = 60.0  # audio is cut after this many seconds
+    render_seconds: float = 600.0  # audio is cut after this many seconds (whole samples: the end is heard)
     keep_wav: bool = False        # keep the WAV beside the MP3 (10 MB a minute); kept anyway with no MP3 encoder
     retries: int = 0              # a sample that does not decode is generated again with the next seed
     cache: bool = False           # sample from the LSTM mixed with the cache the train stage fitted
+    judge_samples: int = 0        # more samples, not rendered, for evaluate's two-sample test (pool.jsonl); 0: none
+    real_pieces: int = 0          # real test pieces rendered like the samples, to hear and read beside them (real/)
 
     def __post_init__(self) -> None:
+        if not 0 <= self.real_pieces <= 64:
+            raise ValueError(f"real_pieces must be in [0, 64], got {self.real_pieces}")
+        if not 0 <= self.judge_samples <= 4096:
+            raise ValueError(f"judge_samples must be in [0, 4096], got {self.judge_samples}")
         if not isinstance(self.cache, bool):
             raise ValueError(f"cache must be true or false, got {self.cache!r}")
         if not isinstance(self.keep_wav, bool):

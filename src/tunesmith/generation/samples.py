@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import logging
-import random
 import time
 from collections.abc import Sequence
 from dataclasses import asdict
@@ -25,117 +24,8 @@ from tunesmith.tracks.base import Track
 log = logging.getLogger(__name__)
 
 
-def write_sample(track: str | Track, symbols: Sequence[str], meta: dict, stem: Path,
-                 *, title: str = "", primer_length: int = 0) -> dict[str, Any]:
-    """Decode one generated sample and write its music files next to ``stem`` (which files is
-    the track's choice, :meth:`tunesmith.tracks.Track.write_music`).
-
-    Returns ``{"decoded": bool, "error": str, "notes": int, "files": [names]}``; a
-    sample that does not decode is reported, never raised.
-    """
-    stem.parent.mkdir(parents=True, exist_ok=True)
-    files: list[str] = []
-    try:
-        n = get_track(track).write_music(symbols, meta, stem, files, title=title, primer_length=primer_length)
-    except MusicInputError as exc:
-        log.warning("%s does not decode: %s", stem.name, exc)
-        return {"decoded": False, "error": str(exc), "notes": 0, "files": files}
-    return {"decoded": True, "error": "", "notes": n, "files": files}
-
-
-def _read_pieces(path: Path | None, mode: str, limit: int = 0) -> list[list[str]]:
-    """The symbols of the encoded pieces in ``path`` (the first ``limit``; 0 = all) for primer ``mode``."""
-    split = "train" if mode == "openings" else "test"
-    if path is None or not path.is_file():
-        raise ConfigError(f"primer mode {mode!r} needs the encoded {split} split, {path} not found")
-    pieces = []
-    with open(path, encoding="utf-8", errors="replace") as fh:
-        for number, line in enumerate(fh, 1):
-            try:
-                symbols = json.loads(line)["symbols"]
-                if not isinstance(symbols, list) or not all(isinstance(x, str) for x in symbols):
-                    raise TypeError("'symbols' is not a list of strings")
-            except (ValueError, KeyError, TypeError) as exc:
-                raise ConfigError(f"{path}, line {number}: not a piece of the encode stage's {split} split "
-                                  f"({type(exc).__name__}: {str(exc)[:80]})") from exc
-            pieces.append(symbols)
-            if limit and len(pieces) >= limit:
-                break
-    if not pieces:
-        raise ConfigError(f"primer mode {mode!r}: {path} holds no pieces")
-    return pieces
-
-
-def _test_openings(path: Path | None, length: int, n: int) -> list[list[str]]:
-    pieces = [symbols[:length] for symbols in _read_pieces(path, "test", n)]
-    return [pieces[i % len(pieces)] for i in range(n)]
-
-
-def _stratified(pieces: Sequence[list[str]], meter, n: int, rng: random.Random) -> list[list[str]]:
-    """``n`` pieces drawn so each meter's share of them is its share of ``pieces`` (largest
-    remainder: within one sample of it), each meter's pieces without replacement while they
-    last, in a shuffled order. Drawing at random instead would leave the meters of 32 samples
-    about 9 points off the corpus's by chance alone."""
-    groups: dict[str | None, list[list[str]]] = {}
-    for piece in pieces:
-        groups.setdefault(meter(piece), []).append(piece)
-    names = sorted(groups, key=lambda m: (-len(groups[m]), str(m)))
-    exact = {m: n * len(groups[m]) / len(pieces) for m in names}
-    take = {m: int(exact[m]) for m in names}
-    for m in sorted(names, key=lambda m: -(exact[m] - take[m]))[: n - sum(take.values())]:
-        take[m] += 1
-    chosen = []
-    for m in names:
-        pool = groups[m]
-        order = rng.sample(range(len(pool)), len(pool))
-        chosen += [pool[order[i % len(pool)]] for i in range(take[m])]
-    rng.shuffle(chosen)
-    return chosen
-
-
-def primer_symbols(cfg, meta: dict, *, test_pieces: Path | None = None,
-                   track: str | Track | None = None) -> list[list[str]]:
-    """The primer of every sample, as symbols (without the leading end token).
-
-    One list per sample: all the same except for mode ``test``, which takes the
-    opening of a different held-out piece for each sample. Mode ``midi`` asks
-    ``track`` (by default the vocabulary's ``corpus``) to read the file
-    (:meth:`tunesmith.tracks.Track.midi_primer`).
-    """
-    p = cfg.primer
-    n = cfg.num_samples
-    if p.mode == "start":
-        return [[] for _ in range(n)]
-    if p.mode == "chars":
-        return [list(p.text.replace("\\n", "\n")) for _ in range(n)]
-    if p.mode == "symbols":
-        return [p.text.split() for _ in range(n)]
-    if p.mode == "midi":
-        reader = get_track(track if track is not None else meta.get("corpus", ""))
-        return [reader.midi_primer(Path(p.text).expanduser(), meta, p.length) for _ in range(n)]
-    if p.mode == "openings":
-        train = test_pieces.with_name("train.jsonl") if test_pieces is not None else None
-        reader = get_track(track if track is not None else meta.get("corpus", ""))
-        pieces = _read_pieces(train, "openings")
-        rng = random.Random(cfg.seed)  # the same primers for the same seed
-        return [reader.opening(piece, p.length) for piece in _stratified(pieces, reader.meter, n, rng)]
-    return _test_openings(test_pieces, p.length, n)
-
-
-def _ids(symbols: Sequence[str], vocab_symbols: Sequence[str], end: str, *, allow_unk: bool) -> list[int]:
-    """``[end_id] + ids of symbols``; an unknown symbol is an error naming it and its nearest
-    valid symbols, except where ``allow_unk`` maps it to ``<unk>`` (a real opening, from a MIDI
-    file or a test piece, may hold symbols training never saw)."""
-    from tunesmith.generation.decode import parse_primer
-
-    index = {s: i for i, s in enumerate(vocab_symbols)}
-    if not allow_unk and any(s not in index for s in symbols):
-        chars = all(len(s) == 1 for s in symbols)  # ABC characters: spaces and newlines are symbols
-        text = "".join(symbols) if chars else " ".join(symbols)
-        parse_primer(text, vocab_symbols, mode="chars" if chars else "symbols", end_symbol=end)  # raises
-    unk = index.get("<unk>", index[end])
-    return [index[end], *(index.get(s, unk) for s in symbols)]
-
+from tunesmith.generation.music_files import write_sample  # noqa: E402  (its old home)
+from tunesmith.generation.primers import primer_symbols, symbol_ids  # noqa: E402  (their old home)
 
 SAMPLES_MARKER = ("samples.csv",)
 """A folder holding this file was written by :func:`generate_samples` and may be replaced."""
@@ -162,6 +52,7 @@ def primer_beats(music: Track, meta, primer: Sequence[str]) -> float:
     if unit is None or not primer:
         return 0.0
     symbol, per_bar = unit
+    primer = music.after_header(primer)  # `M:C|` is a meter, not a bar line
     count = len(primer) if symbol is None else sum(1 for s in primer if s == symbol)
     return round(4.0 * count / per_bar, 3)
 
@@ -227,7 +118,7 @@ def generate_samples(track: str, model_dir: Path, cfg, out_dir: Path, *,
         raise ConfigError(f"generate.{track}.sampler.{exc}") from exc
     primers = primer_symbols(cfg, vocab, test_pieces=test_pieces, track=music)
     try:
-        primer_ids = [_ids(p, symbols, end, allow_unk=cfg.primer.mode in ("midi", "test")) for p in primers]
+        primer_ids = [symbol_ids(p, symbols, end, allow_unk=cfg.primer.mode in ("midi", "test")) for p in primers]
     except ValueError as exc:
         raise ConfigError(f"generate.{track}.primer: {exc}") from exc
     check_budget(track, cfg, max(map(len, primer_ids)))
@@ -255,11 +146,14 @@ def generate_samples(track: str, model_dir: Path, cfg, out_dir: Path, *,
     next_seed = cfg.seed + len(groups)  # retries take the seeds after the batches'
     seconds = time.perf_counter() - start
     new_tokens = sum(len(s) for s in outputs.values())
+    from tunesmith.generation.pool import judge_pool
+
+    pool = judge_pool(cfg, vocab, music, sample, test_pieces=test_pieces)
 
     rows: list[dict[str, Any]] = []
     try:
         table = _write_sample_set(track, music, vocab, cfg, out_dir, primers, primer_ids, outputs, seeds, sample,
-                                  next_seed, end_id, symbols, rows, cache, new_tokens)
+                                  next_seed, end_id, symbols, rows, cache, new_tokens, pool, test_pieces)
     except OSError as exc:  # a full disk, a folder removed under us: the previous samples stay
         raise ArtifactError(f"cannot write samples to {out_dir}: {exc.strerror or exc}; "
                             "the previous samples, if any, are kept") from exc
@@ -305,7 +199,7 @@ def _beyond_primer(info: dict[str, Any], primer_notes: int) -> dict[str, Any]:
 
 
 def _write_sample_set(track, music, vocab, cfg, out_dir, primers, primer_ids, outputs, seeds, sample, next_seed,
-                      end_id, symbols, rows, cache, new_tokens) -> pd.DataFrame:
+                      end_id, symbols, rows, cache, new_tokens, pool, test_pieces) -> pd.DataFrame:
     """Decode, retry and write every sample, samples.csv and generation.json into ``out_dir`` atomically."""
     with io.atomic_path(out_dir, owned_if=SAMPLES_MARKER) as tmp:
         tmp.mkdir()
@@ -365,6 +259,13 @@ def _write_sample_set(track, music, vocab, cfg, out_dir, primers, primer_ids, ou
             records = [SampleRecord.found(tmp, str(row["sample"]), {k: v for k, v in row.items() if k != "sample"},
                                           str(row.get("error") or "")) for row in table.to_dict("records")]
         write_records(tmp, records)  # the one record of each sample: evaluate, report and compare read it
+        from tunesmith.generation.pool import write_real_pieces
+
+        write_real_pieces(track, music, vocab, cfg, tmp, test_pieces, cfg.real_pieces)
+        if pool:
+            from tunesmith.generation.pool import POOL
+
+            io.write_text(tmp / POOL, "".join(json.dumps(p) + "\n" for p in pool))
         io.write_json(tmp / "generation.json", {"config": json.loads(json.dumps(asdict(cfg), default=dict)),
                                                 "tokens": new_tokens,
                                                 "cache": {"lambda": cache.lam, "theta": cache.theta}})

@@ -12,6 +12,7 @@ import itertools
 import json
 import logging
 import math
+import random
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ import pandas as pd
 from tunesmith.config.stages import EvaluateConfig
 from tunesmith.core import io
 from tunesmith.core.sample_record import read_records
+from tunesmith.evaluation.judge import HEADLINE_FORM
 from tunesmith.evaluation.likelihood import evaluate_model
 from tunesmith.evaluation.music_stats import (
     HISTOGRAMS,
@@ -110,6 +112,7 @@ def evaluate_stage(track: str, *, model_dir: Path, vocab_dir: Path, encoded_dir:
                                     "val_nll": t.get("val", {}).get("loss")})
     table, whole, generated = read_samples(samples_dir, corpus)
     histograms = _music(track, corpus, vocab, table, whole, encoded_dir, cfg, plots_dir, metrics)
+    metrics.update(_judged(corpus, vocab, samples_dir, encoded_dir))
     # ---- novelty: do the samples copy the training set?
     index = NoveltyIndex(_iter_pieces(encoded_dir / "train.jsonl"), ngram=cfg.novelty_ngram)
     novelty = index.novelty(generated)
@@ -218,6 +221,21 @@ def _music(track: str, corpus, vocab, table, whole, encoded_dir: Path, cfg: Eval
     return histograms
 
 
+def _judged(corpus, vocab, samples_dir: Path, encoded_dir: Path) -> dict[str, Any]:
+    """The judging pool (``pool.jsonl``) against as many real test pieces: form and the two-sample test."""
+    from tunesmith.evaluation.judge import judge
+    from tunesmith.generation.pool import POOL
+
+    path = samples_dir / POOL
+    if not path.is_file():
+        return {}
+    pool = [line["symbols"] for line in io.read_jsonl(path)]
+    # a seeded draw, not the split's first pieces: a split may list its collections in order
+    real = _pieces(encoded_dir / "test.jsonl")
+    real = random.Random(0).sample(real, min(len(pool), len(real)))
+    return judge(corpus, pool, real, vocab)
+
+
 def _pictures(track: str, model, model_cfg, vocab, whole, live_dir: Path | None, cfg: EvaluateConfig,
               plots_dir: Path) -> None:
     """Loss curves and a hidden-unit heatmap over the first sample (Reitman & Cho's figure 11)."""
@@ -257,6 +275,9 @@ HEADLINE: dict[str, tuple[str, ...]] = {
     "samples": ("count", "decoded"),
     "novelty": ("mean_longest_match", "mean_8gram_share"),
     "meters": ("max_gap_points",),
+    "two_sample": ("accuracy", "sd", "n_per_side"),
+    "form_samples": HEADLINE_FORM,
+    "form_real": HEADLINE_FORM,
 }
 """The evaluate stage's DVC metrics, beside the margins: the figures `tunesmith compare` and a
 reader of ``dvc metrics show`` look at first. Everything else (every baseline, the windows figure,

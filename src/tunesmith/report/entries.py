@@ -37,6 +37,8 @@ def corpus_entry(corpus: str, *, metrics_dir: Path, eval_dir: Path, models_dir: 
         "plots": [{"path": str(plots / name), "caption": text.name, "explanation": text.explanation}
                   for name, text in EVAL_FIGURES.items() if (plots / name).exists()],
         "samples": read_records(samples_dir / corpus),
+        # real test pieces rendered like the samples (generate.<c>.real_pieces), when the stage wrote them
+        "real": read_records(samples_dir / corpus / "real") if (samples_dir / corpus / "real").is_dir() else [],
     }
 
 

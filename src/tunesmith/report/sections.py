@@ -18,7 +18,9 @@ from tunesmith.evaluation.noise import FIGURES
 from tunesmith.render.plots import PITCH_CLASSES, plot_histograms, plot_loss_curves
 from tunesmith.report.assets import Assets
 from tunesmith.report.content import LOSS_FIGURE, Text, metric_text, section_text
+from tunesmith.report.judged import judged_section
 from tunesmith.report.values import NGRAM, baseline_rows, direction, flatten, fmt, is_number, short, slug
+from tunesmith.tracks import get_track
 
 log = logging.getLogger(__name__)
 
@@ -223,12 +225,15 @@ def _share(x: float) -> str:
     return f"{x:.0%}"
 
 
-def music_in_words(metrics: Mapping[str, Any]) -> list[str]:
+def music_in_words(metrics: Mapping[str, Any], *, scale: bool = True) -> list[str]:
     """Two to four sentences a musician reads: how the samples compare with the real held-out
-    pieces in key and scale, bars, range, rhythm and length, from evaluate.json's figures."""
+    pieces in key and scale, bars, range, rhythm and length, from evaluate.json's figures.
+    ``scale`` False leaves out the scale fit, for notation whose key signature guarantees it (ABC)."""
     music = metrics.get("music") or {}
     out = []
     g, r = music.get("generated_scale_consistency"), music.get("real_scale_consistency")
+    if not scale:
+        g = r = None
     overlap = music.get("pitch_class_hist_overlap")
     if is_number(g) and is_number(r):
         text = (f"Key and scale: {_share(g)} of the samples' notes fit the best-matching major or minor scale, "
@@ -287,7 +292,7 @@ def _audio_note(sample: Mapping[str, Any], info: Mapping[str, Any]) -> str | Non
     return text or None
 
 
-def sample_card(corpus: str, sample: Mapping[str, Any], assets: Assets) -> dict[str, Any]:
+def sample_card(corpus: str, sample: Mapping[str, Any], assets: Assets, *, real: bool = False) -> dict[str, Any]:
     """One sample: tags, audio sources, score, piano roll, downloads and its text (shortened).
 
     The audio is the MP3 when there is one; the WAV (ten times its size: 10 MB a
@@ -300,7 +305,7 @@ def sample_card(corpus: str, sample: Mapping[str, Any], assets: Assets) -> dict[
     wav = None if mp3 else assets.add(corpus, sample.get("wav"))
     card = {
         "id": f"{slug(corpus)}-{slug(name)}",
-        "title": str(sample.get("title") or name),
+        "title": f"real: {info.get('title') or name}" if real else str(sample.get("title") or name),
         "tags": _tags(info),
         "error": sample.get("error") or "",
         "sources": [(href, kind) for href, kind in ((mp3, "audio/mpeg"), (wav, "audio/wav")) if href],
@@ -346,6 +351,14 @@ def seed_spread(seeds: Mapping[str, Any] | None, train_params: Mapping[str, Any]
             "current": bool(recipe) and params_hash(recipe) == seeds.get("params_hash")}
 
 
+def _kind(corpus: str) -> str:
+    """The kind of a registered track, "" for a name the registry does not know."""
+    try:
+        return get_track(corpus).kind
+    except Exception:  # an unregistered name (a report of another project's folders)
+        return ""
+
+
 def corpus_section(corpus: str, entry: Mapping[str, Any], assets: Assets) -> dict[str, Any]:
     """Everything the template shows for one corpus (see `build_report` for ``entry``)."""
     title = str(entry.get("title") or corpus)
@@ -367,6 +380,8 @@ def corpus_section(corpus: str, entry: Mapping[str, Any], assets: Assets) -> dic
         "tables": tables,
         "figures": figures(corpus, title, entry, hists, assets),
         "samples": [sample_card(corpus, s, assets) for s in entry.get("samples") or []],
+        "real": [sample_card(corpus, s, assets, real=True) for s in entry.get("real") or []],
+        "judged": judged_section(metrics),
         "sample_settings": sample_settings(entry.get("samples") or []),
-        "music_words": music_in_words(metrics),
+        "music_words": music_in_words(metrics, scale=_kind(corpus) != "abc"),
     }

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +21,22 @@ from tunesmith.core.errors import ConfigError
 
 if TYPE_CHECKING:
     from tunesmith.config.stages import EncodeConfig, PrepareConfig
+
+
+@dataclass(frozen=True)
+class FormHints:
+    """What a piece's notation states about its form (:meth:`tunesmith.tracks.Track.form_hints`).
+
+    ``bar_beats``: quarter-note beats in a bar (4.0 where the representation has no meter);
+    ``tonic``: the declared key's tonic as a pitch class 0-11, or None (estimated from the notes);
+    ``sections``: bar lines per section the notation marks (ABC's repeats and double bars), or
+    None; ``endings``: whether it has first and second endings.
+    """
+
+    bar_beats: float = 4.0
+    tonic: int | None = None
+    sections: tuple[int, ...] | None = None
+    endings: bool = False
 
 
 class Track(ABC):
@@ -53,6 +70,15 @@ class Track(ABC):
     def meter(self, symbols: Sequence[str]) -> str | None:
         """The meter a piece declares (``6/8``), or None when the representation has none."""
         return None
+
+    def after_header(self, symbols: Sequence[str]) -> list[str]:
+        """The symbols after the piece's header (a track whose pieces have none: all of them)."""
+        return list(symbols)
+
+    def form_hints(self, symbols: Sequence[str]) -> FormHints:
+        """What the piece's notation states about its form (the bar's length, the key, sections):
+        by default 4/4 bars, the tonic estimated from the notes and no marked sections."""
+        return FormHints()
 
     def renamed(self, name: str, *, title: str = "", description: str = "") -> Track:
         """This kind of track under another name: a corpus of your own (params.yaml ``tracks``);

@@ -25,7 +25,8 @@ from tunesmith.core.errors import MusicInputError
 from tunesmith.core.io import decode_text
 from tunesmith.tracks import music21_io as m21
 from tunesmith.tracks.abc import abc_chars
-from tunesmith.tracks.base import Track, notes_array
+from tunesmith.tracks.abc.form import abc_form_hints
+from tunesmith.tracks.base import FormHints, Track, notes_array
 
 if TYPE_CHECKING:
     from tunesmith.config.stages import EncodeConfig, PrepareConfig
@@ -62,6 +63,16 @@ class Nottingham(Track):
     def meter(self, symbols: Sequence[str]) -> str | None:
         match = re.search(r"^M:\s*([^\n%]*)", "".join(symbols), flags=re.M)
         return match.group(1).strip() or None if match else None
+
+    def after_header(self, symbols: Sequence[str]) -> list[str]:
+        """The tune's body: what follows its ``K:`` line (all of it when there is none)."""
+        text = "".join(symbols)
+        match = re.search(r"^K:[^\n]*(\n|$)", text, flags=re.M)
+        return list(symbols)[match.end():] if match else list(symbols)
+
+    def form_hints(self, symbols: Sequence[str]) -> FormHints:
+        """The tune's meter (``M:``), tonic (``K:``) and the sections its bar lines mark."""
+        return abc_form_hints("".join(s for s in symbols if s != self.end))
 
     def prepare_file(self, path: Path, fmt: str, piece_id: str, title: str, cfg: PrepareConfig,
                      rhythm: str = "") -> list[dict]:

@@ -21,10 +21,14 @@ import numpy as np
 from tunesmith.core import io
 from tunesmith.core.errors import MusicInputError
 from tunesmith.tracks.base import Track
-from tunesmith.tracks.piano import notes_per_frame
+from tunesmith.tracks.piano import notes_per_frame, onsets_per_frame
 
 if TYPE_CHECKING:
     from tunesmith.config.stages import EncodeConfig, PrepareConfig
+
+
+FRAMES = {"notes": (notes_per_frame, notes_per_frame.NAME), "onsets": (onsets_per_frame, onsets_per_frame.NAME)}
+"""The frame-serialised representations (``encode.<c>.representation``): their module and name."""
 
 
 class Classical(Track):
@@ -39,14 +43,14 @@ class Classical(Track):
         return prepare_classical(path, fmt, piece_id, title, cfg)
 
     def representation(self, cfg: EncodeConfig) -> str:
-        return notes_per_frame.NAME if cfg.representation == "notes" else "pianoroll"
+        return FRAMES.get(cfg.representation, (None, "pianoroll"))[1]
 
     def encode(self, piece: dict, cfg: EncodeConfig) -> list[str]:
         from tunesmith.tracks.piano import pianoroll
 
         notes = np.asarray(piece["notes"], dtype=np.int32).reshape(-1, 3)
-        if cfg.representation == "notes":
-            return notes_per_frame.encode(notes)
+        if cfg.representation in FRAMES:
+            return FRAMES[cfg.representation][0].encode_notes(notes)
         return pianoroll.encode(notes, distinguish_holds=cfg.distinguish_holds)
 
     def decode(self, symbols: Sequence[str], meta: Mapping[str, Any], *, title: str = ""):
@@ -60,7 +64,7 @@ class Classical(Track):
         is ``4 x frames_per_beat`` frames, or two seconds' worth at ``fs`` frames per second."""
         res = _resolution(meta)
         per_bar = 4 * int(res["frames_per_beat"]) if res["frames_per_beat"] else round(2 * float(res["fs"] or 8))
-        notes = meta.get("representation") == notes_per_frame.NAME
+        notes = meta.get("representation") in {name for _, name in FRAMES.values()}
         return (notes_per_frame.FRAME_END if notes else None), max(1, per_bar)
 
     def write_music(self, symbols: Sequence[str], meta: Mapping[str, Any], stem: Path, files: list[str],
@@ -84,8 +88,8 @@ class Classical(Track):
         if not fpb:
             fs = prep.get("fs") or 0
             fpb = fs / 2 if fs else 4  # a grid in seconds has no beats: read it at 120 bpm
-        if enc.get("representation") == "notes":
-            notes = notes_per_frame.decode_notes(symbols).astype(np.float64)
+        if enc.get("representation") in FRAMES:
+            notes = FRAMES[enc["representation"]][0].decode_notes(symbols).astype(np.float64)
             notes[:, 1:] /= fpb
             return notes
         return classical_notes(symbols, fpb, distinguish_holds=enc.get("distinguish_holds", True))
@@ -95,15 +99,16 @@ class Classical(Track):
 
     def closed_symbols(self, encode: Mapping[str, Any]) -> tuple[str, ...]:
         """Notes per frame has a closed alphabet (88 pitches and the frame end): all of it, never ``<unk>``."""
-        return tuple(notes_per_frame.SYMBOLS) if encode.get("representation") == "notes" else ()
+        frames = FRAMES.get(encode.get("representation", ""))
+        return tuple(frames[0].SYMBOLS) if frames else ()
 
     def hold_ids(self, symbols: Sequence[str], unk: str = "<unk>") -> frozenset[int]:
         """Chord tokens whose pitches are all held (``"60~.64~"``) and ``<unk>``, per
         `pianoroll.is_hold_token`; none in notes per frame (every token a note or a frame end)."""
         from tunesmith.tracks.piano import pianoroll
 
-        if notes_per_frame.FRAME_END in symbols:
-            return frozenset()
+        if notes_per_frame.FRAME_END in symbols:  # held pitches of onsets per frame; none in notes per frame
+            return frozenset(i for i, s in enumerate(symbols) if onsets_per_frame.is_hold(s))
         return frozenset(i for i, s in enumerate(symbols) if pianoroll.is_hold_token(s, None, unk_token=unk))
 
     def hold_mask(self, ids: np.ndarray, symbols: Sequence[str], unk: str = "<unk>") -> np.ndarray:
@@ -125,8 +130,8 @@ def _resolution(meta: Mapping[str, Any]) -> dict[str, Any]:
 def frame_notes(symbols: Sequence[str], meta: Mapping[str, Any]) -> np.ndarray:
     """Notes ``[pitch, start, end]`` (frames) of classical symbols in the vocabulary's representation."""
     enc = meta.get("encode", {}) or {}
-    if enc.get("representation") == "notes":
-        return notes_per_frame.decode_notes(symbols)
+    if enc.get("representation") in FRAMES:
+        return FRAMES[enc["representation"]][0].decode_notes(symbols)
     from tunesmith.tracks.piano import pianoroll
 
     return pianoroll.decode_notes(symbols, distinguish_holds=enc.get("distinguish_holds", True))
@@ -159,8 +164,8 @@ def midi_primer(path: Path, meta: Mapping[str, Any], length: int) -> list[str]:
                                       max_seconds=prep.get("max_seconds", 1800.0),
                                       max_frames=prep.get("max_tokens", 100_000), **_resolution(meta))
     enc = meta.get("encode", {}) or {}
-    if enc.get("representation") == "notes":
-        return notes_per_frame.encode_notes(notes)[:length]
+    if enc.get("representation") in FRAMES:
+        return FRAMES[enc["representation"]][0].encode_notes(notes)[:length]
     return pianoroll.encode(notes, distinguish_holds=enc.get("distinguish_holds", True))[:length]
 
 

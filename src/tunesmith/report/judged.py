@@ -1,0 +1,53 @@
+"""The samples judged against real pieces, for the report: the two-sample test in one sentence and
+the form table (each statistic for the samples and the real pieces, mean ± bootstrap sd)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from tunesmith.report.values import is_number
+
+FORM_ROWS: dict[str, tuple[str, str]] = {
+    "bar_repeat": ("bars repeating an earlier bar", "share"),
+    "motif_repeat": ("4-note motifs heard before", "share"),
+    "tonic_end": ("pieces ending on the tonic", "share"),
+    "whole_bars": ("pieces lasting whole bars", "share"),
+    "two_parts_of_8": ("pieces of two or more 8-bar parts", "share"),
+    "endings": ("pieces with first and second endings", "share"),
+    "bars": ("length in bars", "number"),
+    "longest_chord": ("longest unchanged chord (beats)", "number"),
+    "chord_at_most_8": ("pieces whose longest chord is 8 beats or less", "share"),
+}
+"""The form statistics the report shows (`tunesmith.evaluation.form`), in order, named for a musician."""
+
+
+def _cell(stat: Mapping[str, Any] | None, kind: str) -> str:
+    if not isinstance(stat, Mapping) or not is_number(stat.get("mean")):
+        return "-"
+    mean, sd = stat["mean"], stat.get("sd")
+    if kind == "share":
+        return f"{mean:.0%} ± {sd:.0%}" if is_number(sd) else f"{mean:.0%}"
+    return f"{mean:.1f} ± {sd:.1f}" if is_number(sd) else f"{mean:.1f}"
+
+
+def judged_section(metrics: Mapping[str, Any]) -> dict[str, Any] | None:
+    """``sentence`` (the two-sample accuracy), ``rows`` (statistic, samples, real) and ``gives_away``
+    (the features that differ most); None when evaluate ran no two-sample test."""
+    test, form = metrics.get("two_sample"), metrics.get("form")
+    if not isinstance(test, Mapping) or not isinstance(form, Mapping):
+        return None
+    samples, real = form.get("samples") or {}, form.get("real") or {}
+    rows = [[name, _cell(samples.get(key), kind), _cell(real.get(key), kind)]
+            for key, (name, kind) in FORM_ROWS.items() if key in samples or key in real]
+    accuracy = test.get("accuracy", 0.0)
+    sentence = (f"A logistic regression on per-piece features (pitch classes relative to the tonic, intervals, "
+                f"note lengths, length, repetition, the final note) tells {test.get('n_per_side')} samples "
+                f"from as many real test pieces with a cross-validated accuracy of {accuracy:.2f} ± "
+                f"{test.get('sd', 0.0):.2f} (0.5: it cannot tell them apart; 1.0: it always can).")
+    undecoded = test.get("undecoded_samples")
+    if is_number(undecoded) and undecoded:
+        sentence += f" {undecoded} of {test.get('samples')} samples did not decode and are not in the test."
+    gives = [f"{g['feature']} ({g['generated']:.2f} in the samples, {g['real']:.2f} in the real pieces)"
+             for g in metrics.get("gives_away") or [] if isinstance(g, Mapping)][:3]
+    return {"sentence": sentence, "rows": rows, "gives_away": gives, "accuracy": accuracy}
