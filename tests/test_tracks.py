@@ -168,8 +168,15 @@ def test_classical_round_trip(tmp_path, representation):
     assert played(track.decode([*symbols, track.end, "72"], meta)) == expected_notes
     files: list[str] = []
     assert track.write_music([*symbols, track.end], meta, tmp_path / "s", files, title="") == 3
-    assert files == ["s.mid"] and not track.scores
+    assert files == ["s.mid", "s.musicxml"] and track.scores
     assert played(pretty_midi.PrettyMIDI(str(tmp_path / "s.mid"))) == expected_notes
+    # the score a reader engraves: the same pitches on two staves, read back by music21
+    import music21
+
+    score = music21.converter.parse(str(tmp_path / "s.musicxml"))
+    assert len(score.parts) == 2
+    # chordify ties a held note across a chord change: the same pitches, some tied on
+    assert {p.midi for n in score.flatten().notes for p in n.pitches} == {n[0] for n in expected_notes}
 
 
 def test_classical_holds_include_a_rest_after_a_rest():

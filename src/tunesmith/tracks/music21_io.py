@@ -274,3 +274,41 @@ def write_music21(score, stem: Path, files: list[str]) -> int:
                 tmp.write_text(deterministic_musicxml(tmp.read_text(encoding="utf-8")), encoding="utf-8")
         files.append(stem.with_suffix(suffix).name)
     return len(score.flatten().notes)
+
+
+def piano_score(notes, title: str, *, split: int = 60):
+    """A two-staff piano score (music21) of ``notes`` ``(n, 3)`` ``[pitch, start_beat, end_beat]``:
+    pitches from ``split`` up on a treble staff, the rest on a bass staff, each staff's simultaneous
+    notes chordified, in 4/4 (the classical track's grid has no meter of its own)."""
+    from music21 import clef, metadata, meter, note, stream
+
+    score = stream.Score()
+    score.metadata = metadata.Metadata(title=title)
+    for name, keep, staff_clef in (("Right hand", notes[:, 0] >= split, clef.TrebleClef()),
+                                   ("Left hand", notes[:, 0] < split, clef.BassClef())):
+        part = stream.Part()
+        for pitch, start, end in notes[keep].tolist():
+            n = note.Note(int(pitch))
+            n.quarterLength = max(float(end - start), 0.25)
+            part.insert(float(start), n)
+        part = part.chordify() if len(part.notes) else part
+        part.partName = name
+        part.insert(0, staff_clef)
+        part.insert(0, meter.TimeSignature("4/4"))
+        score.insert(0, part)
+    return score
+
+
+def write_musicxml(score, path: Path) -> None:
+    """``score`` as MusicXML at ``path``, atomically, with music21's run-dependent ids made stable.
+
+    Raises:
+        MusicInputError: music21 cannot write it (reason ``write_error``).
+    """
+    with io.atomic_path(path) as tmp:
+        try:
+            score.write("musicxml", fp=str(tmp))
+        except Exception as exc:  # music21's exporters raise many types on odd generated music
+            raise MusicInputError(f"music21 cannot write musicxml: {type(exc).__name__}: {exc}",
+                                  reason="write_error") from exc
+        tmp.write_text(deterministic_musicxml(tmp.read_text(encoding="utf-8")), encoding="utf-8")

@@ -20,6 +20,7 @@ import numpy as np
 
 from tunesmith.core import io
 from tunesmith.core.errors import MusicInputError
+from tunesmith.tracks import music21_io as m21
 from tunesmith.tracks.base import Track
 from tunesmith.tracks.piano import notes_per_frame, onsets_per_frame
 
@@ -35,7 +36,7 @@ class Classical(Track):
     name = "classical"
     kind = "piano"
     end = "<end>"
-    scores = False  # no engraved score: a piano roll is drawn instead
+    scores = True  # a grand-staff score engraved from the notes, beside the piano roll
     bundled_as = "midi"  # music21's scores written out as MIDI
 
     def prepare_file(self, path: Path, fmt: str, piece_id: str, title: str, cfg: PrepareConfig,
@@ -79,6 +80,9 @@ class Classical(Track):
         with io.atomic_path(stem.with_suffix(".mid")) as tmp:
             pm.write(str(tmp))
         files.append(stem.with_suffix(".mid").name)
+        # a grand-staff score to read (Verovio engraves it): the notes in beats, treble and bass
+        m21.write_musicxml(m21.piano_score(self.notes(symbols, meta), title), stem.with_suffix(".musicxml"))
+        files.append(stem.with_suffix(".musicxml").name)
         return len(notes)
 
     def notes(self, symbols: Sequence[str], meta: Mapping[str, Any]) -> np.ndarray:
