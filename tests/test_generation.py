@@ -178,6 +178,22 @@ def test_greedy_generation_matches_rerunning_the_full_model():
         context.append(token)
 
 
+def test_each_sample_may_have_its_own_primer_of_one_length():
+    """Greedy: a batch of two primers gives each row what that primer alone gives (the judging pool
+    batches different real openings this way)."""
+    cfg = tiny("stacked_lstm")
+    model = build_model(cfg, VOCAB)
+    greedy = make_sampler(SamplerConfig(method="greedy"), SYMBOLS)
+    first, second = [END, 3, 4, 5], [END, 5, 2, 1]
+    alone = [_run(model, cfg, 0, sampler=greedy, num_samples=1, primer=p)[0] for p in (first, second)]
+    assert alone[0] != alone[1]
+    assert _run(model, cfg, 0, sampler=greedy, num_samples=2, primer=[first, second]) == alone
+    with pytest.raises(ValueError, match="the same length"):
+        _run(model, cfg, 0, num_samples=2, primer=[first, [END, 1]])
+    with pytest.raises(ValueError, match="2 primers for 3 samples"):
+        _run(model, cfg, 0, num_samples=3, primer=[first, second])
+
+
 def test_generate_checks_its_arguments():
     cfg = tiny("lstm")
     model = build_model(cfg, VOCAB)

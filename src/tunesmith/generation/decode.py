@@ -39,7 +39,8 @@ def generate(
         model, cfg: a model built by :func:`tunesmith.modeling.models.build_model` from ``cfg``.
         symbols: the vocabulary; ``len(symbols)`` must match the model's logits.
         primer_ids: context fed before sampling, at least one id; usually
-            :func:`parse_primer`'s output, which starts with the end token.
+            :func:`parse_primer`'s output, which starts with the end token. A list of
+            ``num_samples`` lists of one length gives each sample its own primer.
         num_samples: sequences generated together, >= 1.
         max_length: new tokens per sample at most, >= 1.
         sampler: ``sampler(logits (B, V), rng) -> ids (B,)``, e.g. from
@@ -66,7 +67,8 @@ def generate(
     primer = _checked_primer(model, len(symbols), primer_ids, num_samples, max_length, end_id)
     stepper = make_stepper(model, cfg, num_samples, window=window, pad_id=end_id, cache=cache)
     rng = np.random.default_rng(seed)
-    logits = stepper.prime(np.tile(primer.astype(np.int32), (num_samples, 1)))
+    rows = primer if primer.ndim == 2 else np.tile(primer, (num_samples, 1))
+    logits = stepper.prime(rows.astype(np.int32))
 
     out = np.full((num_samples, max_length), end_id, dtype=np.int64)
     lengths = np.full(num_samples, max_length, dtype=np.int64)
@@ -110,7 +112,13 @@ def _checked_primer(model, vocab_size: int, primer_ids: Sequence[int], num_sampl
         raise ValueError(f"max_length must be >= 1, got {max_length}")
     if not 0 <= end_id < vocab_size:
         raise ValueError(f"end_id must be in [0, {vocab_size}), got {end_id}")
-    primer = np.asarray(list(primer_ids), dtype=np.int64)
+    try:
+        primer = np.asarray([list(row) for row in primer_ids] if primer_ids and not np.isscalar(primer_ids[0])
+                            else list(primer_ids), dtype=np.int64)
+    except ValueError:
+        raise ValueError("primer_ids: one primer per sample must all have the same length") from None
+    if primer.ndim == 2 and primer.shape[0] != num_samples:
+        raise ValueError(f"primer_ids holds {primer.shape[0]} primers for {num_samples} samples")
     if primer.size == 0:
         raise ValueError("primer_ids must hold at least one id (the end token as start symbol)")
     if primer.min() < 0 or primer.max() >= vocab_size:

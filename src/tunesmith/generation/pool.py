@@ -20,19 +20,21 @@ def judge_pool(cfg, vocab: dict, music: Track, sample: Callable[[Sequence[int], 
                test_pieces: Path | None) -> list[dict]:
     """``cfg.judge_samples`` samples (primer included, end token dropped) from ``sample(primer_ids, n,
     seed)``, the generate stage's own sampling with its own primer mode, bars and sampler; the primers
-    are drawn like the rendered samples' with the pool's seed. Samples sharing a primer are one batch."""
+    are drawn like the rendered samples' with the pool's seed. Primers of one length are one batch.
+    ``sample`` takes a shared primer or one primer per sample."""
     if not cfg.judge_samples:
         return []
     pool_cfg = replace(cfg, num_samples=cfg.judge_samples, seed=cfg.seed + SEED_OFFSET)
     primers = primer_symbols(pool_cfg, vocab, test_pieces=test_pieces, track=music)
     symbols = list(vocab["symbols"])
     end = vocab["special"]["end"]
-    groups: dict[tuple[int, ...], list[int]] = {}
-    for i, primer in enumerate(primers):
-        groups.setdefault(tuple(symbol_ids(primer, symbols, end, allow_unk=True)), []).append(i)
+    ids = [symbol_ids(primer, symbols, end, allow_unk=True) for primer in primers]
+    groups: dict[int, list[int]] = {}  # primers of one length are one batch, each row its own primer
+    for i, row in enumerate(ids):
+        groups.setdefault(len(row), []).append(i)
     out: list[dict] = [{} for _ in primers]
-    for g, (ids, members) in enumerate(groups.items()):
-        for m, new in zip(members, sample(ids, len(members), pool_cfg.seed + g)):
+    for g, members in enumerate(groups.values()):
+        for m, new in zip(members, sample([ids[m] for m in members], len(members), pool_cfg.seed + g)):
             out[m] = {"symbols": [*primers[m], *(symbols[t] for t in new if symbols[t] != end)],
                       "primer": len(primers[m])}
     return out
