@@ -168,3 +168,27 @@ def test_generate_writes_a_judging_pool_and_real_pieces_rendered_like_the_sample
     assert all(r.midi and Path(r.midi).is_file() for r in real)
     titles = {r.info["title"] for r in real}
     assert len(titles) == 2 and titles <= {f"song {i}" for i in range(5)}
+
+
+def test_lengths_from_the_corpus_bound_each_sample_by_the_training_pieces_percentiles(tmp_path, monkeypatch):
+    """``lengths: corpus``: min and max bars are the 10th and 90th percentiles of the training
+    pieces' lengths (essen: 16 sixteenths a 4/4 bar), not fixed numbers."""
+    import numpy as np
+
+    from tunesmith.generation import samples
+
+    vocab = {"symbols": ["/", "<unk>", "60", "_"], "special": {"end": "/", "unk": "<unk>"}, "corpus": "essen",
+             "encode": {"time_step": 0.25}, "prepare": {}}
+    monkeypatch.setattr("tunesmith.training.bundle.load_model_bundle",
+                        lambda _: (None, None, type("T", (), {"window": 8})(), vocab))
+    seen = []
+    monkeypatch.setattr("tunesmith.generation.decode.generate",
+                        lambda *a, num_samples, min_units, max_units, **k: seen.append((min_units, max_units))
+                        or [[2, 3, 0]] * num_samples)
+    bars = [2, 4, 4, 6, 8, 8, 10, 12, 16, 30]
+    (tmp_path / "train.jsonl").write_text("".join(json.dumps({"id": str(i), "symbols": ["60"] + ["_"] * (16 * b - 1)})
+                                                  + "\n" for i, b in enumerate(bars)))
+    cfg = GenerateConfig(num_samples=1, render=False, lengths="corpus", primer=PrimerConfig(mode="start"))
+    samples.generate_samples("essen", tmp_path / "m", cfg, tmp_path / "out", test_pieces=tmp_path / "test.jsonl")
+    low, high = np.percentile(bars, [10, 90])
+    assert seen == [(round(low * 16), round(high * 16))]

@@ -57,10 +57,11 @@ def primer_beats(music: Track, meta, primer: Sequence[str]) -> float:
     return round(4.0 * count / per_bar, 3)
 
 
-def _bar_limit(track: str, music: Track, cfg, vocab, symbols: Sequence[str]) -> tuple[int, int | None, int]:
+def _bar_limit(track: str, music: Track, cfg, vocab, symbols: Sequence[str],
+               train_pieces: Path | None = None) -> tuple[int, int | None, int]:
     """``(max_units, unit_id, min_units)`` for `tunesmith.generation.decode.generate` from
-    ``generate.<c>.max_bars`` and ``min_bars``."""
-    if not cfg.max_bars and not cfg.min_bars:
+    ``generate.<c>.max_bars`` and ``min_bars``, or (``lengths: corpus``) the training pieces' lengths."""
+    if not cfg.max_bars and not cfg.min_bars and cfg.lengths != "corpus":
         return 0, None, 0
     unit = music.bar_unit(vocab)
     if unit is None:
@@ -68,8 +69,29 @@ def _bar_limit(track: str, music: Track, cfg, vocab, symbols: Sequence[str]) -> 
     symbol, per_bar = unit
     if symbol is not None and symbol not in symbols:
         raise ConfigError(f"generate.{track}.max_bars: the vocabulary has no {symbol!r} to count bars by")
-    return (cfg.max_bars * per_bar, (None if symbol is None else list(symbols).index(symbol)),
-            cfg.min_bars * per_bar)
+    unit_id = None if symbol is None else list(symbols).index(symbol)
+    if cfg.lengths == "corpus":
+        low, high = corpus_bars(music, train_pieces, symbol, per_bar)
+        log.info("%s: samples of %.1f to %.1f bars of new music (the training pieces' 10th to 90th percentile)",
+                 track, low, high)
+        return round(high * per_bar), unit_id, round(low * per_bar)
+    return cfg.max_bars * per_bar, unit_id, cfg.min_bars * per_bar
+
+
+def corpus_bars(music: Track, train_pieces: Path | None, symbol: str | None, per_bar: int) -> tuple[float, float]:
+    """The 10th and 90th percentiles of the training pieces' lengths in 4/4 bars (``symbol`` counts
+    a unit, None: every symbol does), for ``generate.<c>.lengths: corpus``."""
+    import numpy as np
+
+    from tunesmith.generation.pool import read_pieces
+
+    if train_pieces is None or not train_pieces.is_file():
+        raise ConfigError(f"generate.{music.name}.lengths: corpus needs the encoded train split, "
+                          f"{train_pieces} not found")
+    bars = [(len(p["symbols"]) if symbol is None else p["symbols"].count(symbol)) / per_bar
+            for p in read_pieces(train_pieces)]
+    low, high = np.percentile(bars, [10, 90])
+    return float(low), float(high)
 
 
 def check_samples_folder(out_dir: Path, model_dir: Path) -> None:
@@ -122,7 +144,8 @@ def generate_samples(track: str, model_dir: Path, cfg, out_dir: Path, *,
     except ValueError as exc:
         raise ConfigError(f"generate.{track}.primer: {exc}") from exc
     check_budget(track, cfg, max(map(len, primer_ids)))
-    max_units, unit_id, min_units = _bar_limit(track, music, cfg, vocab, symbols)
+    train = test_pieces.with_name("train.jsonl") if test_pieces is not None else None
+    max_units, unit_id, min_units = _bar_limit(track, music, cfg, vocab, symbols, train)
 
     groups: dict[tuple[int, ...], list[int]] = {}
     for i, ids in enumerate(primer_ids):
