@@ -52,8 +52,10 @@ OURS = (
     ("lstm", "tunesmith LSTM, notes per frame"),
     ("kneser_ney", "tunesmith Kneser-Ney n-gram, notes per frame"),
     ("frame_lstm", "tunesmith frame-wise LSTM (88 sigmoids)"),
+    ("lstm_pooled", "tunesmith LSTM, notes per frame, the four training sets pooled"),
 )
-"""Keys of ``evaluate.json``'s ``test`` section shown in the table, with their row labels."""
+"""Keys of ``evaluate.json``'s ``test`` section shown in the table, with their row labels;
+``lstm_pooled`` is read from ``results["pooled"]``, ``bl_pooled``'s record (:func:`figures`)."""
 
 SEEDS_NOTE = ("tunesmith's cells: the median over seeds, [lowest–highest] when several seeds ran, and n, "
               "the number of seeds")
@@ -90,6 +92,16 @@ def seed_cell(values: Sequence[float]) -> str:
     return f"{median:.2f} [{min(values):.2f}–{max(values):.2f}] (n={len(values)})"
 
 
+def figures(results: Mapping[str, Any], benchmark: str, key: str) -> list[float]:
+    """Test NLL per frame of model ``key`` on ``benchmark``, one per seed; ``lstm_pooled`` from the
+    pooled record(s) in ``results["pooled"]`` (``{"enabled", "sets": {set: {"test": {"lstm": ...}}}}``)."""
+    if key != "lstm_pooled":
+        return seed_figures(results.get(benchmark), key)
+    pooled = results.get("pooled")
+    runs = [r for r in ([pooled] if isinstance(pooled, Mapping) else pooled or []) if r.get("enabled")]
+    return seed_figures([r["sets"][benchmark] for r in runs if benchmark in r.get("sets", {})], "lstm")
+
+
 def lower_published(results: Mapping[str, Any], key: str = "lstm") -> dict[str, list[tuple[str, float]]]:
     """Per benchmark tunesmith ran: the published rows whose figure is lower than tunesmith's median
     for ``key``, lowest first, as ``(model, nll)``."""
@@ -123,7 +135,7 @@ def table_rows(results: Mapping[str, Any]) -> dict[str, Any]:
     rows = [{"model": f"{name} ({CITES[row['source']]})", "cells": [_cell(row["nll"][b]) for b in ORDER],
              "source": row["source"], "ours": False} for name, row in PUBLISHED.items()]
     for key, label in OURS:
-        cells = [seed_cell(seed_figures(results.get(b), key)) for b in ORDER]
+        cells = [seed_cell(figures(results, b, key)) for b in ORDER]
         if any(c != "—" for c in cells):
             rows.append({"model": label, "cells": cells, "source": "", "ours": True})
     return {"head": [TITLES[b] for b in ORDER], "rows": rows,
@@ -148,8 +160,9 @@ def table_markdown(results: Mapping[str, Any]) -> str:
     for name, row in PUBLISHED.items():
         lines.append(f"| {name} | {CITES[row['source']]} | " + " | ".join(_cell(row["nll"][b]) for b in ORDER) + " |")
     for key, label in OURS:
-        cells = [seed_cell(seed_figures(results.get(b), key)) for b in ORDER]
-        lines.append(f"| **{label}** | this run | " + " | ".join(cells) + " |")
+        cells = [seed_cell(figures(results, b, key)) for b in ORDER]
+        if key != "lstm_pooled" or any(c != "—" for c in cells):
+            lines.append(f"| **{label}** | this run | " + " | ".join(cells) + " |")
     times = []
     for b in ORDER:
         runs = seed_runs(results.get(b))
