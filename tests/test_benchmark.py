@@ -223,3 +223,14 @@ def test_ours_are_the_median_and_range_over_seeds_and_lower_rows_are_named():
     assert "Johnson 2017" in sentence and "Walder 2016" in sentence
     table = published.table_markdown({"bl_nottingham": runs})
     assert "| **tunesmith LSTM, notes per frame** | this run | 2.20 [2.10–2.30] (n=3) | — | — | — |" in table
+
+
+def test_the_docs_table_shows_every_published_row_as_the_code_holds_it():
+    from pathlib import Path
+
+    page = (Path(__file__).parents[1] / "docs" / "benchmarks.md").read_text(encoding="utf-8")
+    for name, row in published.PUBLISHED.items():
+        cells = " | ".join("—" if row["nll"][b] is None else f"{row['nll'][b]:.2f}" for b in published.ORDER)
+        assert f"| {name} | {published.CITES[row['source']]} | {cells} |" in page, name
+    for source in published.CITES:  # every paper named by its authors and title
+        assert " ".join(source.split()) in " ".join(page.split()), source
