@@ -15,7 +15,9 @@ def main(args, params: dict) -> None:
     results = {}
     for path in args.metrics:
         data = io.read_json(path)
-        results[data["benchmark"]] = data
+        results.setdefault(data["benchmark"], []).append(data)  # several files of one set: its seeds
+    if args.pooled is not None:
+        results["pooled"] = io.read_json(args.pooled)
     io.write_text(args.out, table_markdown(results))
 
 
@@ -23,5 +25,6 @@ if __name__ == "__main__":
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--params", type=Path, default=Path("params.yaml"), help="the params file")
     p.add_argument("--metrics", type=Path, nargs="+", required=True, help="each benchmark's evaluate metrics")
+    p.add_argument("--pooled", type=Path, default=None, help="bl_pooled's record (a row when it trained)")
     p.add_argument("--out", type=Path, required=True, help="the markdown table to write")
     run(main, p.parse_args())

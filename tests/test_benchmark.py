@@ -190,7 +190,47 @@ def test_table_sets_ours_beside_the_published_figures():
                                               "frame_lstm": {"nll_per_frame": 8.3}},
               "kneser_ney_order": 9, "train_seconds": {"lstm": 360.0}}
     table = published.table_markdown({"bl_jsb": result})
-    assert "| RNN-NADE | 2.31 | 5.19 | 7.05 | 5.60 |" in table
-    assert "| **tunesmith LSTM, notes per frame** | — | 4.70 | — | — |" in table
+    assert "| RNN-NADE | Boulanger-Lewandowski et al. 2012 | 2.31 | 5.19 | 7.05 | 5.60 |" in table
+    assert "| **tunesmith LSTM, notes per frame** | this run | — | 4.70 (n=1) | — | — |" in table
     assert "JSB Chorales order 9" in table and "6.0 min" in table
     assert "Boulanger-Lewandowski, Bengio & Vincent" in table and "Bai, Kolter & Koltun" in table
+
+
+def test_table_shows_every_published_row_the_issue_lists_with_its_paper():
+    table = published.table_markdown({})
+    rows = {
+        "LSTM, notes per frame | Walder 2016": "2.06 | 5.01 | 6.67 | 5.16",
+        "LSTM, notes per frame, every training piece in all keys | Walder 2016": "1.66 | 4.34 | 5.43 | 4.46",
+        "LSTM, notes per frame, the four training sets pooled | Walder 2016": "1.57 | 4.45 | 4.94 | 4.41",
+        "BALSTM (tied parallel networks), best of 5 runs | Johnson 2017": "1.55 | 5.05 | 4.90 | 3.90",
+        "BALSTM (tied parallel networks), median of 5 runs | Johnson 2017": "1.62 | 5.86 | 5.00 | 4.41",
+    }
+    for label, cells in rows.items():
+        assert f"| {label} | {cells} |" in table
+    assert 'Walder, "Modelling Symbolic Music: Beyond the Piano Roll"' in table
+    assert 'Johnson, "Generating Polyphonic Music Using Tied Parallel Networks"' in table
+
+
+def test_ours_are_the_median_and_range_over_seeds_and_lower_rows_are_named():
+    runs = [{"test": {"lstm": {"nll_per_frame": v}}} for v in (2.30, 2.10, 2.20)]
+    assert published.seed_cell(published.seed_figures(runs, "lstm")) == "2.20 [2.10–2.30] (n=3)"
+    assert published.seed_figures({"seeds": runs}, "lstm") == [2.30, 2.10, 2.20]  # one record carrying its seeds
+    lower = published.lower_published({"bl_nottingham": runs})["bl_nottingham"]
+    # below a median of 2.20: Walder's three LSTMs and both BALSTM rows (RNN-NADE, 2.31, is not)
+    assert [nll for _, nll in lower] == [1.55, 1.57, 1.62, 1.66, 2.06]
+    sentence = published.lower_sentences({"bl_nottingham": runs})[0]
+    assert sentence.startswith("Nottingham: 5 published rows are lower than tunesmith's LSTM")
+    assert "Johnson 2017" in sentence and "Walder 2016" in sentence
+    table = published.table_markdown({"bl_nottingham": runs})
+    assert "| **tunesmith LSTM, notes per frame** | this run | 2.20 [2.10–2.30] (n=3) | — | — | — |" in table
+
+
+def test_the_docs_table_shows_every_published_row_as_the_code_holds_it():
+    from pathlib import Path
+
+    page = (Path(__file__).parents[1] / "docs" / "benchmarks.md").read_text(encoding="utf-8")
+    for name, row in published.PUBLISHED.items():
+        cells = " | ".join("—" if row["nll"][b] is None else f"{row['nll'][b]:.2f}" for b in published.ORDER)
+        assert f"| {name} | {published.CITES[row['source']]} | {cells} |" in page, name
+    for source in published.CITES:  # every paper named by its authors and title
+        assert " ".join(source.split()) in " ".join(page.split()), source

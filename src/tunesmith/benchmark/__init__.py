@@ -2,19 +2,16 @@
 piano rolls (Boulanger-Lewandowski, Bengio & Vincent 2012), scored as in the literature:
 mean negative log-likelihood per frame on ``test``, in nats.
 
-=============  ==========================  ====================================
-module         what                        used by
-=============  ==========================  ====================================
-``data``       the ``.mat`` files: fetch,  ``bl_fetch``, ``bl_encode``
-               load, split, encode
-``frame``      the frame-wise Bernoulli    ``bl_train_frame``, ``bl_evaluate``
-               LSTM (88 sigmoid outputs)
-``scoring``    full-context scores per     ``bl_evaluate``
-               frame, n-gram order on
-               valid, samples
-``published``  the published figures and   ``bl_table``
-               the table beside them
-=============  ==========================  ====================================
+Modules (and the stages that use them):
+
+- ``data``: the ``.mat`` files: fetch, load, split, encode (``bl_fetch``, ``bl_encode``).
+- ``frame``: the frame-wise Bernoulli LSTM, 88 sigmoid outputs (``bl_train_frame``, ``bl_evaluate``);
+  ``frame_resume``: its checkpoints, one an epoch.
+- ``scoring``: full-context scores per frame, the n-gram order chosen on valid, samples (``bl_evaluate``).
+- ``augment``: every training piece moved by its own random shift each epoch, one copy an epoch
+  (``bl_train``, ``bl_train_frame``, ``bl_pooled``).
+- ``pooled``: one LSTM on the four training sets pooled (``bl_pooled``).
+- ``published``: the published figures and the table beside them (``bl_table``, the report).
 """
 
 from __future__ import annotations

@@ -15,9 +15,11 @@ the lowest validation NLL per frame; scoring runs each whole piece in one call
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import logging
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -131,43 +133,75 @@ def _frame_loss(y_true, logits):
 
 
 def train_frame_model(model_cfg: FrameModelConfig, cfg: FrameTrainConfig, train: tuple[np.ndarray, np.ndarray],
-                      valid: tuple[np.ndarray, np.ndarray], out_dir: Path | str) -> dict:
+                      valid: tuple[np.ndarray, np.ndarray], out_dir: Path | str, *,
+                      epoch_frames: Callable[[int], np.ndarray] | None = None) -> dict:
     """Fit on ``(frames, bounds)`` splits; write ``model.weights.h5``, ``config.json``, ``metrics.json``.
 
     Model selection is on the validation windows' NLL per frame (the best epoch is kept).
+    ``epoch_frames``: epoch (0-based) -> that epoch's training rolls, shaped as ``train``'s
+    frames (`tunesmith.benchmark.augment.EpochFrames`); None: the same rolls every epoch.
+    Every epoch is checkpointed in ``out_dir/checkpoints`` (`frame_resume`), so a killed run
+    resumes after its last finished epoch; ``epochs`` and ``patience`` may change between the two.
     """
     import keras
 
-    keras.utils.set_random_seed(cfg.seed)
-    train_marked = _start_marked(*train)
+    from tunesmith.benchmark import frame_resume
+
+    out_dir = Path(out_dir)
+    ckpt = out_dir / "checkpoints"
+    frames, bounds = train
+    key = {"model": dataclasses.asdict(model_cfg),
+           "train": {k: v for k, v in dataclasses.asdict(cfg).items() if k not in ("epochs", "patience")},
+           "data": _digest(frames, bounds, *valid), "epoch_frames": getattr(epoch_frames, "key", None)}
+    state, model = frame_resume.load(ckpt, key, {"_frame_loss": _frame_loss})
+    if model is None:
+        keras.utils.set_random_seed(cfg.seed)
+        model = build_frame_model(model_cfg, cfg.window)
+        model.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate, clipnorm=cfg.clipnorm or None),
+                      loss=_frame_loss)
+        state = {"key": frame_resume.plain(key), "epoch": 0, "best": math.inf, "best_epoch": -1, "history": [],
+                 "stopped": False}
+    else:
+        keras.utils.set_random_seed(cfg.seed + int(state["epoch"]))
     val_ds = _windows(_start_marked(*valid), cfg.window, cfg.batch_size, None)
-    model = build_frame_model(model_cfg, cfg.window)
-    model.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate, clipnorm=cfg.clipnorm or None),
-                  loss=_frame_loss)
-    best, best_epoch, best_weights, history = math.inf, -1, None, []
-    start = time.perf_counter()
-    for epoch in range(cfg.epochs):
-        train_ds = _windows(train_marked, cfg.window, cfg.batch_size, cfg.seed * 1000 + epoch)
+    history = state["history"]
+    start = time.perf_counter() - (history[-1]["seconds"] if history else 0.0)
+    for epoch in range(int(state["epoch"]), cfg.epochs):
+        if state["stopped"] or (epoch - 1 - state["best_epoch"] >= cfg.patience > 0 and state["best_epoch"] >= 0):
+            break
+        rolls = frames if epoch_frames is None else epoch_frames(epoch)
+        train_ds = _windows(_start_marked(rolls, bounds), cfg.window, cfg.batch_size, cfg.seed * 1000 + epoch)
         h = model.fit(train_ds, validation_data=val_ds, epochs=1, verbose=2).history
         record = {"epoch": epoch + 1, "train_nll_per_frame": float(h["loss"][-1]),
                   "val_nll_per_frame": float(h["val_loss"][-1]), "seconds": time.perf_counter() - start}
         history.append(record)
         log.info("frame model epoch %d: train %.4f val %.4f nats/frame", epoch + 1,
                  record["train_nll_per_frame"], record["val_nll_per_frame"])
-        if record["val_nll_per_frame"] < best:
-            best, best_epoch, best_weights = record["val_nll_per_frame"], epoch, model.get_weights()
-        elif epoch - best_epoch >= cfg.patience > 0:
-            break
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+        improved = record["val_nll_per_frame"] < state["best"]
+        if improved:
+            state["best"], state["best_epoch"] = record["val_nll_per_frame"], epoch
+        state["stopped"] = not improved and epoch - state["best_epoch"] >= cfg.patience > 0
+        state["epoch"] = epoch + 1
+        frame_resume.commit(ckpt, model, state, improved)
+    if state["best_epoch"] < 0:
+        raise RuntimeError(f"no epoch of {out_dir} produced a validation loss")
+    model.load_weights(ckpt / state["best_file"])
     final = build_frame_model(model_cfg, None)
-    final.set_weights(best_weights)
+    final.set_weights(model.get_weights())
     final.save_weights(out_dir / "model.weights.h5")
     write_json(out_dir / "config.json", {"model": dataclasses.asdict(model_cfg), "train": dataclasses.asdict(cfg)})
-    metrics = {"best_epoch": best_epoch + 1, "epochs_run": len(history), "val_window_nll_per_frame": best,
+    metrics = {"best_epoch": state["best_epoch"] + 1, "epochs_run": len(history),
+               "val_window_nll_per_frame": state["best"],
                "train_seconds": round(time.perf_counter() - start, 1), "history": history}
     write_json(out_dir / "metrics.json", metrics)
     return metrics
+
+
+def _digest(*arrays: np.ndarray) -> str:
+    h = hashlib.sha256()
+    for a in arrays:
+        h.update(np.ascontiguousarray(a).tobytes())
+    return h.hexdigest()
 
 
 def load_frame_model(model_dir: Path | str):

@@ -70,11 +70,11 @@ def train_lstm(encoded: Path, cfg: BenchmarkConfig, out_dir: Path, live_dir: Pat
     rolls = training_rolls(encoded, cfg)
     train_ids = data.corpus_ids(rolls)
     val_ids = np.load(encoded / "validation.npy", allow_pickle=False)
-    log.info("training on %d pieces (%d tokens) after transposition %s", len(rolls), train_ids.size,
-             list(cfg.transpose))
+    log.info("training on %d pieces (%d tokens) after transposition %s, random shift %s", len(rolls),
+             train_ids.size, list(cfg.transpose), list(cfg.random_shift))
     start = time.perf_counter()
     summary = train(cfg.model, cfg.train, io.read_json(encoded / "vocab.json"), train_ids, val_ids, out_dir,
-                    live_dir=live_dir)
+                    live_dir=live_dir, epoch_ids=epoch_ids(train_ids, cfg.random_shift, cfg.train.seed))
     summary["train_seconds"] = round(time.perf_counter() - start, 1)
     summary["train_tokens"] = int(train_ids.size)
     io.write_json(out_dir / "metrics.json", {k: v for k, v in summary.items() if k != "history"})
@@ -83,11 +83,24 @@ def train_lstm(encoded: Path, cfg: BenchmarkConfig, out_dir: Path, live_dir: Pat
 
 def train_frame(encoded: Path, cfg: BenchmarkConfig, out_dir: Path) -> dict:
     """``bl_train_frame``: the frame-wise Bernoulli LSTM on the same (transposed) pieces."""
+    from tunesmith.benchmark.augment import EpochFrames
     from tunesmith.benchmark.frame import train_frame_model
 
     rolls = training_rolls(encoded, cfg)
     _, vf, vb = load_split(encoded, "validation")
-    return train_frame_model(cfg.frame_model, cfg.frame_train, data.split_arrays(rolls), (vf, vb), out_dir)
+    frames, bounds = data.split_arrays(rolls)
+    low, high = cfg.random_shift
+    shifted = EpochFrames(frames, bounds, low, high, cfg.frame_train.seed) if (low, high) != (0, 0) else None
+    return train_frame_model(cfg.frame_model, cfg.frame_train, (frames, bounds), (vf, vb), out_dir,
+                             epoch_frames=shifted)
+
+
+def epoch_ids(train_ids: np.ndarray, random_shift, seed: int):
+    """`tunesmith.benchmark.augment.EpochIds` over ``train_ids`` when ``random_shift`` is on, else None."""
+    from tunesmith.benchmark.augment import EpochIds
+
+    low, high = random_shift
+    return EpochIds(train_ids, low, high, seed) if (low, high) != (0, 0) else None
 
 
 def evaluate(benchmark: str, encoded: Path, lstm_dir: Path, frame_dir: Path, cfg: BenchmarkConfig,
@@ -133,6 +146,7 @@ def evaluate(benchmark: str, encoded: Path, lstm_dir: Path, frame_dir: Path, cfg
                           "kneser_ney_selection": round(kn_seconds, 1)},
         "best_epoch": {"lstm": lstm_metrics.get("best_epoch"), "frame_lstm": frame_metrics.get("best_epoch")},
         "transpose": list(cfg.transpose),
+        "random_shift": list(cfg.random_shift),
     }
     with io.atomic_path(out_dir) as tmp:
         tmp.mkdir()

@@ -44,11 +44,11 @@ def corpus_entry(corpus: str, *, metrics_dir: Path, eval_dir: Path, models_dir: 
 
 def benchmark_table(metrics_dir: Path | None) -> dict[str, Any]:
     """The polyphonic benchmark table: the published rows, and tunesmith's where `make benchmark`
-    has written ``<metrics_dir>/<set>/evaluate.json``."""
+    has written ``<metrics_dir>/<set>/evaluate.json`` (and ``pooled/evaluate.json``)."""
     from tunesmith.benchmark.published import ORDER, table_rows
 
     results = {}
-    for name in ORDER:
+    for name in (*ORDER, "pooled"):  # pooled: bl_pooled's record, a row once it has trained
         path = metrics_dir / name / "evaluate.json" if metrics_dir is not None else None
         if path is not None and path.is_file():
             results[name] = io.read_json(path)

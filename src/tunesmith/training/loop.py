@@ -60,6 +60,7 @@ from tunesmith.training.streams import (
     _epoch_batches,
     _fit_rows,
     _reset_states,
+    epoch_train_ids,
 )
 from tunesmith.training.summary import Run, log_early_stop, log_epoch_line, log_plan, summary
 
@@ -78,6 +79,7 @@ def train(
     out_dir: Path | str,
     *,
     live_dir: Path | str | None = None,
+    epoch_ids: Callable[[int], np.ndarray] | None = None,
 ) -> dict[str, Any]:
     """Train a model, resuming from ``out_dir/checkpoints`` when a compatible run is there.
 
@@ -88,6 +90,8 @@ def train(
         train_ids, val_ids: 1-D integer token-id arrays, ids in ``[0, V)``.
         out_dir: where checkpoints and the final artefacts go (see the package docstring).
         live_dir: DVCLive folder for per-epoch metrics, or None for no DVCLive.
+        epoch_ids: epoch (0-based) -> its training ids, as long as ``train_ids``, a pure function of
+            the epoch (`tunesmith.benchmark.augment.EpochIds`); its ``key`` joins the checkpoint's.
 
     Returns:
         The content of ``metrics.json`` plus ``history``: one dict per epoch run
@@ -109,7 +113,7 @@ def train(
     train_cfg, rows = _fit_rows(train_cfg, train_ids, end_id)
 
     mixed = _effective_mixed_precision(train_cfg)
-    compat = _run_key(model_cfg, train_cfg, vocab, target, mixed, train_ids, val_ids)
+    compat = _run_key(model_cfg, train_cfg, vocab, target, mixed, train_ids, val_ids, epoch_ids)
     # Everything above is checked before the folder is touched.
     ckpt_dir, state = _open_checkpoints(out_dir, compat)
 
@@ -122,7 +126,7 @@ def train(
         validate = _validation(run.fit_model, model_cfg, train_cfg, val_ids, end_id, vocab_size, target, stride)
         log_plan(train_ids, train_cfg, target, stride)
         stopped_early = _run_epochs(run, ckpt_dir, compat, train_cfg, train_ids, end_id, target, stride,
-                                    validate, live)
+                                    validate, live, epoch_ids)
         average = _score_average(run, validate)
         weights = _best_weights(run, ckpt_dir, model_cfg, out_dir)
         if average is not None and average["used"]:
@@ -141,13 +145,8 @@ def train(
     write_json(out_dir / "metrics.json", metrics)
     if live is not None:
         live.end()
-    log.info(
-        "saved the %s: val loss %.4f, perplexity %.2f; model in %s",
-        metrics["saved"],
-        metrics["val"]["loss"],
-        metrics["val"]["perplexity"],
-        out_dir / "model.keras",
-    )
+    log.info("saved the %s: val loss %.4f, perplexity %.2f; model in %s", metrics["saved"],
+             metrics["val"]["loss"], metrics["val"]["perplexity"], out_dir / "model.keras")
     return {**metrics, "history": run.history}
 
 
@@ -199,12 +198,15 @@ def _run_key(
     mixed: bool,
     train_ids: np.ndarray,
     val_ids: np.ndarray,
+    epoch_ids: Callable[[int], np.ndarray] | None = None,
 ) -> dict[str, Any]:
-    """What a checkpoint must match to be resumed: the configs, the vocab and the data."""
+    """What a checkpoint must match to be resumed: the configs, the vocab and the data (each epoch's too)."""
     compat = _compat_key(model_cfg, cfg, vocab, target, mixed)
     # other training data with the same vocabulary must not resume (or skip) an old run
     compat["data_sha256"] = {split: hashlib.sha256(np.ascontiguousarray(ids).tobytes()).hexdigest()
                              for split, ids in (("train", train_ids), ("validation", val_ids))}
+    if epoch_ids is not None:
+        compat["epoch_ids"] = getattr(epoch_ids, "key", type(epoch_ids).__name__)
     return compat
 
 
@@ -310,6 +312,7 @@ def _run_epochs(
     stride: int,
     validate: tf.data.Dataset | Callable[[], tuple[float, float]],
     live,
+    epoch_ids: Callable[[int], np.ndarray] | None = None,
 ) -> bool:
     """Fit and checkpoint epoch after epoch until the run's last epoch
     (`averaging.last_epoch`); returns whether early stopping fired.
@@ -322,7 +325,8 @@ def _run_epochs(
     verbose: str | int = "auto" if sys.stdout.isatty() else 0
     epoch = run.start_epoch
     while epoch < averaging.last_epoch(cfg, run.stop_epoch):
-        train_ds = _epoch_batches(train_ids, end_id, cfg, target, stride, epoch)
+        ids = epoch_train_ids(train_ids, epoch_ids, epoch)
+        train_ds = _epoch_batches(ids, end_id, cfg, target, stride, epoch)
         _reset_states(run.fit_model)
         if cfg.steps_per_epoch:
             train_ds = train_ds.repeat().take(cfg.steps_per_epoch)

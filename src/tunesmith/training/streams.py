@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import keras
@@ -90,6 +90,17 @@ def _epoch_batches(
                                     seed=seed, shuffle=cfg.shuffle)
     return make_windows(ids, window=cfg.window, batch_size=cfg.batch_size, target=target,
                         stride=stride, shuffle=cfg.shuffle, seed=seed)
+
+
+def epoch_train_ids(train_ids: np.ndarray, epoch_ids: Callable[[int], np.ndarray] | None, epoch: int) -> np.ndarray:
+    """``epoch_ids(epoch)``, checked to keep the shape the run was planned on; ``train_ids`` without it."""
+    if epoch_ids is None:
+        return train_ids
+    ids = np.asarray(epoch_ids(epoch))
+    if ids.shape != train_ids.shape:
+        raise ValueError(f"epoch {epoch + 1}'s training ids have shape {ids.shape}, not the {train_ids.shape} "
+                         "of train_ids: an epoch's data must keep the length the run was planned on")
+    return ids
 
 
 def _decay_steps(ids: np.ndarray, end_id: int, cfg: TrainConfig, target: str, stride: int) -> int:
