@@ -122,7 +122,7 @@ def primer_symbols(cfg, meta: dict, *, test_pieces: Path | None = None,
     return _test_openings(test_pieces, p.length, n)
 
 
-def _ids(symbols: Sequence[str], vocab_symbols: Sequence[str], end: str, *, allow_unk: bool) -> list[int]:
+def symbol_ids(symbols: Sequence[str], vocab_symbols: Sequence[str], end: str, *, allow_unk: bool) -> list[int]:
     """``[end_id] + ids of symbols``; an unknown symbol is an error naming it and its nearest
     valid symbols, except where ``allow_unk`` maps it to ``<unk>`` (a real opening, from a MIDI
     file or a test piece, may hold symbols training never saw)."""
@@ -166,7 +166,7 @@ def primer_beats(music: Track, meta, primer: Sequence[str]) -> float:
     return round(4.0 * count / per_bar, 3)
 
 
-def _bar_limit(track: str, music: Track, cfg, vocab, symbols: Sequence[str]) -> tuple[int, int | None, int]:
+def bar_limit(track: str, music: Track, cfg, vocab, symbols: Sequence[str]) -> tuple[int, int | None, int]:
     """``(max_units, unit_id, min_units)`` for `tunesmith.generation.decode.generate` from
     ``generate.<c>.max_bars`` and ``min_bars``."""
     if not cfg.max_bars and not cfg.min_bars:
@@ -217,7 +217,7 @@ def generate_samples(track: str, model_dir: Path, cfg, out_dir: Path, *,
     check_budget(track, cfg, 0)
     music = get_track(track)
     model, model_cfg, train_cfg, vocab = load_model_bundle(model_dir)
-    cache = _sampling_cache(track, model_dir, cfg, model_cfg)
+    cache = sampling_cache(track, model_dir, cfg, model_cfg)
     symbols = list(vocab["symbols"])
     end = vocab["special"]["end"]
     end_id = symbols.index(end)
@@ -227,11 +227,11 @@ def generate_samples(track: str, model_dir: Path, cfg, out_dir: Path, *,
         raise ConfigError(f"generate.{track}.sampler.{exc}") from exc
     primers = primer_symbols(cfg, vocab, test_pieces=test_pieces, track=music)
     try:
-        primer_ids = [_ids(p, symbols, end, allow_unk=cfg.primer.mode in ("midi", "test")) for p in primers]
+        primer_ids = [symbol_ids(p, symbols, end, allow_unk=cfg.primer.mode in ("midi", "test")) for p in primers]
     except ValueError as exc:
         raise ConfigError(f"generate.{track}.primer: {exc}") from exc
     check_budget(track, cfg, max(map(len, primer_ids)))
-    max_units, unit_id, min_units = _bar_limit(track, music, cfg, vocab, symbols)
+    max_units, unit_id, min_units = bar_limit(track, music, cfg, vocab, symbols)
 
     groups: dict[tuple[int, ...], list[int]] = {}
     for i, ids in enumerate(primer_ids):
@@ -268,7 +268,7 @@ def generate_samples(track: str, model_dir: Path, cfg, out_dir: Path, *,
     return table
 
 
-def _sampling_cache(track: str, model_dir: Path, cfg, model_cfg):
+def sampling_cache(track: str, model_dir: Path, cfg, model_cfg):
     """The continuous cache to sample with: the model folder's ``cache.json`` when ``cfg.cache``,
     else (or for a family that is not stepped) an off cache."""
     from tunesmith.generation.steppers import STEPPABLE_FAMILIES
