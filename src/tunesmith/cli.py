@@ -190,7 +190,7 @@ def _generate(args: argparse.Namespace) -> int:
     from tunesmith.api import generation_settings, model_vocab
     from tunesmith.generation.samples import generate_samples
 
-    params = _params(args)
+    params = args.params
     corpus = model_vocab(args.model, params)["corpus"]
     cfg, source = generation_settings(
         corpus, params, num=args.num, max_length=args.max_length, seed=args.seed, sampler=args.sampler,
@@ -290,6 +290,11 @@ def _compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def log_level(args: argparse.Namespace) -> int:
+    """DEBUG with ``-v``, WARNING with ``-q``, else INFO."""
+    return logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
@@ -297,11 +302,12 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("-v/--verbose and -q/--quiet do not go together")
     if not args.verbose:  # before anything imports TensorFlow: its C++ core reads it once
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO,
-                        format="%(levelname)s %(name)s: %(message)s")
-    if args.command in ("generate", "score") and not args.verbose and "tensorflow" not in sys.modules:
-        _quiet_tensorflow()
+    logging.basicConfig(level=log_level(args), format="%(levelname)s %(name)s: %(message)s")
     try:
+        if args.command == "generate":
+            args.params = _params(args)  # a --params file that is not there: one line, before TensorFlow loads
+        if args.command in ("generate", "score") and not args.verbose and "tensorflow" not in sys.modules:
+            _quiet_tensorflow()
         return _run(args)
     except TunesmithError as exc:
         print(f"tunesmith: error: {exc}", file=sys.stderr)

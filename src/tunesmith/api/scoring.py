@@ -138,7 +138,8 @@ def check_known(pieces: Sequence[Sequence[str]], meta: Mapping[str, Any], unknow
         more = f" and {len(missing) - 8} more" if len(missing) > 8 else ""
         how = ("; unknown='unk' scores them as <unk>, as evaluate scores the test split"
                if "unk" in (meta.get("special") or {}) else "; the vocabulary has no <unk>")
-        raise MusicInputError(f"{name}: {sum(missing.values())} symbols not in the vocabulary of "
+        count = sum(missing.values())
+        raise MusicInputError(f"{name}: {count} symbol{'s' if count != 1 else ''} not in the vocabulary of "
                               f"{meta.get('corpus')!s}: {listed}{more}{how}", reason="unknown_symbol")
     return dict(missing)
 
