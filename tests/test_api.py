@@ -97,6 +97,10 @@ def test_score_reads_the_piece_as_the_pipeline_and_equals_evaluates_scoring(exam
     logp = log_softmax(np.asarray(net(ids[None, :-1].astype(np.int32), training=False)))[0]
     assert score.nll == pytest.approx(-logp[np.arange(ids.size - 1), ids[1:]].mean(), abs=1e-6)
     assert score.nll_cache is None and "no cache" in score.summary()  # the tiny model was trained without one
+    from music21 import converter  # a music21 stream (written as MusicXML, then read as the file was)
+
+    assert model.score(converter.parse(PIECE, format="abc")).nll == pytest.approx(score.nll, abs=1e-9)
+    assert model.score(PIECE).nll == pytest.approx(score.nll, abs=1e-9)  # ABC text
 
 
 def test_score_with_the_cache_is_evaluates_cache_scoring(tiny_model_copy, tmp_path):
