@@ -43,8 +43,10 @@ def model_vocab(model_dir: Path | str, params: Path | str | None = None) -> dict
         register_tracks(tracks, f"{params}: tracks")
     elif corpus not in BUILTIN:
         if kind not in KINDS:
-            raise TunesmithError(f"{vocab_path} belongs to track {corpus!r}, which {params or 'no params.yaml'} "
-                                 "lists and whose kind the vocabulary does not record: pass params with its tracks")
+            where = f"{params} does not list" if params is not None else "no params.yaml lists"
+            raise TunesmithError(f"{vocab_path} belongs to track {corpus!r}, which {where}, and whose kind the "
+                                 "vocabulary does not record: pass the params.yaml that lists it (--params, or "
+                                 "params= of load_model)")
         register_tracks({**{name: {"kind": k} for name, k in BUILTIN.items()}, corpus: {"kind": kind}})
     return vocab
 
