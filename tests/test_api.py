@@ -162,3 +162,21 @@ def test_import_tunesmith_stays_light_and_lists_the_api():
             "print(sorted(m for m in sys.modules if m.startswith(('tensorflow', 'keras', 'music21', 'tunesmith.'))))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_a_model_of_a_track_of_ones_own_loads_by_the_kind_its_vocabulary_records(tiny_model_copy, tmp_path):
+    import tunesmith
+    from tunesmith.core.errors import TunesmithError
+    from tunesmith.tracks import BUILTIN, register_tracks
+
+    vocab = json.loads((tiny_model_copy / "vocab.json").read_text())
+    (tiny_model_copy / "vocab.json").write_text(json.dumps({**vocab, "corpus": "my_songs", "kind": "melody"}))
+    try:
+        model = tunesmith.load_model(tiny_model_copy)
+        assert (model.corpus, model.track.name, model.track.kind) == ("my_songs", "my_songs", "melody")
+        assert model.encode(PIECE) == [PIECE_SYMBOLS]
+        (tiny_model_copy / "vocab.json").write_text(json.dumps({**vocab, "corpus": "my_reels"}))
+        with pytest.raises(TunesmithError, match=r"'my_reels', which no params\.yaml lists, and whose kind"):
+            tunesmith.load_model(tiny_model_copy)
+    finally:
+        register_tracks({name: {"kind": kind} for name, kind in BUILTIN.items()})
