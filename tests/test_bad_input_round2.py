@@ -42,9 +42,12 @@ def model_dir(tiny_model_dir) -> Path:
 
 
 def _generate(model: Path, out: Path, *extra: str) -> int:
-    """`tunesmith generate` with tunesmith's own defaults (a --params file that is not there)."""
+    """`tunesmith generate` with tunesmith's own defaults (a --params file without a generate section)."""
+    params = out.parent / "no-generate-params.yaml"
+    if not params.exists():
+        params.write_text("{}\n")
     return _cli("generate", "--model", str(model), "--num", "1", "--max-length", "4", "--out", str(out),
-                "--params", str(out.parent / "no-params.yaml"), *extra)
+                "--params", str(params), *extra)
 
 
 def _under_2gb(code: str, tmp: Path) -> subprocess.CompletedProcess:
@@ -468,7 +471,8 @@ def test_catalogue_ids_are_unique():
 # =========================================================================== the CLI samples as the pipeline does
 
 
-def test_cli_generate_uses_the_pipelines_settings_unless_told_otherwise(model_dir, tmp_path, caplog):
+def test_cli_generate_uses_the_pipelines_settings_unless_told_otherwise(model_dir, tmp_path, caplog, capsys,
+                                                                        monkeypatch):
     import logging
 
     import yaml
@@ -492,6 +496,18 @@ def test_cli_generate_uses_the_pipelines_settings_unless_told_otherwise(model_di
     assert f"the pipeline's settings, generate.essen of {params}" in caplog.text
     cfg = run(tmp_path / "b", "--top-p", "0.5", "--num", "1")  # what the user says wins
     assert cfg["sampler"]["top_p"] == 0.5 and cfg["num_samples"] == 1 and cfg["sampler"]["method"] == "top_p"
+    capsys.readouterr()
+    # a --params file that is not there is one line, never a silent fall back to the defaults
+    assert _cli("generate", "--model", str(model_dir), "--out", str(tmp_path / "c"),
+                "--params", str(tmp_path / "none.yaml")) == 2
+    assert _one_error_line(capsys) == f"tunesmith: error: --params {tmp_path / 'none.yaml'}: no such file"
+    assert not (tmp_path / "c").exists()
     caplog.clear()
-    cfg = run(tmp_path / "c", "--params", str(tmp_path / "none.yaml"))  # no params: tunesmith's defaults
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)  # no --params and no params.yaml here: tunesmith's defaults
+    with caplog.at_level(logging.INFO, logger="tunesmith"):
+        assert _cli("generate", "--model", str(model_dir), "--out", str(tmp_path / "c"), "--max-length", "6",
+                    "--num", "1") == 0
+    cfg = json.loads((tmp_path / "c" / "generation.json").read_text())["config"]
     assert cfg["sampler"]["method"] == "temperature" and "tunesmith's defaults" in caplog.text

@@ -17,7 +17,7 @@ sys.path.insert(0, str(ROOT / "tools"))
 import deps  # noqa: E402  -- tools/deps.py: the import reader the DVC deps come from
 
 LAYERS = ("core", "config", "tracks", "sources", "data", "modeling", "evaluation", "training", "render",
-          "generation", ("benchmark", "report", "compare"), "pipeline", "cli")
+          "generation", ("benchmark", "report", "compare"), "pipeline", "api", "cli")
 """Bottom to top (docs/design.md draws them): a module imports its own package and those below it."""
 RANK = {name: i for i, layer in enumerate(LAYERS) for name in (layer if isinstance(layer, tuple) else (layer,))}
 MODULES = sorted(p for p in PACKAGE.rglob("*.py"))

@@ -25,12 +25,18 @@ EXAMPLES = """examples:
       --primer 'M:6/8\\nL:1/8\\nK:D\\n' --temperature 0.5 --out /tmp/jigs
   tunesmith generate --model data/models/classical --primer-mode midi \\
       --primer my_piece.mid --primer-length 64 --out /tmp/piano
+  tunesmith score --model data/models/essen my_song.krn
   tunesmith inspect data/vocab/essen
   tunesmith compare --rev main --out compare
   tunesmith sweeps --corpus nottingham --metric model.nll
 
 Run 'tunesmith COMMAND --help' for a command's options.
 """
+
+
+PARAMS_HELP = ("the pipeline's params (default: params.yaml when there is one): generate.<corpus> there gives "
+               "the defaults of the options above, so the CLI samples as the pipeline does; without it, "
+               "tunesmith's defaults")
 
 
 def _bias(text: str) -> dict[str, float]:
@@ -56,25 +62,37 @@ def _natural(text: str) -> int:
     return value
 
 
+def _logging_options(parser: argparse.ArgumentParser, default) -> None:
+    """``-v``/``-q`` on ``parser``; a subcommand's default is SUPPRESS, so the main parser's value stays
+    unless the option comes after the subcommand."""
+    parser.add_argument("-v", "--verbose", action="store_true", default=default, help="debug logging")
+    parser.add_argument("-q", "--quiet", action="store_true", default=default, help="warnings and errors only")
+
+
 def _parser() -> argparse.ArgumentParser:
+    from tunesmith import __version__
+
     p = argparse.ArgumentParser(prog="tunesmith", description=DESCRIPTION, epilog=EXAMPLES,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    p.add_argument("--version", action="version", version=f"tunesmith {__version__}")
+    _logging_options(p, False)
+    common = argparse.ArgumentParser(add_help=False)
+    _logging_options(common, argparse.SUPPRESS)
     sub = p.add_subparsers(dest="command", required=True)
 
     g = sub.add_parser(
-        "generate", help="generate music from a trained model",
+        "generate", parents=[common], help="generate music from a trained model",
         description="Generate NUM samples as one batch from a model folder written by the train stage "
                     "(model.keras + vocab.json + config.json) and write MIDI (all tracks), ABC "
-                    "(nottingham), MusicXML (nottingham, essen) and samples.csv to --out.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                    "(nottingham), MusicXML (nottingham, essen) and samples.csv to --out.")
     g.add_argument("--model", type=Path, required=True, help="model folder, e.g. data/models/essen")
     g.add_argument("--out", type=Path, required=True, help="folder to write the samples to (replaced)")
     g.add_argument("--num", type=int, default=None, help="number of samples, generated as one batch "
                    "(default: generate.<corpus>.num_samples of --params, else 4)")
     g.add_argument("--max-length", type=int, default=None, help="new tokens per sample at most "
                    "(default: generate.<corpus>.max_length of --params, else 512)")
-    g.add_argument("--seed", type=_natural, default=0, help="same model, options and seed give the same samples")
+    g.add_argument("--seed", type=_natural, default=0,
+                   help="same model, options and seed give the same samples (default: %(default)s)")
     g.add_argument("--primer", default=None, help="primer text: symbols ('60 _ _ _ 62'), ABC text "
                                                    "(with --primer-mode chars) or a MIDI file (midi)")
     g.add_argument("--primer-mode", choices=["start", "chars", "symbols", "midi", "test", "openings"], default=None,
@@ -91,14 +109,13 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--top-p", type=float, default=None, help="nucleus mass for --sampler top_p")
     g.add_argument("--bias", type=_bias, default=None,
                    help='per-symbol weights, e.g. r=0.9 (Vasudeva, "Music Generation using an LSTM model")')
-    g.add_argument("--params", type=Path, default=Path("params.yaml"),
-                   help="the pipeline's params: generate.<corpus> there gives the defaults of the options "
-                        "above, so the CLI samples as the pipeline does; without the file, tunesmith's defaults")
+    g.add_argument("--params", type=Path, default=None, help=PARAMS_HELP)
     g.add_argument("--cache", action="store_true",
                    help="sample from the LSTM mixed with the continuous cache the train stage fitted "
                         "(Grave, Joulin & Usunier, \"Improving Neural Language Models with a Continuous Cache\")")
 
-    c = sub.add_parser("compare", help="compare the workspace with another revision (markdown and HTML)",
+    c = sub.add_parser("compare", parents=[common],
+                       help="compare the workspace with another revision (markdown and HTML)",
                        description="Write OUT/report.md (for a CI job summary) and OUT/index.html: the params "
                                    "that differ, each corpus's headline metrics of both revisions with the "
                                    "change and which is better, their loss curves in one figure, and (in the "
@@ -110,7 +127,7 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--fetch", action="store_true",
                    help="first fetch REV's samples from the DVC remote into the cache")
 
-    w = sub.add_parser("sweeps", help="chart a metric across dvc experiments (the seeds' sweeps)",
+    w = sub.add_parser("sweeps", parents=[common], help="chart a metric across dvc experiments (the seeds' sweeps)",
                        description="Write OUT/sweeps_<corpus>.png and .md: one metric of every dvc "
                                    "experiment (dvc exp show), labelled by the params it changed.")
     w.add_argument("--corpus", required=True, help="a track of params.yaml (nottingham, essen, classical, ...)")
@@ -118,9 +135,30 @@ def _parser() -> argparse.ArgumentParser:
     w.add_argument("--out", type=Path, default=Path("sweeps"),
                    help="folder for the chart and table: new, empty, or one sweeps wrote")
 
-    i = sub.add_parser("inspect", help="summarise a vocab, model or samples folder")
+    i = sub.add_parser("inspect", parents=[common], help="summarise a vocab, model or samples folder")
     i.add_argument("path", type=Path, help="data/vocab/<corpus>, data/models/<corpus> or data/samples/<corpus>")
+    _score_and_completion(sub, common)
     return p
+
+
+def _score_and_completion(sub, common: argparse.ArgumentParser) -> None:
+    """The ``score`` and ``completion`` subcommands."""
+    s = sub.add_parser("score", parents=[common], help="score music files of your own under a trained model",
+                       description="Negative log-likelihood of each FILE, per symbol and per note, without and with "
+                                   "the model's continuous cache: read with the prepare and encode options of "
+                                   "the model's corpus (vocab.json) and scored as the evaluate stage scores the "
+                                   "test split (tunesmith.load_model(...).score, docs/api.md).")
+    s.add_argument("--model", type=Path, required=True, help="model folder, e.g. data/models/essen")
+    s.add_argument("files", type=Path, nargs="+", metavar="FILE", help=".abc, .krn, .musicxml or .mid")
+    s.add_argument("--unknown", choices=["error", "unk"], default="error",
+                   help="symbols the vocabulary lacks: stop naming them, or score them as <unk> as evaluate "
+                        "does (default: %(default)s)")
+
+    k = sub.add_parser("completion", parents=[common], help="print a shell completion script (shtab)",
+                       description="Print the completion script of SHELL, e.g. "
+                                   "'tunesmith completion bash > ~/.local/share/bash-completion/completions/tunesmith' "
+                                   "or 'tunesmith completion zsh > ~/.zfunc/_tunesmith'.")
+    k.add_argument("shell", choices=["bash", "zsh", "tcsh"])
 
 
 def _quiet_tensorflow() -> None:
@@ -139,80 +177,47 @@ def _quiet_tensorflow() -> None:
         os.close(null)
 
 
-def _register_tracks(params: Path, corpus: str, kind: str | None, vocab_path: Path) -> None:
-    """Make ``corpus`` known: params.yaml's tracks when it names it, else the kind its vocabulary
-    records (a track of your own trained elsewhere)."""
-    from tunesmith.config.load import load_params
-    from tunesmith.tracks import BUILTIN, KINDS, register_tracks
-
-    tracks = load_params(params).get("tracks") if params.is_file() else None
-    if isinstance(tracks, dict) and corpus in tracks:
-        register_tracks(tracks, f"{params}: tracks")
-    elif corpus not in BUILTIN:
-        if kind not in KINDS:
-            raise TunesmithError(f"{vocab_path} belongs to track {corpus!r}, which {params} does not list and "
-                                 "whose kind the vocabulary does not record: pass --params with its tracks")
-        register_tracks({**{name: {"kind": k} for name, k in BUILTIN.items()}, corpus: {"kind": kind}})
-
-
-def _generation_settings(args: argparse.Namespace, corpus: str):
-    """The GenerateConfig for ``tunesmith generate``: the pipeline's ``generate.<corpus>`` (from
-    ``--params``, when it is there) with every option the user gave laid over it; and where the
-    defaults came from, in words."""
-    from dataclasses import replace
-
-    from tunesmith.config.load import build, load_params
-    from tunesmith.config.stages import GenerateConfig, PrimerConfig
-
-    base, source = GenerateConfig(num_samples=4), "tunesmith's defaults (no params.yaml here)"
-    if args.params.is_file():
-        section = (load_params(args.params).get("generate") or {}).get(corpus)
-        if isinstance(section, dict):
-            base = build(GenerateConfig, section, f"generate.{corpus}")
-            source = f"the pipeline's settings, generate.{corpus} of {args.params}"
-        else:
-            source = f"tunesmith's defaults ({args.params} has no generate.{corpus})"
-    sampler = {k: v for k, v in (("method", args.sampler), ("temperature", args.temperature),
-                                 ("top_k", args.top_k), ("top_p", args.top_p), ("bias", args.bias))
-               if v is not None}
-    try:
-        if args.primer:
-            primer = PrimerConfig(mode=args.primer_mode or "symbols", text=args.primer,
-                                  length=args.primer_length or base.primer.length)
-        elif args.primer_mode is not None:
-            primer = PrimerConfig(mode=args.primer_mode, text="", length=args.primer_length or base.primer.length)
-        else:
-            primer = replace(base.primer, length=args.primer_length or base.primer.length)
-        cfg = replace(base, num_samples=args.num if args.num is not None else base.num_samples,
-                      max_length=args.max_length if args.max_length is not None else base.max_length,
-                      seed=args.seed, sampler=replace(base.sampler, **sampler), primer=primer,
-                      cache=args.cache or base.cache)
-    except (ValueError, TypeError) as exc:
-        raise TunesmithError(f"bad option: {exc}") from exc
-    return cfg, source
+def _params(args: argparse.Namespace) -> Path | None:
+    """``--params`` (a missing file named there is an error), else ./params.yaml when there is one."""
+    if args.params is not None:
+        if not args.params.is_file():
+            raise TunesmithError(f"--params {args.params}: no such file")
+        return args.params
+    return Path("params.yaml") if Path("params.yaml").is_file() else None
 
 
 def _generate(args: argparse.Namespace) -> int:
-    from tunesmith.core.io import read_json
+    from tunesmith.api import generation_settings, model_vocab
     from tunesmith.generation.samples import generate_samples
 
-    vocab_path = args.model / "vocab.json"
-    if not vocab_path.is_file():
-        raise TunesmithError(f"{args.model} is not a model folder: {vocab_path.name} is missing")
-    vocab = read_json(vocab_path)
-    if not isinstance(vocab, dict) or not isinstance(vocab.get("symbols"), list) or not vocab["symbols"]:
-        raise TunesmithError(f"{vocab_path} is not a vocabulary: it has no list of symbols")
-    corpus = vocab.get("corpus")
-    if corpus is None:
-        raise TunesmithError(f"{vocab_path} does not say which corpus it belongs to")
-    _register_tracks(args.params, corpus, vocab.get("kind"), vocab_path)
-    cfg, source = _generation_settings(args, corpus)
+    params = args.params
+    corpus = model_vocab(args.model, params)["corpus"]
+    cfg, source = generation_settings(
+        corpus, params, num=args.num, max_length=args.max_length, seed=args.seed, sampler=args.sampler,
+        temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, bias=args.bias, primer=args.primer,
+        primer_mode=args.primer_mode, primer_length=args.primer_length, cache=args.cache)
     log.info("sampling with %s: %s (top_p %s, temperature %s), up to %d tokens, primer %s", source,
              cfg.sampler.method, cfg.sampler.top_p, cfg.sampler.temperature, cfg.max_length, cfg.primer.mode)
     test = args.test_pieces or Path("data/encoded") / corpus / "test.jsonl"
     table = generate_samples(corpus, args.model, cfg, args.out, test_pieces=test)
     print(table[["sample", "length", "ended", "decoded", "notes", "files"]].to_string(index=False))
     print(f"\n{int(table['decoded'].sum())}/{len(table)} samples decode; files in {args.out}")
+    return 0
+
+
+def _score(args: argparse.Namespace) -> int:
+    from tunesmith.api import load_model
+
+    model = load_model(args.model)
+    for path in args.files:
+        print(f"{path}: {model.score(path, unknown=args.unknown).summary()}")
+    return 0
+
+
+def _completion(args: argparse.Namespace) -> int:
+    import shtab
+
+    print(shtab.complete(_parser(), shell=args.shell))
     return 0
 
 
@@ -285,14 +290,24 @@ def _compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def log_level(args: argparse.Namespace) -> int:
+    """DEBUG with ``-v``, WARNING with ``-q``, else INFO."""
+    return logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(levelname)s %(name)s: %(message)s")
-    if args.command == "generate" and not args.verbose and "tensorflow" not in sys.modules:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.verbose and args.quiet:
+        parser.error("-v/--verbose and -q/--quiet do not go together")
+    if not args.verbose:  # before anything imports TensorFlow: its C++ core reads it once
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-        _quiet_tensorflow()
+    logging.basicConfig(level=log_level(args), format="%(levelname)s %(name)s: %(message)s")
     try:
+        if args.command == "generate":
+            args.params = _params(args)  # a --params file that is not there: one line, before TensorFlow loads
+        if args.command in ("generate", "score") and not args.verbose and "tensorflow" not in sys.modules:
+            _quiet_tensorflow()
         return _run(args)
     except TunesmithError as exc:
         print(f"tunesmith: error: {exc}", file=sys.stderr)
@@ -313,9 +328,8 @@ def _run(args: argparse.Namespace) -> int:
         except ValueError as exc:
             raise TunesmithError(str(exc)) from exc
         return 0
-    if args.command == "compare":
-        return _compare(args)
-    return _generate(args) if args.command == "generate" else _inspect(args)
+    commands = {"compare": _compare, "generate": _generate, "score": _score, "completion": _completion}
+    return commands.get(args.command, _inspect)(args)
 
 
 if __name__ == "__main__":

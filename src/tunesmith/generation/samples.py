@@ -57,11 +57,11 @@ def primer_beats(music: Track, meta, primer: Sequence[str]) -> float:
     return round(4.0 * count / per_bar, 3)
 
 
-def _bar_limit(track: str, music: Track, cfg, vocab, symbols: Sequence[str],
+def bar_limit(track: str, music: Track, cfg, vocab, symbols: Sequence[str],
                train_pieces: Path | None = None) -> tuple[int, int | None, int]:
     """``(max_units, unit_id, min_units)`` for `tunesmith.generation.decode.generate` from
     ``generate.<c>.max_bars`` and ``min_bars``, or (``lengths: corpus``) the training pieces' lengths."""
-    if not cfg.max_bars and not cfg.min_bars and cfg.lengths != "corpus":
+    if not cfg.max_bars and not cfg.min_bars and (cfg.lengths != "corpus" or train_pieces is None):
         return 0, None, 0
     unit = music.bar_unit(vocab)
     if unit is None:
@@ -70,7 +70,9 @@ def _bar_limit(track: str, music: Track, cfg, vocab, symbols: Sequence[str],
     if symbol is not None and symbol not in symbols:
         raise ConfigError(f"generate.{track}.max_bars: the vocabulary has no {symbol!r} to count bars by")
     unit_id = None if symbol is None else list(symbols).index(symbol)
-    if cfg.lengths == "corpus":
+    if cfg.lengths == "corpus" and train_pieces is None:  # the API or CLI away from the pipeline's splits
+        log.info("%s: lengths: corpus needs the encoded train split; using max_bars/min_bars", track)
+    elif cfg.lengths == "corpus":
         low, high = corpus_bars(music, train_pieces, symbol, per_bar)
         log.info("%s: samples of %.1f to %.1f bars of new music (the training pieces' 10th to 90th percentile)",
                  track, low, high)
@@ -130,7 +132,7 @@ def generate_samples(track: str, model_dir: Path, cfg, out_dir: Path, *,
     check_budget(track, cfg, 0)
     music = get_track(track)
     model, model_cfg, train_cfg, vocab = load_model_bundle(model_dir)
-    cache = _sampling_cache(track, model_dir, cfg, model_cfg)
+    cache = sampling_cache(track, model_dir, cfg, model_cfg)
     symbols = list(vocab["symbols"])
     end = vocab["special"]["end"]
     end_id = symbols.index(end)
@@ -145,7 +147,7 @@ def generate_samples(track: str, model_dir: Path, cfg, out_dir: Path, *,
         raise ConfigError(f"generate.{track}.primer: {exc}") from exc
     check_budget(track, cfg, max(map(len, primer_ids)))
     train = test_pieces.with_name("train.jsonl") if test_pieces is not None else None
-    max_units, unit_id, min_units = _bar_limit(track, music, cfg, vocab, symbols, train)
+    max_units, unit_id, min_units = bar_limit(track, music, cfg, vocab, symbols, train)
 
     groups: dict[tuple[int, ...], list[int]] = {}
     for i, ids in enumerate(primer_ids):
@@ -185,7 +187,7 @@ def generate_samples(track: str, model_dir: Path, cfg, out_dir: Path, *,
     return table
 
 
-def _sampling_cache(track: str, model_dir: Path, cfg, model_cfg):
+def sampling_cache(track: str, model_dir: Path, cfg, model_cfg):
     """The continuous cache to sample with: the model folder's ``cache.json`` when ``cfg.cache``,
     else (or for a family that is not stepped) an off cache."""
     from tunesmith.generation.steppers import STEPPABLE_FAMILIES
