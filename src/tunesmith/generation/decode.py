@@ -67,8 +67,7 @@ def generate(
     primer = _checked_primer(model, len(symbols), primer_ids, num_samples, max_length, end_id)
     stepper = make_stepper(model, cfg, num_samples, window=window, pad_id=end_id, cache=cache)
     rng = np.random.default_rng(seed)
-    rows = primer if primer.ndim == 2 else np.tile(primer, (num_samples, 1))
-    logits = stepper.prime(rows.astype(np.int32))
+    logits = stepper.prime((primer if primer.ndim == 2 else np.tile(primer, (num_samples, 1))).astype(np.int32))
 
     out = np.full((num_samples, max_length), end_id, dtype=np.int64)
     lengths = np.full(num_samples, max_length, dtype=np.int64)
