@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from tunesmith.core.cells import markdown_cell
+
 ORDER = ("bl_nottingham", "bl_jsb", "bl_piano", "bl_musedata")
 TITLES = {"bl_nottingham": "Nottingham", "bl_jsb": "JSB Chorales", "bl_piano": "Piano-midi.de",
           "bl_musedata": "MuseData"}
@@ -52,7 +54,12 @@ def table_rows(results: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
 
 
 def _cell(value: float | None) -> str:
-    return "—" if value is None else f"{value:.2f}"
+    # a number as a figure; anything else an evaluate.json may hold as escaped text (`markdown_cell`)
+    if value is None:
+        return "—"
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return f"{value:.2f}"
+    return markdown_cell(value)
 
 
 def table_markdown(results: Mapping[str, Mapping[str, Any]]) -> str:
@@ -74,11 +81,12 @@ def table_markdown(results: Mapping[str, Mapping[str, Any]]) -> str:
     times = []
     for b in ORDER:
         r = results.get(b)
-        times.append(f"{r['train_seconds']['lstm'] / 60:.1f} min" if r else "—")
+        seconds = (r or {}).get("train_seconds", {}).get("lstm") if isinstance(r, Mapping) else None
+        times.append(f"{seconds / 60:.1f} min" if isinstance(seconds, (int, float)) else "—")
     lines.append("| tunesmith LSTM training time | " + " | ".join(times) + " |")
     sources = sorted({row["source"] for row in PUBLISHED.values()})
     notes = ["", "Published figures: " + "; ".join(sources) + ". Notes-per-frame serialisation: " + WALDER + "."]
-    kn = [f"{TITLES[b]} order {results[b]['kneser_ney_order']}" for b in ORDER if b in results]
+    kn = [f"{TITLES[b]} order {markdown_cell(results[b]['kneser_ney_order'])}" for b in ORDER if b in results]
     if kn:
         notes.append("Kneser-Ney order chosen on validation: " + ", ".join(kn) + ".")
     return "\n".join(lines + notes) + "\n"

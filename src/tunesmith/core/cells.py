@@ -1,0 +1,67 @@
+"""Cells of the tables tunesmith writes for other programs to open: CSV for spreadsheets and
+Markdown for CI summaries and GitHub.
+
+A spreadsheet runs a CSV cell that starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage
+return as a formula (OWASP, "CSV Injection"), and a tune's title or a file's name can start so
+(``T:=HYPERLINK(...)``, ``=bad.abc``). `csv_cell` prefixes such a text cell with ``'``, which a
+spreadsheet shows as text; `csv_value` takes the prefix off again, so tunesmith reads back exactly
+what it wrote (a text that itself starts with ``'`` and a formula character gets a second ``'``).
+Numbers stay numbers: ``-0.5`` is neither prefixed nor changed, as a number or as text.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+"""What a spreadsheet reads as the start of a formula."""
+_NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
+
+
+def csv_cell(value: Any) -> Any:
+    """``value`` as a CSV cell a spreadsheet shows as text: a ``str`` starting with a formula
+    character (or with ``'`` and one) gets ``'`` in front; numbers and other values are returned as
+    they are."""
+    if not isinstance(value, str) or not value or _NUMBER.fullmatch(value):
+        return value
+    if value.startswith(FORMULA_START) or (value[0] == "'" and value[1:2] and value[1] in "'=+-@\t\r"):
+        return "'" + value
+    return value
+
+
+def csv_value(value: Any) -> Any:
+    """The value `csv_cell` was given: one leading ``'`` taken off where it added one."""
+    if isinstance(value, str) and len(value) > 1 and value[0] == "'" and value[1] in "'=+-@\t\r":
+        return value[1:]
+    return value
+
+
+def csv_frame(frame: Any) -> Any:
+    """A copy of a pandas DataFrame with `csv_cell` applied to every text cell (columns of
+    numbers untouched)."""
+    frame = frame.copy()
+    for column in frame.columns:
+        if frame[column].dtype == object:
+            frame[column] = frame[column].map(csv_cell)
+    frame.columns = [csv_cell(c) for c in frame.columns]
+    return frame
+
+
+def read_frame(frame: Any) -> Any:
+    """A DataFrame read from a CSV tunesmith wrote, with `csv_value` applied to every text cell."""
+    for column in frame.columns:
+        if frame[column].dtype == object:
+            frame[column] = frame[column].map(csv_value)
+    frame.columns = [csv_value(c) for c in frame.columns]
+    return frame
+
+
+_MARKDOWN = str.maketrans({"|": "\\|", "`": "\\`", "<": "&lt;", ">": "&gt;", "\n": " ", "\r": " ",
+                           "\\": "\\\\"})
+
+
+def markdown_cell(value: Any) -> str:
+    """``value`` as the text of one Markdown table cell: ``|`` cannot end the cell, a newline the
+    row, a backtick open code, ``<`` a tag (HTML is allowed in GitHub's Markdown)."""
+    return str(value).translate(_MARKDOWN)
