@@ -40,18 +40,36 @@ def csv_value(value: Any) -> Any:
 def csv_frame(frame: Any) -> Any:
     """A copy of a pandas DataFrame with `csv_cell` applied to every text cell (columns of
     numbers untouched)."""
+    from pandas.api.types import is_numeric_dtype
+
     frame = frame.copy()
     for column in frame.columns:
-        if frame[column].dtype == object:
+        if not is_numeric_dtype(frame[column]):  # text (object or str) columns, and mixed ones
             frame[column] = frame[column].map(csv_cell)
     frame.columns = [csv_cell(c) for c in frame.columns]
     return frame
 
 
+def write_frame(frame: Any, path: Any) -> None:
+    """Write a pandas DataFrame to ``path`` as CSV (no index, ``\\n`` line ends), every text cell
+    through `csv_cell`. Python's csv module before 3.12 leaves a carriage return inside a cell
+    unquoted, which a spreadsheet takes as the end of a row (and the rest as a new cell that may
+    be a formula): a table holding one has every text cell quoted."""
+    import csv
+
+    frame = csv_frame(frame)
+    carriage_return = any(isinstance(v, str) and "\r" in v for column in frame.columns
+                          for v in frame[column].tolist()) or any("\r" in str(c) for c in frame.columns)
+    frame.to_csv(path, index=False, lineterminator="\n",
+                 quoting=csv.QUOTE_NONNUMERIC if carriage_return else csv.QUOTE_MINIMAL)
+
+
 def read_frame(frame: Any) -> Any:
     """A DataFrame read from a CSV tunesmith wrote, with `csv_value` applied to every text cell."""
+    from pandas.api.types import is_numeric_dtype
+
     for column in frame.columns:
-        if frame[column].dtype == object:
+        if not is_numeric_dtype(frame[column]):
             frame[column] = frame[column].map(csv_value)
     frame.columns = [csv_value(c) for c in frame.columns]
     return frame

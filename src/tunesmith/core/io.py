@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from tunesmith.core.cells import csv_frame, read_frame
+from tunesmith.core.cells import read_frame, write_frame
 from tunesmith.core.errors import ArtifactError, MissingArtifactError
 from tunesmith.core.locks import dead_leftover
 from tunesmith.core.locks import lock_name as lock_name  # callers lock outputs through this module
@@ -147,9 +147,20 @@ WRITE_ERRORS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES,
 no permission, file too large, a failing disk. `atomic_path` turns them into one line."""
 
 
+def is_write_error(exc: OSError) -> bool:
+    """Whether ``exc`` says the file system refused a write (`WRITE_ERRORS`); h5py's errors carry
+    the system's message but no errno."""
+    return exc.errno in WRITE_ERRORS or any(text in str(exc) for text in _WRITE_MESSAGES)
+
+
+_WRITE_MESSAGES = ("No space left on device", "Read-only file system", "Permission denied", "Disk quota exceeded",
+                   "errno = 28", "errno = 30", "errno = 13")
+
+
 def write_failure(target: Path, exc: OSError) -> ArtifactError:
     """One line for an OSError of `WRITE_ERRORS` while writing ``target``: what, and in which folder."""
-    return ArtifactError(f"cannot write {target.name} in {target.parent}: {exc.strerror or exc}; "
+    reason = exc.strerror or " ".join(str(exc).split())[:160]
+    return ArtifactError(f"cannot write {target.name} in {target.parent}: {reason}; "
                          f"the previous {target.name} (if any) is as it was")
 
 
@@ -181,7 +192,7 @@ def _write_locked(target: Path, owned_if: Sequence[str] | None) -> Iterator[Path
         else:
             os.replace(tmp, target)
     except OSError as exc:
-        if exc.errno not in WRITE_ERRORS:
+        if not is_write_error(exc):
             raise
         raise write_failure(target, exc) from exc
     except ArtifactError as exc:  # a nested write inside tmp: name the artifact, not the temporary
@@ -250,7 +261,7 @@ def write_csv(path: Path | str, frame: Any) -> None:
     would run as a formula start with ``'`` (`tunesmith.core.cells.csv_cell`; :func:`read_csv`
     takes it off)."""
     with atomic_path(path) as tmp:
-        csv_frame(frame).to_csv(tmp, index=False, lineterminator="\n")
+        write_frame(frame, tmp)
 
 
 def read_csv(path: Path | str, **kwargs: Any) -> Any:

@@ -14,7 +14,7 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 from tunesmith.config.load import load_params
 from tunesmith.config.tracks_check import check_name
 from tunesmith.core.errors import TunesmithError
-from tunesmith.core.io import WRITE_ERRORS
+from tunesmith.core.io import is_write_error
 from tunesmith.tracks import get_track, register_tracks
 
 log = logging.getLogger("tunesmith")
@@ -54,8 +54,8 @@ def run(main: Callable[[argparse.Namespace, dict], None], args: argparse.Namespa
         log.error("%s", exc)
         sys.exit(2)
     except OSError as exc:  # a write outside atomic_path (a log, DVCLive): still one line
-        if exc.errno not in WRITE_ERRORS:
+        if not is_write_error(exc):
             raise
         where = Path(exc.filename).parent if exc.filename else Path.cwd()
-        log.error("cannot write in %s: %s", where, exc.strerror or exc)
+        log.error("cannot write in %s: %s", where, exc.strerror or " ".join(str(exc).split())[:160])
         sys.exit(2)
