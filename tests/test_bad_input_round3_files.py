@@ -12,6 +12,7 @@ row trains a model (the session's tiny model serves the one row that needs one).
 from __future__ import annotations
 
 import csv
+import errno
 import json
 import logging
 import os
@@ -484,3 +485,308 @@ def test_evaluate_reads_no_sample_text_outside_its_folder(tmp_path):
     folder = _samples(tmp_path / "samples" / "essen", txt="../../secret.txt")
     with pytest.raises(ArtifactError, match="line 1 txt"):
         read_samples(folder, "essen")
+
+
+# =========================================================================== lock and set-aside names
+
+
+def _lock_taken_by(kind: str, tmp: Path, lock: Path) -> Callable[[], bool]:
+    """Put something tunesmith did not make at ``lock``; returns a check that it is as it was."""
+    if kind == "symlink-to-a-precious-file":
+        precious = tmp / "precious.txt"
+        precious.write_text("years of work")
+        lock.symlink_to(precious)
+        return lambda: lock.is_symlink() and precious.read_text() == "years of work"
+    if kind == "dangling-symlink":
+        lock.symlink_to(tmp / "would-be-created")
+        return lambda: lock.is_symlink() and not (tmp / "would-be-created").exists()
+    if kind == "folder":
+        lock.mkdir()
+        (lock / "notes.txt").write_text("mine")
+        return lambda: (lock / "notes.txt").read_text() == "mine"
+    if kind == "fifo":
+        os.mkfifo(lock)
+        return lambda: lock.exists() and not lock.is_file()
+    lock.write_text({"users-file": "my own lock notes\n", "empty-file": ""}[kind])
+    text = lock.read_text()
+    return lambda: lock.read_text() == text
+
+
+@pytest.mark.parametrize("kind", ["symlink-to-a-precious-file", "dangling-symlink", "folder", "fifo", "users-file",
+                                  "empty-file"])
+def test_a_lock_name_tunesmith_did_not_make_is_refused_and_left_as_it_was(kind, tmp_path):
+    out = tmp_path / "out.json"
+    out.write_text('{"previous": true}\n')
+    unchanged = _lock_taken_by(kind, tmp_path, io.lock_name(out))
+    with pytest.raises(ArtifactError) as err:
+        io.write_json(out, {"new": True})
+    assert str(io.lock_name(out)) in str(err.value) and "\n" not in str(err.value)
+    assert unchanged() and out.read_text() == '{"previous": true}\n'
+
+
+def test_generate_refuses_a_symlinked_lock_in_one_line(tmp_path, capsys, tiny_model_dir):
+    from test_bad_input_round2 import _generate
+
+    precious = tmp_path / "precious.txt"
+    precious.write_text("years of work")
+    io.lock_name(tmp_path / "out").symlink_to(precious)
+    assert _generate(tiny_model_dir, tmp_path / "out") == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "symbolic link" in err and precious.read_text() == "years of work"
+
+
+@pytest.mark.parametrize("text", ["tunesmith-lock {pid}\n", "{pid}\n"], ids=["marked", "round-two-bare-pid"])
+def test_a_dead_tunesmiths_lock_file_is_taken_over_and_removed(text, tmp_path):
+    out = tmp_path / "out.json"
+    io.lock_name(out).write_text(text.format(pid=_dead_pid()))
+    io.write_json(out, {"new": True})
+    assert json.loads(out.read_text()) == {"new": True} and not io.lock_name(out).exists()
+
+
+def test_a_held_lock_is_marked_as_tunesmiths_and_names_its_pid(tmp_path):
+    out = tmp_path / "out"
+    with io.output_lock(out):
+        assert io.lock_name(out).read_text() == f"tunesmith-lock {os.getpid()}\n"
+        assert not os.stat(io.lock_name(out)).st_nlink > 1
+    assert not io.lock_name(out).exists()
+
+
+@pytest.mark.parametrize("mine", [".out.old", ".out.lock.old", ".out.old.tmp", ".out.tmp"])
+def test_a_users_own_old_folder_beside_an_output_survives_its_replacement(mine, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "index.html").write_text("previous")
+    (tmp_path / mine).mkdir()
+    (tmp_path / mine / "thesis.tex").write_text("years of work")
+    for _ in range(2):  # the second run finds the first one's names, if it left any
+        with io.atomic_path(out) as tmp:
+            tmp.mkdir()
+            (tmp / "index.html").write_text("new")
+    assert (out / "index.html").read_text() == "new"
+    assert (tmp_path / mine / "thesis.tex").read_text() == "years of work"
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["out", mine])
+
+
+def test_the_set_aside_name_is_unique_and_marked_with_the_writers_pid(tmp_path, monkeypatch):
+    import shutil as shutil_module
+
+    from tunesmith.core.locks import leftover_pattern
+
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "index.html").write_text("previous")
+    seen = []
+    real_rmtree = shutil_module.rmtree
+
+    def spy(path, *args, **kwargs):
+        seen.append(Path(path).name)
+        return real_rmtree(path, *args, **kwargs)
+
+    monkeypatch.setattr(io.shutil, "rmtree", spy)
+    with io.atomic_path(out) as tmp:
+        tmp.mkdir()
+        (tmp / "index.html").write_text("new")
+    old = [n for n in seen if n.endswith(".old")]
+    assert len(old) == 1 and leftover_pattern(out.name).fullmatch(old[0]) and f".out.{os.getpid()}." in old[0]
+
+
+def _leftovers(target: Path, pid: int) -> list[Path]:
+    paths = [target.with_name(f".{target.name}.{pid}.{tag}") for tag in ("k2j_9xqa.tmp", "zz9_00ab.old")]
+    for path in paths:
+        path.mkdir(parents=True)
+        (path / "half.bin").write_bytes(b"x" * 1000)
+    return paths
+
+
+def _write_report(target: Path) -> None:
+    from tunesmith.report.page import build_report
+
+    build_report({}, target)
+
+
+def _write_samples(target: Path) -> None:
+    with io.atomic_path(target, owned_if=("samples.csv",)) as tmp:
+        tmp.mkdir()
+        io.write_csv(tmp / "samples.csv", pd.DataFrame({"sample": ["sample_000"]}))
+
+
+def _write_eval(target: Path) -> None:
+    with io.atomic_path(target) as tmp:
+        tmp.mkdir()
+        io.write_json(tmp / "histograms.json", {})
+
+
+WRITERS = {"report": ("report", _write_report), "generate": ("samples/essen", _write_samples),
+           "evaluate": ("eval/essen", _write_eval),
+           "evaluate-metrics": ("metrics/essen/evaluate.json", lambda t: io.write_json(t, {"nll": 1.0}))}
+
+
+@pytest.mark.parametrize("where, write", list(WRITERS.values()), ids=list(WRITERS))
+def test_a_killed_runs_temporaries_are_removed_by_the_next_run_of_that_stage(where, write, tmp_path):
+    target = tmp_path / "data" / where
+    target.parent.mkdir(parents=True, exist_ok=True)
+    dead = _leftovers(target, _dead_pid())
+    alive = _leftovers(target, os.getppid())  # a live process's: never touched
+    write(target)
+    assert target.exists() and not any(p.exists() for p in dead)
+    assert all((p / "half.bin").exists() for p in alive)
+
+
+@pytest.mark.parametrize("name", [".out.123.abcdefg.tmp", ".out.123.ABCDEFGH.tmp", ".outx.123.abcdefgh.tmp",
+                                  ".out.old", ".out.123.abcdefgh.tmp.keep", "out.123.abcdefgh.tmp",
+                                  ".out.abcdefgh.old"],
+                         ids=["seven-characters", "capitals", "another-name", "plain-old", "suffix", "not-hidden",
+                              "old-without-pid"])
+def test_names_that_only_look_like_a_temporary_are_left_alone(name, tmp_path):
+    (tmp_path / name).mkdir()
+    io.write_json(tmp_path / "out", {"x": 1})
+    assert (tmp_path / name).is_dir()
+
+
+# =========================================================================== one trainer per model folder
+
+
+_HOLD = """
+import sys
+sys.path.insert(0, {src!r})
+from tunesmith.core.io import output_lock
+with output_lock({out!r}):
+    print("held", flush=True)
+    sys.stdin.read()
+"""
+
+
+def test_a_second_trainer_of_a_model_folder_stops_at_once_naming_the_first(tmp_path, capsys):
+    models = tmp_path / "data" / "models"
+    (models / "essen").mkdir(parents=True)
+    (models / "essen" / "model.keras").write_bytes(b"previous model")
+    holder = subprocess.Popen([sys.executable, "-c", _HOLD.format(src=str(SRC), out=str(models / "essen"))],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        message = _run_stage("train", tmp_path, capsys, corpus="essen", vocab=tmp_path / "no-vocab",
+                             out=models / "essen", live=tmp_path / "live", metrics=tmp_path / "train.json")
+    finally:
+        holder.communicate("", timeout=30)
+    assert f"pid {holder.pid}" in message and str(models / "essen") in message
+    assert (models / "essen" / "model.keras").read_bytes() == b"previous model"
+    assert sorted(p.name for p in models.iterdir()) == ["essen"]
+
+
+def test_a_dead_trainers_lock_does_not_stop_the_next_one(tmp_path, capsys):
+    models = tmp_path / "data" / "models"
+    models.mkdir(parents=True)
+    io.lock_name(models / "essen").write_text(f"tunesmith-lock {_dead_pid()}\n")
+    message = _run_stage("train", tmp_path, capsys, corpus="essen", vocab=tmp_path / "no-vocab",
+                         out=models / "essen", live=tmp_path / "live", metrics=tmp_path / "train.json")
+    assert "vocab.json" in message and "another tunesmith" not in message  # on to the next check
+    assert not io.lock_name(models / "essen").exists()
+
+
+# =========================================================================== a full disk, a read-only folder
+
+
+WRITE_ERRNOS = {"disk-full": errno.ENOSPC, "read-only": errno.EROFS, "no-permission": errno.EACCES,
+                "over-quota": errno.EDQUOT}
+
+
+def _fail(code: int) -> Callable:
+    def fail(*args, **kwargs):
+        raise OSError(code, os.strerror(code))
+    return fail
+
+
+@pytest.mark.parametrize("code", list(WRITE_ERRNOS.values()), ids=list(WRITE_ERRNOS))
+def test_a_file_that_cannot_be_written_is_one_line_naming_its_folder_and_the_previous_stays(code, tmp_path,
+                                                                                              monkeypatch):
+    out = tmp_path / "metrics" / "evaluate.json"
+    out.parent.mkdir()
+    out.write_text('{"previous": true}\n')
+    monkeypatch.setattr(io.os, "replace", _fail(code))
+    with pytest.raises(ArtifactError) as err:
+        io.write_json(out, {"new": True})
+    message = str(err.value)
+    assert str(out.parent) in message and os.strerror(code) in message and "\n" not in message
+    assert out.read_text() == '{"previous": true}\n'
+    assert sorted(p.name for p in out.parent.iterdir()) == ["evaluate.json"]
+
+
+@pytest.mark.parametrize("code", [errno.ENOSPC, errno.EROFS], ids=["disk-full", "read-only"])
+def test_a_folder_that_cannot_be_written_names_the_output_not_its_temporary(code, tmp_path, monkeypatch):
+    out = tmp_path / "samples" / "essen"
+    out.mkdir(parents=True)
+    (out / "samples.csv").write_text("sample\nsample_000\n")
+    real_write_text = Path.write_text
+
+    def write_text(self, *args, **kwargs):
+        if "sample_001.txt" in self.name:
+            raise OSError(code, os.strerror(code), str(self))
+        return real_write_text(self, *args, **kwargs)
+
+    with pytest.raises(ArtifactError) as err, io.atomic_path(out, owned_if=("samples.csv",)) as tmp:
+        tmp.mkdir()
+        monkeypatch.setattr(Path, "write_text", write_text)
+        io.write_text(tmp / "sample_000.txt", "60")
+        io.write_text(tmp / "sample_001.txt", "62")
+    message = str(err.value)
+    assert str(out) in message and ".tmp" not in message and os.strerror(code) in message
+    assert (out / "samples.csv").read_text() == "sample\nsample_000\n"
+    assert sorted(p.name for p in out.parent.iterdir()) == ["essen"]
+
+
+def test_the_report_on_a_full_disk_is_one_line_and_the_previous_report_stays(tmp_path, monkeypatch):
+    from tunesmith.core.sample_record import read_records
+    from tunesmith.report.page import build_report
+
+    report = tmp_path / "report"
+    report.mkdir()
+    (report / "index.html").write_text("previous report")
+    records = read_records(_samples(tmp_path / "samples" / "essen", midi="sample_000.txt"))
+    monkeypatch.setattr("tunesmith.report.assets.shutil.copyfile", _fail(errno.ENOSPC))
+    with pytest.raises(ArtifactError, match="No space left on device") as err:
+        build_report({"essen": {"samples": [dict(name=r.name, midi=r.midi) for r in records]}}, report)
+    assert str(tmp_path) in str(err.value) and ".tmp" not in str(err.value)
+    assert (report / "index.html").read_text() == "previous report"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report", "samples"]
+
+
+def test_saving_a_model_on_a_full_disk_is_one_line_and_the_previous_model_stays(tmp_path, monkeypatch,
+                                                                                 tiny_model_copy):
+    from tunesmith.training import bundle
+
+    before = {p.name: p.read_bytes() for p in tiny_model_copy.iterdir() if p.is_file()}
+    model, model_cfg, train_cfg, vocab = bundle.load_model_bundle(tiny_model_copy)
+    monkeypatch.setattr(type(model), "save", _fail(errno.ENOSPC))
+    with pytest.raises(ArtifactError) as err:
+        bundle.save_model_bundle(model, tiny_model_copy, vocab, model_cfg, train_cfg)
+    assert f"model.keras in {tiny_model_copy}" in str(err.value) and "No space left" in str(err.value)
+    assert {p.name: p.read_bytes() for p in tiny_model_copy.iterdir() if p.is_file()} == before
+
+
+def test_a_stage_that_hits_a_full_disk_outside_an_atomic_write_stops_in_one_line(tmp_path, capsys, caplog):
+    from tunesmith.pipeline.common import run
+
+    def main(args, params):
+        raise OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "live" / "metrics.json"))
+
+    (tmp_path / "params.yaml").write_text((ROOT / "params.yaml").read_text())
+    with pytest.raises(SystemExit) as stop:
+        run(main, __import__("argparse").Namespace(params=tmp_path / "params.yaml", corpus="essen"))
+    assert stop.value.code == 2 and "Traceback" not in capsys.readouterr().err
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert errors == [f"cannot write in {tmp_path / 'live'}: No space left on device"]
+
+
+def test_a_lock_that_cannot_be_created_is_one_line_naming_the_folder(tmp_path, monkeypatch):
+    real_open = os.open
+
+    def refuse(path, flags, *args):
+        if str(path).endswith(".lock"):
+            raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(path))
+        return real_open(path, flags, *args)
+
+    monkeypatch.setattr(os, "open", refuse)
+    with pytest.raises(ArtifactError) as err:
+        io.write_json(tmp_path / "out.json", {})
+    assert str(tmp_path) in str(err.value) and "Read-only file system" in str(err.value)
+    assert not (tmp_path / "out.json").exists()
