@@ -776,7 +776,8 @@ def _(tmp, monkeypatch, capsys, model_dir):
     raw.mkdir(parents=True)
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
-    stale = [raw / ".essen.k2j_9xqa.tmp", raw / f".essen.{dead.pid}.k2j_9xqa.tmp", raw / f".essen.{dead.pid}.a1b2c3d4.old"]
+    stale = [raw / ".essen.k2j_9xqa.tmp", raw / f".essen.{dead.pid}.k2j_9xqa.tmp",
+             raw / f".essen.{dead.pid}.a1b2c3d4.old"]
     for path in stale:
         path.mkdir()
         (path / "half.abc").write_text("X:1")
