@@ -790,3 +790,22 @@ def test_a_lock_that_cannot_be_created_is_one_line_naming_the_folder(tmp_path, m
         io.write_json(tmp_path / "out.json", {})
     assert str(tmp_path) in str(err.value) and "Read-only file system" in str(err.value)
     assert not (tmp_path / "out.json").exists()
+
+
+def test_a_folder_whose_final_rename_fails_is_put_back_as_it_was(tmp_path, monkeypatch):
+    out = tmp_path / "report"
+    out.mkdir()
+    (out / "index.html").write_text("previous report")
+    real_rename = Path.rename
+
+    def rename(self, target):
+        if ".tmp" in self.name:  # the new folder onto the report's name: the disk is full
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real_rename(self, target)
+
+    monkeypatch.setattr(Path, "rename", rename)
+    with pytest.raises(ArtifactError, match="No space left"), io.atomic_path(out) as tmp:
+        tmp.mkdir()
+        (tmp / "index.html").write_text("new report")
+    assert (out / "index.html").read_text() == "previous report"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report"]

@@ -187,7 +187,11 @@ def _write_locked(target: Path, owned_if: Sequence[str] | None) -> Iterator[Path
             check_replaceable(target, owned_if)  # it may have changed while we wrote
             old = _set_aside_name(target)
             target.rename(old)
-            tmp.rename(target)
+            try:
+                tmp.rename(target)
+            except OSError:
+                old.rename(target)  # the previous one back in place
+                raise
             shutil.rmtree(old, ignore_errors=True)
         else:
             os.replace(tmp, target)
