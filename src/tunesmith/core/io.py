@@ -160,7 +160,7 @@ _WRITE_MESSAGES = ("No space left on device", "Read-only file system", "Permissi
 def write_failure(target: Path, exc: OSError) -> ArtifactError:
     """One line for an OSError of `WRITE_ERRORS` while writing ``target``: what, and in which folder."""
     reason = exc.strerror or " ".join(str(exc).split())[:160]
-    return ArtifactError(f"cannot write {target.name} in {target.parent}: {reason}; "
+    return ArtifactError(f"cannot write {target} (in {target.parent}): {reason}; "
                          f"the previous {target.name} (if any) is as it was")
 
 
