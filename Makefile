@@ -41,13 +41,19 @@ system-deps:  ## install fluidsynth, a GM soundfont, chromium and lame with apt 
 	  else echo "note: missing$$missing (no root apt); audio falls back to pretty_midi's synthesis"; fi; \
 	fi
 
+# DVC deletes a stage's outputs before its command runs, and a track's name is part of every
+# output path (data/raw/<name>): names are checked before DVC reads params.yaml (`..` would be data/)
+CHECK_TRACKS = $(BIN)/python -m tunesmith.config.tracks_check
+
 repro: install  ## run the whole DVC pipeline on the default (bundled) corpora
+	@$(CHECK_TRACKS) params.yaml
 	@git rev-parse --is-inside-work-tree >/dev/null 2>&1 || git init --quiet
 	@test -d .dvc || $(BIN)/dvc init --quiet
 	$(BIN)/dvc repro
 
 # noise/dvc.yaml, apart from the default graph: k seeds per track are k times the training time
 noise: install  ## train each track's recipe with every seed of noise.seeds: data/metrics/<c>/seeds.json (mean, sd, n)
+	@$(CHECK_TRACKS) params.yaml
 	@git rev-parse --is-inside-work-tree >/dev/null 2>&1 || git init --quiet
 	@test -d .dvc || $(BIN)/dvc init --quiet
 	$(BIN)/dvc repro noise/dvc.yaml
@@ -59,6 +65,7 @@ noise: install  ## train each track's recipe with every seed of noise.seeds: dat
 # benchmark/ is a DVC project of its own (benchmark/.dvc), so the root's `dvc repro` and `dvc status` never see it.
 BL_SETS := bl_nottingham bl_jsb bl_piano bl_musedata
 benchmark: install  ## the four polyphonic benchmarks and their table (downloads the pinned .mat files; BL_DIR=/path/to/mdata uses a local copy)
+	@$(CHECK_TRACKS) benchmark/params.yaml
 	@git rev-parse --is-inside-work-tree >/dev/null 2>&1 || git init --quiet
 	@test -d benchmark/.dvc || (cd benchmark && $(abspath $(BIN))/dvc init --subdir --quiet)
 	cd benchmark && $(if $(BL_DIR),$(abspath $(BIN))/dvc exp run bl_table $(foreach b,$(BL_SETS),-S params.yaml:fetch.$(b).source=local -S params.yaml:fetch.$(b).local_dir=$(abspath $(BL_DIR))),$(abspath $(BIN))/dvc repro bl_table)
@@ -77,9 +84,12 @@ bench: install  ## run the benchmarks (prints tables)
 	$(BIN)/python bench/bench_generation.py
 	$(BIN)/python bench/bench_train_memory.py --vocab-dir data/vocab/essen
 
+# REV reaches the shell as a variable, never as text of the command line: a branch may be named
+# `fix;id>pwned;x`, and tunesmith refuses a revision with characters git names do not need
 REV ?= main
+export REV
 compare: install  ## compare with a revision (compare/report.md, index.html): make compare REV=main [FETCH=1]
-	$(BIN)/tunesmith compare --rev $(REV) --out compare $(if $(FETCH),--fetch)
+	$(BIN)/tunesmith compare --rev "$$REV" --out compare $(if $(FETCH),--fetch)
 
 dag: install  ## show the pipeline graph
 	$(BIN)/dvc dag

@@ -18,7 +18,8 @@ ESSEN_VOCAB = {"symbols": ["/", "<unk>", "60", "62", "64", "_", "r"], "special":
 """A tiny essen vocabulary: end token ``/``, ``<unk>``, three pitches, the hold and the rest."""
 
 SLOW_MODULES = frozenset({
-    "test_pipeline_e2e", "test_workflow", "test_bad_input", "test_bad_input_round2", "test_real_corpora",
+    "test_pipeline_e2e", "test_workflow", "test_bad_input", "test_bad_input_round2", "test_bad_input_round3_files",
+    "test_real_corpora",
     "test_report", "test_compare", "test_training", "test_carried", "test_dvc_deps", "test_samples",
     "test_download", "test_benchmark_fetch", "test_render",
 })

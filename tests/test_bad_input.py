@@ -774,11 +774,16 @@ def _(tmp, monkeypatch, capsys, model_dir):
     src.mkdir()
     (src / "a.abc").write_text(TUNE)
     raw.mkdir(parents=True)
-    stale = [raw / ".essen.k2j_9xqa.tmp", raw / ".essen.old"]
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    stale = [raw / ".essen.k2j_9xqa.tmp", raw / f".essen.{dead.pid}.k2j_9xqa.tmp",
+             raw / f".essen.{dead.pid}.a1b2c3d4.old"]
     for path in stale:
         path.mkdir()
         (path / "half.abc").write_text("X:1")
-    others = [raw / ".essen.notours.tmp", raw / ".classical.k2j_9xqa.tmp", raw / "essen.k2j_9xqa.tmp"]
+    # a user's .essen.old and a live process's temporary are not a dead tunesmith's
+    others = [raw / ".essen.notours.tmp", raw / ".classical.k2j_9xqa.tmp", raw / "essen.k2j_9xqa.tmp",
+              raw / ".essen.old", raw / f".essen.{os.getppid()}.k2j_9xqa.tmp"]
     for path in others:
         path.mkdir()
     fetch_local("essen", src, raw / "essen")

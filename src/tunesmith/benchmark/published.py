@@ -13,6 +13,8 @@ import statistics
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from tunesmith.core.cells import markdown_cell
+
 ORDER = ("bl_nottingham", "bl_jsb", "bl_piano", "bl_musedata")
 TITLES = {"bl_nottingham": "Nottingham", "bl_jsb": "JSB Chorales", "bl_piano": "Piano-midi.de",
           "bl_musedata": "MuseData"}
@@ -144,7 +146,12 @@ def table_rows(results: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _cell(value: float | None) -> str:
-    return "—" if value is None else f"{value:.2f}"
+    # a number as a figure; anything else an evaluate.json may hold as escaped text (`markdown_cell`)
+    if value is None:
+        return "—"
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return f"{value:.2f}"
+    return markdown_cell(value)
 
 
 def table_markdown(results: Mapping[str, Any]) -> str:
@@ -174,7 +181,7 @@ def table_markdown(results: Mapping[str, Any]) -> str:
     lower = lower_sentences(results)
     if lower:
         notes += ["", *lower]
-    kn = [f"{TITLES[b]} order {runs[0]['kneser_ney_order']}" for b in ORDER
+    kn = [f"{TITLES[b]} order {markdown_cell(runs[0]['kneser_ney_order'])}" for b in ORDER
           if (runs := seed_runs(results.get(b))) and "kneser_ney_order" in runs[0]]
     if kn:
         notes += ["", "Kneser-Ney order chosen on validation (first seed): " + ", ".join(kn) + "."]

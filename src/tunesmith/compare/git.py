@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 from pathlib import Path
 
@@ -26,10 +27,17 @@ def git_root(path: Path) -> Path:
     return Path(proc.stdout.decode().strip())
 
 
+REV_NAME = re.compile(r"[A-Za-z0-9._/~^@{}-]{1,200}")
+"""What a revision may be spelled with: branch and tag names, hashes, ``HEAD~2``, ``main^``,
+``@{upstream}``; never a shell metacharacter, a space or a quote."""
+
+
 def resolve_rev(root: Path, rev: str) -> str:
-    """The commit ``rev`` names, as a full hash; an error naming ``rev`` when git knows none."""
-    if not rev or rev.startswith("-"):
-        raise TunesmithError(f"unknown git revision {rev!r}")
+    """The commit ``rev`` names, as a full hash; an error naming ``rev`` when git knows none, or when
+    it starts with ``-`` or holds a character git revision names do not need (`REV_NAME`)."""
+    if not rev or rev.startswith("-") or not REV_NAME.fullmatch(rev):
+        raise TunesmithError(f"--rev {rev!r:.80}: not a git revision name (letters, digits and ._/~^@{{}}-, "
+                             "not starting with -)")
     proc = _git(root, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}")
     if proc.returncode != 0:
         raise TunesmithError(f"unknown git revision {rev!r} (try `git fetch` or `git branch -a`)")

@@ -10,6 +10,7 @@ import math
 from typing import Any
 
 from tunesmith.compare.diff import Side, changed_metrics, headline_rows, loss_summary, missing_notes, params_diff
+from tunesmith.core.cells import markdown_cell
 
 
 def fmt(value: Any) -> str:
@@ -73,13 +74,10 @@ def context(old: Side, new: Side, corpora: list[str], figures: dict[str, str], s
     }
 
 
-def _md_cell(text: str) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
-
-
 def _md_table(header: list[str], rows: list[list[str]]) -> list[str]:
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    lines += ["| " + " | ".join(_md_cell(c) for c in r) + " |" for r in rows]
+    # every cell escaped (`markdown_cell`): a revision's or a corpus's name cannot shift the columns
+    lines = ["| " + " | ".join(markdown_cell(h) for h in header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(markdown_cell(c) for c in r) + " |" for r in rows]
     return lines
 
 
@@ -91,8 +89,8 @@ NOISE_NOTE = ("A side is called better only when the difference exceeds the nois
 
 def markdown(ctx: dict[str, Any]) -> str:
     """The comparison as GitHub-flavoured markdown (images are files beside it)."""
-    old, new = f"`{ctx['old']}`", ctx["new"]
-    out = [f"# tunesmith: {new} vs {old} ({ctx['sha']})", "", "## Params", ""]
+    old, new = markdown_cell(ctx["old"]), markdown_cell(ctx["new"])
+    out = [f"# tunesmith: {new} vs {old} ({markdown_cell(ctx['sha'])})", "", "## Params", ""]
     if ctx["params"]:
         out += _md_table(["param", ctx["old"], ctx["new"]], [[p["key"], p["old"], p["new"]] for p in ctx["params"]])
     else:

@@ -72,6 +72,24 @@ def _quiet_dvc() -> None:
         logging.getLogger("dvc").setLevel(logging.ERROR)
 
 
+def warn_if_stale(dvc_repo) -> list[str]:
+    """One warning line when ``dvc status`` of the workspace is not clean: its figures may then come
+    from different runs (an evaluate.json of one model beside the train.json of another). Returns
+    the stages that are not up to date."""
+    from dvc.exceptions import DvcException
+
+    try:
+        stale = sorted(dvc_repo.status())
+    except DvcException as exc:
+        log.warning("could not run dvc status (%s): the workspace may mix runs", _one_line(exc))
+        return []
+    if stale:
+        shown = ", ".join(stale[:5]) + (f" and {len(stale) - 5} more" if len(stale) > 5 else "")
+        log.warning("dvc status is not clean (%s): the workspace's figures may mix runs; "
+                    "`dvc repro` (or `dvc checkout`) first to compare one run", shown)
+    return stale
+
+
 def write_comparison(rev: str, out_dir: Path, *, repo: Path = Path("."), fetch: bool = False) -> Path:
     """Compare the workspace of ``repo`` with git revision ``rev``.
 
@@ -97,6 +115,7 @@ def write_comparison(rev: str, out_dir: Path, *, repo: Path = Path("."), fetch: 
     except NotDvcRepoError as exc:
         raise TunesmithError(f"{Path(repo).resolve()} is not a DVC project (no .dvc folder; `dvc init`)") from exc
     root = Path(dvc_repo.root_dir)
+    warn_if_stale(dvc_repo)
     old, new = Side(label=rev, rev=sha), Side(label=WORKSPACE, rev=None)
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():

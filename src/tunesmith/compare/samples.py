@@ -20,7 +20,7 @@ from typing import Any
 
 import yaml
 
-from tunesmith.core.sample_record import MEDIA, RECORDS_FILE, read_records
+from tunesmith.core.sample_record import MEDIA, RECORDS_FILE, read_records, trusted_roots
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +88,9 @@ def workspace_samples(root: Path, corpus: str, out_dir: Path) -> SampleSet:
         return result
     dest = out_dir / "samples" / "workspace" / corpus
     _fresh(dest)
-    for name in _wanted([p.name for p in src.iterdir() if p.is_file()]):
+    roots = trusted_roots(src)  # a link to a file elsewhere is never copied (nor what it points to)
+    files = [p.name for p in src.iterdir() if p.is_file() and any(p.resolve().is_relative_to(r) for r in roots)]
+    for name in _wanted(files):
         shutil.copy2(src / name, dest / name)
     result.samples = _records(dest, out_dir)
     return result

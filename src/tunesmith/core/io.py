@@ -8,10 +8,10 @@ never half of one.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import logging
 import os
-import re
 import shutil
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
@@ -20,7 +20,11 @@ from typing import Any
 
 import numpy as np
 
+from tunesmith.core.cells import read_frame, write_frame
 from tunesmith.core.errors import ArtifactError, MissingArtifactError
+from tunesmith.core.locks import dead_leftover
+from tunesmith.core.locks import lock_name as lock_name  # callers lock outputs through this module
+from tunesmith.core.locks import output_lock as output_lock
 
 log = logging.getLogger(__name__)
 
@@ -30,61 +34,6 @@ log = logging.getLogger(__name__)
 TUNESMITH_MARKERS: tuple[str, ...] = ("manifest.csv", "pieces.jsonl", "split.csv", "vocab.json",
                                       "samples.csv", "model.keras", "histograms.json", "index.html",
                                       "SHA256SUMS")
-
-
-def _temporary_name(name: str) -> re.Pattern[str]:
-    # tempfile.mkdtemp(prefix=".<name>.<pid>.", suffix=".tmp") adds 8 characters of [a-z0-9_];
-    # the older names had no pid
-    return re.compile(rf"\.{re.escape(name)}\.(?:[0-9]+\.)?[a-z0-9_]{{8}}\.tmp")
-
-
-def lock_name(target: Path | str) -> Path:
-    """The lock file of ``target``: ``.<name>.lock`` beside it, held while tunesmith writes it."""
-    target = Path(target)
-    return target.with_name(f".{target.name}.lock")
-
-
-@contextlib.contextmanager
-def output_lock(target: Path | str) -> Iterator[None]:
-    """Hold the lock of ``target`` (`lock_name`) while the block runs; a second writer of the
-    same target stops at once with one line naming it and the process holding it.
-
-    The lock is an ``flock`` on a file holding the writer's pid, removed on release; the kernel
-    drops it when the process dies, so a killed run never blocks the next one.
-
-    Raises:
-        ArtifactError: another process holds the lock, or the lock file cannot be created.
-    """
-    import fcntl
-
-    path = lock_name(target)
-    while True:
-        try:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-        except OSError as exc:
-            raise ArtifactError(f"cannot write {target}: {exc.strerror or exc}") from exc
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
-            os.close(fd)
-            raise ArtifactError(f"{target} is being written by another tunesmith process (pid {holder}); "
-                                "wait for it to finish, or stop it") from None
-        try:  # the file may have been removed by the holder we waited for: lock the one that is there
-            same = os.fstat(fd).st_ino == os.stat(path).st_ino
-        except FileNotFoundError:
-            same = False
-        if same:
-            break
-        os.close(fd)
-    try:
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-        yield
-    finally:
-        with contextlib.suppress(OSError):
-            os.unlink(path)
-        os.close(fd)
 
 
 def check_replaceable(target: Path | str, owned_if: Sequence[str] | None = None) -> None:
@@ -116,16 +65,17 @@ def check_replaceable(target: Path | str, owned_if: Sequence[str] | None = None)
 def remove_stale_temporaries(target: Path | str) -> list[Path]:
     """Delete what an interrupted `atomic_path` on ``target`` left beside it.
 
-    Only the exact names `atomic_path` uses are touched: ``.<name>.XXXXXXXX.tmp``
-    (8 characters from tempfile) and ``.<name>.old``. Returns the paths removed.
+    Only the exact names `atomic_path` uses, and only a dead writer's (`locks.dead_leftover`):
+    ``.<name>.<pid>.XXXXXXXX.tmp`` and ``.<name>.<pid>.XXXXXXXX.old`` whose pid no longer runs,
+    and the pid-less ``.<name>.XXXXXXXX.tmp`` of older versions. A ``.<name>.old`` or any other
+    name is someone else's and stays. Returns the paths removed.
     """
     target = Path(target)
     if not target.parent.is_dir():
         return []
-    pattern = _temporary_name(target.name)
     removed = []
     for path in target.parent.iterdir():
-        if pattern.fullmatch(path.name) or path.name == f".{target.name}.old":
+        if dead_leftover(target.name, path.name):
             if path.is_dir() and not path.is_symlink():
                 shutil.rmtree(path, ignore_errors=True)
             else:
@@ -191,6 +141,36 @@ def atomic_path(target: Path | str, *, owned_if: Sequence[str] | None = None) ->
         yield from _write_locked(target, owned_if)
 
 
+WRITE_ERRORS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EFBIG,
+                          errno.EIO})
+"""What the file system says when an artifact cannot be written: disk full, over quota, read-only,
+no permission, file too large, a failing disk. `atomic_path` turns them into one line."""
+
+
+def is_write_error(exc: OSError) -> bool:
+    """Whether ``exc`` says the file system refused a write (`WRITE_ERRORS`); h5py's errors carry
+    the system's message but no errno."""
+    return exc.errno in WRITE_ERRORS or any(text in str(exc) for text in _WRITE_MESSAGES)
+
+
+_WRITE_MESSAGES = ("No space left on device", "Read-only file system", "Permission denied", "Disk quota exceeded",
+                   "errno = 28", "errno = 30", "errno = 13")
+
+
+def write_failure(target: Path, exc: OSError) -> ArtifactError:
+    """One line for an OSError of `WRITE_ERRORS` while writing ``target``: what, and in which folder."""
+    reason = exc.strerror or " ".join(str(exc).split())[:160]
+    return ArtifactError(f"cannot write {target} (in {target.parent}): {reason}; "
+                         f"the previous {target.name} (if any) is as it was")
+
+
+def _set_aside_name(target: Path) -> Path:
+    # unique and marked as ours (the pid, the 8 characters of tempfile): never a user's .<name>.old
+    probe = Path(tempfile.mkdtemp(prefix=f".{target.name}.{os.getpid()}.", suffix=".old", dir=target.parent))
+    probe.rmdir()
+    return probe
+
+
 def _write_locked(target: Path, owned_if: Sequence[str] | None) -> Iterator[Path]:
     """`atomic_path`'s body, run while this process holds ``target``'s lock: every temporary
     left beside it is then a dead writer's, never a live one's."""
@@ -198,20 +178,31 @@ def _write_locked(target: Path, owned_if: Sequence[str] | None) -> Iterator[Path
         remove_stale_temporaries(target)
         tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.{os.getpid()}.", suffix=".tmp", dir=target.parent))
     except OSError as exc:
-        raise ArtifactError(f"cannot write {target}: {exc.strerror or exc}") from exc
+        raise write_failure(target, exc) from exc
     shutil.rmtree(tmp)  # the caller creates it, as a file or a folder
     try:
         with final_names_in_logs(tmp, target):
             yield tmp
         if target.is_dir() and not target.is_symlink():
             check_replaceable(target, owned_if)  # it may have changed while we wrote
-            old = target.with_name(f".{target.name}.old")
-            shutil.rmtree(old, ignore_errors=True)
+            old = _set_aside_name(target)
             target.rename(old)
-            tmp.rename(target)
+            try:
+                tmp.rename(target)
+            except OSError:
+                old.rename(target)  # the previous one back in place
+                raise
             shutil.rmtree(old, ignore_errors=True)
         else:
             os.replace(tmp, target)
+    except OSError as exc:
+        if not is_write_error(exc):
+            raise
+        raise write_failure(target, exc) from exc
+    except ArtifactError as exc:  # a nested write inside tmp: name the artifact, not the temporary
+        if str(tmp) not in str(exc):
+            raise
+        raise type(exc)(str(exc).replace(str(tmp), str(target))) from exc
     finally:
         if tmp.is_dir():
             shutil.rmtree(tmp, ignore_errors=True)
@@ -270,9 +261,19 @@ def write_jsonl(path: Path | str, rows: Iterable[Any], *, sort_keys: bool = Fals
 
 
 def write_csv(path: Path | str, frame: Any) -> None:
-    """Write a pandas DataFrame as CSV atomically, without the index."""
+    """Write a pandas DataFrame as CSV atomically, without the index; text cells that a spreadsheet
+    would run as a formula start with ``'`` (`tunesmith.core.cells.csv_cell`; :func:`read_csv`
+    takes it off)."""
     with atomic_path(path) as tmp:
-        frame.to_csv(tmp, index=False, lineterminator="\n")
+        write_frame(frame, tmp)
+
+
+def read_csv(path: Path | str, **kwargs: Any) -> Any:
+    """A CSV tunesmith wrote (:func:`write_csv`) as a pandas DataFrame, each text cell as it was
+    before it was written; ``kwargs`` go to ``pandas.read_csv``."""
+    import pandas as pd
+
+    return read_frame(pd.read_csv(path, **kwargs))
 
 
 def read_json(path: Path | str) -> Any:

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tunesmith.core.errors import ArtifactError
+
 RECORDS_FILE = "samples.jsonl"
 MEDIA: dict[str, str] = {"midi": ".mid", "abc": ".abc", "musicxml": ".musicxml", "txt": ".txt",
                          "wav": ".wav", "mp3": ".mp3", "svg": ".svg", "png": ".png"}
@@ -87,22 +89,81 @@ def write_records(folder: Path, records: Iterable[SampleRecord]) -> Path:
     return path
 
 
+def trusted_roots(folder: Path) -> tuple[Path, ...]:
+    """Where the files of samples folder ``folder`` may really be: the folder itself, and the DVC
+    cache of a project above it (``dvc checkout`` with ``cache.type: symlink`` links there)."""
+    root = Path(folder).resolve()
+    caches = [c.resolve() for parent in root.parents if (c := parent / ".dvc" / "cache").is_dir()]
+    return (root, *caches)
+
+
+def inside(folder: Path, value: str, where: str, roots: tuple[Path, ...] | None = None) -> str:
+    """``folder / value`` as a full path when it names a file inside ``folder`` and, every link
+    followed, lands in one of ``roots`` (default `trusted_roots`); else an error naming ``where``
+    (the file and field) and the value.
+
+    Raises:
+        ArtifactError: ``value`` is absolute, climbs out with ``..``, or is (or passes) a link
+            to a file elsewhere.
+    """
+    if not isinstance(value, str) or not value or "\0" in value:
+        raise ArtifactError(f"{where}: {value!r:.80} is not a file name")
+    if Path(value).is_absolute():
+        raise ArtifactError(f"{where}: {value!r:.80} is an absolute path; a sample's files are named "
+                            "relative to its folder")
+    path = Path(folder) / value
+    real = path.resolve()
+    if ".." in Path(value).parts or not any(real.is_relative_to(r) for r in roots or trusted_roots(folder)):
+        raise ArtifactError(f"{where}: {value!r:.80} is outside {folder} (links followed); a sample's "
+                            "files must be inside its folder")
+    return str(path)
+
+
+def _sample_name(value: Any, where: str) -> str:
+    name = str(value)
+    if not name or name in (".", "..") or "/" in name or "\\" in name or "\0" in name:
+        raise ArtifactError(f"{where}: sample {name!r:.80} is not a plain name (no folders)")
+    return name
+
+
 def read_records(folder: Path) -> list[SampleRecord]:
     """The records of a generate-stage folder (``samples.jsonl``); for a folder written before it
-    existed, built from ``samples.csv`` and the files found."""
+    existed, built from ``samples.csv`` and the files found.
+
+    Every path a record names is checked to be inside ``folder`` (`inside`), links followed.
+
+    Raises:
+        ArtifactError: a line that is not a record, or a path outside ``folder``, naming the file,
+            the line and the field.
+    """
     folder = Path(folder)
     path = folder / RECORDS_FILE
+    roots = trusted_roots(folder)
     if not path.is_file():
-        import pandas as pd
+        from tunesmith.core.io import read_csv
 
-        table = pd.read_csv(folder / "samples.csv", keep_default_na=False)
-        return [SampleRecord.found(folder, str(row["sample"]), row, str(row.get("error") or ""))
-                for row in table.to_dict("records")]
+        table = read_csv(folder / "samples.csv", keep_default_na=False)
+        records = []
+        for n, row in enumerate(table.to_dict("records"), start=2):
+            name = _sample_name(row.get("sample", ""), f"{folder / 'samples.csv'} line {n}")
+            record = SampleRecord.found(folder, name, row, str(row.get("error") or ""))
+            for medium in MEDIA:
+                if record[medium] is not None:
+                    inside(folder, Path(record[medium]).name, f"{folder / 'samples.csv'} line {n} {medium}", roots)
+            records.append(record)
+        return records
     records = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        data = json.loads(line)
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        where = f"{path} line {n}"
+        try:
+            data = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise ArtifactError(f"{where} is not valid JSON ({exc.msg}): truncated or edited?") from exc
+        if not isinstance(data, dict):
+            raise ArtifactError(f"{where} is not a sample record (a {type(data).__name__})")
+        data["name"] = _sample_name(data.get("name", ""), where)
         for medium in MEDIA:
             if data.get(medium) is not None:
-                data[medium] = str(folder / data[medium])
+                data[medium] = inside(folder, data[medium], f"{where} {medium}", roots)
         records.append(SampleRecord(**{k: v for k, v in data.items() if k in _FIELDS}))
     return records

@@ -16,6 +16,7 @@ from typing import Any
 import pandas as pd
 
 from tunesmith.core import io
+from tunesmith.core.cells import write_frame
 from tunesmith.core.errors import ArtifactError, ConfigError, MusicInputError
 from tunesmith.core.sample_record import SampleRecord, write_records
 from tunesmith.tracks import get_track
@@ -266,7 +267,7 @@ def _write_sample_set(track, music, vocab, cfg, out_dir, primers, primer_ids, ou
                 "error": info["error"],
             })
         table = pd.DataFrame(rows)
-        table.to_csv(tmp / "samples.csv", index=False, lineterminator="\n")
+        write_frame(table, tmp / "samples.csv")
         if cfg.render:  # to listen to and look at: audio, engraved score, piano roll
             from tunesmith.render.sample_set import render_samples
 
@@ -276,7 +277,7 @@ def _write_sample_set(track, music, vocab, cfg, out_dir, primers, primer_ids, ou
             audio = {r.name: r.audio or {} for r in records}
             table["seconds"] = [round(float(audio.get(n, {}).get("music_seconds", 0.0)), 2) for n in table["sample"]]
             table["audio_seconds"] = [round(float(audio.get(n, {}).get("seconds", 0.0)), 2) for n in table["sample"]]
-            table.to_csv(tmp / "samples.csv", index=False, lineterminator="\n")
+            write_frame(table, tmp / "samples.csv")
             rows = table.to_dict("records")
             for record, row in zip(records, rows):
                 record.info.update({k: row[k] for k in ("seconds", "audio_seconds")})

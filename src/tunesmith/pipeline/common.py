@@ -12,7 +12,9 @@ from pathlib import Path
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 from tunesmith.config.load import load_params
+from tunesmith.config.tracks_check import check_name
 from tunesmith.core.errors import TunesmithError
+from tunesmith.core.io import is_write_error
 from tunesmith.tracks import get_track, register_tracks
 
 log = logging.getLogger("tunesmith")
@@ -32,19 +34,28 @@ def run(main: Callable[[argparse.Namespace, dict], None], args: argparse.Namespa
     them, call ``main(args, params)``.
 
     A TunesmithError (bad config, unfetchable corpus, unknown track ...) ends the stage with
-    its message and exit status 2; other exceptions keep their traceback.
+    its message and exit status 2, and so does a full disk, a read-only folder or a missing
+    permission (one line naming the folder); other exceptions keep their traceback.
     """
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
                         datefmt="%H:%M:%S")
     try:
         with logging_redirect_tqdm():
+            corpus = getattr(args, "corpus", None)
+            if corpus is not None:  # before anything: a name that is a path (.., a/b) never reaches a folder
+                check_name(corpus, "--corpus")
             params = load_params(args.params)
             names = register_tracks(params.get("tracks"))
-            corpus = getattr(args, "corpus", None)
             if corpus is not None and corpus not in names:
                 get_track(corpus)  # an unknown name: one line naming the known ones
                 raise TunesmithError(f"--corpus {corpus}: not in {args.params}'s tracks ({', '.join(names)})")
             main(args, params)
     except TunesmithError as exc:
         log.error("%s", exc)
+        sys.exit(2)
+    except OSError as exc:  # a write outside atomic_path (a log, DVCLive): still one line
+        if not is_write_error(exc):
+            raise
+        where = Path(exc.filename).parent if exc.filename else Path.cwd()
+        log.error("cannot write in %s: %s", where, exc.strerror or " ".join(str(exc).split())[:160])
         sys.exit(2)

@@ -25,12 +25,12 @@ def prepare_stage(track: str, raw_dir: Path, out_dir: Path, metrics: Path, cfg: 
     raw_dir, out_dir = Path(raw_dir), Path(out_dir)
     if not (raw_dir / "manifest.csv").is_file():
         raise ArtifactError(f"{raw_dir / 'manifest.csv'} not found: run the fetch stage first")
-    manifest = pd.read_csv(raw_dir / "manifest.csv", dtype=str, keep_default_na=False)
+    manifest = io.read_csv(raw_dir / "manifest.csv", dtype=str, keep_default_na=False)
     pieces, rejected, stats = prepare_corpus(track, raw_dir, manifest, cfg)
     fetch_rejected = raw_dir / "rejected.csv"
     n_inputs = len(manifest)
     if fetch_rejected.exists():
-        earlier = pd.read_csv(fetch_rejected, dtype=str, keep_default_na=False)
+        earlier = io.read_csv(fetch_rejected, dtype=str, keep_default_na=False)
         n_inputs += len(earlier)
         if len(earlier):
             rejected = pd.concat([earlier.assign(stage="fetch"), rejected.assign(stage="prepare")])

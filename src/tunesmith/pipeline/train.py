@@ -16,19 +16,17 @@ def train_stage(corpus: str, params: Mapping[str, Any], vocab_dir: Path, out_dir
     ``model`` key for the model), check that ``vocab_dir`` holds ``corpus``'s vocabulary, train on
     its train split with validation on its validation split, fit the continuous cache on the
     validation split (``cache``: true; `evaluation.cache`) and write the summary to ``metrics``.
+    The model folder is locked (`io.output_lock`) the whole time: a second trainer of the same
+    folder stops at once with one line naming the first one's pid.
 
     Raises:
         ConfigError: a bad param, named by its full key.
-        ArtifactError: another corpus's vocabulary, or a vocab folder that cannot be read.
+        ArtifactError: another corpus's vocabulary, a vocab folder that cannot be read, or a
+            model folder another process is training.
     """
     from tunesmith.config.load import build
     from tunesmith.config.model import ModelConfig
     from tunesmith.config.train import TrainConfig
-    from tunesmith.data.windows import load_split
-    from tunesmith.training.budget import check_training_memory
-    from tunesmith.training.bundle import vocab_symbols
-    from tunesmith.training.cache_file import fit_model_cache
-    from tunesmith.training.loop import train
 
     key = f"train.{corpus}"
     if not isinstance(params, Mapping):
@@ -36,7 +34,20 @@ def train_stage(corpus: str, params: Mapping[str, Any], vocab_dir: Path, out_dir
     data = dict(params)
     model_cfg = build(ModelConfig, data.pop("model", {}), f"{key}.model")
     train_cfg = build(TrainConfig, data, key)
-    vocab_dir = Path(vocab_dir)
+    Path(out_dir).parent.mkdir(parents=True, exist_ok=True)
+    with io.output_lock(out_dir):  # one trainer per model folder, the whole training long
+        _train_locked(corpus, model_cfg, train_cfg, Path(vocab_dir), Path(out_dir), live_dir, metrics)
+
+
+def _train_locked(corpus: str, model_cfg, train_cfg, vocab_dir: Path, out_dir: Path, live_dir: Path,
+                  metrics: Path) -> None:
+    from tunesmith.data.windows import load_split
+    from tunesmith.training.budget import check_training_memory
+    from tunesmith.training.bundle import vocab_symbols
+    from tunesmith.training.cache_file import fit_model_cache
+    from tunesmith.training.loop import train
+
+    key = f"train.{corpus}"
     vocab = io.read_json(vocab_dir / "vocab.json")
     if not isinstance(vocab, Mapping):
         raise ArtifactError(f"{vocab_dir / 'vocab.json'} is not a vocabulary (a {type(vocab).__name__})")

@@ -19,12 +19,12 @@ log = logging.getLogger(__name__)
 
 def _sample_rows(samples_dir: Path) -> list[Mapping[str, Any]]:
     """The rows of ``samples.csv``, else one ``{"sample": stem}`` per MIDI file in name order."""
-    import pandas as pd
+    from tunesmith.core.io import read_csv
 
     table = samples_dir / "samples.csv"
     rows: list[Mapping[str, Any]]
     if table.is_file():
-        frame = pd.read_csv(table, keep_default_na=False)
+        frame = read_csv(table, keep_default_na=False)
         rows = frame.to_dict("records")
     else:
         rows = [{"sample": p.stem} for p in sorted(samples_dir.glob("*.mid"))]

@@ -14,10 +14,10 @@ a title and a description); :func:`register_tracks` reads them.
 from __future__ import annotations
 
 import importlib
-import re
 from collections.abc import Mapping
 from typing import Any
 
+from tunesmith.config.tracks_check import TRACK_NAME
 from tunesmith.core.errors import ConfigError
 from tunesmith.tracks.base import Track
 
@@ -30,8 +30,9 @@ BUILTIN: dict[str, str] = {"nottingham": "abc", "essen": "melody", "classical": 
 TRACKS: tuple[str, ...] = tuple(BUILTIN)
 """The bundled tracks' names, in the order stages and reports list them."""
 
-NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
-"""A track's name: it becomes a folder under data/ and part of DVC stage names (``train@name``)."""
+NAME = TRACK_NAME
+"""A track's name, matched whole: it becomes a folder under data/ and part of DVC stage names
+(``train@name``); `tunesmith.config.tracks_check` checks params.yaml's names before DVC reads them."""
 
 _own: dict[str, dict[str, str]] = {}
 _loaded: dict[str, Track] = {}
@@ -74,7 +75,7 @@ def register_tracks(spec: Any, key: str = "tracks") -> tuple[str, ...]:
     own: dict[str, dict[str, str]] = {}
     for name, entry in spec.items():
         where = f"{key}.{name}"
-        if not isinstance(name, str) or not NAME.match(name):
+        if not isinstance(name, str) or not NAME.fullmatch(name):
             raise ConfigError(f"{key}: track name {name!r} must be lower-case letters, digits and _ "
                               "(a folder under data/ and part of stage names)")
         if not isinstance(entry, Mapping):

@@ -21,7 +21,7 @@ from tunesmith.config.load import build
 from tunesmith.config.model import ModelConfig
 from tunesmith.config.train import STATE_FORMAT, TrainConfig
 from tunesmith.core.errors import ArtifactError, ConfigError, MissingArtifactError
-from tunesmith.core.io import read_json, write_json
+from tunesmith.core.io import is_write_error, read_json, write_failure, write_json
 from tunesmith.core.vocab import fingerprint
 from tunesmith.modeling.models import predicts_every_position
 
@@ -104,19 +104,31 @@ def _normalise_keras_zip(src: Path, dst: Path) -> None:
 def _save_model_atomic(model: keras.Model, path: Path) -> None:
     # Keras insists on the suffix, so the temporary name keeps it.
     tmp = path.with_name(f".tmp-{path.name}")
-    model.save(tmp)
     fixed = path.with_name(f".tmp-fixed-{path.name}")
     try:
-        _normalise_keras_zip(tmp, fixed)
-    finally:
-        tmp.unlink(missing_ok=True)
-    os.replace(fixed, path)
+        try:
+            model.save(tmp)
+            _normalise_keras_zip(tmp, fixed)
+        finally:
+            tmp.unlink(missing_ok=True)
+        os.replace(fixed, path)
+    except OSError as exc:  # a full disk, a read-only folder: one line, the previous model kept
+        fixed.unlink(missing_ok=True)
+        if not is_write_error(exc):
+            raise
+        raise write_failure(path, exc) from exc
 
 
 def _save_weights_atomic(model: keras.Model, path: Path) -> None:
     tmp = path.with_name(f".tmp-{path.name}")
-    model.save_weights(tmp)
-    os.replace(tmp, path)
+    try:
+        model.save_weights(tmp)
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        if not is_write_error(exc):
+            raise
+        raise write_failure(path, exc) from exc
 
 
 def save_model_bundle(
