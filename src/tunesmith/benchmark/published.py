@@ -9,6 +9,7 @@ than tunesmith's median stays in the table (:func:`lower_published` lists them).
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -78,9 +79,11 @@ def seed_figures(result, key: str) -> list[float]:
     """Test NLL per frame of model ``key`` (``lstm``, ``kneser_ney``, ``frame_lstm``) in each seed's run."""
     out = []
     for run in seed_runs(result):
-        entry = run.get("test", {}).get(key)
-        if entry and entry.get("nll_per_frame") is not None:
-            out.append(float(entry["nll_per_frame"]))
+        entry = run.get("test", {}).get(key) if isinstance(run, Mapping) else None
+        value = entry.get("nll_per_frame") if isinstance(entry, Mapping) else None
+        # a figure is a finite number; anything else an evaluate.json holds is no figure
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+            out.append(float(value))
     return out
 
 
@@ -173,7 +176,8 @@ def table_markdown(results: Mapping[str, Any]) -> str:
     times = []
     for b in ORDER:
         runs = seed_runs(results.get(b))
-        seconds = [r["train_seconds"]["lstm"] for r in runs if (r.get("train_seconds") or {}).get("lstm")]
+        seconds = [r["train_seconds"]["lstm"] for r in runs
+                   if isinstance((r.get("train_seconds") or {}).get("lstm"), (int, float))]
         times.append(f"{statistics.median(seconds) / 60:.1f} min" if seconds else "—")
     lines.append("| tunesmith LSTM training time (median over seeds) | this run | " + " | ".join(times) + " |")
     notes = ["", "Published figures: " + "; ".join(CITES) + ". Notes-per-frame serialisation: " + WALDER + ".",
