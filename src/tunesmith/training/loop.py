@@ -107,15 +107,12 @@ def train(
     target = _effective_target(model_cfg, train_cfg)
     stride = default_stride(train_cfg.window, target)
     train_ids, end_id = _checked_streams(model_cfg, train_cfg, vocab, train_ids, val_ids, target, stride)
-    # before any other TensorFlow op (MultiWorkerMirroredStrategy must be): its replicas share the rows
-    strategy = _strategy()
+    strategy = _strategy()  # before other TensorFlow ops (MultiWorkerMirroredStrategy must be)
     replicas = strategy.num_replicas_in_sync
-    train_cfg, rows = _fit_rows(train_cfg, train_ids, end_id, replicas)
+    train_cfg, rows = _fit_rows(train_cfg, train_ids, end_id, replicas)  # the replicas share the rows
 
     mixed = _effective_mixed_precision(train_cfg)
-    compat = _run_key(model_cfg, train_cfg, vocab, target, mixed, train_ids, val_ids)
-    if rows is not None and replicas > 1:  # the fitted model's fixed batch is one replica's rows
-        compat["replicas"] = replicas
+    compat = _run_key(model_cfg, train_cfg, vocab, target, mixed, train_ids, val_ids, replicas)
     # Everything above is checked before the folder is touched.
     ckpt_dir, state = _open_checkpoints(out_dir, compat)
 
@@ -147,13 +144,8 @@ def train(
     write_json(out_dir / "metrics.json", metrics)
     if live is not None:
         live.end()
-    log.info(
-        "saved the %s: val loss %.4f, perplexity %.2f; model in %s",
-        metrics["saved"],
-        metrics["val"]["loss"],
-        metrics["val"]["perplexity"],
-        out_dir / "model.keras",
-    )
+    log.info("saved the %s: val loss %.4f, perplexity %.2f; model in %s", metrics["saved"], metrics["val"]["loss"],
+             metrics["val"]["perplexity"], out_dir / "model.keras")
     return {**metrics, "history": run.history}
 
 
@@ -205,9 +197,13 @@ def _run_key(
     mixed: bool,
     train_ids: np.ndarray,
     val_ids: np.ndarray,
+    replicas: int = 1,
 ) -> dict[str, Any]:
-    """What a checkpoint must match to be resumed: the configs, the vocab and the data."""
+    """What a checkpoint must match to be resumed: the configs, the vocab, the data (and, with carried
+    state over several replicas, their number: the fitted model's fixed batch is one replica's rows)."""
     compat = _compat_key(model_cfg, cfg, vocab, target, mixed)
+    if cfg.context == "carried" and replicas > 1:
+        compat["replicas"] = replicas
     # other training data with the same vocabulary must not resume (or skip) an old run
     compat["data_sha256"] = {split: hashlib.sha256(np.ascontiguousarray(ids).tobytes()).hexdigest()
                              for split, ids in (("train", train_ids), ("validation", val_ids))}
