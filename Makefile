@@ -74,6 +74,7 @@ noise: install  ## train each track's recipe with every seed of noise.seeds: dat
 	@for f in data/seeds/*/seeds.json; do c=$$(basename $$(dirname $$f)); cp $$f data/metrics/$$c/seeds.json; \
 	  echo "published data/metrics/$$c/seeds.json"; done
 
+# scipy (loadmat), the `benchmark` extra, is in both locks: `install` brings it.
 # BL_DIR: the folder holding the four published .mat files (sets fetch.bl_*.local_dir, as a dvc experiment).
 # benchmark/ is a DVC project of its own (benchmark/.dvc), so the root's `dvc repro` and `dvc status` never see it.
 BL_SETS := bl_nottingham bl_jsb bl_piano bl_musedata
