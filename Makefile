@@ -3,9 +3,13 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-# GPU=1 installs tensorflow[and-cuda] instead of tensorflow-cpu.
-EXTRAS := $(if $(GPU),gpu,cpu),dev
-STAMP := $(VENV)/.installed-$(if $(GPU),gpu,cpu)
+# GPU=1 installs requirements/gpu.lock: the CPU set plus CUDA for the same `tensorflow`.
+KIND := $(if $(GPU),gpu,cpu)
+LOCK := requirements/$(KIND).lock
+STAMP := $(VENV)/.installed-$(KIND)
+# `make lock` runs uv from a venv of its own (never .venv); its version fixes the lock's format
+UV_VENV := .venv-lock
+UV_VERSION := 0.13.9
 # DVC must never phone home: the only network the project uses is the package registries.
 export DVC_NO_ANALYTICS := 1
 export TF_CPP_MIN_LOG_LEVEL ?= 2
@@ -13,19 +17,34 @@ export PYTHONHASHSEED := 0
 # stage commands in dvc.yaml say `python`: the one in .venv
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: help install system-deps repro noise benchmark test test-fast lint bench dag compare clean-venv
+.PHONY: help install lock system-deps repro noise benchmark test test-fast lint bench dag compare clean-venv
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
-$(STAMP): pyproject.toml
+# The lock's exact versions, every file checked against its hash; whatever the venv holds beyond
+# the lock (the other kind's packages, an old tensorflow-cpu) is uninstalled first, so a CPU venv
+# becomes a clean GPU venv with GPU=1 and back. Then tunesmith itself, editable, without deps.
+$(STAMP): pyproject.toml $(LOCK)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[$(EXTRAS)]"
+	$(BIN)/python tools/sync_venv.py $(LOCK)
+	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r $(LOCK)
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	$(BIN)/python -m pip check
 	rm -f $(VENV)/.installed-*
 	touch $@
 
-install: $(STAMP) system-deps  ## create .venv and install tunesmith with its pinned dependencies (GPU=1 for CUDA)
+install: $(STAMP) system-deps  ## create .venv and install tunesmith from requirements/cpu.lock (GPU=1: gpu.lock, with CUDA)
+
+# One command after any change to pyproject.toml's dependencies (also after merging branches that
+# add some): versions already in a lock are kept where the ranges allow, new ones resolved; one
+# universal lock per kind (Linux x86-64 and arm64, macOS, Windows markers), with hashes.
+LOCK_FLAGS := --quiet --universal --generate-hashes --python-version 3.11 --extra dev --extra benchmark
+lock:  ## rewrite requirements/cpu.lock and gpu.lock from pyproject.toml (uv, in .venv-lock)
+	test -x $(UV_VENV)/bin/uv || ($(PYTHON) -m venv $(UV_VENV) && $(UV_VENV)/bin/pip install --quiet uv==$(UV_VERSION))
+	$(UV_VENV)/bin/uv pip compile pyproject.toml $(LOCK_FLAGS) -o requirements/cpu.lock
+	$(UV_VENV)/bin/uv pip compile pyproject.toml $(LOCK_FLAGS) --extra gpu -o requirements/gpu.lock
 
 # FluidSynth + a General MIDI soundfont (audio), Chromium (the report's browser test), lame (mp3).
 # Installed only where missing and apt is usable; without them audio falls back to
@@ -61,6 +80,7 @@ noise: install  ## train each track's recipe with every seed of noise.seeds: dat
 	@for f in data/seeds/*/seeds.json; do c=$$(basename $$(dirname $$f)); cp $$f data/metrics/$$c/seeds.json; \
 	  echo "published data/metrics/$$c/seeds.json"; done
 
+# scipy (loadmat), the `benchmark` extra, is in both locks: `install` brings it.
 # BL_DIR: the folder holding the four published .mat files (sets fetch.bl_*.local_dir, as a dvc experiment).
 # benchmark/ is a DVC project of its own (benchmark/.dvc), so the root's `dvc repro` and `dvc status` never see it.
 BL_SETS := bl_nottingham bl_jsb bl_piano bl_musedata
@@ -94,5 +114,5 @@ compare: install  ## compare with a revision (compare/report.md, index.html): ma
 dag: install  ## show the pipeline graph
 	$(BIN)/dvc dag
 
-clean-venv:  ## remove .venv
-	rm -rf $(VENV)
+clean-venv:  ## remove .venv (and .venv-lock)
+	rm -rf $(VENV) $(UV_VENV)

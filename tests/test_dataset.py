@@ -156,3 +156,33 @@ def test_load_split_memory_maps_and_names_missing_files(tmp_path):
     np.save(tmp_path / "test.npy", np.zeros((2, 2), dtype=np.int32), allow_pickle=False)
     with pytest.raises(ValueError, match=r"test\.npy must hold a 1-D integer array"):
         load_split(tmp_path, "test")
+
+
+# --------------------------------------------------------------------------- carried rows per replica
+
+
+def test_each_replica_always_gets_the_same_rows_in_the_order_distribution_hands_them():
+    from tunesmith.data.windows import replica_rows
+
+    arr = np.arange(3 * 4 * 2).reshape(3, 4, 2)  # 3 chunks of 4 rows of 2 tokens
+    one_pipeline = replica_rows(arr, replicas=2)
+    # element 2k goes to replica 0 (rows 0-1 of chunk k), element 2k + 1 to replica 1 (rows 2-3)
+    assert one_pipeline.shape == (6, 2, 2)
+    for k in range(3):
+        assert np.array_equal(one_pipeline[2 * k], arr[k, :2]) and np.array_equal(one_pipeline[2 * k + 1], arr[k, 2:])
+    # two workers of one replica each: worker 1 streams rows 2-3, chunk after chunk
+    assert np.array_equal(replica_rows(arr, replicas=2, pipeline=1, pipelines=2), arr[:, 2:])
+    assert np.array_equal(replica_rows(arr, replicas=1), arr)
+    with pytest.raises(ValueError, match="4 carried-state rows over 3 replicas"):
+        replica_rows(arr, replicas=3)
+
+
+def test_carried_rows_are_a_multiple_of_the_replicas():
+    from tunesmith.data.windows import carried_rows
+
+    ids = np.array([0] + [t for k in range(9) for t in ([2] * (3 + 5 * k) + [0])], dtype=np.uint16)
+    for replicas in (1, 2, 3):
+        rows, _ = carried_rows(ids, 0, window=4, batch_size=8, max_padding=0.2, multiple_of=replicas)
+        assert rows % replicas == 0 and 0 < rows <= 8
+    assert carried_rows(ids, 0, window=4, batch_size=8, max_padding=1.0, multiple_of=3)[0] == 6
+    assert carried_rows(ids, 0, window=4, batch_size=1, max_padding=1.0, multiple_of=2)[0] == 2  # one each

@@ -299,7 +299,7 @@ def padding_share(lengths: np.ndarray, window: int) -> float:
 
 def carried_rows(
     ids: np.ndarray, end_id: int, *, window: int, batch_size: int, max_padding: float, seed: int = 0,
-    shuffle: bool = True,
+    shuffle: bool = True, multiple_of: int = 1,
 ) -> tuple[int, float]:
     """The most carried-state rows, at most ``batch_size``, whose padding is at most ``max_padding``.
 
@@ -307,17 +307,43 @@ def carried_rows(
     rows are padded to the longest, so few long pieces over many rows leave many
     rows mostly padding (207 Essen songs over 64 rows: 44%). Fewer rows mean more,
     fuller steps per epoch: a small corpus also gets more updates. Returns the rows
-    and their padding share (with one row, the share it has).
+    and their padding share (with the fewest rows, the share they have).
+
+    ``multiple_of``: only multiples of it are rows (the replicas of a distributed run each
+    take as many rows); when ``batch_size`` is smaller, ``multiple_of`` rows (one each).
     """
     from tunesmith.data.pieces import piece_spans
 
     spans = piece_spans(np.asarray(ids), end_id)
     order = np.random.default_rng(seed).permutation(len(spans)) if shuffle else np.arange(len(spans))
-    for rows in range(batch_size, 0, -1):
+    top = max(batch_size - batch_size % multiple_of, multiple_of)
+    for rows in range(top, 0, -multiple_of):
         share = padding_share(_row_lengths(spans, order, rows), window)
-        if share <= max_padding or rows == 1:
+        if share <= max_padding or rows == multiple_of:
             return rows, share
     raise AssertionError("unreachable")
+
+
+def replica_rows(arr: np.ndarray, replicas: int, pipeline: int = 0, pipelines: int = 1) -> np.ndarray:
+    """The per-replica batches one input pipeline feeds, in the order it feeds them.
+
+    ``arr`` is ``(chunks, B, ...)`` (:class:`CarriedChunks`); replica ``j`` of ``replicas``
+    always holds rows ``j * B / replicas`` to ``(j + 1) * B / replicas - 1``, so its
+    carried state continues its own rows. Pipeline ``pipeline`` of ``pipelines`` (one per
+    worker) serves ``replicas / pipelines`` local replicas, round-robin as
+    ``tf.distribute`` hands a pipeline's elements to them: chunk ``k`` of its local replica
+    ``l`` is element ``k * local + l`` of the result, ``(chunks * local, B / replicas, ...)``.
+
+    Raises:
+        ValueError: ``B`` not a multiple of ``replicas``, or ``replicas`` of ``pipelines``.
+    """
+    chunks, rows = arr.shape[:2]
+    if rows % replicas or replicas % pipelines:
+        raise ValueError(f"{rows} carried-state rows over {replicas} replicas in {pipelines} input pipelines: "
+                         "each replica needs as many rows")
+    per, local = rows // replicas, replicas // pipelines
+    part = arr[:, pipeline * local * per : (pipeline + 1) * local * per]
+    return np.ascontiguousarray(part.reshape(chunks * local, per, *arr.shape[2:]))
 
 
 def make_carried_batches(
@@ -329,4 +355,14 @@ def make_carried_batches(
     order (no shuffling, no parallel reordering): batch ``k + 1`` continues batch ``k``.
     """
     c = carried_chunks(ids, end_id, window=window, batch_size=batch_size, seed=seed, shuffle=shuffle)
-    return tf.data.Dataset.from_tensor_slices((c.x, c.y, c.weight)).prefetch(2)
+    return carried_dataset(c)
+
+
+def carried_dataset(c: CarriedChunks, replicas: int = 1, pipeline: int = 0, pipelines: int = 1) -> tf.data.Dataset:
+    """``c`` as a dataset of ``(x, y, weight)`` batches (:func:`make_carried_batches`); with
+    ``replicas`` > 1, the per-replica batches of one input pipeline (:func:`replica_rows`),
+    ``B / replicas`` rows each, for ``tf.distribute.Strategy.distribute_datasets_from_function``."""
+    arrays = (c.x, c.y, c.weight)
+    if replicas > 1:
+        arrays = tuple(replica_rows(a, replicas, pipeline, pipelines) for a in arrays)
+    return tf.data.Dataset.from_tensor_slices(arrays).prefetch(2)

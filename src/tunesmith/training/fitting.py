@@ -28,7 +28,9 @@ def _gpus() -> list:
 
 def _strategy() -> tf.distribute.Strategy:
     """MultiWorkerMirroredStrategy when ``TF_CONFIG`` describes a cluster of machines,
-    MirroredStrategy over several GPUs, else the default (one GPU or the CPU)."""
+    MirroredStrategy over several GPUs (or over several logical CPU devices, when a
+    program has split the CPU so: `tf.config.set_logical_device_configuration`), else the
+    default (one GPU or the CPU)."""
     if os.environ.get("TF_CONFIG"):
         # every worker runs the same `dvc repro` (or stage) with its own TF_CONFIG task index
         log.info("TF_CONFIG is set: training with MultiWorkerMirroredStrategy")
@@ -37,8 +39,34 @@ def _strategy() -> tf.distribute.Strategy:
     if len(gpus) > 1:
         log.info("training on %d GPUs with MirroredStrategy", len(gpus))
         return tf.distribute.MirroredStrategy()
+    cpus = [] if gpus else tf.config.list_logical_devices("CPU")
+    if len(cpus) > 1:
+        log.info("training on %d logical CPU devices with MirroredStrategy", len(cpus))
+        return tf.distribute.MirroredStrategy([d.name for d in cpus])
     log.info("training on %s", "the GPU" if gpus else "the CPU")
     return tf.distribute.get_strategy()
+
+
+def _build_for_multi_worker(fit_model: keras.Model, strategy: tf.distribute.Strategy, rows: int) -> None:
+    """Let Keras 3 fit under MultiWorkerMirroredStrategy with several workers.
+
+    Keras 3.15 fails there in two places (keras-team/keras issue 20585, "Does Keras 3 work with
+    `tf.distribute.MultiWorkerMirroredStrategy`?"): before every ``fit`` it builds a model made in
+    a strategy's scope from the first batch reduced across the workers, a reduce that rejects a
+    batch of several tensors; and it averages each step's scalar logs over the replicas along an
+    axis 0 they lack. So the model, its loss, metrics and optimizer are built here from a batch of
+    ``rows`` zeros and the model no longer holds the strategy (``fit``, called in its scope, still
+    runs every step on it), and each step's logs are vectors of one value. The epoch's figures
+    are the metrics read at its end, aggregated over every replica as on one device.
+    """
+    if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        return
+    x = np.zeros((rows, *fit_model.input_shape[1:]), dtype=np.int32)
+    y = np.zeros((rows, *fit_model.output_shape[1:-1]), dtype=np.int32)
+    fit_model._symbolic_build(data_batch=(x, y, np.ones(y.shape, dtype=np.float32)))
+    fit_model._distribute_strategy = None
+    step = fit_model.train_step
+    fit_model.train_step = lambda data: {k: tf.reshape(v, [1]) for k, v in step(data).items()}
 
 
 @contextmanager
@@ -208,11 +236,13 @@ def _fit_one_epoch(
     epoch: int,
     cfg: TrainConfig,
     verbose: str | int,
+    steps: int | None = None,
 ) -> dict[str, float]:
     """One ``fit`` epoch; returns the epoch's record (1-based ``epoch``).
 
     ``val_ds`` is a dataset of validation windows, or a function returning the
     validation ``(loss, accuracy)`` of the model as it stands (full context).
+    ``steps``: the batches ``train_ds`` holds, or None to run to its end.
     """
     timer = _EpochTimer()
     windows = isinstance(val_ds, tf.data.Dataset)
@@ -223,6 +253,7 @@ def _fit_one_epoch(
         validation_data=val_ds if windows else None,
         initial_epoch=epoch,
         epochs=epoch + 1,
+        steps_per_epoch=steps,
         verbose=0,
         callbacks=callbacks,
         shuffle=False,  # the dataset is already shuffled

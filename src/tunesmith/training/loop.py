@@ -39,6 +39,7 @@ from tunesmith.training.checkpoints import (
 )
 from tunesmith.training.fitting import (
     EarlyStopping,
+    _build_for_multi_worker,
     _compile,
     _dtype_policy,
     _effective_mixed_precision,
@@ -110,23 +111,25 @@ def train(
     target = _effective_target(model_cfg, train_cfg)
     stride = default_stride(train_cfg.window, target)
     train_ids, end_id = _checked_streams(model_cfg, train_cfg, vocab, train_ids, val_ids, target, stride)
-    train_cfg, rows = _fit_rows(train_cfg, train_ids, end_id)
+    strategy = _strategy()  # before other TensorFlow ops (MultiWorkerMirroredStrategy must be)
+    replicas = strategy.num_replicas_in_sync
+    train_cfg, rows = _fit_rows(train_cfg, train_ids, end_id, replicas)  # the replicas share the rows
 
     mixed = _effective_mixed_precision(train_cfg)
-    compat = _run_key(model_cfg, train_cfg, vocab, target, mixed, train_ids, val_ids, epoch_ids)
+    compat = _run_key(model_cfg, train_cfg, vocab, target, mixed, train_ids, val_ids, epoch_ids, replicas)
     # Everything above is checked before the folder is touched.
     ckpt_dir, state = _open_checkpoints(out_dir, compat)
 
-    strategy = _strategy()
     with _dtype_policy(mixed), strategy.scope():
         run = _resume(state, ckpt_dir, out_dir, train_cfg) if state is not None else None
         if run is None:
-            run = _fresh(model_cfg, train_cfg, vocab_size, target, stride, train_ids, end_id)
+            run = _fresh(model_cfg, train_cfg, vocab_size, target, stride, train_ids, end_id, replicas)
+        _build_for_multi_worker(run.fit_model, strategy, max(train_cfg.batch_size // replicas, 1))
         live = _open_live(Path(live_dir) if live_dir else None, run.resumed_from is not None, run.history)
         validate = _validation(run.fit_model, model_cfg, train_cfg, val_ids, end_id, vocab_size, target, stride)
         log_plan(train_ids, train_cfg, target, stride)
         stopped_early = _run_epochs(run, ckpt_dir, compat, train_cfg, train_ids, end_id, target, stride,
-                                    validate, live, epoch_ids)
+                                    validate, live, epoch_ids, strategy)
         average = _score_average(run, validate)
         weights = _best_weights(run, ckpt_dir, model_cfg, out_dir)
         if average is not None and average["used"]:
@@ -199,9 +202,13 @@ def _run_key(
     train_ids: np.ndarray,
     val_ids: np.ndarray,
     epoch_ids: Callable[[int], np.ndarray] | None = None,
+    replicas: int = 1,
 ) -> dict[str, Any]:
-    """What a checkpoint must match to be resumed: the configs, the vocab and the data (each epoch's too)."""
+    """What a checkpoint must match to be resumed: the configs, the vocab, the data (each epoch's too, and,
+    with carried state over several replicas, their number: the fitted model's fixed batch is one replica's rows)."""
     compat = _compat_key(model_cfg, cfg, vocab, target, mixed)
+    if cfg.context == "carried" and replicas > 1:
+        compat["replicas"] = replicas
     # other training data with the same vocabulary must not resume (or skip) an old run
     compat["data_sha256"] = {split: hashlib.sha256(np.ascontiguousarray(ids).tobytes()).hexdigest()
                              for split, ids in (("train", train_ids), ("validation", val_ids))}
@@ -271,10 +278,11 @@ def _fresh(
     stride: int,
     train_ids: np.ndarray,
     end_id: int,
+    replicas: int = 1,
 ) -> Run:
     """A new, compiled model (wrapped to predict the last step only for target ``last``)."""
     _seed_everything(cfg.seed)
-    inner = build_model(model_cfg, vocab_size, window=cfg.window, **_carried_build_args(model_cfg, cfg))
+    inner = build_model(model_cfg, vocab_size, window=cfg.window, **_carried_build_args(model_cfg, cfg, replicas))
     wrap = target == "last" and predicts_every_position(model_cfg)
     fit_model = _last_step_model(inner, cfg.window, vocab_size) if wrap else inner
     _compile(fit_model, cfg, _decay_steps(train_ids, end_id, cfg, target, stride))
@@ -313,6 +321,7 @@ def _run_epochs(
     validate: tf.data.Dataset | Callable[[], tuple[float, float]],
     live,
     epoch_ids: Callable[[int], np.ndarray] | None = None,
+    strategy: tf.distribute.Strategy | None = None,
 ) -> bool:
     """Fit and checkpoint epoch after epoch until the run's last epoch
     (`averaging.last_epoch`); returns whether early stopping fired.
@@ -326,11 +335,9 @@ def _run_epochs(
     epoch = run.start_epoch
     while epoch < averaging.last_epoch(cfg, run.stop_epoch):
         ids = epoch_train_ids(train_ids, epoch_ids, epoch)
-        train_ds = _epoch_batches(ids, end_id, cfg, target, stride, epoch)
+        train_ds, steps = _epoch_batches(ids, end_id, cfg, target, stride, epoch, strategy)
         _reset_states(run.fit_model)
-        if cfg.steps_per_epoch:
-            train_ds = train_ds.repeat().take(cfg.steps_per_epoch)
-        record = _fit_one_epoch(run.fit_model, train_ds, validate, epoch, cfg, verbose)
+        record = _fit_one_epoch(run.fit_model, train_ds, validate, epoch, cfg, verbose, steps)
         run.history.append(record)
         improved = run.stopper.update(epoch, record["val_loss"])
         if run.stop_epoch is None and run.stopper.should_stop:

@@ -16,6 +16,7 @@ from tunesmith.config.train import TrainConfig
 from tunesmith.core.errors import ArtifactError
 from tunesmith.data.windows import (
     carried_chunks,
+    carried_dataset,
     carried_rows,
     count_windows,
     make_carried_batches,
@@ -51,21 +52,29 @@ def _end_id(vocab: Mapping[str, Any]) -> int:
     return symbols.index(end)
 
 
-def _fit_rows(cfg: TrainConfig, train_ids: np.ndarray, end_id: int) -> tuple[TrainConfig, dict[str, Any] | None]:
+def _fit_rows(
+    cfg: TrainConfig, train_ids: np.ndarray, end_id: int, replicas: int = 1
+) -> tuple[TrainConfig, dict[str, Any] | None]:
     """With carried state, ``cfg`` with the batch rows ``max_padding`` allows (`windows.carried_rows`,
-    dealt as epoch 1 deals them), and what was chosen (``metrics.json`` ``rows``); else ``cfg``, None."""
+    dealt as epoch 1 deals them; a multiple of the ``replicas``, which each carry as many rows), and
+    what was chosen (``metrics.json`` ``rows``); else ``cfg``, None."""
     if cfg.context != "carried":
         return cfg, None
     seed = _epoch_seed(cfg.seed, 0)
     rows, share = carried_rows(train_ids, end_id, window=cfg.window, batch_size=cfg.batch_size,
-                               max_padding=cfg.max_padding, seed=seed, shuffle=cfg.shuffle)
+                               max_padding=cfg.max_padding, seed=seed, shuffle=cfg.shuffle, multiple_of=replicas)
     record = {"asked": cfg.batch_size, "used": rows, "padding_share": round(share, 4),
               "max_padding": cfg.max_padding}
+    if replicas > 1:
+        record["replicas"] = replicas
+        if rows > cfg.batch_size:
+            log.warning("carried state: %d rows, one for each of %d replicas (batch_size %d is fewer)",
+                        rows, replicas, cfg.batch_size)
     if rows == cfg.batch_size:
         log.info("carried state: %d rows, %.1f%% of training positions padding", rows, 100 * share)
         return cfg, record
     _, asked_share = carried_rows(train_ids, end_id, window=cfg.window, batch_size=cfg.batch_size,
-                                  max_padding=1.0, seed=seed, shuffle=cfg.shuffle)
+                                  max_padding=1.0, seed=seed, shuffle=cfg.shuffle, multiple_of=replicas)
     record["padding_share_asked"] = round(asked_share, 4)
     log.info("carried state: %d rows, not batch_size %d: %d rows would leave %.1f%% of training positions "
              "padding (max_padding %.0f%%), %d leave %.1f%%", rows, cfg.batch_size, cfg.batch_size,
@@ -73,23 +82,51 @@ def _fit_rows(cfg: TrainConfig, train_ids: np.ndarray, end_id: int) -> tuple[Tra
     return dataclasses.replace(cfg, batch_size=rows), record
 
 
-def _carried_build_args(model_cfg: ModelConfig, cfg: TrainConfig) -> dict[str, Any]:
-    """``build_model`` arguments of the model that is fitted: stateful, fixed batch, when carried."""
+def _carried_build_args(model_cfg: ModelConfig, cfg: TrainConfig, replicas: int = 1) -> dict[str, Any]:
+    """``build_model`` arguments of the model that is fitted: stateful, fixed batch, when carried.
+
+    Under a ``tf.distribute`` strategy every replica runs the model on its own rows: the
+    model's batch is one replica's, ``batch_size / replicas`` rows, and each replica's copy
+    of the state variables carries its rows' state (a mirrored variable assigned in a
+    replica with no aggregation keeps one value per replica).
+    """
     if cfg.context != "carried":
         return {}
-    return {"batch_size": cfg.batch_size, "stateful": True}
+    return {"batch_size": cfg.batch_size // replicas, "stateful": True}
 
 
 def _epoch_batches(
-    ids: np.ndarray, end_id: int, cfg: TrainConfig, target: str, stride: int, epoch: int
-) -> tf.data.Dataset:
-    """The training batches of one epoch; their order is a pure function of ``(seed, epoch)``."""
+    ids: np.ndarray, end_id: int, cfg: TrainConfig, target: str, stride: int, epoch: int,
+    strategy: tf.distribute.Strategy | None = None,
+) -> tuple[tf.data.Dataset | tf.distribute.DistributedDataset, int | None]:
+    """The training batches of one epoch (``steps_per_epoch`` of them when set), their order a pure
+    function of ``(seed, epoch)``; and the steps to ask ``fit`` for (None: to the end of the data).
+
+    Carried state over several replicas: a distributed dataset in which replica ``j`` always
+    gets the same rows (`windows.replica_rows`), each input pipeline (one per worker) building
+    its own replicas' share. Its steps are given: past the end of a distributed dataset Keras
+    runs one more, empty, step that still advances the optimizer's step count (and with it
+    Adam's bias correction). Windows are split by Keras, batch by batch.
+    """
     seed = _epoch_seed(cfg.seed, epoch)
+    replicas = strategy.num_replicas_in_sync if strategy is not None else 1
+    if cfg.context == "carried" and replicas > 1:
+        c = carried_chunks(ids, end_id, window=cfg.window, batch_size=cfg.batch_size, seed=seed,
+                           shuffle=cfg.shuffle)
+
+        def pipeline(ctx: tf.distribute.InputContext) -> tf.data.Dataset:
+            ds = carried_dataset(c, replicas, ctx.input_pipeline_id, ctx.num_input_pipelines)
+            local = replicas // ctx.num_input_pipelines
+            return ds.repeat().take(cfg.steps_per_epoch * local) if cfg.steps_per_epoch else ds
+
+        return strategy.distribute_datasets_from_function(pipeline), cfg.steps_per_epoch or len(c)
     if cfg.context == "carried":
-        return make_carried_batches(ids, end_id, window=cfg.window, batch_size=cfg.batch_size,
-                                    seed=seed, shuffle=cfg.shuffle)
-    return make_windows(ids, window=cfg.window, batch_size=cfg.batch_size, target=target,
-                        stride=stride, shuffle=cfg.shuffle, seed=seed)
+        ds = make_carried_batches(ids, end_id, window=cfg.window, batch_size=cfg.batch_size,
+                                  seed=seed, shuffle=cfg.shuffle)
+    else:
+        ds = make_windows(ids, window=cfg.window, batch_size=cfg.batch_size, target=target,
+                          stride=stride, shuffle=cfg.shuffle, seed=seed)
+    return (ds.repeat().take(cfg.steps_per_epoch) if cfg.steps_per_epoch else ds), None
 
 
 def epoch_train_ids(train_ids: np.ndarray, epoch_ids: Callable[[int], np.ndarray] | None, epoch: int) -> np.ndarray:
