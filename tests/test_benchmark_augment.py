@@ -89,11 +89,11 @@ def test_a_resumed_run_trains_epoch_k_on_epoch_ks_shifts(pieces, tmp_path, monke
     seen: list[tuple[int, np.ndarray]] = []
     real_batches = loop._epoch_batches
 
-    def batches(epoch_ids, end_id, cfg, target, stride, epoch):
+    def batches(epoch_ids, end_id, cfg, target, stride, epoch, *strategy):
         seen.append((epoch, np.array(epoch_ids)))
-        return real_batches(epoch_ids, end_id, cfg, target, stride, epoch)
+        return real_batches(epoch_ids, end_id, cfg, target, stride, epoch, *strategy)
 
-    def fit_one(model, ds, validate, epoch, cfg, verbose):
+    def fit_one(model, ds, validate, epoch, cfg, verbose, *steps):
         return {"epoch": epoch + 1, "train_loss": 1.0, "train_accuracy": 0.5, "val_loss": 1.0 - 0.01 * epoch,
                 "val_accuracy": 0.5, "tokens_per_s": 1.0, "train_perplexity": 2.7, "val_perplexity": 2.7}
 
