@@ -11,11 +11,12 @@ from tunesmith.core.errors import ArtifactError, ConfigError
 
 
 def train_stage(corpus: str, params: Mapping[str, Any], vocab_dir: Path, out_dir: Path, *, live_dir: Path,
-                metrics: Path) -> None:
+                metrics: Path, checkpoints: Path | None = None) -> None:
     """Build the model and training configs from ``params`` (the ``train.<corpus>`` section, its
     ``model`` key for the model), check that ``vocab_dir`` holds ``corpus``'s vocabulary, train on
     its train split with validation on its validation split, fit the continuous cache on the
     validation split (``cache``: true; `evaluation.cache`) and write the summary to ``metrics``.
+    ``checkpoints``: the resumable checkpoints' folder (default ``out_dir/checkpoints``).
 
     Raises:
         ConfigError: a bad param, named by its full key.
@@ -51,7 +52,7 @@ def train_stage(corpus: str, params: Mapping[str, Any], vocab_dir: Path, out_dir
     try:
         val_ids = load_split(vocab_dir, "validation")
         summary = train(model_cfg, train_cfg, vocab, load_split(vocab_dir, "train"), val_ids, out_dir,
-                        live_dir=live_dir)
+                        live_dir=live_dir, checkpoint_dir=checkpoints)
     except ArtifactError as exc:
         raise ArtifactError(f"train@{corpus}: {exc} ({vocab_dir})") from exc
     summary["cache"] = fit_model_cache(out_dir, val_ids, enabled=train_cfg.cache)
@@ -59,7 +60,9 @@ def train_stage(corpus: str, params: Mapping[str, Any], vocab_dir: Path, out_dir
     io.write_json(metrics, headline(summary))
 
 
-HEADLINE_KEYS = ("saved", "epochs_run", "stopped_early", "tokens_per_s", "device")
+HEADLINE_KEYS = ("saved", "epochs_run", "stopped_early", "device")
+"""Training speed (tokens/s) is left out: a committed metric changes only when results do; it stays in
+the model folder's ``metrics.json``."""
 
 
 def headline(summary: Mapping[str, Any]) -> dict[str, Any]:
