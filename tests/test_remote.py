@@ -1,7 +1,7 @@
 """A shared DVC remote on a real server: WebDAV (wsgidav) on 127.0.0.1, as docs/team.md sets one up.
 
-One clone runs a toy pipeline twice (its committed params and an experiment), pushes its outputs
-and run-cache; a second clone pulls them, is clean, and reproduces both without running a command:
+One clone runs a toy pipeline twice (its committed params, then other params never committed) and
+pushes the outputs and run-cache after each; a second clone pulls them, is clean, and reproduces both without running a command:
 what `dvc pull --run-cache && dvc repro --pull` does for a trained model, whose output is a plain
 (non-persist) output for this reason (tests/test_experiments.py checks the real dvc.yaml).
 """
@@ -93,9 +93,12 @@ def test_outputs_and_run_cache_travel_through_a_webdav_remote(webdav, tmp_path):
     _run(first, "dvc", "repro")
     _run(first, "git", "add", "-A")
     _run(first, "git", "commit", "-qm", "toy pipeline and its results")
-    _run(first, "dvc", "exp", "run", "-S", "train.epochs=3")  # a second run: only in the run-cache
-    _run(first, "git", "checkout", "--", "params.yaml", "dvc.lock", "metrics.json")
     _run(first, "dvc", "push", "--run-cache")
+    # a second run that is never committed (CI on a branch, a colleague's try): pushed with its run-cache
+    (first / "params.yaml").write_text("train:\n  epochs: 3\n")
+    _run(first, "dvc", "repro")
+    _run(first, "dvc", "push", "--run-cache")
+    _run(first, "git", "checkout", "--", "params.yaml", "dvc.lock", "metrics.json")
     assert log.read_text() == "ran 2\nran 3\n"
     assert list(served.rglob("runs/*/*/*")), "no run-cache on the server"
 
