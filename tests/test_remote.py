@@ -1,7 +1,8 @@
 """A shared DVC remote on a real server: WebDAV (wsgidav) on 127.0.0.1, as docs/team.md sets one up.
 
 One clone runs a toy pipeline twice (its committed params, then other params never committed) and
-pushes the outputs and run-cache after each; a second clone pulls them, is clean, and reproduces both without running a command:
+pushes the outputs and run-cache after each; a second clone pulls them, is clean, and reproduces
+both without running a command:
 what `dvc pull --run-cache && dvc repro --pull` does for a trained model, whose output is a plain
 (non-persist) output for this reason (tests/test_experiments.py checks the real dvc.yaml).
 """
