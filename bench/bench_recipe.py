@@ -9,8 +9,9 @@ validation and test figures, mean, sd, n). The table it prints puts validation f
     .venv/bin/python bench/bench_recipe.py classical --name drop3 --set "model: {dropout: 0.3}"
     .venv/bin/python bench/bench_recipe.py classical --name base      # the current recipe
 
-A seed folder trained here under the current params and code is a finished seed for
-``make noise`` too: copying ``<out>/<name>/seed-<s>`` to ``data/seeds/<corpus>/`` saves retraining it.
+A seed folder trained here under the current params and code holds a finished run for ``make noise``
+too: copying ``<out>/<name>/seed-<s>/checkpoints`` to ``.cache/checkpoints/seeds/<corpus>/seed-<s>``
+lets ``seed@<corpus>-<s>`` rebuild its model folder without training.
 """
 
 from __future__ import annotations

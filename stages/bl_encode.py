@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import _bootstrap  # noqa: F401  (first: this checkout's src/ on sys.path)
 from bl_common import parser
 from tunesmith.core import io
 from tunesmith.pipeline.common import run

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import _bootstrap  # noqa: F401  (first: this checkout's src/ on sys.path)
 from bl_common import benchmark_config, parser
 from tunesmith.core import io
 from tunesmith.pipeline.common import run

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+import _bootstrap  # noqa: F401  (first: this checkout's src/ on sys.path)
 from tunesmith.core import io
 from tunesmith.pipeline.common import run
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import _bootstrap  # noqa: F401  (first: this checkout's src/ on sys.path)
 from tunesmith.config.load import build, section
 from tunesmith.config.stages import EncodeConfig
 from tunesmith.pipeline.common import parser, run

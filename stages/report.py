@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import _bootstrap  # noqa: F401  (first: this checkout's src/ on sys.path)
 from tunesmith.pipeline.common import run
 from tunesmith.tracks import known_tracks
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import _bootstrap  # noqa: F401  (first: this checkout's src/ on sys.path)
 from tunesmith.config.load import build, section
 from tunesmith.config.stages import VocabConfig
 from tunesmith.pipeline.common import parser, run

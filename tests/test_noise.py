@@ -48,7 +48,8 @@ def test_a_bad_seed_list_names_the_key(seeds):
 
 
 def test_the_seeds_stage_trains_each_seed_and_summarises_them(tmp_path, monkeypatch):
-    from tunesmith.pipeline.seeds import seeds_stage
+    from tunesmith.core.errors import ArtifactError
+    from tunesmith.pipeline.seeds import seed_stage, seeds_stage, summary_stage
 
     monkeypatch.chdir(tmp_path)
     rng = np.random.default_rng(0)
@@ -85,3 +86,18 @@ def test_the_seeds_stage_trains_each_seed_and_summarises_them(tmp_path, monkeypa
     base = record["baselines"]["nll"]
     assert figures["margin_vs_best_ngram_no_cache"]["values"][0] == pytest.approx((base - alone[0]) / base)
     assert "per_seed" not in record and not any(isinstance(v, str) for v in fig.values())
+
+
+    # make noise's matrix: a seed trained on its own (checkpoints outside its folder) has the serial
+    # run's figures, and seeds.json is assembled from whichever seeds exist with the current recipe
+    alone = seed_stage("essen", params, 1, vocab_dir, tmp_path / "runs" / "seed-1",
+                       checkpoints=tmp_path / "ckpt" / "seed-1")
+    assert (tmp_path / "ckpt" / "seed-1" / "state.json").is_file()
+    assert not (tmp_path / "runs" / "seed-1" / "checkpoints").exists()
+    assert alone["figures"]["test_nll"] == figures["test_nll"]["values"][1]
+    partial = summary_stage("essen", params, [0, 1], 3, vocab_dir, tmp_path / "runs", tmp_path / "partial.json")
+    assert partial["seeds"] == [1] and partial["n"] == 1
+    assert {k: v["values"] for k, v in partial["figures"].items()} == {k: v["values"][1:] for k, v in figures.items()}
+    with pytest.raises(ArtifactError, match=r"no seed of \[0, 1\] trained with train\.essen"):
+        summary_stage("essen", {**params, "learning_rate": 0.01}, [0, 1], 3, vocab_dir, tmp_path / "runs",
+                      tmp_path / "other.json")

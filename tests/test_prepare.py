@@ -3,6 +3,7 @@ skipped and listed with their reason, never fatal."""
 
 from __future__ import annotations
 
+import json
 from fractions import Fraction as F
 
 import pandas as pd
@@ -127,3 +128,25 @@ def test_classical_is_transposed_to_c_by_key_analysis(tmp_path):
     [piece], _, _ = prepare_corpus("classical", raw, pd.DataFrame(rows), cfg, progress=False)
     assert piece["key"] == "D major" and piece["transposed"] == -2
     assert [n[0] for n in piece["notes"]] == [p - 2 for p in d_major]
+
+
+def test_the_prepare_stage_writes_no_timing_to_its_metrics(tmp_path, caplog):
+    """data/metrics/<c>/prepare.json is committed: a rerun with the same result writes the same bytes,
+    so `git status` stays clean; the speed goes to the log."""
+    import logging
+
+    from tunesmith.pipeline.prepare import prepare_stage
+
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    (raw / "ok.abc").write_text("X:1\nT:Fine\nR:jig\nM:6/8\nL:1/8\nK:D\nDFA dAF|GBd gdB|]\n")
+    pd.DataFrame([{"id": "ok", "source_file": "ok.abc", "title": "Fine", "format": "abc", "split": "",
+                   "rhythm": "jig"}]).to_csv(raw / "manifest.csv", index=False)
+    written = []
+    for run in ("first", "second"):
+        with caplog.at_level(logging.INFO, logger="tunesmith"):
+            prepare_stage("nottingham", raw, tmp_path / run, tmp_path / f"{run}.json", PrepareConfig(workers=1))
+        written.append((tmp_path / f"{run}.json").read_bytes())
+    assert written[0] == written[1]
+    assert set(json.loads(written[0])) == {"files_read", "pieces_kept", "files_rejected", "rejected_by_reason"}
+    assert "files/s" in caplog.text

@@ -86,9 +86,24 @@ def kinds() -> list[str]:
     return sorted(p.name for p in (PACKAGE / "tracks").iterdir() if (p / "track.py").is_file())
 
 
+def stage_helpers(script: Path) -> list[Path]:
+    """The modules beside ``script`` in stages/ that it imports, transitively (``_bootstrap``, which
+    puts this checkout's src/ first on sys.path, and ``bl_common``)."""
+    seen: set[Path] = set()
+    todo = [script]
+    while todo:
+        for name in imported_modules(todo.pop()):
+            found = script.parent / f"{name}.py"
+            if "." not in name and found.is_file() and found != script and found not in seen:
+                seen.add(found)
+                todo.append(found)
+    return sorted(seen)
+
+
 def code_deps(script: Path, *, per_track: bool) -> list[str]:
     """The code deps of a stage running ``script``, relative to the repository root."""
-    files = import_closure(script)
+    helpers = stage_helpers(script)
+    files = import_closure(script, *helpers)
     folders: list[str] = []
     if REGISTRY in files:
         kind_dirs = [PACKAGE / "tracks" / k for k in kinds()]
@@ -96,7 +111,8 @@ def code_deps(script: Path, *, per_track: bool) -> list[str]:
         files = {f for f in files if not any(f.is_relative_to(d) for d in kind_dirs)}
         folders = [KIND_DEP] if per_track else [d.relative_to(ROOT).as_posix() for d in kind_dirs]
     data = sorted({folder for module, folder in PACKAGE_DATA.items() if module in files})
-    return [script.relative_to(ROOT).as_posix(), *sorted(f.relative_to(ROOT).as_posix() for f in files),
+    return [script.relative_to(ROOT).as_posix(), *(h.relative_to(ROOT).as_posix() for h in helpers),
+            *sorted(f.relative_to(ROOT).as_posix() for f in files),
             *data, *folders]
 
 

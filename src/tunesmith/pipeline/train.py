@@ -11,13 +11,14 @@ from tunesmith.core.errors import ArtifactError, ConfigError
 
 
 def train_stage(corpus: str, params: Mapping[str, Any], vocab_dir: Path, out_dir: Path, *, live_dir: Path,
-                metrics: Path) -> None:
+                metrics: Path, checkpoints: Path | None = None) -> None:
     """Build the model and training configs from ``params`` (the ``train.<corpus>`` section, its
     ``model`` key for the model), check that ``vocab_dir`` holds ``corpus``'s vocabulary, train on
     its train split with validation on its validation split, fit the continuous cache on the
     validation split (``cache``: true; `evaluation.cache`) and write the summary to ``metrics``.
     The model folder is locked (`io.output_lock`) the whole time: a second trainer of the same
     folder stops at once with one line naming the first one's pid.
+    ``checkpoints``: the resumable checkpoints' folder (default ``out_dir/checkpoints``).
 
     Raises:
         ConfigError: a bad param, named by its full key.
@@ -36,11 +37,11 @@ def train_stage(corpus: str, params: Mapping[str, Any], vocab_dir: Path, out_dir
     train_cfg = build(TrainConfig, data, key)
     Path(out_dir).parent.mkdir(parents=True, exist_ok=True)
     with io.output_lock(out_dir):  # one trainer per model folder, the whole training long
-        _train_locked(corpus, model_cfg, train_cfg, Path(vocab_dir), Path(out_dir), live_dir, metrics)
+        _train_locked(corpus, model_cfg, train_cfg, Path(vocab_dir), Path(out_dir), live_dir, metrics, checkpoints)
 
 
 def _train_locked(corpus: str, model_cfg, train_cfg, vocab_dir: Path, out_dir: Path, live_dir: Path,
-                  metrics: Path) -> None:
+                  metrics: Path, checkpoints: Path | None) -> None:
     from tunesmith.data.windows import load_split
     from tunesmith.training.budget import check_training_memory
     from tunesmith.training.bundle import vocab_symbols
@@ -62,7 +63,7 @@ def _train_locked(corpus: str, model_cfg, train_cfg, vocab_dir: Path, out_dir: P
     try:
         val_ids = load_split(vocab_dir, "validation")
         summary = train(model_cfg, train_cfg, vocab, load_split(vocab_dir, "train"), val_ids, out_dir,
-                        live_dir=live_dir)
+                        live_dir=live_dir, checkpoint_dir=checkpoints)
     except ArtifactError as exc:
         raise ArtifactError(f"train@{corpus}: {exc} ({vocab_dir})") from exc
     summary["cache"] = fit_model_cache(out_dir, val_ids, enabled=train_cfg.cache)
@@ -70,7 +71,9 @@ def _train_locked(corpus: str, model_cfg, train_cfg, vocab_dir: Path, out_dir: P
     io.write_json(metrics, headline(summary))
 
 
-HEADLINE_KEYS = ("saved", "epochs_run", "stopped_early", "tokens_per_s", "device")
+HEADLINE_KEYS = ("saved", "epochs_run", "stopped_early", "device")
+"""Training speed (tokens/s) is left out: a committed metric changes only when results do; it stays in
+the model folder's ``metrics.json``."""
 
 
 def headline(summary: Mapping[str, Any]) -> dict[str, Any]:

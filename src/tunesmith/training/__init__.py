@@ -9,7 +9,7 @@ improved, the best weights are written atomically, then ``state.json`` is
 replaced -- the commit point. Files the state does not name are leftovers of
 an interrupted write and are deleted.
 
-Layout of ``out_dir`` after a completed run::
+Layout of ``out_dir`` after a completed run (``checkpoints/`` is ``checkpoint_dir``)::
 
     model.keras            the best epoch's model (lowest validation loss), or the weight
                            average when it scores lower (``average_epochs``), no optimizer
@@ -23,8 +23,10 @@ Layout of ``out_dir`` after a completed run::
     checkpoints/average-NNNN.npz       the running mean of the averaged epochs' weights
 
 The checkpoints are kept after a run ends: calling :func:`train` again with a
-larger ``epochs`` continues the same run instead of starting over (with
-``persist: true`` on the output in dvc.yaml this works across ``dvc repro``);
+larger ``epochs`` continues the same run instead of starting over, and calling it
+with the same settings rebuilds the model folder without training. ``checkpoint_dir``
+moves them out of ``out_dir``: the train stage keeps them in ``.cache/checkpoints/<corpus>``
+(gitignored), so its model folder is a plain DVC output that the run-cache can restore;
 they cost one copy of the model with optimizer state plus one of the weights.
 
 Data order is a pure function of ``(seed, epoch)`` and the dropout RNG state is

@@ -1,30 +1,28 @@
-"""DVCLive: per-epoch metrics in ``data/live/<corpus>``, caught up after a resumed run."""
+"""DVCLive: per-epoch metrics in ``data/live/<corpus>``, rewritten from the history after a resumed run.
+
+Training speed is not logged here: the loss curves are committed, and a timing would change them
+on every rerun; it stays in the model folder's ``metrics.json``."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
 
-from tunesmith.core.io import read_json
 
+def _open_live(live_dir: Path | None, history: list[dict[str, float]]):
+    """A fresh DVCLive run in ``live_dir`` holding every epoch of ``history`` so far.
 
-def _open_live(live_dir: Path | None, resuming: bool, history: list[dict[str, float]]):
+    The files are rewritten from the checkpoint's history, a resumed run's earlier epochs
+    included: the train stage's live folder is a plain DVC output (restorable from the
+    run-cache), which DVC deletes before the stage runs, while DVCLive's own summary beside it
+    may survive, so what is on disk says nothing about which epochs were logged.
+    """
     if live_dir is None:
         return None
     from dvclive import Live  # imported here: only train() with a live_dir needs it
 
-    live_dir = Path(live_dir)
-    logged = -1  # last step DVCLive wrote
-    summary = live_dir / "metrics.json"
-    if resuming and summary.is_file():
-        logged = int(read_json(summary).get("step", -1))
-    live = Live(
-        dir=str(live_dir), resume=resuming and logged >= 0, save_dvc_exp=False, dvcyaml=None
-    )
-    # A kill between the checkpoint and the DVCLive write leaves DVCLive an
-    # epoch behind; replay those epochs from the checkpoint's history.
-    live.step = logged + 1
-    for record in history[logged + 1 :]:
+    live = Live(dir=str(live_dir), resume=False, save_dvc_exp=False, dvcyaml=None)
+    for record in history:
         _log_epoch(live, record)
     return live
 
@@ -33,5 +31,4 @@ def _log_epoch(live, record: Mapping[str, float]) -> None:
     for split in ("train", "val"):
         for name in ("loss", "accuracy", "perplexity"):
             live.log_metric(f"{split}/{name}", float(record[f"{split}_{name}"]))
-    live.log_metric("train/tokens_per_s", float(record["tokens_per_s"]))
     live.next_step()

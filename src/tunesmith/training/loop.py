@@ -79,17 +79,17 @@ def train(
     val_ids: np.ndarray,
     out_dir: Path | str,
     *,
-    live_dir: Path | str | None = None,
+    live_dir: Path | str | None = None, checkpoint_dir: Path | str | None = None,
     epoch_ids: Callable[[int], np.ndarray] | None = None,
 ) -> dict[str, Any]:
-    """Train a model, resuming from ``out_dir/checkpoints`` when a compatible run is there.
+    """Train a model, resuming from ``checkpoint_dir`` when a compatible run is there.
 
     Args:
         model_cfg: the architecture (``models.ModelConfig``).
         train_cfg: how to fit it.
         vocab: the vocabulary dict (``vocab.json``); its ``symbols`` fix ``V``.
         train_ids, val_ids: 1-D integer token-id arrays, ids in ``[0, V)``.
-        out_dir: where checkpoints and the final artefacts go (see the package docstring).
+        out_dir: where the final artefacts go, and the checkpoints unless ``checkpoint_dir`` is given.
         live_dir: DVCLive folder for per-epoch metrics, or None for no DVCLive.
         epoch_ids: epoch (0-based) -> its training ids, as long as ``train_ids``, a pure function of
             the epoch (`tunesmith.benchmark.augment.EpochIds`); its ``key`` joins the checkpoint's.
@@ -118,14 +118,14 @@ def train(
     mixed = _effective_mixed_precision(train_cfg)
     compat = _run_key(model_cfg, train_cfg, vocab, target, mixed, train_ids, val_ids, epoch_ids, replicas)
     # Everything above is checked before the folder is touched.
-    ckpt_dir, state = _open_checkpoints(out_dir, compat)
+    ckpt_dir, state = _open_checkpoints(out_dir, checkpoint_dir, compat)
 
     with _dtype_policy(mixed), strategy.scope():
         run = _resume(state, ckpt_dir, out_dir, train_cfg) if state is not None else None
         if run is None:
             run = _fresh(model_cfg, train_cfg, vocab_size, target, stride, train_ids, end_id, replicas)
         _build_for_multi_worker(run.fit_model, strategy, max(train_cfg.batch_size // replicas, 1))
-        live = _open_live(Path(live_dir) if live_dir else None, run.resumed_from is not None, run.history)
+        live = _open_live(Path(live_dir) if live_dir else None, run.history)
         validate = _validation(run.fit_model, model_cfg, train_cfg, val_ids, end_id, vocab_size, target, stride)
         log_plan(train_ids, train_cfg, target, stride)
         stopped_early = _run_epochs(run, ckpt_dir, compat, train_cfg, train_ids, end_id, target, stride,
@@ -217,19 +217,22 @@ def _run_key(
     return compat
 
 
-def _open_checkpoints(out_dir: Path, compat: dict[str, Any]) -> tuple[Path, dict[str, Any] | None]:
-    """Create ``out_dir/checkpoints``; the resumable state there, or None.
+def _open_checkpoints(out_dir: Path, checkpoint_dir: Path | str | None,
+                      compat: dict[str, Any]) -> tuple[Path, dict[str, Any] | None]:
+    """Create ``out_dir`` and the checkpoints' folder (``checkpoint_dir``, default ``out_dir/checkpoints``;
+    the train stage keeps it outside its DVC output, so the run-cache can restore that output);
+    that folder and the resumable state there, or None.
 
     The previous run's model.keras, vocab.json, config.json and metrics.json stay
     until the new ones replace them at the end, so a failed or interrupted run
     leaves the last good model.
     """
-    ckpt_dir = out_dir / CHECKPOINT_DIR
+    ckpt_dir = Path(checkpoint_dir) if checkpoint_dir is not None else out_dir / CHECKPOINT_DIR
     out_dir.mkdir(parents=True, exist_ok=True)
     for leftover in out_dir.glob(".tmp-*"):  # a save killed half-way
         leftover.unlink(missing_ok=True)
     state = _load_state(ckpt_dir, compat)
-    ckpt_dir.mkdir(exist_ok=True)
+    ckpt_dir.mkdir(parents=True, exist_ok=True)
     return ckpt_dir, state
 
 
