@@ -193,15 +193,14 @@ def _generation_settings(args: argparse.Namespace, corpus: str):
 
 
 def _generate(args: argparse.Namespace) -> int:
-    from tunesmith.core.io import read_json
+    from tunesmith.core.safe_json import printable
+    from tunesmith.core.vocab import read_vocab_json
     from tunesmith.generation.samples import generate_samples
 
     vocab_path = args.model / "vocab.json"
     if not vocab_path.is_file():
         raise TunesmithError(f"{args.model} is not a model folder: {vocab_path.name} is missing")
-    vocab = read_json(vocab_path)
-    if not isinstance(vocab, dict) or not isinstance(vocab.get("symbols"), list) or not vocab["symbols"]:
-        raise TunesmithError(f"{vocab_path} is not a vocabulary: it has no list of symbols")
+    vocab = read_vocab_json(vocab_path)  # bounded, every field checked: one line naming the field
     corpus = vocab.get("corpus")
     if corpus is None:
         raise TunesmithError(f"{vocab_path} does not say which corpus it belongs to")
@@ -211,7 +210,7 @@ def _generate(args: argparse.Namespace) -> int:
              cfg.sampler.method, cfg.sampler.top_p, cfg.sampler.temperature, cfg.max_length, cfg.primer.mode)
     test = args.test_pieces or Path("data/encoded") / corpus / "test.jsonl"
     table = generate_samples(corpus, args.model, cfg, args.out, test_pieces=test)
-    print(table[["sample", "length", "ended", "decoded", "notes", "files"]].to_string(index=False))
+    print(printable(table[["sample", "length", "ended", "decoded", "notes", "files"]].to_string(index=False)))
     print(f"\n{int(table['decoded'].sum())}/{len(table)} samples decode; files in {args.out}")
     return 0
 
@@ -229,7 +228,10 @@ def _inspect(args: argparse.Namespace) -> int:
 
 
 def _inspect_folder(path: Path) -> int:
-    from tunesmith.core.io import read_json
+    import json
+
+    from tunesmith.core.safe_json import printable
+    from tunesmith.core.safe_json import read_json_bounded as read_json
 
     if (path / "samples.csv").exists():
         import pandas as pd
@@ -238,19 +240,19 @@ def _inspect_folder(path: Path) -> int:
             table = pd.read_csv(path / "samples.csv")
         except pd.errors.EmptyDataError as exc:
             raise TunesmithError(f"{path / 'samples.csv'} is empty: not a samples table") from exc
-        print(table.to_string(index=False))
+        print(printable(table.to_string(index=False)))
         return 0
     if (path / "vocab.json").exists():
         vocab = read_json(path / "vocab.json")
         if not isinstance(vocab, dict) or not isinstance(vocab.get("symbols"), list):
             raise TunesmithError(f"{path / 'vocab.json'} is not a vocabulary: it has no list of symbols")
-        print(f"corpus {vocab.get('corpus')}  representation {vocab.get('representation')}  "
-              f"size {vocab.get('size', len(vocab['symbols']))}  special {vocab.get('special')}")
+        print(printable(f"corpus {vocab.get('corpus')}  representation {vocab.get('representation')}  "
+                        f"size {vocab.get('size', len(vocab['symbols']))}  special {vocab.get('special')}"))
         counts = vocab.get("counts", {})
         top = sorted(counts.items(), key=lambda kv: -kv[1])[:15] if isinstance(counts, dict) else []
         print("most frequent:", ", ".join(f"{s!r}:{c}" for s, c in top))
         if "coverage" in vocab:
-            print("coverage:", vocab["coverage"])
+            print("coverage:", printable(vocab["coverage"]))
         for split in ("train", "validation", "test"):
             if (path / f"{split}.npy").exists():
                 from tunesmith.data.windows import load_split
@@ -258,13 +260,14 @@ def _inspect_folder(path: Path) -> int:
                 print(f"{split}: {load_split(path, split).size} tokens")
         for name in ("config.json", "metrics.json"):
             if (path / name).exists():
-                print(f"{name}:", (path / name).read_text())
+                print(f"{name}:", printable(json.dumps(read_json(path / name, allow=("NaN", "Infinity", "-Infinity")),
+                                                       indent=2, sort_keys=True, ensure_ascii=False)))
         if (path / "cache.json").exists():
             cache = read_json(path / "cache.json")
-            print(f"continuous cache: lambda {cache.get('lambda')} theta {cache.get('theta')} "
-                  f"({cache.get('similarity', 'dot')} similarity, "
-                  f"chosen on {cache.get('chosen_on')}; validation NLL {cache.get('validation_nll_without')} "
-                  f"without it, {cache.get('validation_nll')} with it)")
+            print(printable(f"continuous cache: lambda {cache.get('lambda')} theta {cache.get('theta')} "
+                            f"({cache.get('similarity', 'dot')} similarity, chosen on {cache.get('chosen_on')}; "
+                            f"validation NLL {cache.get('validation_nll_without')} without it, "
+                            f"{cache.get('validation_nll')} with it)"))
         return 0
     raise TunesmithError(f"{path}: no vocab.json or samples.csv here")
 

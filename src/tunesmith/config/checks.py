@@ -3,6 +3,10 @@
 
 from __future__ import annotations
 
+MAX_SEED = (1 << 31) - 1
+"""The largest seed: every RNG tunesmith seeds (numpy, TensorFlow, Python) takes it, with room for
+the offsets added per epoch, batch and retry."""
+
 
 def check_int(name: str, value: object, low: int, high: int | None = None) -> None:
     # bool is an int subclass; True as a layer count is a typo, not a value

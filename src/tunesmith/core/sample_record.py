@@ -16,7 +16,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tunesmith.core.errors import ArtifactError
+from tunesmith.core.safe_json import open_bounded, parse_json_bounded
+
 RECORDS_FILE = "samples.jsonl"
+MAX_RECORDS_BYTES = 64 << 20
+"""The largest samples.jsonl read (a record is about 300 bytes)."""
 MEDIA: dict[str, str] = {"midi": ".mid", "abc": ".abc", "musicxml": ".musicxml", "txt": ".txt",
                          "wav": ".wav", "mp3": ".mp3", "svg": ".svg", "png": ".png"}
 """Each medium a sample may have, and its file suffix."""
@@ -99,8 +104,11 @@ def read_records(folder: Path) -> list[SampleRecord]:
         return [SampleRecord.found(folder, str(row["sample"]), row, str(row.get("error") or ""))
                 for row in table.to_dict("records")]
     records = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        data = json.loads(line)
+    text = open_bounded(path, MAX_RECORDS_BYTES).decode("utf-8", errors="replace")
+    for number, line in enumerate(text.splitlines(), 1):
+        data = parse_json_bounded(line, f"{path}, line {number}")
+        if not isinstance(data, dict):
+            raise ArtifactError(f"{path}, line {number}: not a sample record (a {type(data).__name__})")
         for medium in MEDIA:
             if data.get(medium) is not None:
                 data[medium] = str(folder / data[medium])

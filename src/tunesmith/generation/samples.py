@@ -18,6 +18,7 @@ import pandas as pd
 
 from tunesmith.core import io
 from tunesmith.core.errors import ArtifactError, ConfigError, MusicInputError
+from tunesmith.core.safe_json import parse_json_bounded
 from tunesmith.core.sample_record import SampleRecord, write_records
 from tunesmith.tracks import get_track
 from tunesmith.tracks.base import Track
@@ -52,7 +53,7 @@ def _read_pieces(path: Path | None, mode: str, limit: int = 0) -> list[list[str]
     with open(path, encoding="utf-8", errors="replace") as fh:
         for number, line in enumerate(fh, 1):
             try:
-                symbols = json.loads(line)["symbols"]
+                symbols = parse_json_bounded(line, f"{path}, line {number}")["symbols"]
                 if not isinstance(symbols, list) or not all(isinstance(x, str) for x in symbols):
                     raise TypeError("'symbols' is not a list of strings")
             except (ValueError, KeyError, TypeError) as exc:

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from tunesmith.config.stages import EvaluateConfig
-from tunesmith.core import io
+from tunesmith.core.safe_json import NUMBERS, read_json_bounded
 from tunesmith.core.sample_record import read_records
 from tunesmith.evaluation.likelihood import evaluate_model
 from tunesmith.evaluation.music_stats import (
@@ -104,7 +104,7 @@ def evaluate_stage(track: str, *, model_dir: Path, vocab_dir: Path, encoded_dir:
         metrics["published"] = dict(corpus.published)
     training = model_dir / "metrics.json"
     if training.exists():
-        t = io.read_json(training)
+        t = read_json_bounded(training, allow=NUMBERS)
         metrics["training"] = {k: t.get(k) for k in ("saved", "best_epoch", "epochs_run", "stopped_early")}
         metrics["training"].update({"train_nll": t.get("train", {}).get("loss"),
                                     "val_nll": t.get("val", {}).get("loss")})

@@ -19,6 +19,8 @@ import numpy as np
 
 from tunesmith.core import io
 from tunesmith.core.errors import ConfigError
+from tunesmith.core.safe_json import NUMBERS, read_json_bounded
+from tunesmith.core.vocab import read_vocab_json
 from tunesmith.evaluation.noise import params_hash, summarize
 
 log = logging.getLogger(__name__)
@@ -41,7 +43,7 @@ def _baselines(vocab_dir: Path, ngram_order: int) -> dict[str, float]:
     from tunesmith.evaluation.ngram import KneserNey
     from tunesmith.evaluation.ngram_cache import kn_cache_row
 
-    vocab = io.read_json(vocab_dir / "vocab.json")
+    vocab = read_vocab_json(vocab_dir / "vocab.json")
     symbols = list(vocab["symbols"])
     end_id = symbols.index(vocab["special"]["end"])
     train_ids, val_ids, test_ids = (np.asarray(load_split(vocab_dir, s)) for s in ("train", "validation", "test"))
@@ -68,7 +70,7 @@ def _score_seed(model_dir: Path, vocab_dir: Path, baselines: Mapping[str, float]
     cache = load_cache(model_dir)
     mixed = (full_context_metrics(model, model_cfg, test_ids, end_id, len(symbols), cache=cache)["nll"]
              if cache.on else alone)
-    val = io.read_json(model_dir / "metrics.json")["val"]["loss"]
+    val = read_json_bounded(model_dir / "metrics.json", allow=NUMBERS)["val"]["loss"]
     return {
         "test_nll": float(mixed),
         "test_nll_no_cache": float(alone),
@@ -101,7 +103,7 @@ def seeds_stage(corpus: str, train_params: Mapping[str, Any], seeds: Sequence[in
         train_stage(corpus, {**recipe, "seed": seed}, vocab_dir, model_dir, live_dir=model_dir / "live",
                     metrics=model_dir / "train.json")
         per_seed[seed] = _score_seed(model_dir, vocab_dir, baselines)
-        schedule = (io.read_json(model_dir / "metrics.json").get("schedule") or {}).get("what")
+        schedule = (read_json_bounded(model_dir / "metrics.json", allow=NUMBERS).get("schedule") or {}).get("what")
         log.info("%s: seed %d: %s", corpus, seed, schedule)
         log.info("%s: seed %d: test NLL %.4f with the cache, %.4f alone; validation %.4f", corpus, seed,
                  per_seed[seed]["test_nll"], per_seed[seed]["test_nll_no_cache"], per_seed[seed]["val_nll"])

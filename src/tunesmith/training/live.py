@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from tunesmith.core.io import read_json
+from tunesmith.core.safe_json import NUMBERS, read_json_bounded
 
 
 def _open_live(live_dir: Path | None, resuming: bool, history: list[dict[str, float]]):
@@ -17,7 +17,7 @@ def _open_live(live_dir: Path | None, resuming: bool, history: list[dict[str, fl
     logged = -1  # last step DVCLive wrote
     summary = live_dir / "metrics.json"
     if resuming and summary.is_file():
-        logged = int(read_json(summary).get("step", -1))
+        logged = int(read_json_bounded(summary, allow=NUMBERS).get("step", -1))
     live = Live(
         dir=str(live_dir), resume=resuming and logged >= 0, save_dvc_exp=False, dvcyaml=None
     )
