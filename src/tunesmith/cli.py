@@ -198,7 +198,7 @@ def _generate(args: argparse.Namespace) -> int:
     from tunesmith.generation.samples import generate_samples
 
     vocab_path = args.model / "vocab.json"
-    if not vocab_path.is_file():
+    if not vocab_path.exists():
         raise TunesmithError(f"{args.model} is not a model folder: {vocab_path.name} is missing")
     vocab = read_vocab_json(vocab_path)  # bounded, every field checked: one line naming the field
     corpus = vocab.get("corpus")

@@ -121,8 +121,8 @@ def open_bounded(path: Path, max_bytes: int) -> bytes:
         raise MissingArtifactError(f"{path} not found") from exc
     except OSError as exc:
         raise ArtifactError(f"{path} cannot be read: {exc.strerror}") from exc
-    with os.fdopen(fd, "rb") as fh:
-        info = os.fstat(fh.fileno())
+    try:
+        info = os.fstat(fd)
         if stat.S_ISDIR(info.st_mode):
             raise ArtifactError(f"{path} is a folder, not a file")
         if not stat.S_ISREG(info.st_mode):
@@ -130,7 +130,10 @@ def open_bounded(path: Path, max_bytes: int) -> bytes:
         if info.st_size > max_bytes:
             raise ArtifactError(f"{path} is {info.st_size:,} bytes (at most {max_bytes:,} expected): "
                                 "not a file tunesmith wrote; refused unread")
-        data = fh.read(max_bytes + 1)
+        with os.fdopen(os.dup(fd), "rb") as fh:
+            data = fh.read(max_bytes + 1)
+    finally:
+        os.close(fd)
     if len(data) > max_bytes:  # it grew while being read
         raise ArtifactError(f"{path} is over {max_bytes:,} bytes: refused")
     return data
