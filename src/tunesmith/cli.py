@@ -194,13 +194,13 @@ def _generation_settings(args: argparse.Namespace, corpus: str):
 
 def _generate(args: argparse.Namespace) -> int:
     from tunesmith.core.safe_json import printable
-    from tunesmith.core.vocab import read_vocab_json
     from tunesmith.generation.samples import generate_samples
+    from tunesmith.training.bundle import read_model_vocab
 
     vocab_path = args.model / "vocab.json"
     if not vocab_path.exists():
         raise TunesmithError(f"{args.model} is not a model folder: {vocab_path.name} is missing")
-    vocab = read_vocab_json(vocab_path)  # bounded, every field checked: one line naming the field
+    vocab = read_model_vocab(args.model)  # bounded, every field checked: one line naming the field
     corpus = vocab.get("corpus")
     if corpus is None:
         raise TunesmithError(f"{vocab_path} does not say which corpus it belongs to")

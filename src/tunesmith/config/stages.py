@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from tunesmith.config.checks import MAX_SEED, check_int
+from tunesmith.config.checks import MAX_SEED, check_count
 from tunesmith.config.sampling import SamplerConfig  # numpy only: cheap to import
 
 # --------------------------------------------------------------------------- stage configs
@@ -248,8 +248,8 @@ class GenerateConfig:
     cache: bool = False           # sample from the LSTM mixed with the cache the train stage fitted
 
     def __post_init__(self) -> None:
-        check_int("seed", self.seed, 0, MAX_SEED)
-        check_int("retries", self.retries, 0, 1000)
+        check_count("seed", self.seed, 0, MAX_SEED)
+        check_count("retries", self.retries, 0, 1000)
         if not isinstance(self.cache, bool):
             raise ValueError(f"cache must be true or false, got {self.cache!r}")
         if not isinstance(self.keep_wav, bool):
@@ -297,5 +297,5 @@ class EvaluateConfig:
 
     def __post_init__(self) -> None:
         for name, high in EVALUATE_BOUNDS.items():
-            check_int(name, getattr(self, name), 1, high)
-        check_int("real_pieces", self.real_pieces, 0, 10_000_000)
+            check_count(name, getattr(self, name), 1, high)
+        check_count("real_pieces", self.real_pieces, 0, 10_000_000)

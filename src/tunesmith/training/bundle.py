@@ -24,7 +24,7 @@ from tunesmith.config.train import STATE_FORMAT, TrainConfig
 from tunesmith.core.errors import ArtifactError, ConfigError, MissingArtifactError, one_line
 from tunesmith.core.io import write_json
 from tunesmith.core.safe_json import need_int, need_mapping, need_str, printable, read_json_bounded
-from tunesmith.core.vocab import MAX_SYMBOLS, fingerprint, read_vocab_json
+from tunesmith.core.vocab import MAX_SYMBOLS, check_vocab_json, fingerprint
 from tunesmith.modeling.models import predicts_every_position
 
 
@@ -55,8 +55,41 @@ def vocab_symbols(vocab: Mapping[str, Any]) -> list[str]:
 
 def _describe_vocab(vocab: Mapping[str, Any]) -> str:
     corpus = vocab.get("corpus")
-    owner = f"the {corpus} vocab of " if corpus else ""
+    owner = f"the {printable(str(corpus)[:40], keep_newlines=False)} vocab of " if corpus else ""
     return f"{owner}{len(vocab_symbols(vocab))} symbols (sha256 {vocab_fingerprint(vocab)[:12]}...)"
+
+
+def _refuse_another_vocab(model_dir: Path, trained: Mapping[str, Any], label: str, candidate: Any) -> None:
+    """An ArtifactError naming both vocabularies when ``candidate``'s symbols are not those
+    ``config.json`` records (``trained``: its ``vocab`` entry)."""
+    if vocab_fingerprint(candidate) != trained["sha256"]:
+        corpus = trained.get("corpus")
+        owner = f"the {printable(corpus[:40], keep_newlines=False)} vocab of " if corpus else "vocab of "
+        raise ArtifactError(f"model in {model_dir} was trained with {owner}{trained['size']} symbols "
+                            f"(sha256 {trained['sha256'][:12]}...), {label} {_describe_vocab(candidate)}")
+
+
+def read_model_vocab(model_dir: Path | str, trained: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """A model folder's ``vocab.json``, read with limits and checked: first its symbols against the
+    fingerprint ``config.json`` records (``trained``, read here when not given), so a vocabulary of
+    another model is named as one, then every field (`core.vocab.check_vocab_json`).
+
+    Raises:
+        ArtifactError: one line naming the file and the field, or both vocabularies.
+    """
+    model_dir = Path(model_dir)
+    path = model_dir / "vocab.json"
+    stored = read_json_bounded(path)
+    if trained is None and (model_dir / "config.json").exists():
+        trained = read_model_config(model_dir / "config.json")[2]
+    if trained is not None and isinstance(stored, Mapping):
+        try:
+            vocab_symbols(stored)
+        except ArtifactError:
+            pass  # not a list of distinct strings: check_vocab_json names the field
+        else:
+            _refuse_another_vocab(model_dir, trained, "its vocab.json has", stored)
+    return check_vocab_json(stored, str(path))
 
 
 # Keras writes the save time into metadata.json and the weights' zip entry; both are
@@ -176,18 +209,10 @@ def load_model_bundle(
                 f"{model_dir / name} not found: not a model folder written by train()"
             )
     model_cfg, train_cfg, trained = read_model_config(model_dir / "config.json")
-    trained_sha, trained_size = trained["sha256"], trained["size"]
-    stored_vocab = read_vocab_json(model_dir / "vocab.json")
-    trained_corpus = trained.get("corpus")
-    owner = f"the {trained_corpus} vocab of " if trained_corpus else "vocab of "
-    for label, candidate in (("its vocab.json has", stored_vocab), ("got", vocab)):
-        if candidate is None:
-            continue
-        if vocab_fingerprint(candidate) != trained_sha:
-            raise ArtifactError(
-                f"model in {model_dir} was trained with {owner}{trained_size} symbols "
-                f"(sha256 {trained_sha[:12]}...), {label} {_describe_vocab(candidate)}"
-            )
+    stored_vocab = read_model_vocab(model_dir, trained)
+    if vocab is not None:
+        _refuse_another_vocab(model_dir, trained, "got", vocab)
+    trained_size = trained["size"]
     model_path = model_dir / "model.keras"
     size = model_path.stat().st_size
     if size == 0 or not zipfile.is_zipfile(model_path):
@@ -216,18 +241,20 @@ def read_model_config(path: Path) -> tuple[ModelConfig, TrainConfig, dict[str, A
     Raises:
         ArtifactError: one line naming the file and the field.
     """
-    config = need_mapping(read_json_bounded(path), str(path), "the top level")
-    trained = dict(need_mapping(config.get("vocab"), str(path), "vocab"))
-    need_int(trained.get("size"), str(path), "vocab.size", 2, MAX_SYMBOLS)
-    sha = need_str(trained.get("sha256"), str(path), "vocab.sha256", 64)
+    config = read_json_bounded(path)
+    where = f"{path} is not a model config written by train()"
+    config = need_mapping(config, where, "the top level")
+    trained = dict(need_mapping(config.get("vocab"), where, "vocab"))
+    need_int(trained.get("size"), where, "vocab.size", 2, MAX_SYMBOLS)
+    sha = need_str(trained.get("sha256"), where, "vocab.sha256", 64)
     if not re.fullmatch(r"[0-9a-f]{64}", sha):
-        raise ArtifactError(f"{path}: vocab.sha256 must be 64 hex digits, got {sha!r:.70}")
-    need_str(trained.get("corpus"), str(path), "vocab.corpus", 200, optional=True)
+        raise ArtifactError(f"{where}: vocab.sha256 must be 64 hex digits, got {sha!r:.70}")
+    need_str(trained.get("corpus"), where, "vocab.corpus", 200, optional=True)
     try:  # validated as params.yaml is: one way, by build()
         model_cfg = build(ModelConfig, config.get("model"), "model")
         train_cfg = build(TrainConfig, config.get("train"), "train")
     except ConfigError as exc:
-        raise ArtifactError(f"{path} is not a model config written by train(): {one_line(exc, 240)}") from exc
+        raise ArtifactError(f"{where}: {one_line(exc, 240)}") from exc
     return model_cfg, train_cfg, trained
 
 
