@@ -102,6 +102,9 @@ def _reason(rejected: pd.DataFrame) -> str:
 
 
 def _stage(name: str):
+    # a stage script imports `_bootstrap` from its own folder first, as `python stages/<name>.py` finds it
+    if str(ROOT / "stages") not in sys.path:
+        sys.path.insert(0, str(ROOT / "stages"))
     spec = importlib.util.spec_from_file_location(f"stage_{name}", ROOT / "stages" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

@@ -400,7 +400,7 @@ def test_samples_jsonl_paths_outside_the_folder_are_refused_naming_file_and_fiel
     with pytest.raises(ArtifactError) as err:
         read_records(folder)
     message = str(err.value)
-    assert "samples.jsonl line 1" in message and field in message and "\n" not in message
+    assert "samples.jsonl, line 1" in message and field in message and "\n" not in message
 
 
 @pytest.mark.parametrize("field", ["txt", "png"])
@@ -447,7 +447,7 @@ def test_the_report_stage_refuses_a_hostile_samples_jsonl_and_copies_nothing(tmp
     message = _run_stage("report", tmp_path, capsys, out=data / "report", metrics=data / "metrics",
                          eval=data / "eval", models=data / "models", live=data / "live",
                          samples=data / "samples", benchmark_metrics=None, corpora=["essen"])
-    assert "samples.jsonl line 1 txt" in message
+    assert "samples.jsonl, line 1 txt" in message
     assert not (data / "report").exists()
     assert not any("hunter2" in p.read_text(errors="replace") for p in tmp_path.rglob("*") if p.is_file()
                    and p != secret)
@@ -665,7 +665,8 @@ def test_a_second_trainer_of_a_model_folder_stops_at_once_naming_the_first(tmp_p
     try:
         assert holder.stdout.readline().strip() == "held"
         message = _run_stage("train", tmp_path, capsys, corpus="essen", vocab=tmp_path / "no-vocab",
-                             out=models / "essen", live=tmp_path / "live", metrics=tmp_path / "train.json")
+                             out=models / "essen", live=tmp_path / "live", metrics=tmp_path / "train.json",
+                         checkpoints=None)
     finally:
         holder.communicate("", timeout=30)
     assert f"pid {holder.pid}" in message and str(models / "essen") in message
@@ -678,7 +679,8 @@ def test_a_dead_trainers_lock_does_not_stop_the_next_one(tmp_path, capsys):
     models.mkdir(parents=True)
     io.lock_name(models / "essen").write_text(f"tunesmith-lock {_dead_pid()}\n")
     message = _run_stage("train", tmp_path, capsys, corpus="essen", vocab=tmp_path / "no-vocab",
-                         out=models / "essen", live=tmp_path / "live", metrics=tmp_path / "train.json")
+                         out=models / "essen", live=tmp_path / "live", metrics=tmp_path / "train.json",
+                         checkpoints=None)
     assert "vocab.json" in message and "another tunesmith" not in message  # on to the next check
     assert not io.lock_name(models / "essen").exists()
 

@@ -188,6 +188,7 @@ def _params(args: argparse.Namespace) -> Path | None:
 
 def _generate(args: argparse.Namespace) -> int:
     from tunesmith.api import generation_settings, model_vocab
+    from tunesmith.core.safe_json import printable
     from tunesmith.generation.samples import generate_samples
 
     params = args.params
@@ -200,7 +201,7 @@ def _generate(args: argparse.Namespace) -> int:
              cfg.sampler.method, cfg.sampler.top_p, cfg.sampler.temperature, cfg.max_length, cfg.primer.mode)
     test = args.test_pieces or Path("data/encoded") / corpus / "test.jsonl"
     table = generate_samples(corpus, args.model, cfg, args.out, test_pieces=test)
-    print(table[["sample", "length", "ended", "decoded", "notes", "files"]].to_string(index=False))
+    print(printable(table[["sample", "length", "ended", "decoded", "notes", "files"]].to_string(index=False)))
     print(f"\n{int(table['decoded'].sum())}/{len(table)} samples decode; files in {args.out}")
     return 0
 
@@ -234,7 +235,10 @@ def _inspect(args: argparse.Namespace) -> int:
 
 
 def _inspect_folder(path: Path) -> int:
-    from tunesmith.core.io import read_json
+    import json
+
+    from tunesmith.core.safe_json import printable
+    from tunesmith.core.safe_json import read_json_bounded as read_json
 
     if (path / "samples.csv").exists():
         import pandas as pd
@@ -243,19 +247,19 @@ def _inspect_folder(path: Path) -> int:
             table = pd.read_csv(path / "samples.csv")
         except pd.errors.EmptyDataError as exc:
             raise TunesmithError(f"{path / 'samples.csv'} is empty: not a samples table") from exc
-        print(table.to_string(index=False))
+        print(printable(table.to_string(index=False)))
         return 0
     if (path / "vocab.json").exists():
         vocab = read_json(path / "vocab.json")
         if not isinstance(vocab, dict) or not isinstance(vocab.get("symbols"), list):
             raise TunesmithError(f"{path / 'vocab.json'} is not a vocabulary: it has no list of symbols")
-        print(f"corpus {vocab.get('corpus')}  representation {vocab.get('representation')}  "
-              f"size {vocab.get('size', len(vocab['symbols']))}  special {vocab.get('special')}")
+        print(printable(f"corpus {vocab.get('corpus')}  representation {vocab.get('representation')}  "
+                        f"size {vocab.get('size', len(vocab['symbols']))}  special {vocab.get('special')}"))
         counts = vocab.get("counts", {})
         top = sorted(counts.items(), key=lambda kv: -kv[1])[:15] if isinstance(counts, dict) else []
         print("most frequent:", ", ".join(f"{s!r}:{c}" for s, c in top))
         if "coverage" in vocab:
-            print("coverage:", vocab["coverage"])
+            print("coverage:", printable(vocab["coverage"]))
         for split in ("train", "validation", "test"):
             if (path / f"{split}.npy").exists():
                 from tunesmith.data.windows import load_split
@@ -263,13 +267,14 @@ def _inspect_folder(path: Path) -> int:
                 print(f"{split}: {load_split(path, split).size} tokens")
         for name in ("config.json", "metrics.json"):
             if (path / name).exists():
-                print(f"{name}:", (path / name).read_text())
+                print(f"{name}:", printable(json.dumps(read_json(path / name, allow=("NaN", "Infinity", "-Infinity")),
+                                                       indent=2, sort_keys=True, ensure_ascii=False)))
         if (path / "cache.json").exists():
             cache = read_json(path / "cache.json")
-            print(f"continuous cache: lambda {cache.get('lambda')} theta {cache.get('theta')} "
-                  f"({cache.get('similarity', 'dot')} similarity, "
-                  f"chosen on {cache.get('chosen_on')}; validation NLL {cache.get('validation_nll_without')} "
-                  f"without it, {cache.get('validation_nll')} with it)")
+            print(printable(f"continuous cache: lambda {cache.get('lambda')} theta {cache.get('theta')} "
+                            f"({cache.get('similarity', 'dot')} similarity, chosen on {cache.get('chosen_on')}; "
+                            f"validation NLL {cache.get('validation_nll_without')} without it, "
+                            f"{cache.get('validation_nll')} with it)"))
         return 0
     raise TunesmithError(f"{path}: no vocab.json or samples.csv here")
 

@@ -22,13 +22,13 @@ symbols, or a music file whose opening is taken."""
 def model_vocab(model_dir: Path | str, params: Path | str | None = None) -> dict[str, Any]:
     """The ``vocab.json`` of a model folder, checked, with its track made known (params.yaml's
     ``tracks`` when ``params`` lists it, else the kind the vocabulary records)."""
-    from tunesmith.core.io import read_json
     from tunesmith.tracks import BUILTIN, KINDS, register_tracks
+    from tunesmith.training.bundle import read_model_vocab
 
     vocab_path = Path(model_dir) / "vocab.json"
-    if not vocab_path.is_file():
+    if not vocab_path.exists() and not vocab_path.is_symlink():
         raise TunesmithError(f"{model_dir} is not a model folder: {vocab_path.name} is missing")
-    vocab = read_json(vocab_path)
+    vocab = read_model_vocab(model_dir)  # bounded, every field checked: one line naming the field
     if not isinstance(vocab, dict) or not isinstance(vocab.get("symbols"), list) or not vocab["symbols"]:
         raise TunesmithError(f"{vocab_path} is not a vocabulary: it has no list of symbols")
     corpus, kind = vocab.get("corpus"), vocab.get("kind")

@@ -25,7 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
-from tunesmith.core.io import read_json, write_json
+from tunesmith.core.io import write_json
+from tunesmith.core.safe_json import read_json_bounded
 
 log = logging.getLogger(__name__)
 
@@ -207,7 +208,7 @@ def _digest(*arrays: np.ndarray) -> str:
 def load_frame_model(model_dir: Path | str):
     """The any-length model :func:`train_frame_model` wrote."""
     model_dir = Path(model_dir)
-    config = read_json(model_dir / "config.json")
+    config = read_json_bounded(model_dir / "config.json")
     model = build_frame_model(FrameModelConfig(**config["model"]), None)
     model.load_weights(model_dir / "model.weights.h5")
     return model

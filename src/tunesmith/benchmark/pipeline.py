@@ -19,6 +19,8 @@ import numpy as np
 from tunesmith.benchmark import data, scoring
 from tunesmith.benchmark.settings import BenchmarkConfig
 from tunesmith.core import io
+from tunesmith.core.safe_json import NUMBERS, read_json_bounded
+from tunesmith.core.vocab import read_vocab_json
 from tunesmith.tracks.piano import notes_per_frame as npf
 
 log = logging.getLogger(__name__)
@@ -73,7 +75,7 @@ def train_lstm(encoded: Path, cfg: BenchmarkConfig, out_dir: Path, live_dir: Pat
     log.info("training on %d pieces (%d tokens) after transposition %s, random shift %s", len(rolls),
              train_ids.size, list(cfg.transpose), list(cfg.random_shift))
     start = time.perf_counter()
-    summary = train(cfg.model, cfg.train, io.read_json(encoded / "vocab.json"), train_ids, val_ids, out_dir,
+    summary = train(cfg.model, cfg.train, read_vocab_json(encoded / "vocab.json"), train_ids, val_ids, out_dir,
                     live_dir=live_dir, epoch_ids=epoch_ids(train_ids, cfg.random_shift, cfg.train.seed))
     summary["train_seconds"] = round(time.perf_counter() - start, 1)
     summary["train_tokens"] = int(train_ids.size)
@@ -135,8 +137,8 @@ def evaluate(benchmark: str, encoded: Path, lstm_dir: Path, frame_dir: Path, cfg
                  results[split]["lstm"]["nll_per_frame"], kn.order, results[split]["kneser_ney"]["nll_per_frame"],
                  results[split]["frame_lstm"]["nll_per_frame"])
 
-    lstm_metrics = io.read_json(lstm_dir / "metrics.json")
-    frame_metrics = io.read_json(frame_dir / "metrics.json")
+    lstm_metrics = read_json_bounded(lstm_dir / "metrics.json", allow=NUMBERS)
+    frame_metrics = read_json_bounded(frame_dir / "metrics.json", allow=NUMBERS)
     metrics = {
         "benchmark": benchmark,
         **results,

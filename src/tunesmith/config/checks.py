@@ -3,6 +3,10 @@
 
 from __future__ import annotations
 
+MAX_SEED = (1 << 31) - 1
+"""The largest seed: every RNG tunesmith seeds (numpy, TensorFlow, Python) takes it, with room for
+the offsets added per epoch, batch and retry."""
+
 
 def check_int(name: str, value: object, low: int, high: int | None = None) -> None:
     # bool is an int subclass; True as a layer count is a typo, not a value
@@ -11,3 +15,11 @@ def check_int(name: str, value: object, low: int, high: int | None = None) -> No
     if value < low or (high is not None and value > high):
         bound = f">= {low}" if high is None else f"in [{low}, {high}]"
         raise ValueError(f"{name} must be {bound}, got {value!r}")
+
+
+def check_count(name: str, value: object, low: int, high: int) -> None:
+    """``check_int`` with an upper bound that keeps time or memory bounded; below ``low`` it says
+    ``>= low`` (what the field means), above ``high`` the range."""
+    check_int(name, value, low)
+    if value > high:  # type: ignore[operator]
+        raise ValueError(f"{name} must be in [{low}, {high}], got {value!r}")

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import os
 import types
 import typing
 from collections.abc import Mapping
@@ -48,6 +49,47 @@ def _expanded_size(node, memo: dict[int, int]) -> int:
     return size
 
 
+MAX_PARAMS_BYTES = 1 << 20
+"""The largest params.yaml read (the default file: about 12 KB)."""
+
+
+def _read_capped(path: Path) -> str:
+    """The text of ``path``, refused unread when it is over :data:`MAX_PARAMS_BYTES`."""
+    with open(path, "rb") as fh:
+        size = os.fstat(fh.fileno()).st_size
+        data = fh.read(MAX_PARAMS_BYTES + 1)
+    if max(size, len(data)) > MAX_PARAMS_BYTES:
+        raise ConfigError(f"{path} is {max(size, len(data)):,} bytes (at most {MAX_PARAMS_BYTES:,}): "
+                          "refused unread")
+    return data.decode("utf-8")
+
+
+def _refuse_duplicate_keys(root: yaml.Node, path: Path) -> None:
+    """A key given twice in one mapping (YAML keeps the last silently; DVC refuses the file): a
+    ConfigError naming the key and both lines. Walks the composed tree without recursion."""
+    stack: list[tuple[yaml.Node, str]] = [(root, "")]
+    seen_nodes: set[int] = set()
+    while stack:
+        node, where = stack.pop()
+        if id(node) in seen_nodes:  # an alias: already checked where it was anchored
+            continue
+        seen_nodes.add(id(node))
+        if isinstance(node, yaml.SequenceNode):
+            stack.extend((child, f"{where}[{i}]") for i, child in enumerate(node.value))
+        elif isinstance(node, yaml.MappingNode):
+            lines: dict[str, int] = {}
+            for key, value in node.value:
+                name = key.value if isinstance(key, yaml.ScalarNode) else None
+                dotted = f"{where}.{name}" if where else str(name)
+                if name is not None and name != "<<":
+                    if name in lines:
+                        raise ConfigError(f"{path}: key {dotted!r} appears twice (lines {lines[name]} and "
+                                          f"{key.start_mark.line + 1}): YAML would keep the last, DVC refuses "
+                                          "the file; remove one")
+                    lines[name] = key.start_mark.line + 1
+                stack.append((value, dotted))
+
+
 def load_params(path: Path | str = "params.yaml") -> dict[str, Any]:
     """Read params.yaml into a dict; a missing file or bad YAML is a ConfigError of one line.
 
@@ -57,11 +99,13 @@ def load_params(path: Path | str = "params.yaml") -> dict[str, Any]:
     """
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = _read_capped(path)
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         if node is not None and (size := _expanded_size(node, {})) > MAX_PARAMS_NODES:
             raise ConfigError(f"{path}: its aliases expand to {size:,} values (at most {MAX_PARAMS_NODES:,}): "
                               "refused unexpanded")
+        if node is not None:
+            _refuse_duplicate_keys(node, path)
         data = yaml.safe_load(text)
     except FileNotFoundError as exc:
         raise ConfigError(f"{path} not found") from exc

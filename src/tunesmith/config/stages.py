@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from tunesmith.config.checks import MAX_SEED, check_count
 from tunesmith.config.sampling import SamplerConfig  # numpy only: cheap to import
 
 # --------------------------------------------------------------------------- stage configs
@@ -255,6 +256,8 @@ class GenerateConfig:
             raise ValueError(f"real_pieces must be in [0, 64], got {self.real_pieces}")
         if not 0 <= self.judge_samples <= 4096:
             raise ValueError(f"judge_samples must be in [0, 4096], got {self.judge_samples}")
+        check_count("seed", self.seed, 0, MAX_SEED)
+        check_count("retries", self.retries, 0, 1000)
         if not isinstance(self.cache, bool):
             raise ValueError(f"cache must be true or false, got {self.cache!r}")
         if not isinstance(self.keep_wav, bool):
@@ -271,6 +274,13 @@ class GenerateConfig:
             raise ValueError(f"max_bars must be >= 0, got {self.max_bars}")
         if self.min_bars < 0 or (self.max_bars and self.min_bars > self.max_bars):
             raise ValueError(f"min_bars must be in [0, max_bars], got {self.min_bars}")
+
+
+MAX_NGRAM_ORDER = 16
+"""The highest n-gram order evaluated: every order up to it is fitted (each a pass over the corpus)."""
+EVALUATE_BOUNDS = {"ngram_order": MAX_NGRAM_ORDER, "max_positions": 100_000_000, "batch_size": 65_536,
+                   "novelty_ngram": 64, "heatmap_steps": 100_000}
+"""Each count of ``evaluate.<corpus>`` is in ``[1, bound]``: beyond, the stage's time or memory is unbounded."""
 
 
 @dataclass(frozen=True)
@@ -294,8 +304,6 @@ class EvaluateConfig:
     heatmap_steps: int = 120
 
     def __post_init__(self) -> None:
-        for name in ("ngram_order", "max_positions", "batch_size", "novelty_ngram", "heatmap_steps"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.real_pieces < 0:
-            raise ValueError(f"real_pieces must be >= 0 (0 = all), got {self.real_pieces}")
+        for name, high in EVALUATE_BOUNDS.items():
+            check_count(name, getattr(self, name), 1, high)
+        check_count("real_pieces", self.real_pieces, 0, 10_000_000)

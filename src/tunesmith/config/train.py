@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from tunesmith.config.checks import check_int
+from tunesmith.config.checks import MAX_SEED, check_count, check_int
 
 OPTIMIZERS = ("adam", "rmsprop", "sgd", "adagrad")
 TARGETS = ("all", "last")
@@ -13,6 +13,10 @@ CONTEXTS = ("window", "carried")
 LR_DECAYS = ("none", "cosine")
 COSINE_FLOOR = 0.1
 """``lr_decay: cosine`` ends at this share of ``learning_rate``."""
+MAX_EPOCHS = 100_000
+"""The most epochs a run may have (also the bound on an epoch read back from a checkpoint)."""
+MAX_WINDOW = 1 << 20
+"""The longest window, in tokens."""
 STATE_FORMAT = 1
 """Version of ``checkpoints/state.json`` and of the bundle's ``config.json``."""
 
@@ -111,9 +115,9 @@ class TrainConfig:
     max_padding: float = 0.1
 
     def __post_init__(self) -> None:
-        check_int("window", self.window, 1)
+        check_count("window", self.window, 1, MAX_WINDOW)
         check_int("batch_size", self.batch_size, 1)
-        check_int("epochs", self.epochs, 1)
+        check_count("epochs", self.epochs, 1, MAX_EPOCHS)
         if self.target not in TARGETS:
             raise ValueError(f"target must be one of {', '.join(TARGETS)}, got {self.target!r}")
         if self.optimizer not in OPTIMIZERS:
@@ -124,20 +128,20 @@ class TrainConfig:
             raise ValueError(f"learning_rate must be > 0, got {self.learning_rate!r}")
         if _check_number("clipnorm", self.clipnorm) < 0:
             raise ValueError(f"clipnorm must be >= 0 (0 = off), got {self.clipnorm!r}")
-        check_int("patience", self.patience, 0)
+        check_count("patience", self.patience, 0, MAX_EPOCHS)
         if _check_number("min_delta", self.min_delta) < 0:
             raise ValueError(f"min_delta must be >= 0, got {self.min_delta!r}")
-        check_int("steps_per_epoch", self.steps_per_epoch, 0)
-        check_int("validation_steps", self.validation_steps, 0)
+        check_count("steps_per_epoch", self.steps_per_epoch, 0, 1 << 40)
+        check_count("validation_steps", self.validation_steps, 0, 1 << 40)
         if not isinstance(self.mixed_precision, bool):
             raise ValueError(f"mixed_precision must be true or false, got {self.mixed_precision!r}")
-        check_int("seed", self.seed, 0)
+        check_count("seed", self.seed, 0, MAX_SEED)
         if not isinstance(self.shuffle, bool):
             raise ValueError(f"shuffle must be true or false, got {self.shuffle!r}")
         if self.lr_decay not in LR_DECAYS:
             raise ValueError(f"lr_decay must be one of {', '.join(LR_DECAYS)}, got {self.lr_decay!r}")
-        check_int("decay_epochs", self.decay_epochs, 0)
-        check_int("average_epochs", self.average_epochs, 0)
+        check_count("decay_epochs", self.decay_epochs, 0, MAX_EPOCHS)
+        check_count("average_epochs", self.average_epochs, 0, MAX_EPOCHS)
         if not 0 <= _check_number("max_padding", self.max_padding) <= 1:
             raise ValueError(f"max_padding must be a share from 0 to 1 (1 = never fewer rows), "
                              f"got {self.max_padding!r}")

@@ -17,8 +17,11 @@ from pathlib import Path
 from typing import Any
 
 from tunesmith.core.errors import ArtifactError
+from tunesmith.core.safe_json import open_bounded, parse_json_bounded
 
 RECORDS_FILE = "samples.jsonl"
+MAX_RECORDS_BYTES = 64 << 20
+"""The largest samples.jsonl read (a record is about 300 bytes)."""
 MEDIA: dict[str, str] = {"midi": ".mid", "abc": ".abc", "musicxml": ".musicxml", "txt": ".txt",
                          "wav": ".wav", "mp3": ".mp3", "svg": ".svg", "png": ".png"}
 """Each medium a sample may have, and its file suffix."""
@@ -153,12 +156,10 @@ def read_records(folder: Path) -> list[SampleRecord]:
             records.append(record)
         return records
     records = []
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        where = f"{path} line {n}"
-        try:
-            data = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise ArtifactError(f"{where} is not valid JSON ({exc.msg}): truncated or edited?") from exc
+    text = open_bounded(path, MAX_RECORDS_BYTES).decode("utf-8", errors="replace")
+    for n, line in enumerate(text.splitlines(), start=1):
+        where = f"{path}, line {n}"
+        data = parse_json_bounded(line, where)
         if not isinstance(data, dict):
             raise ArtifactError(f"{where} is not a sample record (a {type(data).__name__})")
         data["name"] = _sample_name(data.get("name", ""), where)

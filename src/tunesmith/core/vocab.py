@@ -11,6 +11,9 @@ from typing import Any
 
 import numpy as np
 
+from tunesmith.core.errors import ArtifactError
+from tunesmith.core.safe_json import got, need_int, need_mapping, need_str, printable, read_json_bounded
+
 UNK = "<unk>"
 
 
@@ -96,6 +99,62 @@ class Vocab:
     def from_json(cls, data: Mapping[str, Any]) -> Vocab:
         meta = {k: v for k, v in data.items() if k not in ("symbols", "special", "counts", "size", "fingerprint")}
         return cls(tuple(data["symbols"]), dict(data["special"]), dict(data.get("counts", {})), meta)
+
+
+MAX_SYMBOLS = 1 << 20
+"""The most symbols a vocabulary may hold (the largest tunesmith builds: a few thousand chord tokens)."""
+_TEXT_FIELDS = ("corpus", "kind", "representation", "fingerprint")
+
+
+def check_vocab_json(data: Any, where: str) -> dict[str, Any]:
+    """``data`` (a vocab.json read back) checked field by field: ``symbols`` >= 2 distinct strings,
+    ``special`` an object of strings whose ``end`` (required) names a symbol, ``size`` their
+    number, ``counts`` symbol -> count >= 0, ``corpus``/``kind``/``representation`` strings.
+
+    Raises:
+        ArtifactError: one line naming ``where`` (the file) and the field.
+    """
+    if not isinstance(data, Mapping):
+        raise ArtifactError(f"{where} is not a vocabulary: it holds a {type(data).__name__}, not an object")
+    data = dict(data)
+    symbols = data.get("symbols")
+    if not isinstance(symbols, list) or not 2 <= len(symbols) <= MAX_SYMBOLS:
+        shown = f"{len(symbols):,} of them" if isinstance(symbols, list) else got(symbols)
+        raise ArtifactError(f"{where} is not a vocabulary: symbols must be a list of 2 to {MAX_SYMBOLS:,} "
+                            f"strings, got {shown}")
+    seen: dict[str, int] = {}
+    for i, symbol in enumerate(symbols):
+        need_str(symbol, where, f"symbols[{i}]")
+        if symbol in seen:
+            raise ArtifactError(f"{where}: symbol {got(symbol)} appears twice (ids {seen[symbol]} and {i})")
+        seen[symbol] = i
+    special = need_mapping(data.get("special"), where, "special")
+    if "end" not in special:
+        raise ArtifactError(f"{where}: special has no 'end' (the token between pieces)")
+    for role, symbol in special.items():
+        need_str(symbol, where, f"special.{role}")
+        # only ``end`` is read back from a vocab.json (pieces are never encoded with it): an ``unk``
+        # outside the symbols is harmless there, and the toy vocabularies of callers of train() have one
+        if role == "end" and symbol not in seen:
+            raise ArtifactError(f"{where}: special.{printable(str(role)[:40])} is {got(symbol)}, "
+                                "which is not one of its symbols")
+    if "size" in data:
+        need_int(data["size"], where, "size", len(symbols), len(symbols))
+    if data.get("counts") is not None:
+        for symbol, count in need_mapping(data["counts"], where, "counts").items():
+            need_int(count, where, f"counts[{symbol!r:.40}]", 0, 1 << 62)
+    for name in _TEXT_FIELDS:
+        need_str(data.get(name), where, name, 200, optional=True)
+    return data
+
+
+def read_vocab_json(path) -> dict[str, Any]:
+    """A vocab.json read with the limits of `safe_json.read_json_bounded` and :func:`check_vocab_json`.
+
+    Raises:
+        MissingArtifactError / ArtifactError: one line naming the file (and the field).
+    """
+    return check_vocab_json(read_json_bounded(path), str(path))
 
 
 def fingerprint(symbols: Sequence[str]) -> str:

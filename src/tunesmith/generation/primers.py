@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import random
 from collections.abc import Sequence
 from pathlib import Path
 
 from tunesmith.core.errors import ConfigError
+from tunesmith.core.safe_json import parse_json_bounded
 from tunesmith.tracks import get_track
 from tunesmith.tracks.base import Track
 
@@ -21,7 +21,7 @@ def _read_pieces(path: Path | None, mode: str, limit: int = 0) -> list[list[str]
     with open(path, encoding="utf-8", errors="replace") as fh:
         for number, line in enumerate(fh, 1):
             try:
-                symbols = json.loads(line)["symbols"]
+                symbols = parse_json_bounded(line, f"{path}, line {number}")["symbols"]
                 if not isinstance(symbols, list) or not all(isinstance(x, str) for x in symbols):
                     raise TypeError("'symbols' is not a list of strings")
             except (ValueError, KeyError, TypeError) as exc:

@@ -21,7 +21,8 @@ import numpy as np
 import pandas as pd
 
 from tunesmith.config.stages import EvaluateConfig
-from tunesmith.core import io
+from tunesmith.core.errors import ArtifactError
+from tunesmith.core.safe_json import NUMBERS, open_bounded, parse_json_bounded, read_json_bounded
 from tunesmith.core.sample_record import read_records
 from tunesmith.evaluation.judge import HEADLINE_FORM
 from tunesmith.evaluation.likelihood import evaluate_model
@@ -106,7 +107,7 @@ def evaluate_stage(track: str, *, model_dir: Path, vocab_dir: Path, encoded_dir:
         metrics["published"] = dict(corpus.published)
     training = model_dir / "metrics.json"
     if training.exists():
-        t = io.read_json(training)
+        t = read_json_bounded(training, allow=NUMBERS)
         metrics["training"] = {k: t.get(k) for k in ("saved", "best_epoch", "epochs_run", "stopped_early")}
         metrics["training"].update({"train_nll": t.get("train", {}).get("loss"),
                                     "val_nll": t.get("val", {}).get("loss")})
@@ -229,7 +230,14 @@ def _judged(corpus, vocab, samples_dir: Path, encoded_dir: Path) -> dict[str, An
     path = samples_dir / POOL
     if not path.is_file():
         return {}
-    pool = [line["symbols"] for line in io.read_jsonl(path)]
+    text = open_bounded(path, 256 * 2**20).decode("utf-8", errors="replace")
+    pool = []
+    for number, line in enumerate(text.splitlines(), 1):
+        record = parse_json_bounded(line, f"{path}, line {number}")
+        if not isinstance(record, dict) or not isinstance(record.get("symbols"), list) \
+                or not all(isinstance(s, str) for s in record["symbols"]):
+            raise ArtifactError(f"{path}, line {number}: not a judging-pool sample ('symbols': a list of strings)")
+        pool.append(record["symbols"])
     # a seeded draw, not the split's first pieces: a split may list its collections in order
     real = _pieces(encoded_dir / "test.jsonl")
     real = random.Random(0).sample(real, min(len(pool), len(real)))

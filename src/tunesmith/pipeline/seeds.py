@@ -19,6 +19,8 @@ import numpy as np
 
 from tunesmith.core import io
 from tunesmith.core.errors import ArtifactError, ConfigError
+from tunesmith.core.safe_json import NUMBERS, read_json_bounded
+from tunesmith.core.vocab import read_vocab_json
 from tunesmith.evaluation.noise import params_hash, summarize
 
 log = logging.getLogger(__name__)
@@ -41,7 +43,7 @@ def _baselines(vocab_dir: Path, ngram_order: int) -> dict[str, float]:
     from tunesmith.evaluation.ngram import KneserNey
     from tunesmith.evaluation.ngram_cache import kn_cache_row
 
-    vocab = io.read_json(vocab_dir / "vocab.json")
+    vocab = read_vocab_json(vocab_dir / "vocab.json")
     symbols = list(vocab["symbols"])
     end_id = symbols.index(vocab["special"]["end"])
     train_ids, val_ids, test_ids = (np.asarray(load_split(vocab_dir, s)) for s in ("train", "validation", "test"))
@@ -76,7 +78,7 @@ def _score_seed(model_dir: Path, vocab_dir: Path) -> dict[str, float]:
     cache = load_cache(model_dir)
     mixed = (full_context_metrics(model, model_cfg, test_ids, end_id, len(symbols), cache=cache)["nll"]
              if cache.on else alone)
-    val = io.read_json(model_dir / "metrics.json")["val"]["loss"]
+    val = read_json_bounded(model_dir / "metrics.json", allow=NUMBERS)["val"]["loss"]
     return {"test_nll": float(mixed), "test_nll_no_cache": float(alone), "val_nll": float(val)}
 
 
@@ -111,7 +113,7 @@ def seed_stage(corpus: str, train_params: Mapping[str, Any], seed: int, vocab_di
     train_stage(corpus, {**recipe, "seed": seed}, vocab_dir, out_dir, live_dir=out_dir / "live",
                 metrics=out_dir / "train.json", checkpoints=checkpoints)
     figures = _score_seed(out_dir, vocab_dir)
-    schedule = (io.read_json(out_dir / "metrics.json").get("schedule") or {}).get("what")
+    schedule = (read_json_bounded(out_dir / "metrics.json", allow=NUMBERS).get("schedule") or {}).get("what")
     log.info("%s: seed %d: %s", corpus, seed, schedule)
     log.info("%s: seed %d: test NLL %.4f with the cache, %.4f alone; validation %.4f", corpus, seed,
              figures["test_nll"], figures["test_nll_no_cache"], figures["val_nll"])
@@ -126,7 +128,7 @@ def _trained_seeds(corpus: str, recipe_hash: str, seeds: Sequence[int], runs_dir
     found: dict[int, dict] = {}
     for seed in seeds:
         path = seed_folder(runs_dir, seed) / SEED_FILE
-        record = io.read_json(path) if path.is_file() else None
+        record = read_json_bounded(path, allow=NUMBERS) if path.is_file() else None
         if record is None:
             log.warning("%s: seed %d: no %s yet: left out", corpus, seed, path)
         elif record.get("params_hash") != recipe_hash or record.get("seed") != seed:

@@ -8,6 +8,7 @@ from typing import Any
 
 from tunesmith.core import io
 from tunesmith.core.errors import ArtifactError, ConfigError
+from tunesmith.core.vocab import read_vocab_json
 
 
 def train_stage(corpus: str, params: Mapping[str, Any], vocab_dir: Path, out_dir: Path, *, live_dir: Path,
@@ -49,7 +50,7 @@ def _train_locked(corpus: str, model_cfg, train_cfg, vocab_dir: Path, out_dir: P
     from tunesmith.training.loop import train
 
     key = f"train.{corpus}"
-    vocab = io.read_json(vocab_dir / "vocab.json")
+    vocab = read_vocab_json(vocab_dir / "vocab.json")
     if not isinstance(vocab, Mapping):
         raise ArtifactError(f"{vocab_dir / 'vocab.json'} is not a vocabulary (a {type(vocab).__name__})")
     try:

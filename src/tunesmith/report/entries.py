@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from tunesmith.core import io
+from tunesmith.core.safe_json import NUMBERS, read_json_bounded
 from tunesmith.core.sample_record import read_records
 from tunesmith.report.content import EVAL_FIGURES, SUMMARY
 from tunesmith.tracks import get_track
@@ -21,18 +21,19 @@ def corpus_entry(corpus: str, *, metrics_dir: Path, eval_dir: Path, models_dir: 
     """The `build_report` entry of one corpus: ``<metrics_dir>/<corpus>/evaluate.json``, the
     training ``metrics.json``, the DVCLive folder, the evaluate stage's figures and the samples."""
     track = get_track(corpus)  # its title and description: params.yaml's tracks (register_tracks)
-    metrics = io.read_json(eval_dir / corpus / "evaluate.json")  # the whole record; metrics_dir has the headline
+    # the whole record; metrics_dir has the headline
+    metrics = read_json_bounded(eval_dir / corpus / "evaluate.json", allow=NUMBERS)
     shown_elsewhere = {key: metrics.pop(key, None) for key in _SHOWN_ELSEWHERE}
     plots = eval_dir / corpus  # the histograms and the heatmap, drawn by evaluate
     seeds = metrics_dir / corpus / "seeds.json"  # `make noise`: the recipe's seed spread, if measured
     return {
-        "seeds": io.read_json(seeds) if seeds.is_file() else None,
+        "seeds": read_json_bounded(seeds, allow=NUMBERS) if seeds.is_file() else None,
         "train_params": dict(train_params or {}),
         "title": track.title or corpus,
         "published": shown_elsewhere["published"],  # the track's (tunesmith.tracks), carried by evaluate.json
         "summary": track.description or SUMMARY.get(corpus, ""),
         "metrics": metrics,
-        "training": io.read_json(models_dir / corpus / "metrics.json"),
+        "training": read_json_bounded(models_dir / corpus / "metrics.json", allow=NUMBERS),
         "live_dir": str(live_dir / corpus),
         "plots": [{"path": str(plots / name), "caption": text.name, "explanation": text.explanation}
                   for name, text in EVAL_FIGURES.items() if (plots / name).exists()],
@@ -51,7 +52,7 @@ def benchmark_table(metrics_dir: Path | None) -> dict[str, Any]:
     for name in (*ORDER, "pooled"):  # pooled: bl_pooled's record, a row once it has trained
         path = metrics_dir / name / "evaluate.json" if metrics_dir is not None else None
         if path is not None and path.is_file():
-            results[name] = io.read_json(path)
+            results[name] = read_json_bounded(path, allow=NUMBERS)
     return table_rows(results)
 
 

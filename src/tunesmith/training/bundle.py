@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 import shutil
 import zipfile
 from collections.abc import Mapping
@@ -20,9 +21,10 @@ import keras
 from tunesmith.config.load import build
 from tunesmith.config.model import ModelConfig
 from tunesmith.config.train import STATE_FORMAT, TrainConfig
-from tunesmith.core.errors import ArtifactError, ConfigError, MissingArtifactError
-from tunesmith.core.io import is_write_error, read_json, write_failure, write_json
-from tunesmith.core.vocab import fingerprint
+from tunesmith.core.errors import ArtifactError, ConfigError, MissingArtifactError, one_line
+from tunesmith.core.io import is_write_error, write_failure, write_json
+from tunesmith.core.safe_json import need_int, need_mapping, need_str, printable, read_json_bounded
+from tunesmith.core.vocab import MAX_SYMBOLS, check_vocab_json, fingerprint
 from tunesmith.modeling.models import predicts_every_position
 
 
@@ -53,8 +55,41 @@ def vocab_symbols(vocab: Mapping[str, Any]) -> list[str]:
 
 def _describe_vocab(vocab: Mapping[str, Any]) -> str:
     corpus = vocab.get("corpus")
-    owner = f"the {corpus} vocab of " if corpus else ""
+    owner = f"the {printable(str(corpus)[:40], keep_newlines=False)} vocab of " if corpus else ""
     return f"{owner}{len(vocab_symbols(vocab))} symbols (sha256 {vocab_fingerprint(vocab)[:12]}...)"
+
+
+def _refuse_another_vocab(model_dir: Path, trained: Mapping[str, Any], label: str, candidate: Any) -> None:
+    """An ArtifactError naming both vocabularies when ``candidate``'s symbols are not those
+    ``config.json`` records (``trained``: its ``vocab`` entry)."""
+    if vocab_fingerprint(candidate) != trained["sha256"]:
+        corpus = trained.get("corpus")
+        owner = f"the {printable(corpus[:40], keep_newlines=False)} vocab of " if corpus else "vocab of "
+        raise ArtifactError(f"model in {model_dir} was trained with {owner}{trained['size']} symbols "
+                            f"(sha256 {trained['sha256'][:12]}...), {label} {_describe_vocab(candidate)}")
+
+
+def read_model_vocab(model_dir: Path | str, trained: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """A model folder's ``vocab.json``, read with limits and checked: first its symbols against the
+    fingerprint ``config.json`` records (``trained``, read here when not given), so a vocabulary of
+    another model is named as one, then every field (`core.vocab.check_vocab_json`).
+
+    Raises:
+        ArtifactError: one line naming the file and the field, or both vocabularies.
+    """
+    model_dir = Path(model_dir)
+    path = model_dir / "vocab.json"
+    stored = read_json_bounded(path)
+    if trained is None and (model_dir / "config.json").exists():
+        trained = read_model_config(model_dir / "config.json")[2]
+    if trained is not None and isinstance(stored, Mapping):
+        try:
+            vocab_symbols(stored)
+        except ArtifactError:
+            pass  # not a list of distinct strings: check_vocab_json names the field
+        else:
+            _refuse_another_vocab(model_dir, trained, "its vocab.json has", stored)
+    return check_vocab_json(stored, str(path))
 
 
 # Keras writes the save time into metadata.json and the weights' zip entry; both are
@@ -185,31 +220,11 @@ def load_model_bundle(
             raise MissingArtifactError(
                 f"{model_dir / name} not found: not a model folder written by train()"
             )
-    config = read_json(model_dir / "config.json")
-    try:
-        trained = config["vocab"]
-        trained_sha, trained_size = trained["sha256"], trained["size"]
-        # validated as params.yaml is: one way, by build()
-        model_cfg = build(ModelConfig, config["model"], "model")
-        train_cfg = build(TrainConfig, config["train"], "train")
-    except (KeyError, TypeError, ValueError, ConfigError) as exc:
-        raise ArtifactError(
-            f"{model_dir / 'config.json'} is not a model config written by train(): "
-            f"{type(exc).__name__}: {exc}"
-        ) from exc
-    stored_vocab = read_json(model_dir / "vocab.json")
-    if not isinstance(stored_vocab, Mapping) or not isinstance(stored_vocab.get("symbols"), list):
-        raise ArtifactError(f"{model_dir / 'vocab.json'} is not a vocabulary: it has no 'symbols' list")
-    trained_corpus = trained.get("corpus")
-    owner = f"the {trained_corpus} vocab of " if trained_corpus else "vocab of "
-    for label, candidate in (("its vocab.json has", stored_vocab), ("got", vocab)):
-        if candidate is None:
-            continue
-        if vocab_fingerprint(candidate) != trained_sha:
-            raise ArtifactError(
-                f"model in {model_dir} was trained with {owner}{trained_size} symbols "
-                f"(sha256 {trained_sha[:12]}...), {label} {_describe_vocab(candidate)}"
-            )
+    model_cfg, train_cfg, trained = read_model_config(model_dir / "config.json")
+    stored_vocab = read_model_vocab(model_dir, trained)
+    if vocab is not None:
+        _refuse_another_vocab(model_dir, trained, "got", vocab)
+    trained_size = trained["size"]
     model_path = model_dir / "model.keras"
     size = model_path.stat().st_size
     if size == 0 or not zipfile.is_zipfile(model_path):
@@ -217,13 +232,11 @@ def load_model_bundle(
             f"{model_path} is not a Keras model file ({'0 bytes' if size == 0 else 'not a zip archive'}: "
             "truncated or overwritten?); rerun training to rewrite it"
         )
-    _check_archive_sizes(model_path)
+    check_archive_sizes(model_path, weights_bound(model_cfg, trained_size))
     try:
         model = keras.saving.load_model(model_path, compile=False)
     except Exception as exc:  # Keras raises many types (and misleading "File not found") here
-        raise ArtifactError(
-            f"{model_path} cannot be loaded as a Keras model: {type(exc).__name__}: {str(exc)[:300]}"
-        ) from exc
+        raise ArtifactError(keras_refusal(model_path, exc)) from exc
     used = dict(vocab if vocab is not None else stored_vocab)
     predicts = model.output_shape[-1]
     if predicts != len(used["symbols"]):
@@ -232,22 +245,81 @@ def load_model_bundle(
     return model, model_cfg, train_cfg, used
 
 
+def read_model_config(path: Path) -> tuple[ModelConfig, TrainConfig, dict[str, Any]]:
+    """A model folder's ``config.json`` read with limits and checked: ``(model_cfg, train_cfg, vocab
+    entry)``; the model and train sections as params.yaml's are (`config.load.build`), the vocab entry's
+    ``size`` and ``sha256`` by type and range.
+
+    Raises:
+        ArtifactError: one line naming the file and the field.
+    """
+    config = read_json_bounded(path)
+    where = f"{path} is not a model config written by train()"
+    config = need_mapping(config, where, "the top level")
+    trained = dict(need_mapping(config.get("vocab"), where, "vocab"))
+    need_int(trained.get("size"), where, "vocab.size", 2, MAX_SYMBOLS)
+    sha = need_str(trained.get("sha256"), where, "vocab.sha256", 64)
+    if not re.fullmatch(r"[0-9a-f]{64}", sha):
+        raise ArtifactError(f"{where}: vocab.sha256 must be 64 hex digits, got {sha!r:.70}")
+    need_str(trained.get("corpus"), where, "vocab.corpus", 200, optional=True)
+    try:  # validated as params.yaml is: one way, by build()
+        model_cfg = build(ModelConfig, config.get("model"), "model")
+        train_cfg = build(TrainConfig, config.get("train"), "train")
+    except ConfigError as exc:
+        raise ArtifactError(f"{where}: {one_line(exc, 240)}") from exc
+    return model_cfg, train_cfg, trained
+
+
+def weights_bound(cfg: ModelConfig, vocab_size: int) -> int:
+    """More bytes than the weights of ``cfg`` over ``vocab_size`` symbols can take in a ``.keras``
+    archive, optimizer state included: 4 float32s per parameter (Adam keeps two more) and 1 MB,
+    with every recurrent layer counted as wide as the widest input any family feeds it."""
+    width = max(cfg.embedding_dim or vocab_size, 2 * cfg.units, cfg.conv_filters)
+    recurrent = 2 * 4 * (width + cfg.units + 1) * cfg.units  # two directions, four gates
+    params = (vocab_size * max(cfg.embedding_dim, 1) + cfg.layers * recurrent
+              + (cfg.conv_kernel * width + 1) * cfg.conv_filters + (2 * cfg.units + 1) * vocab_size)
+    return 4 * 4 * params + (1 << 20)
+
+
+def keras_refusal(path: Path, exc: BaseException) -> str:
+    """Keras's refusal to load ``path`` (safe mode's several lines, a damaged file) as one line naming it."""
+    first = (str(exc).strip().splitlines() or [""])[0]
+    if "safe_mode" in str(exc) or "unsafe" in str(exc).lower():
+        first = "it holds code (a Lambda layer or a function) that Keras's safe mode refuses to run"
+    return f"{path} cannot be loaded as a Keras model: {type(exc).__name__}: {one_line(first, 200)}"
+
+
 MAX_MODEL_MEMBER_BYTES = {"config.json": 16 << 20, "metadata.json": 1 << 20}
 """The largest uncompressed size a ``.keras`` archive's small members may declare;
-``model.weights.h5`` is bounded by the archive's whole declared size."""
+``model.weights.h5`` is bounded by what the model's config can need (`weights_bound`)."""
 MAX_MODEL_BYTES = 8 << 30
+MAX_MODEL_MEMBERS = 64
+"""Keras writes three members (config.json, metadata.json, model.weights.h5)."""
 
 
-def _check_archive_sizes(path: Path) -> None:
-    """Refuse a ``.keras`` zip whose members declare more bytes than a model could hold,
-    before anything is inflated (a zip bomb would otherwise take memory and minutes)."""
-    with zipfile.ZipFile(path) as archive:
-        members = archive.infolist()
+def check_archive_sizes(path: Path, weights: int = MAX_MODEL_BYTES) -> None:
+    """Refuse a ``.keras`` zip whose members declare more bytes than a model could hold (``weights``
+    for ``model.weights.h5``, :data:`MAX_MODEL_BYTES` in all), before anything is inflated: a zip
+    bomb would otherwise take memory and minutes. Reads only the zip's directory.
+
+    Raises:
+        ArtifactError: one line naming the file, the member and both sizes.
+    """
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = archive.infolist()
+    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+        raise ArtifactError(f"{path} is not a readable zip archive: {one_line(exc, 160)}") from exc
+    if len(members) > MAX_MODEL_MEMBERS:
+        raise ArtifactError(f"{path} holds {len(members):,} files (at most {MAX_MODEL_MEMBERS}): "
+                            "not a model tunesmith wrote")
     total = sum(m.file_size for m in members)
     for m in members:
-        limit = MAX_MODEL_MEMBER_BYTES.get(m.filename)
-        if limit is not None and m.file_size > limit:
-            raise ArtifactError(f"{path}: its {m.filename} declares {m.file_size:,} bytes uncompressed "
-                                f"(at most {limit:,} expected): not a model tunesmith wrote")
+        limit = MAX_MODEL_MEMBER_BYTES.get(m.filename, weights)
+        if m.file_size > limit:
+            name = printable(m.filename[:80], keep_newlines=False)
+            raise ArtifactError(f"{path}: its {name} declares {m.file_size:,} bytes uncompressed "
+                                f"(at most {limit:,} expected for this model): not a model tunesmith wrote; "
+                                "refused unread")
     if total > MAX_MODEL_BYTES:
         raise ArtifactError(f"{path} declares {total:,} bytes uncompressed (at most {MAX_MODEL_BYTES:,})")

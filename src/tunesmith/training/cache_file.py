@@ -6,6 +6,9 @@ import numpy as np
 
 from tunesmith.modeling.cache import SIMILARITY, Cache, fit_cache, iter_piece_states
 
+MAX_THETA = 1e4
+"""The largest ``theta`` read back (the grid's largest: 120): beyond, ``theta`` x a cosine overflows
+the softmax's exponent range in float32."""
 CACHE_FILE = "cache.json"
 """The fitted cache in a model folder (written by the train stage; absent = no cache)."""
 
@@ -54,17 +57,21 @@ def load_cache(model_dir) -> Cache:
     from pathlib import Path
 
     from tunesmith.core.errors import ArtifactError
-    from tunesmith.core.io import read_json
+    from tunesmith.core.safe_json import need_mapping, need_number, need_str, printable, read_json_bounded
 
     path = Path(model_dir) / CACHE_FILE
     if not path.is_file():
         return Cache()
-    record = read_json(path)
+    record = read_json_bounded(path)
     try:
-        cache = Cache(float(record["lambda"]), float(record["theta"]))
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ArtifactError(f"{path} is not a cache written by the train stage: {type(exc).__name__}: {exc}") from exc
-    if cache.on and record.get("similarity", "dot") != SIMILARITY:
-        raise ArtifactError(f"{path} was fitted with the {record.get('similarity', 'dot')!s:.20} product of hidden "
-                            f"states, this tunesmith scores the {SIMILARITY}: rerun the train stage to refit it")
+        record = need_mapping(record, str(path), "the top level")
+        cache = Cache(need_number(record.get("lambda"), str(path), "lambda", 0.0, 0.999999),
+                      need_number(record.get("theta"), str(path), "theta", 1e-6, MAX_THETA))
+        similarity = need_str(record.get("similarity", "dot"), str(path), "similarity", 40)
+    except ArtifactError as exc:
+        raise ArtifactError(f"{path} is not a cache written by the train stage: "
+                            f"{str(exc).removeprefix(f'{path}: ')}") from exc
+    if cache.on and similarity != SIMILARITY:
+        raise ArtifactError(f"{path} was fitted with the {printable(similarity, keep_newlines=False)} product of "
+                            f"hidden states, this tunesmith scores the {SIMILARITY}: rerun the train stage to refit it")
     return cache

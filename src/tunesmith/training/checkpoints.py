@@ -26,9 +26,17 @@ import numpy as np
 
 from tunesmith.config.model import ModelConfig
 from tunesmith.config.train import STATE_FORMAT, TrainConfig
-from tunesmith.core.errors import ArtifactError
-from tunesmith.core.io import read_json, write_json
-from tunesmith.training.bundle import _save_model_atomic, _save_weights_atomic, vocab_fingerprint, vocab_symbols
+from tunesmith.core.errors import ArtifactError, one_line
+from tunesmith.core.io import write_json
+from tunesmith.training.bundle import (
+    _save_model_atomic,
+    _save_weights_atomic,
+    check_archive_sizes,
+    vocab_fingerprint,
+    vocab_symbols,
+    weights_bound,
+)
+from tunesmith.training.state_file import check_state, read_state
 
 log = logging.getLogger(__name__)
 
@@ -149,17 +157,22 @@ def _set_aside(path: Path, why: str) -> Path:
     aside = path.with_name(path.name + CORRUPT_SUFFIX)
     os.replace(path, aside)
     log.warning("checkpoint %s cannot be loaded (%s): set aside as %s; training starts afresh",
-                path, why, aside.name)
+                path, one_line(why, 300), aside.name)
     return aside
 
 
-def _checkpoint_problem(path: Path) -> str | None:
-    """Why the checkpoint file ``path`` cannot be loaded, or None when it looks whole."""
+def _checkpoint_problem(path: Path, weights: int) -> str | None:
+    """Why the checkpoint file ``path`` cannot be loaded, or None when it looks whole; a zip whose
+    members declare more than ``weights`` bytes (`bundle.weights_bound`) is refused uninflated."""
     if path.stat().st_size == 0:
         return "0 bytes"
     if path.suffix in (".keras", ".npz"):  # both zip archives
         if not zipfile.is_zipfile(path):
             return "not a zip archive: truncated?"
+        try:
+            check_archive_sizes(path, weights)
+        except ArtifactError as exc:
+            return str(exc).removeprefix(f"{path}: ")
         try:
             with zipfile.ZipFile(path) as z:
                 bad = z.testzip()
@@ -189,34 +202,45 @@ def _load_state(ckpt_dir: Path, compat: dict[str, Any]) -> dict[str, Any] | None
             _clear_checkpoints(ckpt_dir)  # files from before any epoch finished
         return None
     try:
-        state = read_json(path)
-        ok = isinstance(state, dict) and state.get("format") == STATE_FORMAT
-    except (OSError, ValueError) as exc:
-        log.warning("discarding unreadable checkpoint %s: %s", path, exc)
-        ok, state = False, {}
+        state = read_state(path)
+        if not isinstance(state, dict):
+            raise ArtifactError(f"{path} holds a {type(state).__name__}, not a checkpoint state")
+    except (OSError, ValueError) as exc:  # ArtifactError is a ValueError
+        _set_aside(path, str(exc).removeprefix(f"{path} "))
+        _clear_checkpoints(ckpt_dir)
+        return None
+    ok = state.get("format") == STATE_FORMAT
     named = [state.get(k) for k in ("model_file", "best_weights_file")] if ok else []
-    if ok and state.get("average"):
-        named.append(state["average"]["file"] if isinstance(state["average"], dict) else None)
+    if ok and isinstance(state.get("average"), dict):
+        named.append(state["average"].get("file"))
     for name in named:
-        if name is not None and not _plain_name(name):
+        if isinstance(name, str) and not _plain_name(name):
             # a path out of the folder: never follow it, never rename or delete what it names
-            raise ArtifactError(f"{path}: {name!r} is not a file name inside {ckpt_dir}; this state.json "
+            raise ArtifactError(f"{path}: {name!r:.120} is not a file name inside {ckpt_dir}; this state.json "
                                 "was not written by tunesmith (remove the checkpoints folder to start afresh)")
     if ok and state.get("compat") != compat:
-        changes = "; ".join(_diff(state.get("compat"), compat))
+        changes = one_line("; ".join(_diff(state.get("compat"), compat)), 1000)
         log.warning(
             "discarding checkpoint in %s: config changed since it was written (%s)",
             ckpt_dir,
             changes,
         )
         ok = False
+    if ok:
+        try:
+            check_state(state, path)
+        except ArtifactError as exc:
+            _set_aside(path, str(exc).removeprefix(f"{path}: "))
+            _clear_checkpoints(ckpt_dir)
+            return None
     if ok and not all((ckpt_dir / name).is_file() for name in named if name is not None):
         log.warning(
             "discarding checkpoint in %s: a file named in %s is missing", ckpt_dir, STATE_FILE
         )
         ok = False
+    weights = weights_bound(ModelConfig(**compat["model"]), compat["vocab_size"]) if ok else 0
     for name in named if ok else []:
-        why = _checkpoint_problem(ckpt_dir / name) if name is not None else None
+        why = _checkpoint_problem(ckpt_dir / name, weights) if name is not None else None
         if why is not None:
             _set_aside(ckpt_dir / name, why)
             ok = False
