@@ -19,7 +19,7 @@ def main(args, params: dict) -> None:
     from tunesmith.pipeline.train import train_stage
 
     train_stage(args.corpus, section(params, f"train.{args.corpus}"), args.vocab, args.out,
-                live_dir=args.live, metrics=args.metrics, checkpoints=args.checkpoints)
+                live_dir=args.live, metrics=args.metrics, checkpoints=getattr(args, "checkpoints", None))
 
 
 if __name__ == "__main__":
