@@ -131,7 +131,8 @@ def tiny_params(params: dict, corpora: dict[str, Path]) -> dict:
     for track in (*TRACKS, OWN):
         params["train"][track].update(window=16, batch_size=8, epochs=2)
         params["train"][track]["model"].update(units=16, embedding_dim=8)
-        params["generate"][track].update(num_samples=2, max_length=48)
+        # a small judging pool and one real piece: a 2-epoch model's ABC is slow for music21 to parse
+        params["generate"][track].update(num_samples=2, max_length=48, judge_samples=6, real_pieces=1)
     params["generate"]["essen"]["primer"]["text"] = "r _ _ _"  # symbols the tiny vocabulary has
     for track in (*TRACKS, OWN):
         params["generate"][track]["render_seconds"] = 5.0
