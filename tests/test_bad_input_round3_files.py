@@ -102,7 +102,9 @@ def _dvc_outs(root: Path) -> dict[str, list[Path]]:
     """Every stage's declared outputs as DVC resolves them for the project at ``root``."""
     from dvc.repo import Repo
 
-    Repo.init(str(root), no_scm=True)
+    # `dvc init` in a child: in this process an earlier test's DVC CLI call may have left DVC's log
+    # handler on a capture stream pytest has closed, and Repo.init logs "Initialized DVC repository."
+    subprocess.run([sys.executable, "-m", "dvc", "init", "--no-scm", "-q"], cwd=root, check=True)
     with Repo(str(root)) as repo:
         return {s.name: [Path(o.fs_path) for o in s.outs] for s in repo.index.stages}
 
