@@ -161,6 +161,9 @@ def test_the_primer_is_marked_in_the_score_and_shaded_in_the_piano_roll(tmp_path
     assert xml.count("<words") == 1 and "model begins</words>" in xml
     assert primer_beats(essen, meta, primer) == 2.0  # eight 16th notes
     assert primer_beats(get_track("nottingham"), {}, list("M:6/8\nL:1/8\nK:")) == 0.0  # a header: no music
+    # the `|` of a cut-time meter is no bar line: a hornpipe's header-only primer shades nothing
+    assert primer_beats(get_track("nottingham"), {}, list("M:C|\nL:1/8\nK:D\n")) == 0.0
+    assert primer_beats(get_track("nottingham"), {}, list("M:C|\nL:1/8\nK:D\nABcd|")) == 4.0
     shaded = imread(plot_piano_roll(tmp_path / "s.mid", tmp_path / "shaded.png", primer_beats=2.0))
     plain = imread(plot_piano_roll(tmp_path / "s.mid", tmp_path / "plain.png"))
     grey = (np.abs(shaded[..., 0] - shaded[..., 1]) < 0.02) & (shaded[..., 0] < 0.95) & (shaded[..., 0] > 0.6)

@@ -84,8 +84,21 @@ def write_real_pieces(track: str, music: Track, vocab: dict, cfg, out_dir: Path,
 
 
 def read_pieces(path: Path) -> list[dict]:
-    """The encoded pieces of a split file (``id``, ``title``, ``symbols``)."""
-    import json
+    """The encoded pieces of a split file (``id``, ``title``, ``symbols``), each line parsed with limits.
 
-    with open(path, encoding="utf-8") as fh:
-        return [json.loads(line) for line in fh if line.strip()]
+    Raises:
+        ArtifactError: a line that is no encoded piece, naming the file and line.
+    """
+    from tunesmith.core.errors import ArtifactError
+    from tunesmith.core.safe_json import parse_json_bounded
+
+    pieces = []
+    with open(path, encoding="utf-8", errors="replace") as fh:
+        for number, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            piece = parse_json_bounded(line, f"{path}, line {number}")
+            if not isinstance(piece, dict) or not isinstance(piece.get("symbols"), list):
+                raise ArtifactError(f"{path}, line {number}: not an encoded piece (no list of 'symbols')")
+            pieces.append(piece)
+    return pieces

@@ -25,7 +25,7 @@ from tunesmith.tracks.base import Track
 log = logging.getLogger(__name__)
 
 
-from tunesmith.generation.music_files import write_sample  # noqa: E402  (its old home)
+from tunesmith.generation.music_files import write_sample  # noqa: E402  (looked up here: tests replace it)
 from tunesmith.generation.primers import primer_symbols, symbol_ids  # noqa: E402  (their old home)
 
 SAMPLES_MARKER = ("samples.csv",)

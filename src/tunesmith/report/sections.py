@@ -20,7 +20,7 @@ from tunesmith.report.assets import Assets
 from tunesmith.report.content import LOSS_FIGURE, Text, metric_text, section_text
 from tunesmith.report.judged import judged_section
 from tunesmith.report.values import NGRAM, baseline_rows, direction, flatten, fmt, is_number, short, slug
-from tunesmith.tracks import get_track
+from tunesmith.tracks import UnknownTrackError, get_track
 
 log = logging.getLogger(__name__)
 
@@ -355,7 +355,7 @@ def _kind(corpus: str) -> str:
     """The kind of a registered track, "" for a name the registry does not know."""
     try:
         return get_track(corpus).kind
-    except Exception:  # an unregistered name (a report of another project's folders)
+    except UnknownTrackError:  # a report of folders whose track no params.yaml here lists
         return ""
 
 
