@@ -250,6 +250,7 @@ class GenerateConfig:
     lengths: Literal["bars", "corpus"] = "bars"  # corpus: min/max bars = the training pieces' 10th/90th percentile
     judge_samples: int = 0        # more samples, not rendered, for evaluate's two-sample test (pool.jsonl); 0: none
     real_pieces: int = 0          # real test pieces rendered like the samples, to hear and read beside them (real/)
+    form: Literal["none", "plan"] = "none"  # plan: bars that repeat, keep the meter and end sections home (form_plan)
 
     def __post_init__(self) -> None:
         if not 0 <= self.real_pieces <= 64:

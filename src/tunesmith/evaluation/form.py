@@ -9,7 +9,9 @@ sample, so the two sides are measured alike.
 Per piece (:func:`piece_form`):
 
 - ``bar_repeat``: the share of bars (after the first) whose notes, relative to the bar's start,
-  equal those of an earlier bar of the piece (pitch, onset and length to a 48th of a beat).
+  equal those of an earlier bar of the piece (pitch, onset and length to a 48th of a beat); bars
+  count from the first bar line, so a pickup the notation states (``FormHints.pickup``) is a bar
+  of its own.
 - ``motif_repeat``: the share of 4-note motifs of the top line (3 intervals and 4 durations) that
   occurred earlier in the piece.
 - ``tonic_end``: the lowest note of the last onset is the tonic (the key the notation declares,
@@ -64,8 +66,8 @@ def top_line(notes: np.ndarray) -> np.ndarray:
     return ordered[first]
 
 
-def _bar_repeat(notes: np.ndarray, bar_beats: float) -> float:
-    start = notes[0, 1]
+def _bar_repeat(notes: np.ndarray, bar_beats: float, pickup: float = 0.0) -> float:
+    start = notes[0, 1] + pickup  # bars count from the first bar line: a pickup is a bar of its own
     bar_of = np.floor((notes[:, 1] - start) / bar_beats + 1e-9).astype(int)
     bars: dict[int, tuple] = {}
     for b in np.unique(bar_of):
@@ -122,7 +124,7 @@ def piece_form(notes: np.ndarray, hints: FormHints) -> dict[str, float | bool | 
     if sections is not None:
         parts = len(sections) >= 2 and all(s in (8, 9) for s in sections)
     return {
-        "bar_repeat": _bar_repeat(notes, bar),
+        "bar_repeat": _bar_repeat(notes, bar, hints.pickup),
         "motif_repeat": _motif_repeat(top_line(notes)),
         "tonic_end": int(last[:, 0].min()) % 12 == tonic,
         "whole_bars": abs(bars - round(bars)) * bar < 0.25 - 1e-9,

@@ -32,42 +32,42 @@ def generate(
     max_units: int = 0,
     unit_id: int | None = None,
     min_units: int = 0,
+    form=None,
 ) -> list[list[int]]:
     """Generate ``num_samples`` continuations of ``primer_ids`` as one batch.
 
     Args:
         model, cfg: a model built by :func:`tunesmith.modeling.models.build_model` from ``cfg``.
         symbols: the vocabulary; ``len(symbols)`` must match the model's logits.
-        primer_ids: context fed before sampling, at least one id; usually
-            :func:`parse_primer`'s output, which starts with the end token. A list of
-            ``num_samples`` lists of one length gives each sample its own primer.
+        primer_ids: context fed before sampling, at least one id (:func:`parse_primer`'s output
+            starts with the end token); ``num_samples`` lists of one length: one per sample.
         num_samples: sequences generated together, >= 1.
         max_length: new tokens per sample at most, >= 1.
         sampler: ``sampler(logits (B, V), rng) -> ids (B,)``, e.g. from
             :func:`tunesmith.config.sampling.make_sampler`.
-        seed: seeds the ``numpy`` generator; same model, primer, sampler,
-            ``num_samples`` and seed give the same output.
+        seed: seeds the ``numpy`` generator; same model, primer, sampler, ``num_samples`` and seed
+            give the same output.
         end_id: id of the end token; a sample that emits it is finished.
-        window: context length of the window-stepped families (the training
-            window); the recurrent families carry their state instead.
-        cache: a fitted :class:`tunesmith.modeling.cache.Cache` (the model
-            folder's ``cache.json``): sample from the LSTM mixed with a cache
-            over the sample so far; None or ``lam == 0``: the LSTM alone.
+        window: context length of the window-stepped families (the training window).
+        cache: a fitted :class:`tunesmith.modeling.cache.Cache` (``cache.json``): sample from the
+            LSTM mixed with a cache over the sample so far; None or ``lam == 0``: the LSTM alone.
         max_units, unit_id: a sample also stops after ``max_units`` time units of new
             music (0: no such limit), one unit per ``unit_id`` token, or per token when
             ``unit_id`` is None (`tunesmith.tracks.Track.bar_unit` gives them in bars).
-        min_units: a sample may not end before this many units: its end token is masked
-            out of the logits (probability 0) until then.
+        min_units: a sample may not end (its end token is masked) before this many units.
+        form: a :class:`tunesmith.generation.form_plan.FormControl` (one bar reader a sample).
 
     Returns:
-        ``num_samples`` lists of new token ids (the primer is not repeated):
-        a finished sample ends with ``end_id``; an unfinished one has exactly
-        ``max_length`` ids.
+        ``num_samples`` lists of new token ids (the primer is not repeated): a finished sample ends
+        with ``end_id``; an unfinished one has ``max_length`` ids.
     """
     primer = _checked_primer(model, len(symbols), primer_ids, num_samples, max_length, end_id)
     stepper = make_stepper(model, cfg, num_samples, window=window, pad_id=end_id, cache=cache)
     rng = np.random.default_rng(seed)
     logits = stepper.prime((primer if primer.ndim == 2 else np.tile(primer, (num_samples, 1))).astype(np.int32))
+    if form is not None:
+        return _generate_with_form(stepper, logits, form, num_samples, max_length, sampler, rng, end_id,
+                                   (max_units, unit_id, min_units))
 
     out = np.full((num_samples, max_length), end_id, dtype=np.int64)
     lengths = np.full(num_samples, max_length, dtype=np.int64)
@@ -96,6 +96,50 @@ def generate(
         lengths.mean(),
     )
     return [out[i, : lengths[i]].tolist() for i in range(num_samples)]
+
+
+MAX_STEPS_PER_TOKEN = 4
+"""With a form plan, redrawn bars cost steps: a batch stops after this many steps per token."""
+
+
+def _generate_with_form(stepper, logits: np.ndarray, form, num_samples: int, max_length: int, sampler,
+                        rng: np.random.Generator, end_id: int, limits: tuple[int, int | None, int]) -> list[list[int]]:
+    """:func:`generate`'s loop with a :class:`~tunesmith.generation.form_plan.FormControl`: bars that
+    break the form are drawn again, earlier bars repeat, the end comes where the form allows it. Each
+    sample keeps its own list, which a redrawn bar shortens (so the loop counts steps, not tokens)."""
+    max_units, unit_id, min_units = limits
+    if not hasattr(stepper, "row_states"):
+        raise ValueError("a form plan needs a recurrent model stepped without the cache "
+                         "(lstm, stacked_lstm or simple_rnn; generate.<c>.cache: false)")
+    out: list[list[int]] = [[] for _ in range(num_samples)]
+    finished = np.zeros(num_samples, dtype=bool)
+    form.start(stepper, logits)
+
+    def units(row: list[int]) -> int:
+        return len(row) if unit_id is None else row.count(unit_id)
+
+    steps = 0
+    with tqdm(total=max_length, desc="generate", unit="tok", leave=False) as bar:
+        while not finished.all() and steps < MAX_STEPS_PER_TOKEN * max_length:
+            steps += 1
+            active = ~finished
+            logits = form.mask(logits, active)
+            if min_units:
+                short = np.array([units(row) < min_units for row in out])
+                logits[short, end_id] = -np.inf  # too short to end yet
+            ids = form.forced(np.asarray(sampler(logits, rng), dtype=np.int64), active)
+            ids = np.where(finished, end_id, ids)
+            for i in np.flatnonzero(active):
+                out[i].append(int(ids[i]))
+            logits = form.after(ids, out, stepper, stepper.step(ids), active)
+            for i in np.flatnonzero(active):
+                row = out[i]
+                if row and (row[-1] == end_id or len(row) >= max_length or (max_units and units(row) >= max_units)):
+                    finished[i] = True
+            bar.update(max(len(row) for row in out) - bar.n)
+    logger.info("generated %d samples with a form plan: %d finished in %d steps, mean length %.1f; %s",
+                num_samples, int(finished.sum()), steps, float(np.mean([len(r) for r in out])), form.summary())
+    return out
 
 
 def _checked_primer(model, vocab_size: int, primer_ids: Sequence[int], num_samples: int, max_length: int,

@@ -114,16 +114,12 @@ def generate_samples(track: str, model_dir: Path, cfg, out_dir: Path, *,
                      test_pieces: Path | None = None) -> pd.DataFrame:
     """Generate ``cfg.num_samples`` samples from the model in ``model_dir`` into ``out_dir``.
 
-    With ``cfg.cache`` (and a fitted ``cache.json`` in ``model_dir``) the samples come from the
-    LSTM mixed with its continuous cache over each sample so far (`evaluation.cache`).
-
-    Samples that share a primer are generated as one batch with the stateful
-    stepper. A sample that does not decode to music is generated again, alone,
-    with the next unused seed, up to ``cfg.retries`` times; ``samples.csv``
-    records the seed that produced each kept sample, its ``attempts`` and the
-    ``rejected`` seeds with their errors (a sample still undecoded after every
-    retry stays, marked ``decoded`` False). Writes the music files and
-    ``samples.csv``; returns the table.
+    With ``cfg.cache`` (and a fitted ``cache.json``) the samples come from the LSTM mixed with its
+    continuous cache over each sample so far; with ``cfg.form: plan``, along a form plan
+    (`tunesmith.generation.form_plan`). Samples that share a primer are one batch. A sample that
+    does not decode to music is generated again, alone, with the next unused seed, up to
+    ``cfg.retries`` times; ``samples.csv`` records each kept sample's seed, ``attempts`` and the
+    ``rejected`` seeds with their errors (one still undecoded stays, marked ``decoded`` False).
     """
     from tunesmith.generation.decode import generate
     from tunesmith.generation.samplers import make_sampler
@@ -149,6 +145,7 @@ def generate_samples(track: str, model_dir: Path, cfg, out_dir: Path, *,
     check_budget(track, cfg, max(map(len, primer_ids)))
     train = test_pieces.with_name("train.jsonl") if test_pieces is not None else None
     max_units, unit_id, min_units = bar_limit(track, music, cfg, vocab, symbols, train)
+    plan, form_log = _form_plan(track, music, cfg, vocab, train, cache), []
 
     groups: dict[tuple[int, ...], list[int]] = {}
     for i, ids in enumerate(primer_ids):
@@ -158,13 +155,16 @@ def generate_samples(track: str, model_dir: Path, cfg, out_dir: Path, *,
     start = time.perf_counter()
 
     def sample(ids: Sequence[int], n: int, seed: int) -> list[list[int]]:
+        form = None if plan is None else _form_control(music, vocab, plan, ids, n, seed)
         try:
-            return generate(model, model_cfg, symbols, primer_ids=list(ids), num_samples=n,
-                            max_length=cfg.max_length, sampler=sampler, seed=seed, end_id=end_id,
-                            window=train_cfg.window, cache=cache, max_units=max_units, unit_id=unit_id,
-                            min_units=min_units)
+            out = generate(model, model_cfg, symbols, primer_ids=list(ids), num_samples=n,
+                           max_length=cfg.max_length, sampler=sampler, seed=seed, end_id=end_id,
+                           window=train_cfg.window, cache=cache, max_units=max_units, unit_id=unit_id,
+                           min_units=min_units, form=form)
         except ValueError as exc:  # what the sampler cannot do with these logits, named
             raise ConfigError(f"generate.{track}.sampler: {exc}") from exc
+        form_log.extend([form.summary()] if form is not None else [])
+        return out
 
     for g, (ids, members) in enumerate(groups.items()):
         outputs.update(zip(members, sample(ids, len(members), cfg.seed + g)))
@@ -179,13 +179,48 @@ def generate_samples(track: str, model_dir: Path, cfg, out_dir: Path, *,
     rows: list[dict[str, Any]] = []
     try:
         table = _write_sample_set(track, music, vocab, cfg, out_dir, primers, primer_ids, outputs, seeds, sample,
-                                  next_seed, end_id, symbols, rows, cache, new_tokens, pool, test_pieces)
+                                  next_seed, end_id, symbols, rows, cache, new_tokens, pool, test_pieces,
+                                  form_log)
     except OSError as exc:  # a full disk, a folder removed under us: the previous samples stay
         raise ArtifactError(f"cannot write samples to {out_dir}: {exc.strerror or exc}; "
                             "the previous samples, if any, are kept") from exc
     log.info("%s: %d samples, %d tokens in %.1f s (%.0f tokens/s), %d decode", track, cfg.num_samples,
              new_tokens, seconds, new_tokens / max(seconds, 1e-9), int(table["decoded"].sum()))
     return table
+
+
+def _form_plan(track: str, music: Track, cfg, vocab, train: Path | None, cache):
+    """The form plan fitted on the training split (``generate.<c>.form: plan``), or None."""
+    if cfg.form != "plan":
+        return None
+    if cache.on:  # asked for the cache (--cache): it mixes in the sample so far, which the plan repeats
+        log.warning("%s: sampling with the cache, without the form plan (the plan works on the model alone)", track)
+        return None
+    from tunesmith.generation.form_plan import track_plan
+
+    return track_plan(music, vocab, train)
+
+
+def _form_control(music: Track, vocab, plan, ids, n: int, seed: int):
+    """A form control for a batch: ``ids`` one primer shared by ``n`` samples, or one per sample."""
+    from tunesmith.generation.form_plan import control_for
+
+    rows = [list(r) for r in ids] if ids and isinstance(ids[0], (list, tuple)) else [list(ids)] * n
+    symbols = vocab["symbols"]
+    return control_for(music, vocab, plan, [[symbols[t] for t in r] for r in rows], seed)
+
+
+def _form_summary(logs: Sequence[dict]) -> dict[str, Any]:
+    """The form plan and what it did over every batch (bars redrawn and repeated, and why)."""
+    from collections import Counter
+
+    reasons: Counter = Counter()
+    for entry in logs:
+        reasons.update(entry["redrawn_for"])
+    return {**{k: logs[0][k] for k in ("section_bars", "sections", "repeat_share", "places")},
+            "bars_redrawn": sum(e["bars_redrawn"] for e in logs),
+            "bars_repeated": sum(e["bars_repeated"] for e in logs),
+            "redrawn_for": dict(reasons.most_common())}
 
 
 def sampling_cache(track: str, model_dir: Path, cfg, model_cfg):
@@ -225,7 +260,7 @@ def _beyond_primer(info: dict[str, Any], primer_notes: int) -> dict[str, Any]:
 
 
 def _write_sample_set(track, music, vocab, cfg, out_dir, primers, primer_ids, outputs, seeds, sample, next_seed,
-                      end_id, symbols, rows, cache, new_tokens, pool, test_pieces) -> pd.DataFrame:
+                      end_id, symbols, rows, cache, new_tokens, pool, test_pieces, form_log=()) -> pd.DataFrame:
     """Decode, retry and write every sample, samples.csv and generation.json into ``out_dir`` atomically."""
     with io.atomic_path(out_dir, owned_if=SAMPLES_MARKER) as tmp:
         tmp.mkdir()
@@ -294,5 +329,6 @@ def _write_sample_set(track, music, vocab, cfg, out_dir, primers, primer_ids, ou
             io.write_text(tmp / POOL, "".join(json.dumps(p) + "\n" for p in pool))
         io.write_json(tmp / "generation.json", {"config": json.loads(json.dumps(asdict(cfg), default=dict)),
                                                 "tokens": new_tokens,
-                                                "cache": {"lambda": cache.lam, "theta": cache.theta}})
+                                                "cache": {"lambda": cache.lam, "theta": cache.theta},
+                                                **({"form": _form_summary(form_log)} if form_log else {})})
     return table

@@ -137,6 +137,20 @@ class RecurrentStepper(Stepper):
                 var.assign(tf.zeros((batch_size, var.shape[1]), dtype=var.dtype))
         self.batch_size = batch_size
 
+    def row_states(self) -> list[np.ndarray]:
+        """Every state variable's value, ``(batch, size)`` each, in a fixed order."""
+        return [var.numpy() for states in self._states for var in states]
+
+    def set_row_states(self, rows: list[int], values: list[list[np.ndarray]]) -> None:
+        """Set rows ``rows`` of every state variable to ``values[k]`` (one array per variable, as
+        :meth:`row_states` orders them): a sample goes back to an earlier state, the rest stay."""
+        full = self.row_states()
+        for k, row in enumerate(rows):
+            for var_value, value in zip(full, values[k], strict=True):
+                var_value[row] = value
+        for var, value in zip((v for states in self._states for v in states), full):
+            var.assign(value)
+
     def _step_graph(self, ids: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         x = self._input(ids)
         for cell, state_vars in zip(self._cells, self._states):

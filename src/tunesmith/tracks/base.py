@@ -30,13 +30,15 @@ class FormHints:
     ``bar_beats``: quarter-note beats in a bar (4.0 where the representation has no meter);
     ``tonic``: the declared key's tonic as a pitch class 0-11, or None (estimated from the notes);
     ``sections``: bar lines per section the notation marks (ABC's repeats and double bars), or
-    None; ``endings``: whether it has first and second endings.
+    None; ``endings``: whether it has first and second endings; ``pickup``: beats before the first
+    bar line when the piece opens with a pickup (bars are counted from that bar line).
     """
 
     bar_beats: float = 4.0
     tonic: int | None = None
     sections: tuple[int, ...] | None = None
     endings: bool = False
+    pickup: float = 0.0
 
 
 class Track(ABC):
@@ -158,6 +160,19 @@ class Track(ABC):
         the symbol that closes one time unit (None: every symbol is one) and how many units make a
         4/4 bar; None when the track cannot tell."""
         return None
+
+    def bar_reader(self, header: Sequence[str], meta: Mapping[str, Any], section_bars: int | None = None):
+        """A fresh bar reader for generation with a form plan (`tunesmith.generation.form_plan`), for
+        a piece opening with ``header`` (its symbols before :meth:`after_header`'s): by default
+        :meth:`bar_unit`'s bars, which the plan repeats; the piece ends where the model ends it
+        (a representation without meter or key cannot say where a cadence falls); None when the
+        track cannot count bars."""
+        unit = self.bar_unit(meta)
+        if unit is None:
+            return None
+        from tunesmith.tracks.bars import FixedBars
+
+        return FixedBars(unit[0], unit[1])
 
     # ---- primers
 

@@ -68,5 +68,17 @@ def abc_form_hints(text: str) -> FormHints:
     key = re.search(r"^K:\s*([^\n%]*)", text, flags=re.M)
     body = text[key.end():] if key else text
     marked, endings = sections(body)
-    return FormHints(bar_beats=meter_beats(meter.group(1) if meter else None),
-                     tonic=key_tonic(key.group(1) if key else None), sections=marked or None, endings=endings)
+    beats = meter_beats(meter.group(1) if meter else None)
+    return FormHints(bar_beats=beats, tonic=key_tonic(key.group(1) if key else None), sections=marked or None,
+                     endings=endings, pickup=_pickup_beats(text[:key.end()] if key else "", body, beats))
+
+
+def _pickup_beats(header: str, body: str, bar_beats: float) -> float:
+    """Quarter-note beats before the tune's first bar line when they are fewer than a bar's."""
+    from tunesmith.tracks.abc.durations import bar_length, unit_note
+
+    first = _BAR.search(_NOISE.sub("", body))
+    if first is None:
+        return 0.0
+    beats = float(bar_length(_NOISE.sub("", body)[:first.start()]) * unit_note(header, bar_beats) * 4)
+    return beats if 0 < beats < bar_beats - 1e-9 else 0.0

@@ -74,6 +74,13 @@ class Nottingham(Track):
         """The tune's meter (``M:``), tonic (``K:``) and the sections its bar lines mark."""
         return abc_form_hints("".join(s for s in symbols if s != self.end))
 
+    def bar_reader(self, header: Sequence[str], meta: Mapping[str, Any], section_bars: int | None = None):
+        """ABC bars read character by character, with the rules of the tune's meter, key and
+        ``section_bars``-bar sections (:class:`tunesmith.tracks.abc.bars.AbcForm`)."""
+        from tunesmith.tracks.abc.bars import AbcForm
+
+        return AbcForm("".join(s for s in header if s != self.end), section_bars or 8)
+
     def prepare_file(self, path: Path, fmt: str, piece_id: str, title: str, cfg: PrepareConfig,
                      rhythm: str = "") -> list[dict]:
         return prepare_nottingham(path, fmt, piece_id, title, cfg, rhythm)
