@@ -137,6 +137,8 @@ def test_fixed_bars_repeat_the_bar_the_plan_draws():
         logits = control.after(ids, out, stepper, logits, np.array([True]))
     assert out[0][:2] == [1, 2] and out[0][2:8] == [1, 2, 1, 2, 1, 2]  # every later bar repeats the one before
     assert control.repeated == 4  # after each of the four bars, the next is drawn as a repeat
+    control.rows[0].queue.clear()
+    assert control.mask(np.zeros((1, 4)), np.array([True]))[0, 0] == 0.0  # fixed bars end where the model ends
 
 
 def test_untrained_lstm_with_the_plan_keeps_meter_sections_and_tonic():

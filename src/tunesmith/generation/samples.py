@@ -196,6 +196,9 @@ def _form_plan(track: str, music: Track, cfg, vocab, train: Path | None, cache):
     if cache.on:  # asked for the cache (--cache): it mixes in the sample so far, which the plan repeats
         log.warning("%s: sampling with the cache, without the form plan (the plan works on the model alone)", track)
         return None
+    if train is None or not train.is_file():  # the API or CLI away from the pipeline's splits
+        log.info("%s: form: plan needs the encoded train split (%s); sampling without it", track, train)
+        return None
     from tunesmith.generation.form_plan import track_plan
 
     return track_plan(music, vocab, train)
