@@ -19,7 +19,7 @@ from tunesmith.tracks import get_track
 from tunesmith.tracks.abc.bars import AbcBars, AbcForm
 from tunesmith.tracks.abc.durations import bar_length, last_letter
 from tunesmith.tracks.abc.form import abc_form_hints
-from tunesmith.tracks.bars import FixedBars, Position
+from tunesmith.tracks.bars import FixedBar, FixedBars, Position
 
 HEADER = "M:6/8\nL:1/8\nK:G\n"
 JIG = ("d|BAG BAG|cBA d2d|BAG BAG|A3 A2d|BAG BAG|cBA d2g|fed cBA|G3 G2:|\n"
@@ -139,6 +139,18 @@ def test_fixed_bars_repeat_the_bar_the_plan_draws():
     assert control.repeated == 4  # after each of the four bars, the next is drawn as a repeat
     control.rows[0].queue.clear()
     assert control.mask(np.zeros((1, 4)), np.array([True]))[0, 0] == 0.0  # fixed bars end where the model ends
+    assert np.isfinite(control.mask(np.zeros((1, 4)), np.array([True]), np.array([2]))).all()  # room for a bar
+    no_room = control.mask(np.zeros((1, 4)), np.array([True]), np.array([1]))
+    assert no_room[0, 0] == 0.0 and np.isneginf(no_room[0, 1:]).all()  # no room for another bar: it ends
+
+
+def test_fixed_bars_may_end_only_at_a_bar_line_when_asked():
+    free, whole = FixedBars("|", 2), FixedBars("|", 2, end_at_line=True)
+    for reader in (free, whole):
+        for s in ["60", "|", "62"]:
+            reader.feed(s)
+    assert free.can_end(Position()) and not whole.can_end(Position())
+    assert whole.feed("|") == (True, FixedBar(("60", "|", "62", "|"))) and whole.can_end(Position())
 
 
 def test_untrained_lstm_with_the_plan_keeps_meter_sections_and_tonic():

@@ -123,7 +123,8 @@ def _generate_with_form(stepper, logits: np.ndarray, form, num_samples: int, max
         while not finished.all() and steps < MAX_STEPS_PER_TOKEN * max_length:
             steps += 1
             active = ~finished
-            logits = form.mask(logits, active)
+            room = np.array([max_units - units(row) for row in out]) if max_units else None
+            logits = form.mask(logits, active, room)
             if min_units:
                 short = np.array([units(row) < min_units for row in out])
                 logits[short, end_id] = -np.inf  # too short to end yet

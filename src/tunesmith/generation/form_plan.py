@@ -176,16 +176,18 @@ class FormControl:
         for i, row in enumerate(self.rows):
             row.here = row.start = _Snap(0, [s[i].copy() for s in states], logits[i].copy(), copy.deepcopy(row.reader))
 
-    def mask(self, logits: np.ndarray, active: np.ndarray) -> np.ndarray:
+    def mask(self, logits: np.ndarray, active: np.ndarray, room: np.ndarray | None = None) -> np.ndarray:
         """Each row's next symbol limited to what keeps its form (the reader's ``restrict``), the
-        end token masked where the row may not end yet, and forced where it has its sections."""
+        end token masked where the row may not end yet, and forced where it has its sections or
+        (``room``: time units left a row) where another whole bar would not fit."""
         logits = np.array(logits, copy=True)
         for i, row in enumerate(self.rows):
             if not active[i] or row.queue:
                 continue
             if row.reader.can_end(row.where):
-                if self.plan.sections and row.where.sections + 1 >= self.plan.sections:
-                    logits[i, :] = -np.inf  # the piece has its sections: it ends here
+                full = self.plan.sections and row.where.sections + 1 >= self.plan.sections
+                if full or (room is not None and room[i] < getattr(row.reader, "per_bar", 0)):
+                    logits[i, :] = -np.inf  # the piece has its sections, or no room for a bar: it ends here
                     logits[i, self.end_id] = 0.0
                 continue
             logits[i, self.end_id] = -np.inf

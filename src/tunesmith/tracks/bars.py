@@ -36,15 +36,16 @@ class FixedBar:
 class FixedBars:
     """Bars of ``per_bar`` units (one per ``unit`` symbol, or per symbol when ``unit`` is None),
     counted from the piece's start, with no rule of their own: a generation plan repeats them, and
-    the piece ends where the model ends it (without meter or key no cadence can be placed).
+    the piece ends where the model ends it (without meter or key no cadence can be placed), or
+    (``end_at_line``) only at a bar line.
 
     ``feed(symbol)`` returns ``(at_line, closed)`` as :class:`tunesmith.tracks.abc.bars.AbcBars`
     does; here the symbol that completes a bar is its last, so the next bar starts after it."""
 
     undo_on_close = False
 
-    def __init__(self, unit: str | None, per_bar: int) -> None:
-        self.unit, self.per_bar = unit, per_bar
+    def __init__(self, unit: str | None, per_bar: int, *, end_at_line: bool = False) -> None:
+        self.unit, self.per_bar, self.end_at_line = unit, per_bar, end_at_line
         self._bar: list[str] = []
         self._units = 0
 
@@ -69,7 +70,8 @@ class FixedBars:
         return None, ""
 
     def can_end(self, where: Position) -> bool:
-        return True
+        """Anywhere, or (``end_at_line``) only where a bar has just closed: whole bars."""
+        return not self.end_at_line or (not self._bar and self._units > 0)
 
     @staticmethod
     def copy_of(bar: FixedBar) -> list[str]:

@@ -60,6 +60,13 @@ class Classical(Track):
 
         return pianoroll.to_midi(frame_notes(symbols, meta), **_resolution(meta))
 
+    def bar_reader(self, header: Sequence[str], meta: Mapping[str, Any], section_bars: int | None = None):
+        """Bars of :meth:`bar_unit`'s frames; a piece ends only where a bar closes (whole bars)."""
+        from tunesmith.tracks.bars import FixedBars
+
+        unit, per_bar = self.bar_unit(meta)
+        return FixedBars(unit, per_bar, end_at_line=True)
+
     def bar_unit(self, meta: Mapping[str, Any]) -> tuple[str | None, int]:
         """A frame end (notes per frame; every chord token is one frame) closes one frame: a 4/4 bar
         is ``4 x frames_per_beat`` frames, or two seconds' worth at ``fs`` frames per second."""
