@@ -32,7 +32,7 @@ help:  ## list the targets
 $(STAMP): pyproject.toml $(LOCK) | $(UV)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python tools/sync_venv.py $(LOCK)
-	$(UV) pip install --quiet --python $(BIN)/python --require-hashes --no-deps -r $(LOCK)
+	$(UV) pip install --quiet --python $(BIN)/python --require-hashes --no-deps --compile-bytecode -r $(LOCK)
 	$(UV) pip install --quiet --python $(BIN)/python --no-deps -e .
 	$(BIN)/python -m pip check
 	rm -f $(VENV)/.installed-*
