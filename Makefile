@@ -98,11 +98,14 @@ benchmark: install  ## the four polyphonic benchmarks and their table (downloads
 	cd benchmark && $(if $(BL_DIR),$(abspath $(BIN))/dvc exp run bl_table $(foreach b,$(BL_SETS),-S params.yaml:fetch.$(b).source=local -S params.yaml:fetch.$(b).local_dir=$(abspath $(BL_DIR))),$(abspath $(BIN))/dvc repro bl_table)
 	@cat benchmark/data/table.md
 
-test: install  ## run the test suite
-	$(BIN)/python -m pytest
+# pytest-xdist: one worker per core; tests/conftest.py keeps each module with an expensive fixture on one
+PYTEST_JOBS ?= auto
+PYTEST_XDIST := -n $(PYTEST_JOBS) --dist loadgroup
+test: install  ## run the test suite (PYTEST_JOBS=0: in one process)
+	$(BIN)/python -m pytest $(PYTEST_XDIST)
 
 test-fast: install  ## the quick subset (about a minute): pytest -m "not slow" (tests/conftest.py marks the slow modules)
-	$(BIN)/python -m pytest -m "not slow"
+	$(BIN)/python -m pytest $(PYTEST_XDIST) -m "not slow"
 
 lint: install  ## ruff over the code
 	$(BIN)/ruff check src stages tests bench tools
