@@ -26,23 +26,23 @@ SLOW_MODULES = frozenset({
 """Modules marked slow as a whole (about 85% of the suite's time); the rest runs in about a minute."""
 
 
-XDIST_GROUPS = frozenset({
-    "test_pipeline_e2e", "test_experiments", "test_multidevice", "test_training", "test_compare", "test_report",
-    "test_api", "test_bad_input_round3_files", "test_remote",
-})
-"""Modules whose tests share an expensive module fixture (the e2e ones also its state, in order): under
-``make test`` (pytest-xdist, ``--dist loadgroup``) each runs whole on one worker, so the fixture is built
-once. xdist starts the groups with the most tests first, the e2e module among them; every other test is
-handed out one at a time to whichever worker is free."""
+LONGEST_FIRST = ("test_pipeline_e2e", "test_bad_input_round2", "test_training", "test_multidevice", "test_experiments",
+                 "test_dvc_deps", "test_compare", "test_bad_input")
+"""The modules that take longest, run first. ``make test`` hands whole modules to pytest-xdist's workers in this
+order (``--dist loadfile --no-loadscope-reorder``: a module's fixtures are built once, its tests keep their
+order), so the e2e module, alone about 40% of the suite, starts at once while the other worker takes the rest."""
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items):
+    def module(item) -> str | None:
+        return item.module.__name__.rsplit(".", 1)[-1] if item.module is not None else None
+
     for item in items:
-        module = item.module.__name__.rsplit(".", 1)[-1] if item.module is not None else None
-        if module in SLOW_MODULES:
+        if module(item) in SLOW_MODULES:
             item.add_marker(pytest.mark.slow)
-        if module in XDIST_GROUPS:
-            item.add_marker(pytest.mark.xdist_group(module))
+    rank = {name: k for k, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(module(item), len(rank)))  # stable: collection order otherwise
 
 
 def tiny_ids(seed: int = 0, n: int = 400) -> np.ndarray:
