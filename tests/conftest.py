@@ -18,7 +18,8 @@ ESSEN_VOCAB = {"symbols": ["/", "<unk>", "60", "62", "64", "_", "r"], "special":
 """A tiny essen vocabulary: end token ``/``, ``<unk>``, three pitches, the hold and the rest."""
 
 SLOW_MODULES = frozenset({
-    "test_pipeline_e2e", "test_workflow", "test_bad_input", "test_bad_input_round2", "test_bad_input_round3_files",
+    "test_pipeline_e2e", "test_pipeline_e2e_experiments", "test_workflow", "test_bad_input", "test_bad_input_round2",
+    "test_bad_input_round3_files",
     "test_real_corpora",
     "test_report", "test_compare", "test_training", "test_carried", "test_dvc_deps", "test_samples",
     "test_download", "test_benchmark_fetch", "test_render",
@@ -28,9 +29,11 @@ SLOW_MODULES = frozenset({
 
 LONGEST_FIRST = ("test_pipeline_e2e", "test_bad_input_round2", "test_training", "test_multidevice", "test_experiments",
                  "test_dvc_deps", "test_compare", "test_bad_input")
-"""The modules that take longest, run first. ``make test`` hands whole modules to pytest-xdist's workers in this
-order (``--dist loadfile --no-loadscope-reorder``: a module's fixtures are built once, its tests keep their
-order), so the e2e module, alone about 40% of the suite, starts at once while the other worker takes the rest."""
+LAST = ("test_pipeline_e2e_experiments",)
+"""``make test`` hands whole modules to pytest-xdist's workers in collection order (``--dist loadfile
+--no-loadscope-reorder``: a module's fixtures are built once, its tests keep their order), and this is the
+order: the longest modules first, so the e2e module, which reproduces the tiny pipeline that both e2e modules
+copy, starts at once; the other e2e module last, when that pipeline is (nearly) built."""
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -41,8 +44,8 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if module(item) in SLOW_MODULES:
             item.add_marker(pytest.mark.slow)
-    rank = {name: k for k, name in enumerate(LONGEST_FIRST)}
-    items.sort(key=lambda item: rank.get(module(item), len(rank)))  # stable: collection order otherwise
+    rank = {name: k for k, name in enumerate(LONGEST_FIRST)} | {name: 1000 + k for k, name in enumerate(LAST)}
+    items.sort(key=lambda item: rank.get(module(item), len(LONGEST_FIRST)))  # stable: collection order otherwise
 
 
 def tiny_ids(seed: int = 0, n: int = 400) -> np.ndarray:
