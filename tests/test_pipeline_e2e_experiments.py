@@ -23,8 +23,12 @@ def repo(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def knob_experiment(repo) -> str:
-    """`dvc exp run` of one generation knob, on the fixture's commit; its output. The sweep chart
-    reads this experiment too (one experiment, not two: each reruns generation and the report)."""
+    """`dvc exp run` of one generation knob on a commit of the first results (the team workflow:
+    dvc.lock with the metrics and plots; -f: the fixture's .gitignore ignores /data/); its output.
+    The sweep chart reads this experiment too (one experiment, not two: each reruns generation and
+    the report)."""
+    _git(repo, "add", "-f", "dvc.lock", "data/metrics", *map(str, repo.glob("data/live/*/plots")))
+    _git(repo, "commit", "-qm", "first results")
     return _dvc(repo, "exp", "run", "-S", "generate.essen.seed=7")
 
 
