@@ -10,6 +10,7 @@ STAMP := $(VENV)/.installed-$(KIND)
 # `make lock` runs uv from a venv of its own (never .venv); its version fixes the lock's format
 UV_VENV := .venv-lock
 UV_VERSION := 0.13.9
+UV := $(UV_VENV)/bin/uv
 # DVC must never phone home: the only network the project uses is the package registries.
 export DVC_NO_ANALYTICS := 1
 export TF_CPP_MIN_LOG_LEVEL ?= 2
@@ -25,15 +26,22 @@ help:  ## list the targets
 # The lock's exact versions, every file checked against its hash; whatever the venv holds beyond
 # the lock (the other kind's packages, an old tensorflow-cpu) is uninstalled first, so a CPU venv
 # becomes a clean GPU venv with GPU=1 and back. Then tunesmith itself, editable, without deps.
-$(STAMP): pyproject.toml $(LOCK)
+# uv (the pinned one of `make lock`, in .venv-lock) installs the same hashed set as pip would, in
+# a fraction of the time (parallel downloads, its own cache, files linked from there); pip stays
+# in .venv for tools/sync_venv.py and `pip check`.
+$(STAMP): pyproject.toml $(LOCK) | $(UV)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python tools/sync_venv.py $(LOCK)
-	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r $(LOCK)
-	$(BIN)/python -m pip install --quiet --no-deps -e .
+	$(UV) pip install --quiet --python $(BIN)/python --require-hashes --no-deps --compile-bytecode -r $(LOCK)
+	$(UV) pip install --quiet --python $(BIN)/python --no-deps -e .
 	$(BIN)/python -m pip check
 	rm -f $(VENV)/.installed-*
 	touch $@
+
+# uv itself, at the version that fixes the lock's format, from the package registry
+$(UV):
+	$(PYTHON) -m venv $(UV_VENV)
+	$(UV_VENV)/bin/python -m pip install --quiet uv==$(UV_VERSION)
 
 install: $(STAMP) system-deps  ## create .venv and install tunesmith from requirements/cpu.lock (GPU=1: gpu.lock, with CUDA)
 
@@ -41,10 +49,9 @@ install: $(STAMP) system-deps  ## create .venv and install tunesmith from requir
 # add some): versions already in a lock are kept where the ranges allow, new ones resolved; one
 # universal lock per kind (Linux x86-64 and arm64, macOS, Windows markers), with hashes.
 LOCK_FLAGS := --quiet --universal --generate-hashes --python-version 3.11 --extra dev --extra benchmark
-lock:  ## rewrite requirements/cpu.lock and gpu.lock from pyproject.toml (uv, in .venv-lock)
-	test -x $(UV_VENV)/bin/uv || ($(PYTHON) -m venv $(UV_VENV) && $(UV_VENV)/bin/pip install --quiet uv==$(UV_VERSION))
-	$(UV_VENV)/bin/uv pip compile pyproject.toml $(LOCK_FLAGS) -o requirements/cpu.lock
-	$(UV_VENV)/bin/uv pip compile pyproject.toml $(LOCK_FLAGS) --extra gpu -o requirements/gpu.lock
+lock: | $(UV)  ## rewrite requirements/cpu.lock and gpu.lock from pyproject.toml (uv, in .venv-lock)
+	$(UV) pip compile pyproject.toml $(LOCK_FLAGS) -o requirements/cpu.lock
+	$(UV) pip compile pyproject.toml $(LOCK_FLAGS) --extra gpu -o requirements/gpu.lock
 
 # FluidSynth + a General MIDI soundfont (audio), Chromium (the report's browser test), lame (mp3).
 # Installed only where missing and apt is usable; without them audio falls back to
@@ -91,11 +98,15 @@ benchmark: install  ## the four polyphonic benchmarks and their table (downloads
 	cd benchmark && $(if $(BL_DIR),$(abspath $(BIN))/dvc exp run bl_table $(foreach b,$(BL_SETS),-S params.yaml:fetch.$(b).source=local -S params.yaml:fetch.$(b).local_dir=$(abspath $(BL_DIR))),$(abspath $(BIN))/dvc repro bl_table)
 	@cat benchmark/data/table.md
 
-test: install  ## run the test suite
-	$(BIN)/python -m pytest
+# pytest-xdist: one worker per core, each module whole on one worker (its module fixtures built once), the
+# longest modules first (tests/conftest.py orders them)
+PYTEST_JOBS ?= auto
+PYTEST_XDIST := -n $(PYTEST_JOBS) --dist loadfile --no-loadscope-reorder
+test: install  ## run the test suite (PYTEST_JOBS=0: in one process)
+	$(BIN)/python -m pytest $(PYTEST_XDIST)
 
 test-fast: install  ## the quick subset (about a minute): pytest -m "not slow" (tests/conftest.py marks the slow modules)
-	$(BIN)/python -m pytest -m "not slow"
+	$(BIN)/python -m pytest $(PYTEST_XDIST) -m "not slow"
 
 lint: install  ## ruff over the code
 	$(BIN)/ruff check src stages tests bench tools

@@ -147,9 +147,30 @@ def _(tmp, monkeypatch, capsys, model_dir):
     for t in range(ids.shape[1]):
         stepped = stepper.step(ids[:, t])
     np.testing.assert_allclose(chunked, stepped, rtol=1e-4, atol=1e-5)
-    # 40,000 primer symbols through the CLI: a handful of calls, not 40,000 steps
-    primer = " ".join(["60", "_", "62", "_"] * 10_000)
+    # a primer of several chunks through the CLI: one prime() of every symbol, fed as a handful of
+    # block calls, then only the generated tokens stepped. (40,000 symbols took 90 s here, nearly
+    # all of it music21 writing the 20,000-note sample, which holds the primer, not priming.)
+    calls: dict[str, list] = {"prime": [], "block": [], "step": 0}
+    prime, step = RecurrentStepper.prime, RecurrentStepper.step
+
+    def spy_prime(self, block):
+        calls["prime"].append(np.shape(block))
+        block_fn = self._block_fn
+        self._block_fn = lambda chunk: calls["block"].append(chunk.shape[1]) or block_fn(chunk)
+        return prime(self, block)
+
+    def spy_step(self, ids):
+        calls["step"] += 1
+        return step(self, ids)
+
+    monkeypatch.setattr(RecurrentStepper, "prime", spy_prime)
+    monkeypatch.setattr(RecurrentStepper, "step", spy_step)
+    symbols = 4 * 600  # 2,400 symbols: 5 chunks
+    primer = " ".join(["60", "_", "62", "_"] * (symbols // 4))
     assert _generate(model_dir, tmp / "out", "--primer", primer) == 0
+    assert len(calls["prime"]) == 1 and calls["prime"][0][1] >= symbols
+    assert len(calls["block"]) == -(-calls["prime"][0][1] // PRIME_CHUNK) and max(calls["block"]) == PRIME_CHUNK
+    assert calls["step"] <= 4  # --max-length 4: the primer is never stepped
 
 
 @case("model-zip-whose-config-inflates-to-gigabytes-is-refused-unread")
