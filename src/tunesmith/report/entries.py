@@ -26,7 +26,9 @@ def corpus_entry(corpus: str, *, metrics_dir: Path, eval_dir: Path, models_dir: 
     shown_elsewhere = {key: metrics.pop(key, None) for key in _SHOWN_ELSEWHERE}
     plots = eval_dir / corpus  # the histograms and the heatmap, drawn by evaluate
     seeds = metrics_dir / corpus / "seeds.json"  # `make noise`: the recipe's seed spread, if measured
+    generation = samples_dir / corpus / "generation.json"  # the form plan the samples followed, if any
     return {
+        "plan": (read_json_bounded(generation, allow=NUMBERS).get("form") if generation.is_file() else None),
         "seeds": read_json_bounded(seeds, allow=NUMBERS) if seeds.is_file() else None,
         "train_params": dict(train_params or {}),
         "title": track.title or corpus,

@@ -31,9 +31,10 @@ def _cell(stat: Mapping[str, Any] | None, kind: str) -> str:
     return f"{mean:.1f} ± {sd:.1f}" if is_number(sd) else f"{mean:.1f}"
 
 
-def judged_section(metrics: Mapping[str, Any]) -> dict[str, Any] | None:
+def judged_section(metrics: Mapping[str, Any], plan: Mapping[str, Any] | None = None) -> dict[str, Any] | None:
     """``sentence`` (the two-sample accuracy), ``rows`` (statistic, samples, real) and ``gives_away``
-    (the features that differ most); None when evaluate ran no two-sample test."""
+    (the features that differ most); None when evaluate ran no two-sample test. ``plan``: the
+    generate stage's form plan (``generation.json``'s ``form``), said in the sentence when there is one."""
     test, form = metrics.get("two_sample"), metrics.get("form")
     if not isinstance(test, Mapping) or not isinstance(form, Mapping):
         return None
@@ -48,6 +49,11 @@ def judged_section(metrics: Mapping[str, Any]) -> dict[str, Any] | None:
     undecoded = test.get("undecoded_samples")
     if is_number(undecoded) and undecoded:
         sentence += f" {undecoded} of {test.get('samples')} samples did not decode and are not in the test."
+    if isinstance(plan, Mapping) and is_number(plan.get("repeat_share")):
+        sentence += (f" The samples were generated with a form plan: bars repeat earlier bars as often as the "
+                     f"training pieces' do ({plan['repeat_share']:.0%}), so that row matches by construction"
+                     + (f"; sections of {plan['section_bars']} bars end on the tonic"
+                        if is_number(plan.get("section_bars")) else "") + ".")
     gives = [f"{g['feature']} ({g['generated']:.2f} in the samples, {g['real']:.2f} in the real pieces)"
              for g in metrics.get("gives_away") or [] if isinstance(g, Mapping)][:3]
     return {"sentence": sentence, "rows": rows, "gives_away": gives, "accuracy": accuracy}
