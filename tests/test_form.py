@@ -177,7 +177,8 @@ def test_the_report_shows_the_two_sample_sentence_and_the_form_table():
     assert out["rows"] == [["pieces ending on the tonic", "16% ± 5%", "86% ± 4%"],
                            ["length in bars", "20.2 ± 1.5", "16.0 ± 0.5"]]
     assert out["gives_away"] == ["tonic_end (0.16 in the samples, 0.86 in the real pieces)"]
-    assert "form plan" not in out["sentence"]
-    planned = judged_section(metrics, {"repeat_share": 0.2447, "section_bars": 8})["sentence"]
-    assert "form plan" in planned and "(24%)" in planned and "sections of 8 bars" in planned
+    assert "form plan" not in out["sentence"] and not out["planned"]
+    with_plan = judged_section(metrics, {"repeat_share": 0.2447, "section_bars": 8})
+    planned = with_plan["sentence"]
+    assert with_plan["planned"] and "form plan" in planned and "(24%)" in planned and "sections of 8 bars" in planned
     assert judged_section({}) is None

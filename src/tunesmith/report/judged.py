@@ -56,4 +56,5 @@ def judged_section(metrics: Mapping[str, Any], plan: Mapping[str, Any] | None = 
                         if is_number(plan.get("section_bars")) else "") + ".")
     gives = [f"{g['feature']} ({g['generated']:.2f} in the samples, {g['real']:.2f} in the real pieces)"
              for g in metrics.get("gives_away") or [] if isinstance(g, Mapping)][:3]
-    return {"sentence": sentence, "rows": rows, "gives_away": gives, "accuracy": accuracy}
+    return {"sentence": sentence, "rows": rows, "gives_away": gives, "accuracy": accuracy,
+            "planned": isinstance(plan, Mapping) and is_number(plan.get("repeat_share"))}
