@@ -189,3 +189,22 @@ def test_untrained_lstm_with_the_plan_keeps_meter_sections_and_tonic():
             _advance(form, bar, where)
         assert where.sections == 2, body
     assert control.redrawn > 0 and homes >= 0.75 * ends  # redrawn bars bring most sections home
+
+
+def test_the_pipeline_plan_falls_back_to_the_model_alone_with_the_cache_or_no_training_split(tmp_path, caplog):
+    import json
+    from types import SimpleNamespace
+
+    from tunesmith.generation.samples import _form_plan
+
+    music = get_track("nottingham")
+    train = tmp_path / "train.jsonl"
+    train.write_text("".join(json.dumps({"id": str(i), "symbols": list(HEADER + JIG)}) + "\n" for i in range(3)))
+    plan_cfg, off, on = SimpleNamespace(form="plan"), SimpleNamespace(on=False), SimpleNamespace(on=True)
+    plan = _form_plan("nottingham", music, plan_cfg, {}, train, off)
+    assert plan.section_bars == 8 and plan.sections == 2
+    assert _form_plan("nottingham", music, SimpleNamespace(form="none"), {}, train, off) is None
+    with caplog.at_level("INFO"):
+        assert _form_plan("nottingham", music, plan_cfg, {}, train, on) is None
+        assert _form_plan("nottingham", music, plan_cfg, {}, tmp_path / "missing.jsonl", off) is None
+    assert "without the form plan" in caplog.text and "needs the encoded train split" in caplog.text
