@@ -252,6 +252,22 @@ def test_second_repro_does_nothing_and_status_is_clean(repo):
     assert "up to date" in _dvc(repo, "status")
 
 
+def test_what_is_not_an_output_leaves_status_clean(repo):
+    """A clone that restored the outputs from the run-cache has no DVCLive summary beside the loss
+    curves (data/live/<c>/metrics.json is not an output), and a killed writer leaves its lock file
+    beside its output: neither makes the report, which depends on those whole folders, stale."""
+    summaries = sorted(repo.glob("data/live/*/metrics.json"))
+    assert summaries, "DVCLive wrote no summary: this test checks nothing"
+    stray = repo / "data/models/.nottingham.lock"
+    try:
+        for summary in summaries:
+            summary.unlink()
+        stray.write_text("tunesmith-lock 999999999\n")
+        assert "up to date" in _dvc(repo, "status")
+    finally:
+        stray.unlink(missing_ok=True)
+
+
 def _data_hashes(repo: Path) -> dict[str, str]:
     """md5 of every data output in dvc.lock (metrics hold timings, so they are left out)."""
     lock = yaml.safe_load((repo / "dvc.lock").read_text())
