@@ -78,11 +78,14 @@ repro: install  ## run the whole DVC pipeline on the default (bundled) corpora
 	$(BIN)/dvc repro
 
 # noise/dvc.yaml, apart from the default graph: k seeds per track are k times the training time
-noise: install  ## train each track's recipe with every seed of noise.seeds: data/metrics/<c>/seeds.json (mean, sd, n)
+# NOISE_JOBS seeds train at a time, each in a queued experiment's copy of the workspace (tools/noise.py);
+# each seed uses noise.threads threads however many run, so its figures do not depend on NOISE_JOBS.
+NOISE_JOBS ?= $(shell nproc 2>/dev/null || echo 1)
+noise: install  ## train each track's recipe with every seed of noise.seeds, NOISE_JOBS at a time: data/metrics/<c>/seeds.json (mean, sd, n)
 	@$(CHECK_TRACKS) params.yaml
 	@git rev-parse --is-inside-work-tree >/dev/null 2>&1 || git init --quiet
 	@test -d .dvc || $(BIN)/dvc init --quiet
-	$(BIN)/dvc repro noise/dvc.yaml
+	$(BIN)/python tools/noise.py --jobs $(NOISE_JOBS)
 	@# publish: the report and compare read data/metrics/<c>/seeds.json, a plain file in git (noise/dvc.yaml says why)
 	@for f in data/seeds/*/seeds.json; do c=$$(basename $$(dirname $$f)); cp $$f data/metrics/$$c/seeds.json; \
 	  echo "published data/metrics/$$c/seeds.json"; done
