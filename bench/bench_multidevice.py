@@ -50,9 +50,13 @@ def train_seeds(track: str, seeds: list[int], params: Path, out: Path) -> None:
     """The child: every seed of ``train.<track>`` into ``out`` (``seeds.json`` beside the seeds)."""
     from tunesmith.config.load import build, section
     from tunesmith.config.stages import EvaluateConfig
-    from tunesmith.pipeline.seeds import seeds_stage
+    from tunesmith.pipeline.seeds import seed_folder, seed_stage, seeds_stage
 
     doc = yaml.safe_load(params.read_text())
+    if len(seeds) == 1:  # one seed of a multi-worker run: its folder only (seeds.json needs two or more)
+        seed_stage(track, section(doc, f"train.{track}"), seeds[0], Path(f"data/vocab/{track}"),
+                   seed_folder(out, seeds[0]))
+        return
     evaluate = build(EvaluateConfig, section(doc, f"evaluate.{track}"), f"evaluate.{track}")
     seeds_stage(track, section(doc, f"train.{track}"), seeds, evaluate.ngram_order, Path(f"data/vocab/{track}"),
                 out, out / "seeds.json")
@@ -71,17 +75,22 @@ def _free_ports(n: int) -> list[int]:
 def run_mode(args: argparse.Namespace, devices: int, workers: int, out: Path) -> dict:
     """Train the seeds as ``workers`` processes of ``devices`` devices each; worker 0's seeds.json."""
     base = [sys.executable, __file__, "--child", str(devices), "--track", args.track, "--params", str(args.params),
-            "--seeds", *map(str, args.seeds)]
+            "--seeds"]
     if workers == 1:
-        subprocess.run([*base, "--out", str(out)], check=True)
+        subprocess.run([*base, *map(str, args.seeds), "--out", str(out)], check=True)
         return json.loads((out / "seeds.json").read_text())
-    cluster = [f"127.0.0.1:{p}" for p in _free_ports(workers)]
-    procs = [subprocess.Popen([*base, "--out", str(out / f"worker-{i}")],
-                              env={**os.environ, "TF_CONFIG": json.dumps(
-                                  {"cluster": {"worker": cluster}, "task": {"type": "worker", "index": i}})})
-             for i in range(workers)]
-    if any(p.wait() for p in procs):
-        raise SystemExit("a worker failed")
+    # one set of worker processes per seed: TensorFlow cannot set up its collective ops a second time in
+    # a process ("Delete called on non-empty BufRendezvous" when a worker went on to its next seed)
+    for seed in args.seeds:
+        cluster = [f"127.0.0.1:{p}" for p in _free_ports(workers)]
+        procs = [subprocess.Popen([*base, str(seed), "--out", str(out / f"worker-{i}")],
+                                  env={**os.environ, "TF_CONFIG": json.dumps(
+                                      {"cluster": {"worker": cluster}, "task": {"type": "worker", "index": i}})})
+                 for i in range(workers)]
+        if any(p.wait() for p in procs):
+            raise SystemExit(f"a worker failed on seed {seed}")
+    # worker 0's seeds.json over all seeds, every one of them finished (resumed, scored, not trained)
+    subprocess.run([*base, *map(str, args.seeds), "--out", str(out / "worker-0")], check=True)
     return json.loads((out / "worker-0" / "seeds.json").read_text())
 
 
