@@ -95,6 +95,18 @@ def test_completion_scripts_name_the_commands_and_options(shell, tmp_path, capsy
         subprocess.run([checker, "-n", str(tmp_path / "completion")], check=True)
 
 
+def test_a_reader_that_leaves_early_gets_no_traceback():
+    """`tunesmith completion bash | head -1`: the pipe closes before the script is written; the command
+    ends quietly with 141 (128 + SIGPIPE, what a shell reports) instead of a BrokenPipeError traceback."""
+    read, write = os.pipe()
+    os.close(read)  # the reader is gone before the first byte
+    proc = subprocess.run([sys.executable, "-m", "tunesmith.cli", "completion", "bash"], stdout=write,
+                          stderr=subprocess.PIPE, text=True, timeout=120)
+    os.close(write)
+    assert proc.returncode == 141, proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
 def test_commands_that_do_not_train_import_no_tensorflow(tmp_path):
     (tmp_path / "vocab.json").write_text('{"corpus": "essen", "symbols": ["/", "60"], "special": {"end": "/"}}')
     code = ("import sys\n"

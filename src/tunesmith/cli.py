@@ -322,6 +322,9 @@ def main(argv: list[str] | None = None) -> int:
         where = f"; {out} is as it was" if out is not None and args.command == "generate" else ""
         print(f"tunesmith: interrupted{where}: nothing written", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `tunesmith completion bash | head`: the reader left; no traceback
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # Python's own flush at exit must not fail
+        return 141
 
 
 def _run(args: argparse.Namespace) -> int:
