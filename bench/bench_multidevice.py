@@ -89,9 +89,17 @@ def run_mode(args: argparse.Namespace, devices: int, workers: int, out: Path) ->
                  for i in range(workers)]
         if any(p.wait() for p in procs):
             raise SystemExit(f"a worker failed on seed {seed}")
-    # worker 0's seeds.json over all seeds, every one of them finished (resumed, scored, not trained)
-    subprocess.run([*base, *map(str, args.seeds), "--out", str(out / "worker-0")], check=True)
-    return json.loads((out / "worker-0" / "seeds.json").read_text())
+    return _assembled(out / "worker-0", args.seeds)
+
+
+def _assembled(runs: Path, seeds: list[int]) -> dict:
+    """The validation NLL of each seed's ``seed.json`` under ``runs``, as seeds.json lays it out. Read,
+    not rerun through seeds_stage: outside the cluster its config (one replica) differs from the
+    checkpoints' (two), so it would train every seed again on one device."""
+    from tunesmith.evaluation.noise import spread
+
+    values = [json.loads((runs / f"seed-{s}" / "seed.json").read_text())["figures"]["val_nll"] for s in seeds]
+    return {"seeds": seeds, "figures": {"val_nll": spread(values)}}
 
 
 def report(one: dict, many: dict, label: str) -> None:
