@@ -71,11 +71,15 @@ system-deps:  ## install fluidsynth, a GM soundfont, chromium and lame with apt 
 # output path (data/raw/<name>): names are checked before DVC reads params.yaml (`..` would be data/)
 CHECK_TRACKS = $(BIN)/python -m tunesmith.config.tracks_check
 
-repro: install  ## run the whole DVC pipeline on the default (bundled) corpora
+# REPRO_JOBS tracks at a time, each track's chain in a queued experiment's copy of the workspace, then
+# the report (tools/repro.py); REPRO_JOBS=1 is plain `dvc repro`. Each train stage uses repro.threads
+# threads however many run, so a model does not depend on REPRO_JOBS.
+REPRO_JOBS ?= $(shell nproc 2>/dev/null || echo 1)
+repro: install  ## run the whole DVC pipeline on the default (bundled) corpora, REPRO_JOBS tracks at a time
 	@$(CHECK_TRACKS) params.yaml
 	@git rev-parse --is-inside-work-tree >/dev/null 2>&1 || git init --quiet
 	@test -d .dvc || $(BIN)/dvc init --quiet
-	$(BIN)/dvc repro
+	$(BIN)/python tools/repro.py --jobs $(REPRO_JOBS)
 
 # noise/dvc.yaml, apart from the default graph: k seeds per track are k times the training time
 # NOISE_JOBS seeds train at a time, each in a queued experiment's copy of the workspace (tools/noise.py);

@@ -9,32 +9,19 @@ TensorFlow's thread pools, so a seed's figures do not depend on how many seeds t
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import _bootstrap  # noqa: F401  (first: this checkout's src/ on sys.path)
 from tunesmith.config.load import section
-from tunesmith.pipeline.common import parser, run
-
-
-def fix_threads(threads: int) -> None:
-    """TensorFlow's intra- and inter-op pools (and OpenMP's, for oneDNN) at ``threads`` each; before
-    TensorFlow runs anything."""
-    for name in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OMP_NUM_THREADS"):
-        os.environ[name] = str(threads)
-    import tensorflow as tf
-
-    tf.config.threading.set_intra_op_parallelism_threads(threads)
-    tf.config.threading.set_inter_op_parallelism_threads(threads)
+from tunesmith.pipeline.common import fix_threads, parser, run, shared_checkpoints
 
 
 def main(args, params: dict) -> None:
-    if args.threads is not None:
-        fix_threads(args.threads)
+    fix_threads(args.threads)
     from tunesmith.pipeline.seeds import seed_stage
 
     seed_stage(args.corpus, section(params, f"train.{args.corpus}"), args.seed, args.vocab, args.out,
-               checkpoints=args.checkpoints)
+               checkpoints=shared_checkpoints(args.checkpoints))
 
 
 if __name__ == "__main__":

@@ -12,14 +12,15 @@ from pathlib import Path
 
 import _bootstrap  # noqa: F401  (first: this checkout's src/ on sys.path)
 from tunesmith.config.load import section
-from tunesmith.pipeline.common import parser, run
+from tunesmith.pipeline.common import fix_threads, parser, run, shared_checkpoints
 
 
 def main(args, params: dict) -> None:
+    fix_threads(args.threads)
     from tunesmith.pipeline.train import train_stage
 
     train_stage(args.corpus, section(params, f"train.{args.corpus}"), args.vocab, args.out,
-                live_dir=args.live, metrics=args.metrics, checkpoints=getattr(args, "checkpoints", None))
+                live_dir=args.live, metrics=args.metrics, checkpoints=shared_checkpoints(args.checkpoints))
 
 
 if __name__ == "__main__":
@@ -30,4 +31,6 @@ if __name__ == "__main__":
     p.add_argument("--metrics", type=Path, required=True, help="summary metrics (JSON)")
     p.add_argument("--checkpoints", type=Path, default=None,
                    help="resumable checkpoints (default: --out/checkpoints); keep it outside DVC's outputs")
+    p.add_argument("--threads", type=int, default=None, choices=range(1, 1025), metavar="N",
+                   help="TensorFlow threads (repro.threads; default: TensorFlow's own, one per core)")
     run(main, p.parse_args())

@@ -98,7 +98,7 @@ def test_a_queue_holding_someone_elses_experiment_is_refused(repo):
 def test_a_seed_stage_fixes_tensorflows_threads():
     """stages/seed.py --threads N: TensorFlow starts with N intra- and inter-op threads (the pools that
     decide the order of its floating-point sums), whatever the machine's cores."""
-    code = ("import sys; sys.path.insert(0, 'stages'); import seed; seed.fix_threads(1); import tensorflow as tf; "
+    code = ("import sys; sys.path.insert(0, 'src'); from tunesmith.pipeline.common import fix_threads; fix_threads(1); import tensorflow as tf; "
             "tf.constant(1.0) + 1.0; "
             "print(tf.config.threading.get_intra_op_parallelism_threads(), tf.config.threading.get_inter_op_parallelism_threads())")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TF_NUM_", "OMP_NUM"))}

@@ -347,7 +347,7 @@ def test_resume_continues_and_matches_an_uninterrupted_run(trained, tmp_path, ca
 def test_incompatible_checkpoint_is_discarded(tmp_path, caplog):
     ckpt = tmp_path / "model" / "checkpoints"
     ckpt.mkdir(parents=True)
-    compat = checkpoints._compat_key(MODEL, CFG, VOCAB, "all", False)
+    compat = checkpoints._compat_key(MODEL, CFG, VOCAB, "all", "float32")
     old = {**compat, "model": {**compat["model"], "units": 32}, "vocab_size": 9}
     write_json(ckpt / "state.json", {"format": STATE_FORMAT, "compat": old, "epoch": 1})
     (ckpt / "epoch-0001.keras").write_bytes(b"stale")
@@ -357,10 +357,10 @@ def test_incompatible_checkpoint_is_discarded(tmp_path, caplog):
     assert "model.units: 32 -> 16" in caplog.text and "vocab_size: 9 -> 8" in caplog.text
     assert not ckpt.exists()
     # what may change between a run and its continuation keeps the checkpoint
-    relaxed = checkpoints._compat_key(MODEL, replace(CFG, epochs=50, patience=5), VOCAB, "all", False)
+    relaxed = checkpoints._compat_key(MODEL, replace(CFG, epochs=50, patience=5), VOCAB, "all", "float32")
     assert relaxed == compat
     assert (
-        checkpoints._compat_key(MODEL, replace(CFG, learning_rate=0.1), VOCAB, "all", False) != compat
+        checkpoints._compat_key(MODEL, replace(CFG, learning_rate=0.1), VOCAB, "all", "float32") != compat
     )
 
 
@@ -409,7 +409,7 @@ def test_a_checkpoint_resumes_only_under_the_code_that_wrote_it(tmp_path, monkey
 
     ckpt = tmp_path / "model" / "checkpoints"
     ckpt.mkdir(parents=True)
-    compat = checkpoints._compat_key(MODEL, CFG, VOCAB, "all", False)
+    compat = checkpoints._compat_key(MODEL, CFG, VOCAB, "all", "float32")
     old = {**compat, "code_sha256": "0" * 64}
     write_json(ckpt / "state.json", {"format": STATE_FORMAT, "compat": old, "epoch": 3})
     with caplog.at_level(logging.WARNING, logger="tunesmith.training"):
@@ -535,6 +535,7 @@ def test_kill_9_mid_epoch_then_resume(trained, tmp_path, context):
         ("steps_per_epoch", -2, "steps_per_epoch must be >= 0, got -2"),
         ("validation_steps", "3", "validation_steps must be an integer, got '3'"),
         ("mixed_precision", "yes", "mixed_precision must be true or false, got 'yes'"),
+        ("cpu_bfloat16", "auto", "cpu_bfloat16 must be true or false, got 'auto'"),
         ("seed", -1, "seed must be >= 0, got -1"),
         ("shuffle", 1, "shuffle must be true or false, got 1"),
         ("decay_epochs", -1, "decay_epochs must be >= 0, got -1"),
@@ -626,3 +627,50 @@ def test_trains_under_multi_worker_strategy_from_tf_config(tmp_path):
     assert "MultiWorkerMirroredStrategy" in proc.stderr
     assert json.loads(proc.stdout.strip().splitlines()[-1])["epochs_run"] == 1
     assert (tmp_path / "model" / "model.keras").exists()
+
+
+@pytest.mark.parametrize(("flags", "native"), [
+    ("fpu sse avx2 avx512f avx512_bf16 avx512_vnni", True),
+    ("fpu sse avx2 avx512f amx_bf16 amx_tile", True),
+    ("fpu sse avx2 avx512f avx512_vnni", False),
+])
+def test_bfloat16_is_native_only_with_the_cpu_flag(tmp_path, flags, native):
+    from tunesmith.training.fitting import cpu_has_bfloat16
+
+    info = tmp_path / "cpuinfo"
+    info.write_text(f"processor\t: 0\nmodel name\t: Some CPU\nflags\t\t: {flags}\n\n")
+    assert cpu_has_bfloat16(info) is native
+    assert cpu_has_bfloat16(tmp_path / "no-such-file") is False  # macOS, Windows: float32
+
+
+def test_the_policy_is_bfloat16_only_where_asked_for_and_native(monkeypatch):
+    from tunesmith.training import fitting
+
+    monkeypatch.setattr(fitting, "_gpus", lambda: [])
+    monkeypatch.setattr(fitting, "cpu_has_bfloat16", lambda: True)
+    assert fitting._effective_policy(TrainConfig(cpu_bfloat16=True)) == "mixed_bfloat16"
+    assert fitting._effective_policy(TrainConfig()) == "float32"
+    assert fitting._effective_policy(TrainConfig(mixed_precision=True)) == "float32"  # float16: GPU only
+    monkeypatch.setattr(fitting, "cpu_has_bfloat16", lambda: False)
+    assert fitting._effective_policy(TrainConfig(cpu_bfloat16=True)) == "float32"
+    monkeypatch.setattr(fitting, "_gpus", lambda: ["GPU:0"])
+    assert fitting._effective_policy(TrainConfig(cpu_bfloat16=True)) == "float32"
+    assert fitting._effective_policy(TrainConfig(mixed_precision=True, cpu_bfloat16=True)) == "mixed_float16"
+
+
+def test_bfloat16_training_exports_a_float32_model_and_keys_its_checkpoints(tmp_path, monkeypatch):
+    """Trained under mixed_bfloat16 (forced here, so any CPU runs it; slower where not native), the
+    model generation loads is float32 throughout, and a float32 run does not resume its checkpoints."""
+    from conftest import train_tiny
+
+    from tunesmith.training import fitting
+
+    monkeypatch.setattr(fitting, "cpu_has_bfloat16", lambda: True)
+    out = tmp_path / "bf16"
+    metrics = train_tiny(out, cpu_bfloat16=True, epochs=2)
+    assert np.isfinite(metrics["val"]["loss"]) and metrics["val"]["loss"] < np.log(7)  # below uniform
+    assert keras.config.dtype_policy().name == "float32"  # restored for whatever runs next
+    model = load_model_bundle(out)[0]
+    assert {layer.dtype_policy.name for layer in model.layers} == {"float32"}
+    state = json.loads((out / "checkpoints" / "state.json").read_text())
+    assert state["compat"]["train"]["dtype_policy"] == "mixed_bfloat16"

@@ -50,6 +50,12 @@ class TrainConfig:
         steps_per_epoch: batches per epoch, >= 0; 0 = one pass over the train split.
         validation_steps: validation batches per epoch, >= 0; 0 = the whole split.
         mixed_precision: ``mixed_float16`` on a GPU; ignored (with a log line) on a CPU.
+        cpu_bfloat16: on a CPU with native bfloat16 arithmetic (the ``avx512_bf16`` or
+            ``amx_bf16`` flag of ``/proc/cpuinfo``), train under Keras's ``mixed_bfloat16``
+            policy: the weights stay float32, the matrix products run in bfloat16 (1.4-1.7x the
+            tokens per second on the development machine, docs/experiments.md "Speed"). Elsewhere
+            (another CPU, a GPU) training is float32 (or ``mixed_precision``), with a log line. The
+            exported model is float32 either way.
         seed: seeds weights, dropout and data order, >= 0.
         shuffle: shuffle the training windows each epoch.
         context: ``"window"`` (each window starts from a zero state) or
@@ -104,6 +110,7 @@ class TrainConfig:
     steps_per_epoch: int = 0
     validation_steps: int = 0
     mixed_precision: bool = False
+    cpu_bfloat16: bool = False
     seed: int = 0
     shuffle: bool = True
     context: str = "carried"
@@ -135,6 +142,8 @@ class TrainConfig:
         check_count("validation_steps", self.validation_steps, 0, 1 << 40)
         if not isinstance(self.mixed_precision, bool):
             raise ValueError(f"mixed_precision must be true or false, got {self.mixed_precision!r}")
+        if not isinstance(self.cpu_bfloat16, bool):
+            raise ValueError(f"cpu_bfloat16 must be true or false, got {self.cpu_bfloat16!r}")
         check_count("seed", self.seed, 0, MAX_SEED)
         if not isinstance(self.shuffle, bool):
             raise ValueError(f"shuffle must be true or false, got {self.shuffle!r}")

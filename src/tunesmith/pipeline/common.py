@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -18,6 +19,40 @@ from tunesmith.core.io import is_write_error
 from tunesmith.tracks import get_track, register_tracks
 
 log = logging.getLogger("tunesmith")
+
+CHECKPOINT_ROOT_ENV = "TUNESMITH_CHECKPOINT_ROOT"
+"""Set by tools/fanout.py for the stages it queues: the workspace's ``.cache/checkpoints``."""
+
+
+def shared_checkpoints(path: Path | None) -> Path | None:
+    """``path`` (a stage's ``--checkpoints``), moved under ``$TUNESMITH_CHECKPOINT_ROOT`` when that is set
+    and ``path`` is relative and under ``.cache/checkpoints``.
+
+    ``make repro`` and ``make noise`` run stages in queued experiments' temporary copies of the
+    workspace (tools/fanout.py), which vanish with whatever a killed run left there: the checkpoints
+    stay in the workspace instead, so the next run continues where the last one stopped.
+    """
+    root = os.environ.get(CHECKPOINT_ROOT_ENV)
+    if path is None or not root or path.is_absolute() or path.parts[:2] != (".cache", "checkpoints"):
+        return path
+    return Path(root, *path.parts[2:])
+
+
+def fix_threads(threads: int | None) -> None:
+    """TensorFlow's intra- and inter-op pools (and OpenMP's, for oneDNN) at ``threads`` each, before
+    TensorFlow runs anything; None leaves TensorFlow's own (one per core).
+
+    The pools decide the order of floating-point sums: fixed by a param, a model's figures do not
+    depend on how many stages run beside it (``make repro``, ``make noise``).
+    """
+    if threads is None:
+        return
+    for name in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OMP_NUM_THREADS"):
+        os.environ[name] = str(threads)
+    import tensorflow as tf
+
+    tf.config.threading.set_intra_op_parallelism_threads(threads)
+    tf.config.threading.set_inter_op_parallelism_threads(threads)
 
 
 def parser(description: str) -> argparse.ArgumentParser:

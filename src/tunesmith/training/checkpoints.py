@@ -80,11 +80,11 @@ def _compat_key(
     train_cfg: TrainConfig,
     vocab: Mapping[str, Any],
     target: str,
-    mixed: bool,
+    policy: str,
 ) -> dict[str, Any]:
     train = {k: v for k, v in dataclasses.asdict(train_cfg).items() if k not in _RESUMABLE_FIELDS}
     train["target"] = target
-    train["mixed_precision"] = mixed
+    train["dtype_policy"] = policy  # what ran: the same params train in another precision elsewhere
     key = {
         "model": dataclasses.asdict(model_cfg),
         "train": train,

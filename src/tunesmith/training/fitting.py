@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -70,25 +71,51 @@ def _build_for_multi_worker(fit_model: keras.Model, strategy: tf.distribute.Stra
 
 
 @contextmanager
-def _dtype_policy(mixed: bool) -> Iterator[None]:
+def _dtype_policy(policy: str) -> Iterator[None]:
     # The policy is process-global; restore it so a later build (generation,
     # another test) gets float32 again.
     previous = keras.config.dtype_policy()
-    if mixed:
-        keras.config.set_dtype_policy("mixed_float16")
+    keras.config.set_dtype_policy(policy)
     try:
         yield
     finally:
         keras.config.set_dtype_policy(previous)
 
 
-def _effective_mixed_precision(cfg: TrainConfig) -> bool:
-    if cfg.mixed_precision and not _gpus():
-        log.info(
-            "mixed_precision is ignored on the CPU (float16 is slower there); training in float32"
-        )
+BF16_FLAGS = ("avx512_bf16", "amx_bf16")
+"""``/proc/cpuinfo`` flags of x86 CPUs that multiply bfloat16 natively (oneDNN uses them)."""
+
+
+def cpu_has_bfloat16(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
+    """Whether this CPU multiplies bfloat16 natively (one of `BF16_FLAGS`); False where
+    ``/proc/cpuinfo`` is missing (macOS, Windows) or unreadable: elsewhere bfloat16 is emulated, slower."""
+    try:
+        with cpuinfo.open(encoding="utf-8", errors="replace") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return any(flag in line.split() for flag in BF16_FLAGS)
+    except OSError:
         return False
-    return cfg.mixed_precision
+    return False
+
+
+def _effective_policy(cfg: TrainConfig) -> str:
+    """The Keras dtype policy training runs under: ``mixed_float16`` (mixed_precision, GPU only),
+    ``mixed_bfloat16`` (cpu_bfloat16, a CPU with native bfloat16 only) or ``float32``."""
+    gpus = _gpus()
+    if cfg.mixed_precision:
+        if gpus:
+            return "mixed_float16"
+        log.info("mixed_precision is ignored on the CPU (float16 is slower there)")
+    if cfg.cpu_bfloat16:
+        if gpus:
+            log.info("cpu_bfloat16 is ignored on a GPU (mixed_precision sets its precision)")
+        elif cpu_has_bfloat16():
+            log.info("training in mixed bfloat16 (the CPU has %s)", " or ".join(BF16_FLAGS))
+            return "mixed_bfloat16"
+        else:
+            log.info("cpu_bfloat16 is ignored: this CPU has no native bfloat16 (%s)", ", ".join(BF16_FLAGS))
+    return "float32"
 
 
 def _seed_everything(seed: int) -> None:

@@ -42,7 +42,7 @@ from tunesmith.training.fitting import (
     _build_for_multi_worker,
     _compile,
     _dtype_policy,
-    _effective_mixed_precision,
+    _effective_policy,
     _finite,
     _fit_one_epoch,
     _full_context_validator,
@@ -115,12 +115,12 @@ def train(
     replicas = strategy.num_replicas_in_sync
     train_cfg, rows = _fit_rows(train_cfg, train_ids, end_id, replicas)  # the replicas share the rows
 
-    mixed = _effective_mixed_precision(train_cfg)
-    compat = _run_key(model_cfg, train_cfg, vocab, target, mixed, train_ids, val_ids, epoch_ids, replicas)
+    policy = _effective_policy(train_cfg)
+    compat = _run_key(model_cfg, train_cfg, vocab, target, policy, train_ids, val_ids, epoch_ids, replicas)
     # Everything above is checked before the folder is touched.
     ckpt_dir, state = _open_checkpoints(out_dir, checkpoint_dir, compat)
 
-    with _dtype_policy(mixed), strategy.scope():
+    with _dtype_policy(policy), strategy.scope():
         run = _resume(state, ckpt_dir, out_dir, train_cfg) if state is not None else None
         if run is None:
             run = _fresh(model_cfg, train_cfg, vocab_size, target, stride, train_ids, end_id, replicas)
@@ -198,7 +198,7 @@ def _run_key(
     cfg: TrainConfig,
     vocab: Mapping[str, Any],
     target: str,
-    mixed: bool,
+    policy: str,
     train_ids: np.ndarray,
     val_ids: np.ndarray,
     epoch_ids: Callable[[int], np.ndarray] | None = None,
@@ -206,7 +206,7 @@ def _run_key(
 ) -> dict[str, Any]:
     """What a checkpoint must match to be resumed: the configs, the vocab, the data (each epoch's too, and,
     with carried state over several replicas, their number: the fitted model's fixed batch is one replica's rows)."""
-    compat = _compat_key(model_cfg, cfg, vocab, target, mixed)
+    compat = _compat_key(model_cfg, cfg, vocab, target, policy)
     if cfg.context == "carried" and replicas > 1:
         compat["replicas"] = replicas
     # other training data with the same vocabulary must not resume (or skip) an old run

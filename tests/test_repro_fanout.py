@@ -1,0 +1,123 @@
+"""`make repro`'s fan-out (tools/repro.py) on a toy pipeline shaped like the real one: a chain of
+stages per track (train@<t>, evaluate@<t>) and a report over every track. Each stage writes where it
+ran and the checkpoint folder it was given, so the test sees which ran in the queue's temporary copies
+and that the final `dvc repro` restored them from the run-cache instead of running them again."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tunesmith.pipeline.common import CHECKPOINT_ROOT_ENV, shared_checkpoints
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+
+pytestmark = pytest.mark.slow
+
+# what a train stage records: where it ran and where tunesmith would keep its checkpoints
+TRAIN_CMD = ("python -c \"import json, os, sys; sys.path.insert(0, sys.argv[2]); "
+             "from pathlib import Path; from tunesmith.pipeline.common import shared_checkpoints; "
+             "os.makedirs('data/models/' + sys.argv[1], exist_ok=True); "
+             "ck = shared_checkpoints(Path('.cache/checkpoints/' + sys.argv[1])); "
+             "json.dump({'cwd': os.getcwd(), 'checkpoints': str(ck)}, "
+             "open('data/models/' + sys.argv[1] + '/run.json', 'w'))\" ${key} " + str(ROOT / "src"))
+EVAL_CMD = ("python -c \"import json, os, sys; os.makedirs('data/eval/' + sys.argv[1], exist_ok=True); "
+            "json.dump({'cwd': os.getcwd()}, open('data/eval/' + sys.argv[1] + '/run.json', 'w'))\" ${key}")
+REPORT_CMD = ("python -c \"import glob, json, os; os.makedirs('data/report', exist_ok=True); "
+              "json.dump({'cwd': os.getcwd(), 'tracks': sorted(glob.glob('data/eval/*'))}, "
+              "open('data/report/run.json', 'w'))\"")
+
+
+def _env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k != CHECKPOINT_ROOT_ENV}
+    return {**env, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "DVC_NO_ANALYTICS": "1",
+            "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t.invalid", "GIT_COMMITTER_NAME": "t",
+            "GIT_COMMITTER_EMAIL": "t@t.invalid"}
+
+
+def _run(repo: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(args, cwd=repo, env=_env(), capture_output=True, text=True, timeout=600)
+
+
+def _ok(repo: Path, *args: str) -> str:
+    proc = _run(repo, *args)
+    assert proc.returncode == 0, f"{' '.join(args)} -> {proc.returncode}:\n{proc.stdout}\n{proc.stderr}"
+    return proc.stdout + proc.stderr
+
+
+def _read(repo: Path, path: str) -> dict:
+    return json.loads((repo / path).read_text())
+
+
+@pytest.fixture
+def repo(tmp_path) -> Path:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "params.yaml").write_text("tracks:\n  a: {kind: abc}\n  b: {kind: abc}\n")
+    (repo / "dvc.yaml").write_text(yaml.safe_dump({"stages": {
+        # a stage without deps is never in the run-cache: the real ones read their code and data
+        "train": {"foreach": "${tracks}", "do": {"cmd": TRAIN_CMD, "deps": ["corpus-${key}.txt"],
+                                                  "outs": ["data/models/${key}"]}},
+        "evaluate": {"foreach": "${tracks}", "do": {"cmd": EVAL_CMD, "deps": ["data/models/${key}"],
+                                                     "outs": ["data/eval/${key}"]}},
+        "report": {"cmd": REPORT_CMD, "deps": ["data/eval"], "outs": ["data/report"]}}}))
+    for track in ("a", "b"):
+        (repo / f"corpus-{track}.txt").write_text(track)
+    (repo / ".gitignore").write_text("/data/\n/.cache/\n")
+    _ok(repo, "git", "init", "-q")
+    _ok(repo, str(BIN / "dvc"), "init", "-q")
+    _ok(repo, "git", "add", "-A")
+    _ok(repo, "git", "commit", "-qm", "toy pipeline")
+    return repo
+
+
+def test_tracks_run_in_the_queue_and_are_restored_with_checkpoints_in_the_workspace(repo):
+    out = _ok(repo, sys.executable, str(ROOT / "tools/repro.py"), "--jobs", "2")
+    assert "2 track(s) queued, 2 at a time" in out
+    for track in ("a", "b"):
+        train, evaluate = _read(repo, f"data/models/{track}/run.json"), _read(repo, f"data/eval/{track}/run.json")
+        # each track's chain ran in a temporary copy of the workspace (the queue's) and was restored here
+        assert ".dvc/tmp/exps" in train["cwd"] and ".dvc/tmp/exps" in evaluate["cwd"], (train, evaluate)
+        # ... while its checkpoints went to the workspace's own .cache, where a killed run continues
+        assert Path(train["checkpoints"]) == (repo / ".cache/checkpoints" / track).resolve()
+    report = _read(repo, "data/report/run.json")
+    assert Path(report["cwd"]).resolve() == repo.resolve() and report["tracks"] == ["data/eval/a", "data/eval/b"]
+    assert "up to date" in _ok(repo, str(BIN / "dvc"), "status")
+    assert "repro-" not in _ok(repo, str(BIN / "dvc"), "exp", "list", "--all-commits")
+    assert "queued" not in _ok(repo, sys.executable, str(ROOT / "tools/repro.py"), "--jobs", "2")
+
+
+def test_one_stale_track_or_one_job_runs_in_the_workspace(repo):
+    _ok(repo, sys.executable, str(ROOT / "tools/repro.py"), "--jobs", "1")
+    assert Path(_read(repo, "data/eval/a/run.json")["cwd"]).resolve() == repo.resolve()
+    # only b is stale now: nothing to fan out
+    (repo / "corpus-b.txt").write_text("b, revised")
+    out = _ok(repo, sys.executable, str(ROOT / "tools/repro.py"), "--jobs", "2")
+    assert "queued" not in out
+    assert Path(_read(repo, "data/eval/b/run.json")["cwd"]).resolve() == repo.resolve()
+
+
+def test_a_queue_holding_someone_elses_experiment_runs_the_stages_in_turn_and_keeps_it(repo):
+    _ok(repo, str(BIN / "dvc"), "exp", "run", "--queue", "--name", "colleagues-sweep", "dvc.yaml:train@a")
+    out = _ok(repo, sys.executable, str(ROOT / "tools/repro.py"), "--jobs", "2")
+    assert "the experiment queue holds colleagues-sweep: the stages run one after the other" in out
+    assert Path(_read(repo, "data/eval/b/run.json")["cwd"]).resolve() == repo.resolve()
+    assert "colleagues-sweep" in _ok(repo, str(BIN / "dvc"), "queue", "status")
+
+
+def test_shared_checkpoints_moves_only_relative_checkpoint_folders(monkeypatch, tmp_path):
+    monkeypatch.delenv(CHECKPOINT_ROOT_ENV, raising=False)
+    assert shared_checkpoints(Path(".cache/checkpoints/essen")) == Path(".cache/checkpoints/essen")
+    monkeypatch.setenv(CHECKPOINT_ROOT_ENV, str(tmp_path / "ws/.cache/checkpoints"))
+    moved = shared_checkpoints(Path(".cache/checkpoints/seeds/essen/seed-0"))
+    assert moved == tmp_path / "ws/.cache/checkpoints/seeds/essen/seed-0"
+    assert shared_checkpoints(Path("/elsewhere/ck")) == Path("/elsewhere/ck")
+    assert shared_checkpoints(Path("models/ck")) == Path("models/ck")
+    assert shared_checkpoints(None) is None

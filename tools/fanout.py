@@ -1,0 +1,81 @@
+"""Stages of a DVC pipeline ``--jobs`` at a time, through DVC's experiment queue (``make repro``,
+``make noise``).
+
+DVC runs the stages of one ``dvc repro`` one after the other, and one ``dvc repro`` holds the
+repository's lock. So the independent work is queued as experiments (``dvc exp run --queue``, one
+per target, each named here) and the queue runs N at a time (``dvc exp run --run-all --jobs N``),
+each in its own temporary copy of the workspace with the code and params it was queued with. Their
+outputs and run-cache entries land in this repository's cache, so the ``dvc repro`` that follows
+restores them instead of running them again (a target whose queued run failed is run there, one
+after the other), and the experiments made here are then removed: their results are in dvc.lock.
+
+A training stage's checkpoints (``.cache/checkpoints/...``, outside DVC's outputs) would otherwise
+land in the temporary copy and vanish with it: `CHECKPOINT_ROOT_ENV` points the queued stages at
+this workspace's ``.cache/checkpoints`` (`tunesmith.pipeline.common.shared_checkpoints`), so a
+killed run continues where it stopped, queued or not.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+
+DVC = os.path.join(os.path.dirname(sys.executable), "dvc")
+CHECKPOINT_ROOT_ENV = "TUNESMITH_CHECKPOINT_ROOT"
+"""Where a queued copy's stages keep their checkpoints: this workspace's ``.cache/checkpoints``."""
+
+
+class FanoutError(Exception):
+    """A one-line reason the fan-out stopped (exit status 2)."""
+
+
+def dvc(*args: str, capture: bool = False) -> str:
+    """``dvc args`` in the current folder (its exit status checked); its stdout when ``capture``."""
+    proc = subprocess.run([DVC, *args], check=False, text=True, stdout=subprocess.PIPE if capture else None)
+    if proc.returncode != 0:
+        raise FanoutError(f"dvc {' '.join(args)} failed (exit {proc.returncode})")
+    return proc.stdout or ""
+
+
+def stale_stages(status: dict, pipeline: str | None = None) -> list[str]:
+    """The stage names (``train@essen``) that ``dvc status --json`` lists; of ``pipeline`` only when
+    given (``noise/dvc.yaml``: its stages are keyed ``noise/dvc.yaml:seed@essen-0``)."""
+    keys = [key for key in status if pipeline is None or key.startswith(f"{pipeline}:")]
+    return sorted({key.rsplit(":", 1)[-1] for key in keys})
+
+
+def queued_names() -> list[str]:
+    """The names (or stash revisions) of the experiments queued in this repository."""
+    from dvc.repo import Repo
+
+    with Repo() as repo:
+        return [entry.name or entry.stash_rev[:7] for entry in repo.experiments.celery_queue.iter_queued()]
+
+
+def has_commit() -> bool:
+    """Whether HEAD names a commit (the queue copies one; ``make repro`` may have just run ``git init``)."""
+    return subprocess.run(["git", "rev-parse", "--verify", "--quiet", "HEAD"], check=False,
+                          capture_output=True).returncode == 0
+
+
+def remove_experiments(names: Iterable[str]) -> None:
+    """Remove the experiments ``names`` (made here) where they exist."""
+    names = list(names)
+    if names:
+        subprocess.run([DVC, "exp", "remove", *names], check=False, capture_output=True)
+
+
+def run_queued(targets: dict[str, str], jobs: int, what: str) -> None:
+    """Queue each ``name -> target`` (``dvc.yaml:evaluate@essen``) and run the queue ``jobs`` at a time.
+
+    Not checked: a target whose queued run failed is run by the caller's ``dvc repro`` afterwards.
+    """
+    remove_experiments(targets)  # left by an interrupted run of this
+    for name, target in targets.items():
+        dvc("exp", "run", "--queue", "--name", name, target)
+    print(f"{len(targets)} {what} queued, {jobs} at a time", flush=True)
+    env = {**os.environ, CHECKPOINT_ROOT_ENV: str(Path(".cache/checkpoints").resolve())}
+    subprocess.run([DVC, "exp", "run", "--run-all", "--jobs", str(jobs)], check=False, env=env)
