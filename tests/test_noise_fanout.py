@@ -48,7 +48,8 @@ def repo(tmp_path) -> Path:
     repo = tmp_path / "repo"
     (repo / "noise").mkdir(parents=True)
     (repo / "params.yaml").write_text("tracks:\n  a: {kind: abc}\nnoise:\n  seeds: [0, 1, 2]\n")
-    vocab_cmd = "python -c \"import os; os.makedirs('data/vocab/${key}', exist_ok=True); open('data/vocab/${key}/v.txt', 'w').write('v')\""
+    vocab_cmd = ("python -c \"import os; os.makedirs('data/vocab/${key}', exist_ok=True); "
+                 "open('data/vocab/${key}/v.txt', 'w').write('v')\"")
     (repo / "dvc.yaml").write_text(yaml.safe_dump({
         "stages": {"vocab": {"foreach": "${tracks}", "do": {"cmd": vocab_cmd, "outs": ["data/vocab/${key}"]}}}}))
     (repo / "noise/dvc.yaml").write_text(yaml.safe_dump({
@@ -56,7 +57,8 @@ def repo(tmp_path) -> Path:
         "stages": {
             "seed": {"matrix": {"track": "${tracks}", "seed": "${noise.seeds}"}, "wdir": "..", "cmd": SEED_CMD,
                      "deps": ["data/vocab/${item.track}"], "outs": ["data/seeds/${item.track}/runs/seed-${item.seed}"]},
-            "seeds": {"foreach": "${tracks}", "do": {"wdir": "..", "cmd": SUMMARY_CMD, "deps": ["data/seeds/${key}/runs"],
+            "seeds": {"foreach": "${tracks}", "do": {"wdir": "..", "cmd": SUMMARY_CMD,
+                                                    "deps": ["data/seeds/${key}/runs"],
                                                     "outs": ["data/seeds/${key}/seeds.json"]}}}}))
     (repo / ".gitignore").write_text("/data/\n")
     _ok(repo, "git", "init", "-q")
@@ -98,9 +100,11 @@ def test_a_queue_holding_someone_elses_experiment_is_refused(repo):
 def test_a_seed_stage_fixes_tensorflows_threads():
     """stages/seed.py --threads N: TensorFlow starts with N intra- and inter-op threads (the pools that
     decide the order of its floating-point sums), whatever the machine's cores."""
-    code = ("import sys; sys.path.insert(0, 'src'); from tunesmith.pipeline.common import fix_threads; fix_threads(1); import tensorflow as tf; "
+    code = ("import sys; sys.path.insert(0, 'src'); from tunesmith.pipeline.common import fix_threads; "
+            "fix_threads(1); import tensorflow as tf; "
             "tf.constant(1.0) + 1.0; "
-            "print(tf.config.threading.get_intra_op_parallelism_threads(), tf.config.threading.get_inter_op_parallelism_threads())")
+            "print(tf.config.threading.get_intra_op_parallelism_threads(), "
+            "tf.config.threading.get_inter_op_parallelism_threads())")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TF_NUM_", "OMP_NUM"))}
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env={**env, "TF_CPP_MIN_LOG_LEVEL": "3"},
                           capture_output=True, text=True, timeout=300)

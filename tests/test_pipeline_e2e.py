@@ -119,6 +119,16 @@ def _dvc(repo: Path, *args: str) -> str:
     return proc.stdout + proc.stderr
 
 
+def _run_tool(repo: Path, tool: str, *args: str) -> str:
+    """``python <repository>/tool args`` in ``repo``, with the environment of :func:`_dvc`."""
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "PYTHONPATH": str(repo / "src"),
+           "DVC_NO_ANALYTICS": "1", "TF_CPP_MIN_LOG_LEVEL": "2"}
+    proc = subprocess.run([sys.executable, str(ROOT / tool), *args], cwd=repo, env=env, capture_output=True,
+                          text=True, timeout=1800)
+    assert proc.returncode == 0, f"{tool} failed:\n{proc.stdout}\n{proc.stderr}"
+    return proc.stdout + proc.stderr
+
+
 def tiny_params(params: dict, corpora: dict[str, Path]) -> dict:
     """The repository's params.yaml pointed at the tiny corpora, with tiny models, and a track of
     the user's own (every section nottingham's: the same kind)."""
@@ -158,7 +168,10 @@ def _build(base: Path) -> Path:
     (repo / ".gitignore").write_text("/data/\n/.cache/\n__pycache__/\n")
     _git(repo, "add", "-A")
     _git(repo, "commit", "-qm", "tiny pipeline")  # dvc exp and DVCLive need a commit
-    _dvc(repo, "repro")
+    # as `make repro` runs it: the tracks' chains two at a time in queued experiments, then the report
+    out = _run_tool(repo, "tools/repro.py", "--jobs", "2")
+    assert "4 track(s) queued, 2 at a time" in out, out
+    (base / "build.log").write_text(out)
     return repo
 
 
@@ -246,6 +259,17 @@ def test_classical_lists_garbage_midi(repo):
     assert "garbage" in rejected and "parse_error" in rejected
 
 
+def test_make_repro_trained_the_tracks_in_the_queue_and_restored_them(tmp_path_factory):
+    """tools/repro.py ran each track's chain in a queued experiment; the final `dvc repro` in the
+    workspace restored every track stage from the run-cache and ran only the report."""
+    log = (built_repo(tmp_path_factory).parent / "build.log").read_text()
+    final = log[log.rindex("Ran experiment(s)"):]
+    for track in (*TRACKS, OWN):
+        for stage in ("train", "generate", "evaluate"):
+            assert f"Stage '{stage}@{track}' is cached - skipping run" in final, final
+    assert re.findall(r"Running stage '([^']+)'", final) == ["report"]
+
+
 def test_second_repro_does_nothing_and_status_is_clean(repo):
     out = _dvc(repo, "repro")
     assert "Running stage" not in out
@@ -253,18 +277,19 @@ def test_second_repro_does_nothing_and_status_is_clean(repo):
 
 
 def test_what_is_not_an_output_leaves_status_clean(repo):
-    """A clone that restored the outputs from the run-cache has no DVCLive summary beside the loss
-    curves (data/live/<c>/metrics.json is not an output), and a killed writer leaves its lock file
-    beside its output: neither makes the report, which depends on those whole folders, stale."""
-    summaries = sorted(repo.glob("data/live/*/metrics.json"))
-    assert summaries, "DVCLive wrote no summary: this test checks nothing"
+    """A workspace where a train stage ran holds DVCLive's summary beside the loss curves
+    (data/live/<c>/metrics.json, not an output); one restored from the run-cache (`make repro`'s
+    queue, a clone after `dvc pull --run-cache`) has none; a killed writer leaves its lock file beside
+    its output: none of them makes the report, which depends on those whole folders, stale."""
+    assert not list(repo.glob("data/live/*/metrics.json")), "restored from the run-cache: no summaries"
+    summary = repo / "data/live/essen/metrics.json"
     stray = repo / "data/models/.nottingham.lock"
     try:
-        for summary in summaries:
-            summary.unlink()
+        summary.write_text('{"step": 1, "loss": 2.0}\n')  # what DVCLive writes where training ran
         stray.write_text("tunesmith-lock 999999999\n")
         assert "up to date" in _dvc(repo, "status")
     finally:
+        summary.unlink(missing_ok=True)
         stray.unlink(missing_ok=True)
 
 
@@ -360,6 +385,8 @@ def test_cli_samples_from_the_cache_only_when_asked(repo, tmp_path, caplog):
         assert main(["generate", "--model", str(model), "--num", "1", "--max-length", "4", "--primer", "r _",
                      "--out", str(tmp_path / "window"), "--cache"]) == 0
     assert "a cnn_lstm model is re-run on windows, not stepped: sampling without its cache" in caplog.text
+    # nor follow a form plan (essen's default), which redraws bars from a stepped model's states
+    assert "a cnn_lstm model is re-run on windows, not stepped: sampling without the form plan" in caplog.text
     assert json.loads((tmp_path / "window" / "generation.json").read_text())["cache"]["lambda"] == 0.0
 
 

@@ -662,7 +662,6 @@ def test_bfloat16_training_exports_a_float32_model_and_keys_its_checkpoints(tmp_
     """Trained under mixed_bfloat16 (forced here, so any CPU runs it; slower where not native), the
     model generation loads is float32 throughout, and a float32 run does not resume its checkpoints."""
     from conftest import train_tiny
-
     from tunesmith.training import fitting
 
     monkeypatch.setattr(fitting, "cpu_has_bfloat16", lambda: True)

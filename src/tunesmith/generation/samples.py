@@ -145,7 +145,7 @@ def generate_samples(track: str, model_dir: Path, cfg, out_dir: Path, *,
     check_budget(track, cfg, max(map(len, primer_ids)))
     train = test_pieces.with_name("train.jsonl") if test_pieces is not None else None
     max_units, unit_id, min_units = bar_limit(track, music, cfg, vocab, symbols, train)
-    plan, form_log = _form_plan(track, music, cfg, vocab, train, cache), []
+    plan, form_log = _form_plan(track, music, cfg, vocab, train, cache, model_cfg.family), []
 
     groups: dict[tuple[int, ...], list[int]] = {}
     for i, ids in enumerate(primer_ids):
@@ -189,9 +189,15 @@ def generate_samples(track: str, model_dir: Path, cfg, out_dir: Path, *,
     return table
 
 
-def _form_plan(track: str, music: Track, cfg, vocab, train: Path | None, cache):
+def _form_plan(track: str, music: Track, cfg, vocab, train: Path | None, cache, family: str):
     """The form plan fitted on the training split (``generate.<c>.form: plan``), or None."""
+    from tunesmith.generation.steppers import STEPPABLE_FAMILIES
+
     if cfg.form != "plan":
+        return None
+    if family not in STEPPABLE_FAMILIES:  # the plan redraws bars from a stepped model's saved states
+        log.warning("%s: a %s model is re-run on windows, not stepped: sampling without the form plan",
+                    track, family)
         return None
     if cache.on:  # asked for the cache (--cache): it mixes in the sample so far, which the plan repeats
         log.warning("%s: sampling with the cache, without the form plan (the plan works on the model alone)", track)
