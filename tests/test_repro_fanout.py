@@ -121,3 +121,23 @@ def test_shared_checkpoints_moves_only_relative_checkpoint_folders(monkeypatch, 
     assert shared_checkpoints(Path("/elsewhere/ck")) == Path("/elsewhere/ck")
     assert shared_checkpoints(Path("models/ck")) == Path("models/ck")
     assert shared_checkpoints(None) is None
+
+
+def test_the_longest_training_is_queued_first(tmp_path, monkeypatch):
+    """The queue runs in the order it was filled: the track with the most training work goes first,
+    so the longest chain does not start last and leave a core idle at the end."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("repro_tool", ROOT / "tools/repro.py")
+    tool = importlib.util.module_from_spec(spec)
+    monkeypatch.syspath_prepend(str(ROOT / "tools"))
+    spec.loader.exec_module(tool)
+    monkeypatch.chdir(tmp_path)
+    for track, tokens in (("small", 1000), ("deep", 1000), ("long", 5000)):
+        (tmp_path / f"data/metrics/{track}").mkdir(parents=True)
+        (tmp_path / f"data/metrics/{track}/vocab.json").write_text(json.dumps({"tokens": {"train": tokens}}))
+    params = {"train": {"small": {"epochs": 10}, "deep": {"epochs": 10, "model": {"layers": 2}},
+                        "long": {"epochs": 10}, "new": {"epochs": 10}}}
+    costs = {track: tool.training_cost(track, params) for track in ("small", "deep", "long", "new")}
+    assert sorted(costs, key=lambda t: -costs[t]) == ["long", "deep", "small", "new"]
+    assert costs["deep"] == 2 * costs["small"] and costs["new"] == 0.0

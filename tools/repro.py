@@ -12,7 +12,8 @@ commit yet, or an experiment queue that already holds someone's experiments (``-
 them too), this is plain ``dvc repro``, one stage after the other.
 
 Each training stage uses ``repro.threads`` TensorFlow threads however many tracks run, so a model
-does not depend on N.
+does not depend on N. The tracks are queued longest first (`training_cost`), so the longest chain
+does not start last.
 """
 
 from __future__ import annotations
@@ -42,6 +43,25 @@ def stale_tracks(status: dict) -> list[str]:
     return sorted(tracks)
 
 
+def training_cost(track: str, params: dict) -> float:
+    """A track's training work, for the queue's order: epochs x training tokens (the last vocab
+    stage's ``data/metrics/<track>/vocab.json``, in git) x layers x units squared; 0 when unknown
+    (a new track: queued after the known ones)."""
+    from tunesmith.config.model import ModelConfig
+    from tunesmith.config.train import TrainConfig
+
+    train = (params.get("train") or {}).get(track) or {}
+    model = train.get("model") or {}
+    try:
+        tokens = json.loads(Path(f"data/metrics/{track}/vocab.json").read_text())["tokens"]["train"]
+        units, layers = model.get("units", ModelConfig.units), model.get("layers", ModelConfig.layers)
+        epochs = train.get("epochs", TrainConfig.epochs)
+        shifts = 1 + len(train.get("transpositions") or ())
+        return float(epochs * tokens * shifts * layers * units * units)
+    except (OSError, ValueError, KeyError, TypeError):
+        return 0.0
+
+
 def fan_out(jobs: int) -> list[str]:
     """Queue each stale track's chain and run the queue ``jobs`` at a time; the experiments' names
     (none when the tracks run one after the other)."""
@@ -56,6 +76,10 @@ def fan_out(jobs: int) -> list[str]:
     tracks = stale_tracks(json.loads(dvc("status", PIPELINE, "--json", capture=True) or "{}"))
     if len(tracks) < 2:
         return []
+    import yaml
+
+    params = yaml.safe_load(Path("params.yaml").read_text()) or {}
+    tracks.sort(key=lambda track: -training_cost(track, params))  # stable: by name among equals
     targets = {PREFIX + track: f"{PIPELINE}:evaluate@{track}" for track in tracks}
     run_queued(targets, jobs, "track(s)")
     return list(targets)
