@@ -280,17 +280,22 @@ def test_what_is_not_an_output_leaves_status_clean(repo):
     """A workspace where a train stage ran holds DVCLive's summary beside the loss curves
     (data/live/<c>/metrics.json, not an output); one restored from the run-cache (`make repro`'s
     queue, a clone after `dvc pull --run-cache`) has none; a killed writer leaves its lock file beside
-    its output: none of them makes the report, which depends on those whole folders, stale."""
+    its output, and a killed generate its staging folder: none of them makes the report, which
+    depends on those whole folders, stale."""
     assert not list(repo.glob("data/live/*/metrics.json")), "restored from the run-cache: no summaries"
     summary = repo / "data/live/essen/metrics.json"
     stray = repo / "data/models/.nottingham.lock"
+    staging = repo / "data/samples/.nottingham.999999999.k1ll3d00.tmp"  # a killed generate's
     try:
         summary.write_text('{"step": 1, "loss": 2.0}\n')  # what DVCLive writes where training ran
         stray.write_text("tunesmith-lock 999999999\n")
+        staging.mkdir()
+        (staging / "sample_000.mid").write_bytes(b"MThd")
         assert "up to date" in _dvc(repo, "status")
     finally:
         summary.unlink(missing_ok=True)
         stray.unlink(missing_ok=True)
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def _data_hashes(repo: Path) -> dict[str, str]:
