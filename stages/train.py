@@ -16,11 +16,12 @@ from tunesmith.pipeline.common import fix_threads, parser, run, shared_checkpoin
 
 
 def main(args, params: dict) -> None:
-    fix_threads(args.threads)
+    fix_threads(getattr(args, "threads", None))  # stage functions' tests call main with fewer options
     from tunesmith.pipeline.train import train_stage
 
+    checkpoints = shared_checkpoints(getattr(args, "checkpoints", None))
     train_stage(args.corpus, section(params, f"train.{args.corpus}"), args.vocab, args.out,
-                live_dir=args.live, metrics=args.metrics, checkpoints=shared_checkpoints(args.checkpoints))
+                live_dir=args.live, metrics=args.metrics, checkpoints=checkpoints)
 
 
 if __name__ == "__main__":

@@ -157,6 +157,8 @@ def _fake_project(tmp: Path, params: Path) -> Path:
     """The Makefile in a folder of its own, with a .venv whose python is this one and whose dvc and
     tunesmith only write down how they were called."""
     shutil.copy(ROOT / "Makefile", tmp / "Makefile")
+    shutil.copytree(ROOT / "tools", tmp / "tools", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "dvc.yaml", tmp / "dvc.yaml")  # make repro runs tools/repro.py, which needs it
     (tmp / "benchmark").mkdir()
     shutil.copy(params, tmp / "params.yaml")
     shutil.copy(ROOT / "benchmark" / "params.yaml", tmp / "benchmark" / "params.yaml")

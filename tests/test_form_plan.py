@@ -201,10 +201,12 @@ def test_the_pipeline_plan_falls_back_to_the_model_alone_with_the_cache_or_no_tr
     train = tmp_path / "train.jsonl"
     train.write_text("".join(json.dumps({"id": str(i), "symbols": list(HEADER + JIG)}) + "\n" for i in range(3)))
     plan_cfg, off, on = SimpleNamespace(form="plan"), SimpleNamespace(on=False), SimpleNamespace(on=True)
-    plan = _form_plan("nottingham", music, plan_cfg, {}, train, off)
+    plan = _form_plan("nottingham", music, plan_cfg, {}, train, off, "stacked_lstm")
     assert plan.section_bars == 8 and plan.sections == 2
-    assert _form_plan("nottingham", music, SimpleNamespace(form="none"), {}, train, off) is None
+    assert _form_plan("nottingham", music, SimpleNamespace(form="none"), {}, train, off, "lstm") is None
     with caplog.at_level("INFO"):
-        assert _form_plan("nottingham", music, plan_cfg, {}, train, on) is None
-        assert _form_plan("nottingham", music, plan_cfg, {}, tmp_path / "missing.jsonl", off) is None
+        assert _form_plan("nottingham", music, plan_cfg, {}, train, on, "lstm") is None
+        assert _form_plan("nottingham", music, plan_cfg, {}, tmp_path / "missing.jsonl", off, "lstm") is None
+        assert _form_plan("nottingham", music, plan_cfg, {}, train, off, "cnn_lstm") is None  # not stepped
     assert "without the form plan" in caplog.text and "needs the encoded train split" in caplog.text
+    assert "a cnn_lstm model is re-run on windows, not stepped: sampling without the form plan" in caplog.text

@@ -15,6 +15,9 @@ from tunesmith.generation.primers import symbol_ids as _ids
 ABC_VOCAB = ["<end>", "<unk>", "\n", " ", ":", "K", "M", "D", "/", "6", "8"]
 ESSEN_VOCAB = ["/", "<unk>", "60", "62", "_", "r"]
 
+LSTM_CFG = type("M", (), {"family": "lstm"})()
+"""What the stubbed bundles' model config needs to say: a stepped family."""
+
 
 def test_abc_primer_keeps_spaces_and_newlines():
     ids = _ids(list("M:6/8\nK:D D"), ABC_VOCAB, "<end>", allow_unk=False)
@@ -60,7 +63,7 @@ def test_a_sample_that_is_not_music_is_generated_again_with_the_next_seed(tmp_pa
     symbols = ["<end>", "<unk>", "a", "b", "Q"]
     vocab = {"symbols": symbols, "special": {"end": "<end>", "unk": "<unk>"}}
     monkeypatch.setattr("tunesmith.training.bundle.load_model_bundle",
-                        lambda _: (None, None, type("T", (), {"window": 8})(), vocab))
+                        lambda _: (None, LSTM_CFG, type("T", (), {"window": 8})(), vocab))
     calls = []
 
     def fake_generate(model, cfg, syms, *, primer_ids, num_samples, seed, **_):
@@ -98,7 +101,7 @@ def test_generate_passes_keep_wav_to_the_renderer(tmp_path, monkeypatch, keep_wa
 
     vocab = {"symbols": ["<end>", "<unk>", "a"], "special": {"end": "<end>", "unk": "<unk>"}}
     monkeypatch.setattr("tunesmith.training.bundle.load_model_bundle",
-                        lambda _: (None, None, type("T", (), {"window": 8})(), vocab))
+                        lambda _: (None, LSTM_CFG, type("T", (), {"window": 8})(), vocab))
     monkeypatch.setattr("tunesmith.generation.decode.generate", lambda *a, num_samples, **k: [[2, 0]] * num_samples)
     monkeypatch.setattr(samples, "write_sample",
                         lambda *a, **k: {"decoded": True, "error": "", "notes": 1, "files": []})
@@ -118,7 +121,7 @@ def test_a_sample_that_is_only_its_primer_is_not_decoded_and_is_generated_again(
     vocab = {"symbols": symbols, "special": {"end": "/", "unk": "<unk>"}, "corpus": "essen",
              "encode": {"time_step": 0.25}, "prepare": {}}
     monkeypatch.setattr("tunesmith.training.bundle.load_model_bundle",
-                        lambda _: (None, None, type("T", (), {"window": 8})(), vocab))
+                        lambda _: (None, LSTM_CFG, type("T", (), {"window": 8})(), vocab))
     monkeypatch.setattr("tunesmith.generation.decode.generate",
                         lambda *a, seed, num_samples, **k: [[0] if seed == 0 else [2, 3, 3, 3, 0]] * num_samples)
     cfg = GenerateConfig(num_samples=1, retries=2, render=False, primer=PrimerConfig(mode="symbols", text="60 _ _ _"))
@@ -146,7 +149,7 @@ def test_generate_writes_a_judging_pool_and_real_pieces_rendered_like_the_sample
     vocab = {"symbols": symbols, "special": {"end": "/", "unk": "<unk>"}, "corpus": "essen",
              "encode": {"time_step": 0.25}, "prepare": {}}
     monkeypatch.setattr("tunesmith.training.bundle.load_model_bundle",
-                        lambda _: (None, None, type("T", (), {"window": 8})(), vocab))
+                        lambda _: (None, LSTM_CFG, type("T", (), {"window": 8})(), vocab))
     seeds = []
 
     def fake_generate(*a, seed, num_samples, **k):
@@ -180,7 +183,7 @@ def test_lengths_from_the_corpus_bound_each_sample_by_the_training_pieces_percen
     vocab = {"symbols": ["/", "<unk>", "60", "_"], "special": {"end": "/", "unk": "<unk>"}, "corpus": "essen",
              "encode": {"time_step": 0.25}, "prepare": {}}
     monkeypatch.setattr("tunesmith.training.bundle.load_model_bundle",
-                        lambda _: (None, None, type("T", (), {"window": 8})(), vocab))
+                        lambda _: (None, LSTM_CFG, type("T", (), {"window": 8})(), vocab))
     seen = []
     monkeypatch.setattr("tunesmith.generation.decode.generate",
                         lambda *a, num_samples, min_units, max_units, **k: seen.append((min_units, max_units))

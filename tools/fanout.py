@@ -18,12 +18,14 @@ killed run continues where it stopped, queued or not.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterable
 from pathlib import Path
 
-DVC = os.path.join(os.path.dirname(sys.executable), "dvc")
+DVC = shutil.which("dvc") or os.path.join(os.path.dirname(sys.executable), "dvc")
+"""The dvc on PATH (the Makefile puts .venv/bin first, as for the stages' ``python``), else .venv's."""
 CHECKPOINT_ROOT_ENV = "TUNESMITH_CHECKPOINT_ROOT"
 """Where a queued copy's stages keep their checkpoints: this workspace's ``.cache/checkpoints``."""
 
