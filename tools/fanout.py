@@ -17,6 +17,7 @@ killed run continues where it stopped, queued or not.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -81,3 +82,33 @@ def run_queued(targets: dict[str, str], jobs: int, what: str) -> None:
     print(f"{len(targets)} {what} queued, {jobs} at a time", flush=True)
     env = {**os.environ, CHECKPOINT_ROOT_ENV: str(Path(".cache/checkpoints").resolve())}
     subprocess.run([DVC, "exp", "run", "--run-all", "--jobs", str(jobs)], check=False, env=env)
+
+
+def read_params() -> dict:
+    """params.yaml here, or {} when it is missing or not a mapping (the stages then say why)."""
+    import yaml
+
+    try:
+        params = yaml.safe_load(Path("params.yaml").read_text())
+    except (OSError, yaml.YAMLError):
+        return {}
+    return params if isinstance(params, dict) else {}
+
+
+def training_cost(track: str, params: dict) -> float:
+    """A track's training work, for the queue's order: epochs x training tokens (the last vocab
+    stage's ``data/metrics/<track>/vocab.json``, in git) x layers x units squared; 0 when unknown
+    (a new track: queued after the known ones)."""
+    from tunesmith.config.model import ModelConfig
+    from tunesmith.config.train import TrainConfig
+
+    train = (params.get("train") or {}).get(track) or {}
+    model = train.get("model") or {}
+    try:
+        tokens = json.loads(Path(f"data/metrics/{track}/vocab.json").read_text())["tokens"]["train"]
+        units, layers = model.get("units", ModelConfig.units), model.get("layers", ModelConfig.layers)
+        epochs = train.get("epochs", TrainConfig.epochs)
+        shifts = 1 + len(train.get("transpositions") or ())
+        return float(epochs * tokens * shifts * layers * units * units)
+    except (OSError, ValueError, KeyError, TypeError):
+        return 0.0

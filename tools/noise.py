@@ -10,7 +10,9 @@ and run-cache entries land in this repository's cache. Then ``dvc repro noise/dv
 every seed from the run-cache (a seed whose run failed is trained there, one after the other) and
 writes the summaries, and the experiments made here are removed: their results are in dvc.lock
 and seeds.json. The queue's mechanics are tools/fanout.py's, shared with ``make repro``
-(tools/repro.py); a killed run continues from the seeds' checkpoints in this workspace.
+(tools/repro.py); a killed run continues from the seeds' checkpoints in this workspace. The seeds
+of the track with the most training work are queued first (`fanout.training_cost`), so the short
+ones fill the last slots.
 
 Each seed trains with ``noise.threads`` threads whatever N is, so its figures do not depend on how
 many seeds ran beside it. On 2 cores 2 seeds of 1 thread each took 322 s where 1 seed of 2 threads
@@ -28,7 +30,16 @@ import os
 import sys
 from pathlib import Path
 
-from fanout import FanoutError, dvc, queued_names, remove_experiments, run_queued, stale_stages
+from fanout import (
+    FanoutError,
+    dvc,
+    queued_names,
+    read_params,
+    remove_experiments,
+    run_queued,
+    stale_stages,
+    training_cost,
+)
 
 PIPELINE = "noise/dvc.yaml"
 PREFIX = "noise-"
@@ -57,6 +68,8 @@ def fan_out(jobs: int) -> list[str]:
     stages = stale_seeds(json.loads(dvc("status", PIPELINE, "--json", capture=True) or "{}"))
     if not stages:
         return []
+    params = read_params()  # the longest training first: the last seeds to finish are the short ones
+    stages.sort(key=lambda stage: -training_cost(stage.partition("@")[2].rpartition("-")[0], params))
     targets = {experiment_name(stage): f"{PIPELINE}:{stage}" for stage in stages}
     run_queued(targets, jobs, "seed(s)")
     return list(targets)

@@ -24,7 +24,17 @@ import os
 import sys
 from pathlib import Path
 
-from fanout import FanoutError, dvc, has_commit, queued_names, remove_experiments, run_queued, stale_stages
+from fanout import (
+    FanoutError,
+    dvc,
+    has_commit,
+    queued_names,
+    read_params,
+    remove_experiments,
+    run_queued,
+    stale_stages,
+    training_cost,
+)
 
 PIPELINE = "dvc.yaml"
 PREFIX = "repro-"
@@ -43,25 +53,6 @@ def stale_tracks(status: dict) -> list[str]:
     return sorted(tracks)
 
 
-def training_cost(track: str, params: dict) -> float:
-    """A track's training work, for the queue's order: epochs x training tokens (the last vocab
-    stage's ``data/metrics/<track>/vocab.json``, in git) x layers x units squared; 0 when unknown
-    (a new track: queued after the known ones)."""
-    from tunesmith.config.model import ModelConfig
-    from tunesmith.config.train import TrainConfig
-
-    train = (params.get("train") or {}).get(track) or {}
-    model = train.get("model") or {}
-    try:
-        tokens = json.loads(Path(f"data/metrics/{track}/vocab.json").read_text())["tokens"]["train"]
-        units, layers = model.get("units", ModelConfig.units), model.get("layers", ModelConfig.layers)
-        epochs = train.get("epochs", TrainConfig.epochs)
-        shifts = 1 + len(train.get("transpositions") or ())
-        return float(epochs * tokens * shifts * layers * units * units)
-    except (OSError, ValueError, KeyError, TypeError):
-        return 0.0
-
-
 def fan_out(jobs: int) -> list[str]:
     """Queue each stale track's chain and run the queue ``jobs`` at a time; the experiments' names
     (none when the tracks run one after the other)."""
@@ -76,9 +67,7 @@ def fan_out(jobs: int) -> list[str]:
     tracks = stale_tracks(json.loads(dvc("status", PIPELINE, "--json", capture=True) or "{}"))
     if len(tracks) < 2:
         return []
-    import yaml
-
-    params = yaml.safe_load(Path("params.yaml").read_text()) or {}
+    params = read_params()
     tracks.sort(key=lambda track: -training_cost(track, params))  # stable: by name among equals
     targets = {PREFIX + track: f"{PIPELINE}:evaluate@{track}" for track in tracks}
     run_queued(targets, jobs, "track(s)")
