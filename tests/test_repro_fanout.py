@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -17,6 +18,7 @@ import yaml
 from tunesmith.pipeline.common import CHECKPOINT_ROOT_ENV, shared_checkpoints
 
 ROOT = Path(__file__).resolve().parents[1]
+RESTORE_MARK = "# queued: restore from the run-cache"
 BIN = Path(sys.executable).parent
 
 pytestmark = pytest.mark.slow
@@ -141,3 +143,24 @@ def test_the_longest_training_is_queued_first(tmp_path, monkeypatch):
     costs = {track: tool.training_cost(track, params) for track in ("small", "deep", "long", "new")}
     assert sorted(costs, key=lambda t: -costs[t]) == ["long", "deep", "small", "new"]
     assert costs["deep"] == 2 * costs["small"] and costs["new"] == 0.0
+
+
+def test_a_fresh_clone_with_a_current_lock_restores_the_queued_tracks(repo, tmp_path):
+    """A clone of a repository whose dvc.lock is current has none of the outputs. DVC would rerun such
+    a stage in the workspace after the queue ran it (it consults the run-cache only for a stage whose
+    command or deps differ from the lock); tools/repro.py marks the queued tracks' entries so that the
+    final `dvc repro` restores them, and writes dvc.lock back as it was."""
+    _ok(repo, sys.executable, str(ROOT / "tools/repro.py"), "--jobs", "1")
+    _ok(repo, "git", "add", "dvc.lock")
+    _ok(repo, "git", "commit", "-qm", "results")
+    clone = tmp_path / "clone"
+    _ok(tmp_path, "git", "clone", "-q", str(repo), str(clone))
+    out = _ok(clone, sys.executable, str(ROOT / "tools/repro.py"), "--jobs", "2")
+    assert "2 track(s) queued, 2 at a time" in out
+    final = out[out.rindex("Ran experiment(s)"):]
+    assert re.findall(r"Running stage '([^']+)'", final) == ["report"], final
+    for track in ("a", "b"):
+        assert ".dvc/tmp/exps" in _read(clone, f"data/eval/{track}/run.json")["cwd"]
+    # the cwd recorded differs from the first run's, so the lock changed only where the outputs did
+    assert RESTORE_MARK not in (clone / "dvc.lock").read_text()
+    assert "up to date" in _ok(clone, str(BIN / "dvc"), "status")

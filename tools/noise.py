@@ -33,6 +33,7 @@ from pathlib import Path
 from fanout import (
     FanoutError,
     dvc,
+    mark_for_restore,
     queued_names,
     read_params,
     remove_experiments,
@@ -72,6 +73,7 @@ def fan_out(jobs: int) -> list[str]:
     stages.sort(key=lambda stage: -training_cost(stage.partition("@")[2].rpartition("-")[0], params))
     targets = {experiment_name(stage): f"{PIPELINE}:{stage}" for stage in stages}
     run_queued(targets, jobs, "seed(s)")
+    mark_for_restore(Path(PIPELINE).with_name("dvc.lock"), stages)
     return list(targets)
 
 

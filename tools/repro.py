@@ -28,6 +28,7 @@ from fanout import (
     FanoutError,
     dvc,
     has_commit,
+    mark_for_restore,
     queued_names,
     read_params,
     remove_experiments,
@@ -71,6 +72,7 @@ def fan_out(jobs: int) -> list[str]:
     tracks.sort(key=lambda track: -training_cost(track, params))  # stable: by name among equals
     targets = {PREFIX + track: f"{PIPELINE}:evaluate@{track}" for track in tracks}
     run_queued(targets, jobs, "track(s)")
+    mark_for_restore(Path("dvc.lock"), [f"{stage}@{track}" for track in tracks for stage in TRACK_STAGES])
     return list(targets)
 
 
