@@ -14,8 +14,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+import toy_repo
+
 ROOT = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
+BIN = toy_repo.BIN
 
 pytestmark = pytest.mark.slow
 
@@ -27,20 +29,7 @@ SUMMARY_CMD = ("python -c \"import glob, json, sys; runs = sorted(glob.glob('dat
                "open('data/seeds/' + sys.argv[1] + '/seeds.json', 'w'))\" ${key}")
 
 
-def _env() -> dict[str, str]:
-    return {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "DVC_NO_ANALYTICS": "1",
-            "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t.invalid", "GIT_COMMITTER_NAME": "t",
-            "GIT_COMMITTER_EMAIL": "t@t.invalid"}
-
-
-def _run(repo: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(args, cwd=repo, env=_env(), capture_output=True, text=True, timeout=600)
-
-
-def _ok(repo: Path, *args: str) -> str:
-    proc = _run(repo, *args)
-    assert proc.returncode == 0, f"{' '.join(args)} -> {proc.returncode}:\n{proc.stdout}\n{proc.stderr}"
-    return proc.stdout + proc.stderr
+_run, _ok = toy_repo.run, toy_repo.ok
 
 
 @pytest.fixture

@@ -6,20 +6,19 @@ and that the final `dvc repro` restored them from the run-cache instead of runni
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
+import toy_repo
 from tunesmith.pipeline.common import CHECKPOINT_ROOT_ENV, shared_checkpoints
 
 ROOT = Path(__file__).resolve().parents[1]
 RESTORE_MARK = "# queued: restore from the run-cache"
-BIN = Path(sys.executable).parent
+BIN = toy_repo.BIN
 
 pytestmark = pytest.mark.slow
 
@@ -37,21 +36,7 @@ REPORT_CMD = ("python -c \"import glob, json, os; os.makedirs('data/report', exi
               "open('data/report/run.json', 'w'))\"")
 
 
-def _env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k != CHECKPOINT_ROOT_ENV}
-    return {**env, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "DVC_NO_ANALYTICS": "1",
-            "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t.invalid", "GIT_COMMITTER_NAME": "t",
-            "GIT_COMMITTER_EMAIL": "t@t.invalid"}
-
-
-def _run(repo: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(args, cwd=repo, env=_env(), capture_output=True, text=True, timeout=600)
-
-
-def _ok(repo: Path, *args: str) -> str:
-    proc = _run(repo, *args)
-    assert proc.returncode == 0, f"{' '.join(args)} -> {proc.returncode}:\n{proc.stdout}\n{proc.stderr}"
-    return proc.stdout + proc.stderr
+_run, _ok = toy_repo.run, toy_repo.ok
 
 
 def _read(repo: Path, path: str) -> dict:

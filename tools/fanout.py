@@ -17,12 +17,13 @@ killed run continues where it stopped, queued or not.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 DVC = shutil.which("dvc") or os.path.join(os.path.dirname(sys.executable), "dvc")
@@ -143,3 +144,26 @@ def mark_for_restore(lockfile: Path, stages: Iterable[str]) -> None:
     if marked:
         with lockfile.open("w") as fh:
             yaml.dump(data, fh)
+
+
+def main(argv: list[str] | None, *, doc: str, name: str, pipeline: str, what: str,
+         fan_out: Callable[[int], list[str]], repro: tuple[str, ...]) -> int:
+    """A fan-out tool's command line: ``--jobs N``; ``fan_out(N)`` when N > 1 (the experiments it
+    made), then ``dvc repro *repro``; the experiments removed whatever happens; a `FanoutError` is one
+    line on stderr, ``<name>: ...``, and exit status 2."""
+    p = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 1, choices=range(1, 257),
+                   metavar="N", help=f"{what} at a time (default: one per core)")
+    args = p.parse_args(argv)
+    names: list[str] = []
+    try:
+        if not Path(pipeline).is_file():
+            raise FanoutError(f"no {pipeline} here: run from the repository's root")
+        names = fan_out(args.jobs) if args.jobs > 1 else []
+        dvc("repro", *repro)
+    except FanoutError as exc:
+        print(f"{name}: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        remove_experiments(names)
+    return 0

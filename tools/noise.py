@@ -24,19 +24,17 @@ this stops with a one-line error naming them instead.
 
 from __future__ import annotations
 
-import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
+import fanout
 from fanout import (
     FanoutError,
     dvc,
     mark_for_restore,
     queued_names,
     read_params,
-    remove_experiments,
     run_queued,
     stale_stages,
     training_cost,
@@ -78,22 +76,8 @@ def fan_out(jobs: int) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 1, choices=range(1, 257),
-                   metavar="N", help="seeds trained at a time (default: one per core)")
-    args = p.parse_args(argv)
-    names: list[str] = []
-    try:
-        if not Path(PIPELINE).is_file():
-            raise FanoutError(f"no {PIPELINE} here: run from the repository's root")
-        names = fan_out(args.jobs) if args.jobs > 1 else []
-        dvc("repro", PIPELINE)
-    except FanoutError as exc:
-        print(f"noise: {exc}", file=sys.stderr)
-        return 2
-    finally:
-        remove_experiments(names)
-    return 0
+    return fanout.main(argv, doc=__doc__, name="noise", pipeline=PIPELINE, what="seeds trained", fan_out=fan_out,
+                       repro=(PIPELINE,))
 
 
 if __name__ == "__main__":

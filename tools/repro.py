@@ -18,20 +18,17 @@ does not start last.
 
 from __future__ import annotations
 
-import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
+import fanout
 from fanout import (
-    FanoutError,
     dvc,
     has_commit,
     mark_for_restore,
     queued_names,
     read_params,
-    remove_experiments,
     run_queued,
     stale_stages,
     training_cost,
@@ -77,22 +74,8 @@ def fan_out(jobs: int) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 1, choices=range(1, 257),
-                   metavar="N", help="tracks reproduced at a time (default: one per core)")
-    args = p.parse_args(argv)
-    names: list[str] = []
-    try:
-        if not Path(PIPELINE).is_file():
-            raise FanoutError(f"no {PIPELINE} here: run from the repository's root")
-        names = fan_out(args.jobs) if args.jobs > 1 else []
-        dvc("repro")
-    except FanoutError as exc:
-        print(f"repro: {exc}", file=sys.stderr)
-        return 2
-    finally:
-        remove_experiments(names)
-    return 0
+    return fanout.main(argv, doc=__doc__, name="repro", pipeline=PIPELINE, what="tracks reproduced", fan_out=fan_out,
+                       repro=())
 
 
 if __name__ == "__main__":
