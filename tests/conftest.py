@@ -87,3 +87,11 @@ def tiny_model_copy(tiny_model_dir, tmp_path) -> Path:
 
 TRACK_NAMES = ("nottingham", "essen", "classical")
 """The registry's tracks (`tunesmith.tracks.TRACKS`; a test checks the two agree)."""
+
+
+@pytest.fixture
+def no_retry_wait(monkeypatch) -> None:
+    """pooch's retries without their waits (1 s, 2 s, ... between attempts): the attempts still happen."""
+    import types
+
+    monkeypatch.setattr("pooch.core.time", types.SimpleNamespace(sleep=lambda seconds: None))

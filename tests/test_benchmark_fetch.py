@@ -53,6 +53,7 @@ def test_download_from_a_mirror_verifies_and_reuses_the_cache(tmp_path, server: 
     assert server.requests == []  # a rerun is served by the cache
 
 
+@pytest.mark.usefixtures("no_retry_wait")
 def test_a_changed_byte_is_refused_and_nothing_written(tmp_path, server: Server, pinned):  # noqa: F811
     server.files[f"/mirror/{PATH}"] = pinned[:-1] + bytes([pinned[-1] ^ 1])
     with pytest.raises(FetchError, match=r"JSB_Chorales\.mat"):

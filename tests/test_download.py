@@ -27,6 +27,9 @@ from tunesmith.core.errors import ConfigError, FetchError
 from tunesmith.sources.download import ResumableDownloader, fetch_manifest_files
 from tunesmith.sources.manifest import packaged_manifest, parse_manifest, read_manifest
 
+POLL = {"poll_interval": 0.02}
+"""serve_forever's poll: shutdown() waits up to one poll (0.5 s by default, in every test)."""
+
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 TOP = f"corpus-{COMMIT}"
 ROOT = "data/tunes"
@@ -137,7 +140,7 @@ def server() -> Iterator[Server]:
     state = Server()
     state.base = f"http://127.0.0.1:{httpd.server_address[1]}"
     httpd.state = state  # type: ignore[attr-defined]
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread = threading.Thread(target=httpd.serve_forever, kwargs=POLL, daemon=True)
     thread.start()
     yield state
     httpd.shutdown()
@@ -446,6 +449,7 @@ def test_interrupted_download_resumes_on_the_next_run(tmp_path: Path, server: Se
     assert not part.exists()
 
 
+@pytest.mark.usefixtures("no_retry_wait")
 def test_interrupted_archive_is_retried_within_the_run(tmp_path: Path, server: Server) -> None:
     server.serve_repository()
     archive = f"/archive/{COMMIT}.tar.gz"
@@ -468,7 +472,7 @@ def test_fetch_stage_downloads_real_nottingham_from_a_loopback_mirror(tmp_path: 
 
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(
         http.server.SimpleHTTPRequestHandler, directory=str(SHARED / "nottingham")))
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    threading.Thread(target=httpd.serve_forever, kwargs=POLL, daemon=True).start()
     repo = Path(__file__).resolve().parents[1]
     params = yaml.safe_load((repo / "params.yaml").read_text())
     params["fetch"]["nottingham"].update(source="download", mirror=f"http://127.0.0.1:{httpd.server_address[1]}")

@@ -12,6 +12,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -33,8 +34,12 @@ def _run(repo: Path, *args: str, env_src: Path | None = None, ok: bool = True) -
     env.pop("PYTHONPATH", None)
     if env_src is not None:
         env["PYTHONPATH"] = str(env_src)
-    proc = subprocess.run(args, cwd=repo, env=env, capture_output=True, text=True, timeout=600)
-    out = proc.stdout + proc.stderr
+    # output to a file, not a pipe: `dvc exp run --run-all`'s queue workers keep a pipe open for the
+    # 10 s they idle after the run, and a reader of the pipe would wait for them
+    with tempfile.TemporaryFile() as log:
+        proc = subprocess.run(args, cwd=repo, env=env, stdout=log, stderr=subprocess.STDOUT, timeout=600)
+        log.seek(0)
+        out = log.read().decode(errors="replace")
     assert (proc.returncode == 0) == ok, f"{' '.join(args)} -> {proc.returncode}:\n{out}"
     return out
 

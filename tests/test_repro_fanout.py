@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -65,22 +66,6 @@ def repo(tmp_path) -> Path:
     return repo
 
 
-def test_tracks_run_in_the_queue_and_are_restored_with_checkpoints_in_the_workspace(repo):
-    out = _ok(repo, sys.executable, str(ROOT / "tools/repro.py"), "--jobs", "2")
-    assert "2 track(s) queued, 2 at a time" in out
-    for track in ("a", "b"):
-        train, evaluate = _read(repo, f"data/models/{track}/run.json"), _read(repo, f"data/eval/{track}/run.json")
-        # each track's chain ran in a temporary copy of the workspace (the queue's) and was restored here
-        assert ".dvc/tmp/exps" in train["cwd"] and ".dvc/tmp/exps" in evaluate["cwd"], (train, evaluate)
-        # ... while its checkpoints went to the workspace's own .cache, where a killed run continues
-        assert Path(train["checkpoints"]) == (repo / ".cache/checkpoints" / track).resolve()
-    report = _read(repo, "data/report/run.json")
-    assert Path(report["cwd"]).resolve() == repo.resolve() and report["tracks"] == ["data/eval/a", "data/eval/b"]
-    assert "up to date" in _ok(repo, str(BIN / "dvc"), "status")
-    assert "repro-" not in _ok(repo, str(BIN / "dvc"), "exp", "list", "--all-commits")
-    assert "queued" not in _ok(repo, sys.executable, str(ROOT / "tools/repro.py"), "--jobs", "2")
-
-
 def test_one_stale_track_or_one_job_runs_in_the_workspace(repo):
     _ok(repo, sys.executable, str(ROOT / "tools/repro.py"), "--jobs", "1")
     assert Path(_read(repo, "data/eval/a/run.json")["cwd"]).resolve() == repo.resolve()
@@ -130,11 +115,13 @@ def test_the_longest_training_is_queued_first(tmp_path, monkeypatch):
     assert costs["deep"] == 2 * costs["small"] and costs["new"] == 0.0
 
 
-def test_a_fresh_clone_with_a_current_lock_restores_the_queued_tracks(repo, tmp_path):
-    """A clone of a repository whose dvc.lock is current has none of the outputs. DVC would rerun such
-    a stage in the workspace after the queue ran it (it consults the run-cache only for a stage whose
-    command or deps differ from the lock); tools/repro.py marks the queued tracks' entries so that the
-    final `dvc repro` restores them, and writes dvc.lock back as it was."""
+def test_a_fresh_clone_runs_the_tracks_in_the_queue_and_restores_them(repo, tmp_path):
+    """A clone of a repository whose dvc.lock is current has none of the outputs. Each track's chain runs
+    in a queued experiment's temporary copy, its checkpoints in the clone's own .cache, and the final
+    `dvc repro` restores the queued stages and runs only the report: DVC would rerun a stage whose lock
+    entry is current (it consults the run-cache only for one whose command or deps differ from the
+    lock), so tools/repro.py marks the queued tracks' entries, and writes dvc.lock back as it was. (The
+    e2e tests check the same on a repository with no dvc.lock yet.)"""
     _ok(repo, sys.executable, str(ROOT / "tools/repro.py"), "--jobs", "1")
     _ok(repo, "git", "add", "dvc.lock")
     _ok(repo, "git", "commit", "-qm", "results")
@@ -145,7 +132,37 @@ def test_a_fresh_clone_with_a_current_lock_restores_the_queued_tracks(repo, tmp_
     final = out[out.rindex("Ran experiment(s)"):]
     assert re.findall(r"Running stage '([^']+)'", final) == ["report"], final
     for track in ("a", "b"):
-        assert ".dvc/tmp/exps" in _read(clone, f"data/eval/{track}/run.json")["cwd"]
+        train, evaluate = _read(clone, f"data/models/{track}/run.json"), _read(clone, f"data/eval/{track}/run.json")
+        # each track's chain ran in a temporary copy of the workspace (the queue's) and was restored here
+        assert ".dvc/tmp/exps" in train["cwd"] and ".dvc/tmp/exps" in evaluate["cwd"], (train, evaluate)
+        # ... while its checkpoints went to the workspace's own .cache, where a killed run continues
+        assert Path(train["checkpoints"]) == (clone / ".cache/checkpoints" / track).resolve()
+    report = _read(clone, "data/report/run.json")
+    assert Path(report["cwd"]).resolve() == clone.resolve() and report["tracks"] == ["data/eval/a", "data/eval/b"]
     # the cwd recorded differs from the first run's, so the lock changed only where the outputs did
     assert RESTORE_MARK not in (clone / "dvc.lock").read_text()
     assert "up to date" in _ok(clone, str(BIN / "dvc"), "status")
+    assert "repro-" not in _ok(clone, str(BIN / "dvc"), "exp", "list", "--all-commits")
+    assert "queued" not in _ok(clone, sys.executable, str(ROOT / "tools/repro.py"), "--jobs", "2")
+
+
+def test_the_queue_run_returns_when_dvc_exits_not_when_its_workers_close_its_output(tmp_path):
+    """DVC's queue workers are forked from `dvc exp run --run-all` and keep its stdout open for the 10 s
+    they idle afterwards. `run_until_exit` is done when the command exits, its output copied, even where
+    its own stdout is a pipe (CI's log, `make repro | tee`): here a command forks such a worker, and the
+    pipe's reader is back while the worker still lives."""
+    started, release = tmp_path / "worker.started", tmp_path / "release"
+    worker = ("import os, sys, time; open(sys.argv[1], 'w').close(); end = time.time() + 20\n"
+              "while not os.path.exists(sys.argv[2]) and time.time() < end: time.sleep(0.05)\n"
+              "open(sys.argv[1] + '.done', 'w').close()")
+    queue = ("import os, subprocess, sys, time; subprocess.Popen([sys.executable, '-c', *sys.argv[1:]]); "
+             "[time.sleep(0.05) for _ in range(200) if not os.path.exists(sys.argv[2])]; print('queue done')")
+    tool = ("import os, sys; sys.path.insert(0, sys.argv[1]); import fanout; "
+            "sys.exit(fanout.run_until_exit([sys.executable, '-c', *sys.argv[2:]], env=dict(os.environ)))")
+    try:
+        proc = subprocess.run([sys.executable, "-c", tool, str(ROOT / "tools"), queue, worker, str(started),
+                               str(release)], capture_output=True, text=True, timeout=60)
+        assert proc.returncode == 0 and "queue done" in proc.stdout, proc
+        assert started.exists() and not Path(f"{started}.done").exists()  # the worker, holding the pipe, runs on
+    finally:
+        release.touch()

@@ -45,6 +45,10 @@ MIDI_BYTES = b"MThd\x00\x00\x00\x06\x00\x00\x00\x01\x00\x60MTrk\x00\x00\x00\x04\
 KERN = b"!!!OTL: Ein Lied\n**kern\n4c\n*-\n"
 
 
+POLL = {"poll_interval": 0.02}
+"""serve_forever's poll: shutdown() waits up to one poll (0.5 s by default, in every test)."""
+
+
 def sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
@@ -70,7 +74,7 @@ def server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     httpd = http.server.ThreadingHTTPServer(
         ("127.0.0.1", 0), functools.partial(_QuietHandler, directory=str(www))
     )
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread = threading.Thread(target=httpd.serve_forever, kwargs=POLL, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{httpd.server_address[1]}", www
     httpd.shutdown()
@@ -252,6 +256,7 @@ def test_download_subsets_and_mirror(tmp_path: Path, server) -> None:
                        subsets_key="fetch.essen.subsets")
 
 
+@pytest.mark.usefixtures("no_retry_wait")
 def test_download_refusal_leaves_previous_out(tmp_path: Path, server, previous_out: Path) -> None:
     base, _ = server
     serve_files(server, "raw", {**DOWNLOAD_FILES, "corpus/sub/song.krn": KERN + b"!"})

@@ -82,7 +82,36 @@ def run_queued(targets: dict[str, str], jobs: int, what: str) -> None:
         dvc("exp", "run", "--queue", "--name", name, target)
     print(f"{len(targets)} {what} queued, {jobs} at a time", flush=True)
     env = {**os.environ, CHECKPOINT_ROOT_ENV: str(Path(".cache/checkpoints").resolve())}
-    subprocess.run([DVC, "exp", "run", "--run-all", "--jobs", str(jobs)], check=False, env=env)
+    run_until_exit([DVC, "exp", "run", "--run-all", "--jobs", str(jobs)], env=env)
+
+
+def run_until_exit(cmd: list[str], env: dict[str, str]) -> int:
+    """Run ``cmd`` and return its exit status as soon as it exits; its output goes to ours.
+
+    DVC's queue workers are forked from ``dvc exp run --run-all`` and keep its stdout and stderr
+    open for the 10 s they idle before shutting down. Where those are a pipe (CI logs, ``make repro |
+    tee``, a test capturing the output) whoever reads it would wait for them; so the output comes
+    through a pipe of our own, copied until the command has exited and the pipe holds nothing more.
+    On a terminal (or where select cannot watch a pipe) the command writes there directly.
+    """
+    if os.name == "nt" or sys.stdout.isatty():
+        return subprocess.run(cmd, check=False, env=env).returncode
+    import select
+
+    sys.stdout.flush()
+    with subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT) as proc:
+        fd = proc.stdout.fileno()
+        while True:
+            ready, _, _ = select.select([fd], [], [], 0.2)
+            if ready:
+                chunk = os.read(fd, 1 << 16)
+                if not chunk:
+                    break
+                sys.stdout.buffer.write(chunk)
+                sys.stdout.buffer.flush()
+            elif proc.poll() is not None:  # exited, and everything it wrote has been copied
+                break
+    return proc.returncode
 
 
 def read_params() -> dict:
