@@ -410,3 +410,34 @@ def test_novelty_arrays_agree_with_the_suffix_automaton(ngram):
         assert index.longest_match(sample) == ref.longest_match(sample)
         got, want = index.ngram_share(sample), ref.ngram_share(sample)
         assert (math.isnan(got) and math.isnan(want)) or got == pytest.approx(want)
+
+
+def test_a_tunes_notes_and_bars_come_from_one_parse_and_the_memo_is_bounded(monkeypatch):
+    """The evaluate stage asks for a tune's notes (statistics, the two-sample test) and its bars
+    (playability): music21 parses each text once, each caller gets the answer of its own parse."""
+    from tunesmith.core.errors import MusicInputError
+    from tunesmith.tracks.abc import abc_chars
+    from tunesmith.tracks.abc import track as abc_track
+
+    parses = []
+    real = abc_chars.to_stream
+    monkeypatch.setattr(abc_chars, "to_stream", lambda text: parses.append(text) or real(text))
+    tune = 'T:memo test\nM:4/4\nL:1/4\nK:C\n"C"C D E2-|E [CE] z2|\n'
+    first = nottingham_notes(tune)
+    first[:] = -1  # the caller's own copy
+    again = nottingham_notes(tune)
+    assert check_abc_bars(tune) == {"parses": True, "bars_ok": True, "reason": "", "bars": 2}
+    assert len(parses) == 1
+    np.testing.assert_array_equal(again, abc_track._score_notes(real(tune)))
+    with pytest.raises(MusicInputError) as first_error:
+        nottingham_notes("T:memo test\nM:4/4\nK:C\n")
+    with pytest.raises(MusicInputError) as second_error:
+        nottingham_notes("T:memo test\nM:4/4\nK:C\n")
+    assert first_error.value.reason == second_error.value.reason and len(parses) == 2
+    # bounded by the note rows it keeps: the oldest entries go
+    monkeypatch.setattr(abc_track, "PARSE_MEMO_ROWS", 10)
+    for k in range(4):
+        nottingham_notes(f"T:memo {k}\nM:4/4\nL:1/4\nK:C\nC D E F|G A B c|\n")
+    assert abc_track._memo_rows <= 10
+    nottingham_notes("T:memo 0\nM:4/4\nL:1/4\nK:C\nC D E F|G A B c|\n")
+    assert len(parses) == 7  # tune 0 was dropped and parsed again

@@ -91,7 +91,7 @@ def test_stepper_under_mixed_precision_is_close():
         keras.mixed_precision.set_global_policy("float32")
 
 
-def _run(model, cfg, seed, sampler=None, num_samples=5, max_length=15, primer=(END, 1, 2)):
+def _run(model, cfg, seed, sampler=None, num_samples=5, max_length=15, primer=(END, 1, 2), reuse=None):
     sampler = sampler or make_sampler(SamplerConfig(method="temperature", temperature=1.5), SYMBOLS)
     return generate(
         model,
@@ -104,7 +104,25 @@ def _run(model, cfg, seed, sampler=None, num_samples=5, max_length=15, primer=(E
         seed=seed,
         end_id=END,
         window=6,
+        reuse=reuse,
     )
+
+
+@pytest.mark.parametrize("family", ["lstm", "bilstm"])
+def test_a_reused_stepper_generates_what_a_new_one_would(family, monkeypatch):
+    """The generate stage keeps one stepper for all its calls (a batch per primer, the judging pool):
+    made once, reset to each call's rows, it gives each call what a new stepper would."""
+    import tunesmith.generation.decode as decode
+
+    cfg = tiny(family)
+    model = build_model(cfg, VOCAB, window=6 if family == "bilstm" else None)
+    made, real = [], decode.make_stepper
+    monkeypatch.setattr(decode, "make_stepper", lambda *a, **k: made.append(a[2]) or real(*a, **k))
+    reuse: dict = {}
+    reused = [_run(model, cfg, seed, num_samples=n, reuse=reuse) for seed, n in ((3, 4), (4, 2), (5, 3))]
+    assert made == [4]
+    assert reused == [_run(model, cfg, seed, num_samples=n) for seed, n in ((3, 4), (4, 2), (5, 3))]
+    assert made == [4, 4, 2, 3]
 
 
 @pytest.mark.parametrize("family", ["lstm", "bilstm"])

@@ -33,6 +33,7 @@ def generate(
     unit_id: int | None = None,
     min_units: int = 0,
     form=None,
+    reuse: dict | None = None,
 ) -> list[list[int]]:
     """Generate ``num_samples`` continuations of ``primer_ids`` as one batch.
 
@@ -56,13 +57,22 @@ def generate(
             ``unit_id`` is None (`tunesmith.tracks.Track.bar_unit` gives them in bars).
         min_units: a sample may not end (its end token is masked) before this many units.
         form: a :class:`tunesmith.generation.form_plan.FormControl` (one bar reader a sample).
+        reuse: a dict the caller keeps between calls with the same model, ``window``, ``end_id``
+            and ``cache``: the stepper made by the first is kept there and reset by the next to
+            ``num_samples`` empty rows (its graphs traced once, not once a call); None: a new one.
 
     Returns:
         ``num_samples`` lists of new token ids (the primer is not repeated): a finished sample ends
         with ``end_id``; an unfinished one has ``max_length`` ids.
     """
     primer = _checked_primer(model, len(symbols), primer_ids, num_samples, max_length, end_id)
-    stepper = make_stepper(model, cfg, num_samples, window=window, pad_id=end_id, cache=cache)
+    stepper = reuse.get("stepper") if reuse is not None else None
+    if stepper is None:
+        stepper = make_stepper(model, cfg, num_samples, window=window, pad_id=end_id, cache=cache)
+        if reuse is not None:
+            reuse["stepper"] = stepper
+    else:
+        stepper.reset(num_samples)
     rng = np.random.default_rng(seed)
     logits = stepper.prime((primer if primer.ndim == 2 else np.tile(primer, (num_samples, 1))).astype(np.int32))
     if form is not None:

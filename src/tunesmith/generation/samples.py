@@ -154,13 +154,15 @@ def generate_samples(track: str, model_dir: Path, cfg, out_dir: Path, *,
     seeds: dict[int, int] = {}
     start = time.perf_counter()
 
+    reuse: dict = {}  # one stepper for every call (a batch per primer, the judging pool, retries)
+
     def sample(ids: Sequence[int], n: int, seed: int) -> list[list[int]]:
         form = None if plan is None else _form_control(music, vocab, plan, ids, n, seed)
         try:
             out = generate(model, model_cfg, symbols, primer_ids=list(ids), num_samples=n,
                            max_length=cfg.max_length, sampler=sampler, seed=seed, end_id=end_id,
                            window=train_cfg.window, cache=cache, max_units=max_units, unit_id=unit_id,
-                           min_units=min_units, form=form)
+                           min_units=min_units, form=form, reuse=reuse)
         except ValueError as exc:  # what the sampler cannot do with these logits, named
             raise ConfigError(f"generate.{track}.sampler: {exc}") from exc
         form_log.extend([form.summary()] if form is not None else [])

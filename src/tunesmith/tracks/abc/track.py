@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import math
 import re
-from collections import Counter
+import threading
+from collections import Counter, OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from fractions import Fraction
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -158,15 +159,22 @@ def nottingham_notes(symbols: Sequence[str] | str) -> np.ndarray:
 
     Tied notes are merged; chord symbols (guitar chords such as ``"Am"``) and
     grace notes (no duration) are not notes. Returns float64 ``(n, 3)`` as
-    :func:`tunesmith.tracks.melody.track.essen_notes`.
+    :func:`tunesmith.tracks.melody.track.essen_notes` (a copy: the caller's own).
 
     Raises:
         MusicInputError: music21 cannot parse the tune or it holds no notes.
     """
+    text = symbols if isinstance(symbols, str) else abc_chars.decode_text(symbols)
+    facts = _parsed(text)
+    if facts.error is not None:
+        raise MusicInputError(facts.error[0], reason=facts.error[1])
+    return facts.notes.copy()
+
+
+def _score_notes(score) -> np.ndarray:
+    """:func:`nottingham_notes` of a parsed score, which it changes (ties merged in place)."""
     from music21 import harmony
 
-    text = symbols if isinstance(symbols, str) else abc_chars.decode_text(symbols)
-    score = abc_chars.to_stream(text)
     rows = []
     flat = score.flatten()
     flat.stripTies(inPlace=True)  # the score is this function's own: no deep copy (a third of the time)
@@ -180,6 +188,54 @@ def nottingham_notes(symbols: Sequence[str] | str) -> np.ndarray:
     if not rows:
         raise MusicInputError("the ABC holds no sounding notes", reason="empty")
     return notes_array(rows)
+
+
+class _Parsed(NamedTuple):
+    """What one music21 parse of an ABC text gives: its bar check, its notes, or why there are none."""
+
+    bars: dict[str, Any]
+    notes: np.ndarray | None
+    error: tuple[str, str] | None  # (message, reason) of the MusicInputError the notes raise
+
+
+PARSE_MEMO_ROWS = 1_000_000
+"""Note rows :func:`_parsed` keeps at most (24 MB), the least recently asked for dropped first."""
+_memo: OrderedDict[str, _Parsed] = OrderedDict()
+_memo_rows = 0
+_memo_lock = threading.Lock()
+
+
+def _parsed(text: str) -> _Parsed:
+    """One music21 parse of ``text`` for both its bars and its notes, memoised: the evaluate stage asks
+    for a tune's notes for its statistics and its two-sample test and for its bars for playability,
+    and a parse is most of a tenth of a second."""
+    global _memo_rows
+    with _memo_lock:
+        if text in _memo:
+            _memo.move_to_end(text)
+            return _memo[text]
+    try:
+        score = abc_chars.to_stream(text)
+    except MusicInputError as exc:
+        facts = _Parsed({"parses": False, "bars_ok": False, "reason": exc.reason, "bars": 0}, None,
+                        (str(exc), exc.reason))
+    else:
+        bars = _score_bars(score, text)  # before the notes, which merge ties in the score
+        try:
+            facts = _Parsed(bars, _score_notes(score), None)
+        except MusicInputError as exc:
+            facts = _Parsed(bars, None, (str(exc), exc.reason))
+    rows = 0 if facts.notes is None else len(facts.notes)
+    if facts.notes is not None:
+        facts.notes.setflags(write=False)
+    with _memo_lock:
+        if rows <= PARSE_MEMO_ROWS and text not in _memo:
+            _memo[text] = facts
+            _memo_rows += rows
+            while _memo_rows > PARSE_MEMO_ROWS:
+                _, dropped = _memo.popitem(last=False)
+                _memo_rows -= 0 if dropped.notes is None else len(dropped.notes)
+    return facts
 
 
 # --------------------------------------------------------------------------- playability
@@ -216,13 +272,14 @@ def check_abc_bars(text: str) -> dict[str, Any]:
         (music21), ``no_bars``, ``no_meter``, ``bar <i> lasts <x> of <y> beats`` or
         ``bar <i> is longer than M: <meter>``.
     """
+    return dict(_parsed(text).bars)
+
+
+def _score_bars(score, text: str) -> dict[str, Any]:
+    """:func:`check_abc_bars` of ``text`` parsed as ``score``."""
     from music21 import bar as m21bar
     from music21 import stream
 
-    try:
-        score = abc_chars.to_stream(text)
-    except MusicInputError as exc:
-        return {"parses": False, "bars_ok": False, "reason": exc.reason, "bars": 0}
     declared = _declared_meters(text)
     parts = list(score.parts) or [score]
     for part in parts:
