@@ -150,3 +150,19 @@ def test_the_prepare_stage_writes_no_timing_to_its_metrics(tmp_path, caplog):
     assert written[0] == written[1]
     assert set(json.loads(written[0])) == {"files_read", "pieces_kept", "files_rejected", "rejected_by_reason"}
     assert "files/s" in caplog.text
+
+
+@pytest.mark.parametrize("piece", ["bach/bwv66.6", "bach/bwv57.8", "essenFolksong/teste"])
+def test_key_analysis_is_music21s_own_answer(piece):
+    """`analyse_key` skips the Key objects of the alternative interpretations, not the analysis: the
+    key, mode and correlation are those of music21's `analyze("key")`."""
+    from music21 import corpus
+
+    from tunesmith.tracks.music21_io import analyse_key
+
+    score = corpus.parse(piece)
+    if hasattr(score, "scores"):
+        score = score.scores[0]
+    theirs, ours = score.analyze("key"), analyse_key(score)
+    assert (ours.tonic.name, ours.mode, ours.correlationCoefficient) == (
+        theirs.tonic.name, theirs.mode, theirs.correlationCoefficient)

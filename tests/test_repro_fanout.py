@@ -25,6 +25,8 @@ pytestmark = pytest.mark.slow
 
 # what a train stage records: where it ran and where tunesmith would keep its checkpoints
 TRAIN_CMD = ("python -c \"import json, os, sys; sys.path.insert(0, sys.argv[2]); "
+             # TOY_FAIL_IN_QUEUE=<track>: that track's training fails in the queue's copies only
+             "os.environ.get('TOY_FAIL_IN_QUEUE') == sys.argv[1] and '.dvc/tmp/exps' in os.getcwd() and sys.exit(3); "
              "from pathlib import Path; from tunesmith.pipeline.common import shared_checkpoints; "
              "os.makedirs('data/models/' + sys.argv[1], exist_ok=True); "
              "ck = shared_checkpoints(Path('.cache/checkpoints/' + sys.argv[1])); "
@@ -64,6 +66,17 @@ def repo(tmp_path) -> Path:
     _ok(repo, "git", "add", "-A")
     _ok(repo, "git", "commit", "-qm", "toy pipeline")
     return repo
+
+
+def test_a_track_whose_queued_run_failed_runs_in_the_workspace(repo, monkeypatch):
+    """A queued chain that fails (an untracked file it needs, a killed worker) is not lost: the final
+    `dvc repro` runs that track in the workspace, and keeps the other track's queued results."""
+    monkeypatch.setenv("TOY_FAIL_IN_QUEUE", "b")
+    out = _ok(repo, sys.executable, str(ROOT / "tools/repro.py"), "--jobs", "2")
+    assert "2 track(s) queued, 2 at a time" in out
+    assert ".dvc/tmp/exps" in _read(repo, "data/eval/a/run.json")["cwd"]
+    assert Path(_read(repo, "data/eval/b/run.json")["cwd"]).resolve() == repo.resolve()
+    assert "up to date" in _ok(repo, str(BIN / "dvc"), "status")
 
 
 def test_one_stale_track_or_one_job_runs_in_the_workspace(repo):

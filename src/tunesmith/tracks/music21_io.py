@@ -77,11 +77,25 @@ def melody_events(score, acceptable_durations: Sequence[float] = ()) -> list[tup
     return [(p, d) for p, d in events]
 
 
+def analyse_key(stream):
+    """``stream.analyze("key")``: the same analysis class of music21 and the same key, without the Key
+    objects it builds for each of the 23 other interpretations it keeps (each builds its scale's
+    interval network: most of a melody's preparation time)."""
+    from music21 import key
+    from music21.analysis import discrete
+
+    analysis = discrete.analysisClassFromMethodName("key")()
+    (tonic, mode, coefficient), _ = analysis.process(stream.flatten(), storeAlternatives=False)
+    found = key.Key(tonic=tonic, mode=mode)
+    found.correlationCoefficient = coefficient
+    return found
+
+
 def key_shift(score) -> tuple[str, int]:
     """The key of ``score`` and the semitones that move it to C major or A minor (Vasudeva).
 
     The key comes from the first key annotation or signature; key analysis
-    (Krumhansl-Schmuckler, music21's ``analyze('key')``) decides the mode when
+    (music21's ``analyze('key')``, `analyse_key`) decides the mode when
     it agrees on the tonic, because Essen's ABC often writes only the tonic
     (``K: A`` for a tune in A minor); a piece with no key at all is analysed.
     Major goes to C, minor to A, other modes to the degree of C major's scale
@@ -93,7 +107,7 @@ def key_shift(score) -> tuple[str, int]:
     from music21 import key
 
     found = next(iter(score.recurse().getElementsByClass(key.KeySignature)), None)
-    analysed = score.analyze("key")
+    analysed = analyse_key(score)
     if isinstance(found, key.Key):
         k = analysed if analysed.tonic.name == found.tonic.name else found
     elif found is not None:

@@ -100,7 +100,9 @@ def to_stream(symbols: Sequence[str], time_step: float | Fraction = 0.25, *, tit
         element.duration.quarterLength = duration
         part.append(element)
     if sharps is None:
-        sharps = part.analyze("key").sharps if part.notes else 0
+        from tunesmith.tracks.music21_io import analyse_key
+
+        sharps = analyse_key(part).sharps if part.notes else 0
     part.insert(0, key.KeySignature(sharps))
     return part
 
