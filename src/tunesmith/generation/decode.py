@@ -66,13 +66,7 @@ def generate(
         with ``end_id``; an unfinished one has ``max_length`` ids.
     """
     primer = _checked_primer(model, len(symbols), primer_ids, num_samples, max_length, end_id)
-    stepper = reuse.get("stepper") if reuse is not None else None
-    if stepper is None:
-        stepper = make_stepper(model, cfg, num_samples, window=window, pad_id=end_id, cache=cache)
-        if reuse is not None:
-            reuse["stepper"] = stepper
-    else:
-        stepper.reset(num_samples)
+    stepper = _stepper(reuse, model, cfg, num_samples, window=window, pad_id=end_id, cache=cache)
     rng = np.random.default_rng(seed)
     logits = stepper.prime((primer if primer.ndim == 2 else np.tile(primer, (num_samples, 1))).astype(np.int32))
     if form is not None:
@@ -99,13 +93,21 @@ def generate(
         if finished.all():
             break
         logits = stepper.step(ids)
-    logger.info(
-        "generated %d samples: %d finished, mean length %.1f",
-        num_samples,
-        int(finished.sum()),
-        lengths.mean(),
-    )
+    logger.info("generated %d samples: %d finished, mean length %.1f", num_samples, int(finished.sum()),
+                lengths.mean())
     return [out[i, : lengths[i]].tolist() for i in range(num_samples)]
+
+
+def _stepper(reuse: dict | None, model, cfg: ModelConfig, num_samples: int, **kwargs):
+    """:func:`make_stepper`, or the one an earlier call kept in ``reuse``, reset to ``num_samples`` rows."""
+    stepper = reuse.get("stepper") if reuse is not None else None
+    if stepper is None:
+        stepper = make_stepper(model, cfg, num_samples, **kwargs)
+        if reuse is not None:
+            reuse["stepper"] = stepper
+    else:
+        stepper.reset(num_samples)
+    return stepper
 
 
 MAX_STEPS_PER_TOKEN = 4
