@@ -435,9 +435,9 @@ def test_a_tunes_notes_and_bars_come_from_one_parse_and_the_memo_is_bounded(monk
         nottingham_notes("T:memo test\nM:4/4\nK:C\n")
     assert first_error.value.reason == second_error.value.reason and len(parses) == 2
     # bounded by the note rows it keeps: the oldest entries go
-    monkeypatch.setattr(abc_track, "PARSE_MEMO_ROWS", 10)
+    monkeypatch.setattr(abc_track, "PARSE_MEMO_ROWS", 12)
     for k in range(4):
         nottingham_notes(f"T:memo {k}\nM:4/4\nL:1/4\nK:C\nC D E F|G A B c|\n")
-    assert abc_track._memo_rows <= 10
+    assert abc_track._memo_rows <= 12
     nottingham_notes("T:memo 0\nM:4/4\nL:1/4\nK:C\nC D E F|G A B c|\n")
     assert len(parses) == 7  # tune 0 was dropped and parsed again

@@ -199,7 +199,8 @@ class _Parsed(NamedTuple):
 
 
 PARSE_MEMO_ROWS = 1_000_000
-"""Note rows :func:`_parsed` keeps at most (24 MB), the least recently asked for dropped first."""
+"""What :func:`_parsed` keeps at most, in note rows (24 bytes each; a text counts as a row per 24 of its
+characters, so tunes without notes are bounded too): the least recently asked for dropped first."""
 _memo: OrderedDict[str, _Parsed] = OrderedDict()
 _memo_rows = 0
 _memo_lock = threading.Lock()
@@ -225,7 +226,7 @@ def _parsed(text: str) -> _Parsed:
             facts = _Parsed(bars, _score_notes(score), None)
         except MusicInputError as exc:
             facts = _Parsed(bars, None, (str(exc), exc.reason))
-    rows = 0 if facts.notes is None else len(facts.notes)
+    rows = _cost(text, facts)
     if facts.notes is not None:
         facts.notes.setflags(write=False)
     with _memo_lock:
@@ -233,9 +234,13 @@ def _parsed(text: str) -> _Parsed:
             _memo[text] = facts
             _memo_rows += rows
             while _memo_rows > PARSE_MEMO_ROWS:
-                _, dropped = _memo.popitem(last=False)
-                _memo_rows -= 0 if dropped.notes is None else len(dropped.notes)
+                old_text, dropped = _memo.popitem(last=False)
+                _memo_rows -= _cost(old_text, dropped)
     return facts
+
+
+def _cost(text: str, facts: _Parsed) -> int:
+    return 1 + len(text) // 24 + (0 if facts.notes is None else len(facts.notes))
 
 
 # --------------------------------------------------------------------------- playability
