@@ -1,4 +1,4 @@
-"""Classical track: chord tokens (Lorinczi & Brailovsky's Lorinczi & Brailovsky) vs notes per frame (Walder 2016),
+"""Classical track: chord tokens (Lorinczi & Brailovsky) vs notes per frame (Walder 2016) and its variants,
 compared by validation NLL per FRAME with full context.
 
 Both runs read the same prepared pieces (``data/prepared/classical``, the prepare stage's output),
@@ -10,10 +10,17 @@ token is its NLL per frame; notes per frame sums the tokens of each frame
 chord at once): the share of such frames is printed beside, and both representations are also
 scored on the frames whose chord is in the chord vocabulary only (the same frames: both encode
 frame ``k`` of a piece as its ``k``-th frame). ``--reuse`` scores models already trained in ``--out``.
+Any frame representation (``notes``, ``onsets``, ``metered``) sums its tokens per frame, whichever
+of its frame ends closes the frame. ``--seed`` trains one seed into ``<representation>-s<seed>``,
+and each representation's splits are written to ``encoded-<representation>/`` for
+``bench/bench_form.py --encoded``.
 
 Usage::
 
     python bench/bench_classical_repr.py --prepared data/prepared/classical --out /tmp/classical_repr
+    python bench/bench_classical_repr.py --prepared data/prepared/classical --out /tmp/crepr \
+        --representations metered --seed 1 --threads 1
+    python bench/bench_form.py classical --model /tmp/crepr/metered-s1 --encoded /tmp/crepr/encoded-metered
 """
 
 from __future__ import annotations
@@ -27,7 +34,7 @@ import numpy as np
 
 
 def run(representation: str, pieces: list[dict], params: dict, out: Path, epochs: int | None,
-        reuse: bool = False) -> dict:
+        reuse: bool = False, seed: int | None = None) -> dict:
     from tunesmith.config.load import build, section
     from tunesmith.config.model import ModelConfig
     from tunesmith.config.stages import EncodeConfig
@@ -42,12 +49,21 @@ def run(representation: str, pieces: list[dict], params: dict, out: Path, epochs
     enc = dict(section(params, "encode.classical"), representation=representation)
     cfg = build(EncodeConfig, enc, "encode.classical")
     by_split, _, _ = encode_corpus("classical", pieces, cfg)
+    encoded = out / f"encoded-{representation}"  # for bench/bench_form.py --encoded
+    encoded.mkdir(parents=True, exist_ok=True)
+    for split, rows in by_split.items():
+        (encoded / f"{split}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     train_pieces = [p["symbols"] for p in by_split["train"]]
     val_pieces = [p["symbols"] for p in by_split["validation"]]
-    notes = representation == "notes"
+    from tunesmith.tracks.piano.track import FRAMES
+
+    notes = representation in FRAMES
     min_count = 1 if notes else section(params, "vocab.classical")["min_count"]
-    vocab = build_vocab(train_pieces, end="<end>", min_count=min_count, always=npf.SYMBOLS if notes else (),
-                        meta={"corpus": "classical", "encode": {"representation": representation}})
+    vocab = build_vocab(train_pieces, end="<end>", min_count=min_count,
+                        always=FRAMES[representation][0].SYMBOLS if notes else (),
+                        meta={"corpus": "classical", "representation": FRAMES.get(representation, (0, "pianoroll"))[1],
+                              "prepare": section(params, "prepare.classical"),
+                              "encode": {"representation": representation}})
     train_ids, val_ids = vocab.corpus_ids(train_pieces), vocab.corpus_ids(val_pieces)
 
     data = dict(section(params, "train.classical"))
@@ -55,22 +71,27 @@ def run(representation: str, pieces: list[dict], params: dict, out: Path, epochs
     data.pop("cache", None)  # fitted after training by the train stage; this bench compares the LSTMs alone
     if epochs:
         data["epochs"] = epochs
+    if seed is not None:
+        data["seed"] = seed
+    folder = out / (representation if seed is None else f"{representation}-s{seed}")
     train_cfg = build(TrainConfig, data, "train.classical")
     start = time.perf_counter()
-    if reuse and (out / representation / "model.keras").is_file():
-        summary = json.loads((out / representation / "metrics.json").read_text())
+    if reuse and (folder / "model.keras").is_file():
+        summary = json.loads((folder / "metrics.json").read_text())
     else:
-        summary = train(model_cfg, train_cfg, vocab.to_json(), train_ids, val_ids, out / representation)
+        summary = train(model_cfg, train_cfg, vocab.to_json(), train_ids, val_ids, folder)
     seconds = time.perf_counter() - start
 
     from tunesmith.training.bundle import load_model_bundle
 
-    model, _, _, _ = load_model_bundle(out / representation)
+    model, _, _, _ = load_model_bundle(folder)
     full = any_length_model(model, model_cfg, len(vocab))
     scores = score_pieces(lambda x: full.predict_on_batch(x), val_ids, vocab.end_id, len(vocab))
     targets = val_ids[1:]
     if notes:
-        per_frame = frame_nll(scores.nll, targets, vocab.index[npf.FRAME_END], vocab.end_id)
+        ends = [vocab.index[s] for s in vocab.symbols if s.startswith(npf.FRAME_END)]
+        targets_as_plain = np.where(np.isin(targets, ends), ends[0], targets)
+        per_frame = frame_nll(scores.nll, targets_as_plain, ends[0], vocab.end_id)
         unk_share = 0.0
     else:
         per_frame = scores.nll[targets != vocab.end_id]
@@ -83,7 +104,7 @@ def run(representation: str, pieces: list[dict], params: dict, out: Path, epochs
     known = np.array([s in chord_vocab.index for p in chords["validation"] for s in p["symbols"]])
     if known.size != per_frame.size:
         raise RuntimeError(f"frame counts differ: {known.size} chord frames, {per_frame.size} scored frames")
-    return {"representation": representation, "val_nll_per_known_frame": float(per_frame[known].mean()),
+    return {"representation": representation, "seed": seed, "val_nll_per_known_frame": float(per_frame[known].mean()),
             "vocab": len(vocab), "train_tokens": int(train_ids.size),
             "val_frames": int(per_frame.size), "val_nll_per_frame": float(per_frame.mean()),
             "val_nll_per_token": scores.mean_nll, "val_unk_frame_share": unk_share,
@@ -99,14 +120,21 @@ def main() -> None:
     p.add_argument("--epochs", type=int, default=None, help="override train.classical.epochs")
     p.add_argument("--representations", nargs="+", default=["chords", "notes"])
     p.add_argument("--reuse", action="store_true", help="score the models already in --out, no training")
+    p.add_argument("--seed", type=int, default=None, help="train.classical.seed (folders <representation>-s<seed>)")
+    p.add_argument("--threads", type=int, default=None, help="TensorFlow threads (1: one seed per core)")
     args = p.parse_args()
+    if args.threads:
+        import tensorflow as tf
+
+        tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+        tf.config.threading.set_inter_op_parallelism_threads(args.threads)
 
     from tunesmith.config.load import load_params
 
     params = load_params(args.params)
     with open(args.prepared / "pieces.jsonl", encoding="utf-8") as fh:
         pieces = [json.loads(line) for line in fh]
-    rows = [run(r, pieces, params, args.out, args.epochs, args.reuse) for r in args.representations]
+    rows = [run(r, pieces, params, args.out, args.epochs, args.reuse, args.seed) for r in args.representations]
     print("| representation | vocabulary | train tokens | validation NLL per frame | ... on in-vocabulary chords "
           "| per token | <unk> frames | best epoch / run | train time |")
     print("|---|---|---|---|---|---|---|---|---|")
@@ -115,7 +143,8 @@ def main() -> None:
               f"{r['val_nll_per_known_frame']:.3f} | "
               f"{r['val_nll_per_token']:.3f} | {r['val_unk_frame_share']:.1%} | {r['best_epoch']} / "
               f"{r['epochs_run']} | {r['train_seconds'] / 60:.1f} min |")
-    (args.out / "summary.json").write_text(json.dumps(rows, indent=2) + "\n")
+    name = "summary.json" if args.seed is None else f"summary-s{args.seed}.json"
+    (args.out / name).write_text(json.dumps(rows, indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -134,3 +134,53 @@ def test_classical_notes_option_encodes_decodes_and_has_no_unk(tmp_path):
     vocab = build_vocab([symbols], end="<end>", always=npf.SYMBOLS)
     assert set(npf.SYMBOLS) <= set(vocab.symbols) and vocab.counts["60"] == 2
     assert hold_ids(list(vocab.symbols), "classical") == frozenset()
+
+
+# --------------------------------------------------------------------------- metered frames (`metered`)
+
+
+def test_metered_frame_ends_count_the_frames_of_a_bar_and_decode_as_notes_per_frame():
+    from tunesmith.tracks.piano import metered_frames as mf
+
+    notes = np.array([[60, 0, 3], [64, 2, 18], [67, 17, 20]], np.int32)
+    symbols = mf.encode_notes(notes)
+    ends = [s for s in symbols if mf.is_frame_end(s)]
+    assert ends == [f"|{k}" for k in range(16)] + ["|0", "|1", "|2", "|3"]  # 20 frames: a bar and 4 more
+    assert symbols[:6] == ["60", "|0", "60", "|1", "60", "64"]
+    assert mf.decode_notes(symbols).tolist() == npf.decode_notes(npf.encode_notes(notes)).tolist() == notes.tolist()
+    assert len(mf.SYMBOLS) == len(set(mf.SYMBOLS)) == 105 and "|" not in mf.SYMBOLS
+    with pytest.raises(MusicInputError, match=r"symbol '\|' at position 1"):
+        mf.decode_notes(["60", "|"])  # a plain frame end is the other representation's
+    with pytest.raises(MusicInputError, match=r"symbol '\|16' at position 0"):
+        mf.decode_notes(["|16"])
+
+
+def test_classical_metered_option_counts_bars_and_has_a_closed_vocabulary(tmp_path):
+    from tunesmith.config.stages import EncodeConfig
+    from tunesmith.data.encode import encode_piece
+    from tunesmith.generation.samples import bar_limit, primer_beats
+    from tunesmith.tracks import get_track
+    from tunesmith.tracks.bars import FixedBars
+    from tunesmith.tracks.piano import metered_frames as mf
+    from tunesmith.tracks.piano.track import frame_notes
+
+    music = get_track("classical")
+    notes = [[60, 0, 20], [64, 16, 24]]
+    symbols = encode_piece("classical", {"id": "a", "notes": notes}, EncodeConfig(representation="metered"))
+    meta = {"encode": {"representation": "metered"}, "prepare": {"frames_per_beat": 4},
+            "representation": mf.NAME}
+    assert frame_notes(symbols, meta).tolist() == notes
+    assert music.closed_symbols({"representation": "metered"}) == mf.SYMBOLS
+    assert music.bar_unit(meta) == (mf.FRAME_ENDS, 16)
+    assert primer_beats(music, meta, symbols[:8]) == 1.0  # 4 frames: every frame end counts, whatever its place
+
+    reader = music.bar_reader([], meta)
+    assert isinstance(reader, FixedBars)
+    closed = [bar for _, bar in map(reader.feed, symbols) if bar is not None]
+    assert len(closed) == 1 and closed[0].tokens[-1] == "|15"  # one whole bar in 24 frames
+
+    class Cfg:
+        max_bars, min_bars, lengths = 2, 1, "fixed"
+
+    max_units, unit_id, min_units = bar_limit("classical", music, Cfg(), meta, mf.SYMBOLS)
+    assert (max_units, min_units) == (32, 16) and sorted(unit_id) == list(range(1, 17))  # ids of |0 ... |15

@@ -171,7 +171,9 @@ class EncodeConfig:
     representation: classical only: ``chords`` (one token per set of sounding pitches, rare ones
       ``<unk>``, Lorinczi & Brailovsky) or ``notes`` (each frame's pitches then a frame end, ~90 symbols, no
       ``<unk>``: :mod:`tunesmith.tracks.piano.notes_per_frame`) or ``onsets`` (the same, each pitch
-      marked struck or held, 178 symbols: :mod:`tunesmith.tracks.piano.onsets_per_frame`).
+      marked struck or held, 178 symbols: :mod:`tunesmith.tracks.piano.onsets_per_frame`) or
+      ``metered`` (notes per frame whose frame ends name the frame's place in a 16-frame bar, 105
+      symbols: :mod:`tunesmith.tracks.piano.metered_frames`).
     distinguish_holds: classical chord tokens mark held (not re-struck) pitches.
     split: piece shares; a local corpus with train/valid/test folders keeps its own.
     seed: the split's shuffle seed.
@@ -181,7 +183,7 @@ class EncodeConfig:
     """
 
     time_step: float = 0.25
-    representation: Literal["chords", "notes", "onsets"] = "chords"
+    representation: Literal["chords", "notes", "onsets", "metered"] = "chords"
     distinguish_holds: bool = True
     split: SplitConfig = field(default_factory=SplitConfig)
     seed: int = 0

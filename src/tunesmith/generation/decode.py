@@ -30,7 +30,7 @@ def generate(
     window: int,
     cache=None,
     max_units: int = 0,
-    unit_id: int | None = None,
+    unit_id: int | Sequence[int] | None = None,
     min_units: int = 0,
     form=None,
     reuse: dict | None = None,
@@ -53,8 +53,8 @@ def generate(
         cache: a fitted :class:`tunesmith.modeling.cache.Cache` (``cache.json``): sample from the
             LSTM mixed with a cache over the sample so far; None or ``lam == 0``: the LSTM alone.
         max_units, unit_id: a sample also stops after ``max_units`` time units of new
-            music (0: no such limit), one unit per ``unit_id`` token, or per token when
-            ``unit_id`` is None (`tunesmith.tracks.Track.bar_unit` gives them in bars).
+            music (0: no limit), one unit per ``unit_id`` token (an id, or ids that each close a unit),
+            or per token when ``unit_id`` is None (`tunesmith.tracks.Track.bar_unit` gives bars).
         min_units: a sample may not end (its end token is masked) before this many units.
         form: a :class:`tunesmith.generation.form_plan.FormControl` (one bar reader a sample).
         reuse: a dict the caller keeps between calls with the same model, ``window``, ``end_id``
@@ -86,7 +86,7 @@ def generate(
         # tokens are discarded by the lengths below
         ids = np.where(finished, end_id, ids)
         out[:, t] = ids
-        units += 1 if unit_id is None else (ids == unit_id)
+        units += 1 if unit_id is None else np.isin(ids, unit_id)
         newly = ~finished & ((ids == end_id) | ((max_units > 0) & (units >= max_units)))
         lengths[newly] = t + 1
         finished |= newly
@@ -115,7 +115,7 @@ MAX_STEPS_PER_TOKEN = 4
 
 
 def _generate_with_form(stepper, logits: np.ndarray, form, num_samples: int, max_length: int, sampler,
-                        rng: np.random.Generator, end_id: int, limits: tuple[int, int | None, int]) -> list[list[int]]:
+                        rng: np.random.Generator, end_id: int, limits: tuple) -> list[list[int]]:
     """:func:`generate`'s loop with a :class:`~tunesmith.generation.form_plan.FormControl`: bars that
     break the form are drawn again, earlier bars repeat, the end comes where the form allows it. Each
     sample keeps its own list, which a redrawn bar shortens (so the loop counts steps, not tokens)."""
@@ -127,8 +127,12 @@ def _generate_with_form(stepper, logits: np.ndarray, form, num_samples: int, max
     finished = np.zeros(num_samples, dtype=bool)
     form.start(stepper, logits)
 
+    unit_ids = None if unit_id is None else set(np.atleast_1d(unit_id).tolist())
+
     def units(row: list[int]) -> int:
-        return len(row) if unit_id is None else row.count(unit_id)
+        if unit_ids is None:
+            return len(row)
+        return row.count(next(iter(unit_ids))) if len(unit_ids) == 1 else sum(1 for i in row if i in unit_ids)
 
     steps = 0
     with tqdm(total=max_length, desc="generate", unit="tok", leave=False) as bar:

@@ -46,6 +46,14 @@ def check_budget(track: str, cfg, primer_length: int) -> None:
                               f"{GENERATION_BUDGET:,} per call: generate fewer or shorter samples")
 
 
+def unit_symbols(symbol: str | tuple[str, ...] | None) -> tuple[str, ...]:
+    """The symbols that each close one time unit (`tunesmith.tracks.Track.bar_unit`'s first item:
+    one symbol, several, or None for every symbol, here none listed)."""
+    if symbol is None:
+        return ()
+    return (symbol,) if isinstance(symbol, str) else tuple(symbol)
+
+
 def primer_beats(music: Track, meta, primer: Sequence[str]) -> float:
     """How long a primer lasts, in beats (quarter notes), counted by the track's time units
     (`tunesmith.tracks.Track.bar_unit`); 0.0 for a track that cannot tell or a header-only primer."""
@@ -54,7 +62,7 @@ def primer_beats(music: Track, meta, primer: Sequence[str]) -> float:
         return 0.0
     symbol, per_bar = unit
     primer = music.after_header(primer)  # `M:C|` is a meter, not a bar line
-    count = len(primer) if symbol is None else sum(1 for s in primer if s == symbol)
+    count = len(primer) if symbol is None else sum(1 for s in primer if s in unit_symbols(symbol))
     return round(4.0 * count / per_bar, 3)
 
 
@@ -68,9 +76,10 @@ def bar_limit(track: str, music: Track, cfg, vocab, symbols: Sequence[str],
     if unit is None:
         raise ConfigError(f"generate.{track}.max_bars: the {track} track cannot count bars; set it to 0")
     symbol, per_bar = unit
-    if symbol is not None and symbol not in symbols:
-        raise ConfigError(f"generate.{track}.max_bars: the vocabulary has no {symbol!r} to count bars by")
-    unit_id = None if symbol is None else list(symbols).index(symbol)
+    missing = [s for s in unit_symbols(symbol) if s not in symbols]
+    if missing:
+        raise ConfigError(f"generate.{track}.max_bars: the vocabulary has no {missing[0]!r} to count bars by")
+    unit_id = None if symbol is None else [list(symbols).index(s) for s in unit_symbols(symbol)]
     if cfg.lengths == "corpus" and train_pieces is None:  # the API or CLI away from the pipeline's splits
         log.info("%s: lengths: corpus needs the encoded train split; using max_bars/min_bars", track)
     elif cfg.lengths == "corpus":
@@ -91,7 +100,8 @@ def corpus_bars(music: Track, train_pieces: Path | None, symbol: str | None, per
     if train_pieces is None or not train_pieces.is_file():
         raise ConfigError(f"generate.{music.name}.lengths: corpus needs the encoded train split, "
                           f"{train_pieces} not found")
-    bars = [(len(p["symbols"]) if symbol is None else p["symbols"].count(symbol)) / per_bar
+    units = unit_symbols(symbol)
+    bars = [(len(p["symbols"]) if symbol is None else sum(p["symbols"].count(s) for s in units)) / per_bar
             for p in read_pieces(train_pieces)]
     low, high = np.percentile(bars, [10, 90])
     return float(low), float(high)

@@ -68,13 +68,17 @@ def _train_locked(corpus: str, model_cfg, train_cfg, vocab_dir: Path, out_dir: P
     except ArtifactError as exc:
         raise ArtifactError(f"train@{corpus}: {exc} ({vocab_dir})") from exc
     summary["cache"] = fit_model_cache(out_dir, val_ids, enabled=train_cfg.cache)
-    io.write_json(Path(out_dir) / "metrics.json", {k: v for k, v in summary.items() if k != "history"})
+    io.write_json(Path(out_dir) / "metrics.json", {k: v for k, v in summary.items() if k not in NOT_KEPT})
     io.write_json(metrics, headline(summary))
 
 
 HEADLINE_KEYS = ("saved", "epochs_run", "stopped_early", "device")
-"""Training speed (tokens/s) is left out: a committed metric changes only when results do; it stays in
-the model folder's ``metrics.json``."""
+"""Training speed (tokens/s) is left out: a committed metric changes only when results do."""
+
+NOT_KEPT = ("history", "tokens_per_s")
+"""What `tunesmith.training.loop.train` returns but the model folder's ``metrics.json`` does not keep:
+the epochs (DVCLive's folder has them) and the training speed, a timing (logged), which would make
+the folders of identical weights trained twice differ."""
 
 
 def headline(summary: Mapping[str, Any]) -> dict[str, Any]:

@@ -34,7 +34,8 @@ class FixedBar:
 
 
 class FixedBars:
-    """Bars of ``per_bar`` units (one per ``unit`` symbol, or per symbol when ``unit`` is None),
+    """Bars of ``per_bar`` units (one per ``unit`` symbol, or per any of several, or per symbol when
+    ``unit`` is None),
     counted from the piece's start, with no rule of their own: a generation plan repeats them, and
     the piece ends where the model ends it (without meter or key no cadence can be placed), or
     (``end_at_line``) only at a bar line.
@@ -44,15 +45,17 @@ class FixedBars:
 
     undo_on_close = False
 
-    def __init__(self, unit: str | None, per_bar: int, *, end_at_line: bool = False) -> None:
+    def __init__(self, unit: str | tuple[str, ...] | None, per_bar: int, *, end_at_line: bool = False) -> None:
         self.unit, self.per_bar, self.end_at_line = unit, per_bar, end_at_line
+        self._units_of = None if unit is None else frozenset((unit,) if isinstance(unit, str) else unit)
         self._bar: list[str] = []
         self._units = 0
 
     def feed(self, symbol: str) -> tuple[bool, FixedBar | None]:
         self._bar.append(symbol)
-        self._units += 1 if self.unit is None or symbol == self.unit else 0
-        if self._units and self._units % self.per_bar == 0 and (self.unit is None or symbol == self.unit):
+        is_unit = self._units_of is None or symbol in self._units_of
+        self._units += 1 if is_unit else 0
+        if self._units and self._units % self.per_bar == 0 and is_unit:
             bar, self._bar = FixedBar(tuple(self._bar)), []
             return True, bar
         return False, None

@@ -155,10 +155,10 @@ class Track(ABC):
 
     # ---- length in bars
 
-    def bar_unit(self, meta: Mapping[str, Any]) -> tuple[str | None, int] | None:
+    def bar_unit(self, meta: Mapping[str, Any]) -> tuple[str | tuple[str, ...] | None, int] | None:
         """How to count bars of generated symbols (``generate.<c>.max_bars``): ``(symbol, per_bar)``,
-        the symbol that closes one time unit (None: every symbol is one) and how many units make a
-        4/4 bar; None when the track cannot tell."""
+        the symbol that closes one time unit (a tuple: each of them does; None: every symbol is
+        one) and how many units make a 4/4 bar; None when the track cannot tell."""
         return None
 
     def bar_reader(self, header: Sequence[str], meta: Mapping[str, Any], section_bars: int | None = None):

@@ -101,9 +101,17 @@ def summary(run: Run, stopped_early: bool, target: str, average: dict[str, Any] 
         "train": {k: _finite(best[f"train_{k}"]) for k in ("loss", "accuracy", "perplexity")},
         "val": val,
         "average": average,
-        "tokens_per_s": _finite(float(np.mean([h["tokens_per_s"] for h in run.history]))),
         "device": "gpu" if _gpus() else "cpu",
     }
+
+
+def mean_speed(run: Run, out_dir) -> float:
+    """The run's training speed, tokens per second averaged over its epochs, logged: a timing, so
+    `tunesmith.training.loop.train` returns it but never writes it into the model folder ``out_dir``,
+    whose hash DVC compares (identical weights trained twice make identical folders)."""
+    speed = _finite(float(np.mean([h["tokens_per_s"] for h in run.history])))
+    log.info("trained at %.0f tokens/s on average (a timing: logged, not kept in %s)", speed, out_dir)
+    return speed
 
 
 @dataclass

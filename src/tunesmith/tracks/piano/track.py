@@ -22,13 +22,14 @@ from tunesmith.core import io
 from tunesmith.core.errors import MusicInputError
 from tunesmith.tracks import music21_io as m21
 from tunesmith.tracks.base import Track
-from tunesmith.tracks.piano import notes_per_frame, onsets_per_frame
+from tunesmith.tracks.piano import metered_frames, notes_per_frame, onsets_per_frame
 
 if TYPE_CHECKING:
     from tunesmith.config.stages import EncodeConfig, PrepareConfig
 
 
-FRAMES = {"notes": (notes_per_frame, notes_per_frame.NAME), "onsets": (onsets_per_frame, onsets_per_frame.NAME)}
+FRAMES = {"notes": (notes_per_frame, notes_per_frame.NAME), "onsets": (onsets_per_frame, onsets_per_frame.NAME),
+          "metered": (metered_frames, metered_frames.NAME)}
 """The frame-serialised representations (``encode.<c>.representation``): their module and name."""
 
 
@@ -68,10 +69,13 @@ class Classical(Track):
         return FixedBars(unit, per_bar, end_at_line=True)
 
     def bar_unit(self, meta: Mapping[str, Any]) -> tuple[str | None, int]:
-        """A frame end (notes per frame; every chord token is one frame) closes one frame: a 4/4 bar
-        is ``4 x frames_per_beat`` frames, or two seconds' worth at ``fs`` frames per second."""
+        """A frame end (notes per frame: ``|``; metered frames: any of ``|0`` ... ``|15``; every chord
+        token is one frame) closes one frame: a 4/4 bar is ``4 x frames_per_beat`` frames, or two
+        seconds' worth at ``fs`` frames per second."""
         res = _resolution(meta)
         per_bar = 4 * int(res["frames_per_beat"]) if res["frames_per_beat"] else round(2 * float(res["fs"] or 8))
+        if meta.get("representation") == metered_frames.NAME:
+            return metered_frames.FRAME_ENDS, max(1, per_bar)
         notes = meta.get("representation") in {name for _, name in FRAMES.values()}
         return (notes_per_frame.FRAME_END if notes else None), max(1, per_bar)
 
@@ -118,7 +122,8 @@ class Classical(Track):
         `pianoroll.is_hold_token`; none in notes per frame (every token a note or a frame end)."""
         from tunesmith.tracks.piano import pianoroll
 
-        if notes_per_frame.FRAME_END in symbols:  # held pitches of onsets per frame; none in notes per frame
+        if notes_per_frame.FRAME_END in symbols or metered_frames.BAR_END in symbols:
+            # held pitches of onsets per frame; none in notes per frame or metered frames
             return frozenset(i for i, s in enumerate(symbols) if onsets_per_frame.is_hold(s))
         return frozenset(i for i, s in enumerate(symbols) if pianoroll.is_hold_token(s, None, unk_token=unk))
 
