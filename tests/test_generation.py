@@ -271,6 +271,8 @@ def test_parse_primer_names_the_nearest_symbols():
     ("nottingham", {}, ("|", 1)),
     ("classical", {"representation": "notes_per_frame", "prepare": {"frames_per_beat": 4}}, ("|", 16)),
     ("classical", {"representation": "pianoroll", "prepare": {"frames_per_beat": 2}}, (None, 8)),
+    ("classical", {"representation": "metered_frames", "prepare": {"frames_per_beat": 4}},
+     (tuple(f"|{k}" for k in range(16)), 16)),
 ])
 def test_each_track_says_how_to_count_bars(track, meta, unit):
     from tunesmith.tracks import get_track
@@ -316,3 +318,40 @@ def test_a_sample_does_not_end_before_min_bars():
     out = generate(model, cfg, symbols, primer_ids=[0], num_samples=2, max_length=100, sampler=eager_to_end,
                    seed=0, end_id=0, window=8, max_units=10, unit_id=1, min_units=4)
     assert out == [[1, 1, 1, 1, 0], [1, 1, 1, 1, 0]]  # four bar lines, then the end it wanted all along
+
+
+def test_a_cycle_keeps_its_members_in_order_from_where_the_primer_left_it():
+    from tunesmith.config.model import ModelConfig
+    from tunesmith.generation.decode import Cycle, generate
+    from tunesmith.modeling.models import build_model
+
+    keras.utils.set_random_seed(0)
+    symbols = ["<end>", "|0", "|1", "|2", "60", "62"]
+    cfg = ModelConfig(units=8, embedding_dim=4, dropout=0.0)
+    model = build_model(cfg, len(symbols), window=None)
+
+    def any_allowed(logits, rng):  # uniform over what the mask leaves, never the end
+        allowed = np.isfinite(logits)
+        allowed[:, 0] = False
+        return np.array([rng.choice(np.flatnonzero(row)) for row in allowed])
+
+    def members(sample):
+        return [i for i in sample if i in (1, 2, 3)]
+
+    kept = generate(model, cfg, symbols, primer_ids=[0, 4, 2, 5], num_samples=4, max_length=60,
+                    sampler=any_allowed, seed=3, end_id=0, window=8, cycle=[1, 2, 3])
+    for sample in kept:
+        got = members(sample)
+        assert len(got) > 5 and got == [(k % 3) + 1 for k in range(2, 2 + len(got))]  # |2 |0 |1 |2 ... after |1
+    free = generate(model, cfg, symbols, primer_ids=[0, 4, 2, 5], num_samples=4, max_length=60,
+                    sampler=any_allowed, seed=3, end_id=0, window=8)
+    assert any(members(s) != [(k % 3) + 1 for k in range(2, 2 + len(members(s)))] for s in free)
+
+    order = Cycle([1, 2, 3], len(symbols), np.array([[0, 4], [0, 3]]))
+    assert order.due.tolist() == [0, 0]  # no member in the first primer: the first is due; after |2, |0
+    order.feed(np.array([1, 4]))
+    assert order.due.tolist() == [1, 0]
+    order.resync([[1, 2, 4], []])  # a row that took tokens back reads them again
+    assert order.due.tolist() == [2, 0]
+    masked = order.mask(np.zeros((2, len(symbols))))
+    assert np.isneginf(masked[0, [1, 2]]).all() and masked[0, 3] == 0 and masked[1, 1] == 0 and masked[0, 4] == 0

@@ -34,6 +34,7 @@ def generate(
     min_units: int = 0,
     form=None,
     reuse: dict | None = None,
+    cycle: Sequence[int] | None = None,
 ) -> list[list[int]]:
     """Generate ``num_samples`` continuations of ``primer_ids`` as one batch.
 
@@ -60,6 +61,7 @@ def generate(
         reuse: a dict the caller keeps between calls with the same model, ``window``, ``end_id``
             and ``cache``: the stepper made by the first is kept there and reset by the next to
             ``num_samples`` empty rows (its graphs traced once, not once a call); None: a new one.
+        cycle: ids that must come in this order, round and round (:class:`Cycle`), or None.
 
     Returns:
         ``num_samples`` lists of new token ids (the primer is not repeated): a finished sample ends
@@ -68,11 +70,20 @@ def generate(
     primer = _checked_primer(model, len(symbols), primer_ids, num_samples, max_length, end_id)
     stepper = _stepper(reuse, model, cfg, num_samples, window=window, pad_id=end_id, cache=cache)
     rng = np.random.default_rng(seed)
-    logits = stepper.prime((primer if primer.ndim == 2 else np.tile(primer, (num_samples, 1))).astype(np.int32))
+    rows = (primer if primer.ndim == 2 else np.tile(primer, (num_samples, 1))).astype(np.int32)
+    logits = stepper.prime(rows)
+    order = Cycle(cycle, len(symbols), rows) if cycle is not None and len(cycle) else None
     if form is not None:
         return _generate_with_form(stepper, logits, form, num_samples, max_length, sampler, rng, end_id,
-                                   (max_units, unit_id, min_units))
+                                   (max_units, unit_id, min_units), order)
+    return _generate_plain(stepper, logits, num_samples, max_length, sampler, rng, end_id,
+                           (max_units, unit_id, min_units), order)
 
+
+def _generate_plain(stepper, logits: np.ndarray, num_samples: int, max_length: int, sampler,
+                    rng: np.random.Generator, end_id: int, limits: tuple, order) -> list[list[int]]:
+    """:func:`generate`'s loop without a form plan: one token a step for every row."""
+    max_units, unit_id, min_units = limits
     out = np.full((num_samples, max_length), end_id, dtype=np.int64)
     lengths = np.full(num_samples, max_length, dtype=np.int64)
     finished = np.zeros(num_samples, dtype=bool)
@@ -81,10 +92,14 @@ def generate(
         if min_units:
             logits = np.array(logits, copy=True)
             logits[units < min_units, end_id] = -np.inf  # too short to end yet
+        if order is not None:
+            logits = order.mask(logits)
         ids = np.asarray(sampler(logits, rng), dtype=np.int64)
         # finished rows keep being stepped (the batch stays rectangular); their
         # tokens are discarded by the lengths below
         ids = np.where(finished, end_id, ids)
+        if order is not None:
+            order.feed(ids)
         out[:, t] = ids
         units += 1 if unit_id is None else np.isin(ids, unit_id)
         newly = ~finished & ((ids == end_id) | ((max_units > 0) & (units >= max_units)))
@@ -110,12 +125,56 @@ def _stepper(reuse: dict | None, model, cfg: ModelConfig, num_samples: int, **kw
     return stepper
 
 
+class Cycle:
+    """Ids that must come in a fixed order, round and round: a metered frame end names the place
+    of its frame in the bar (`tunesmith.tracks.piano.metered_frames`), so after ``|3`` the next frame
+    can only close with ``|4``. :meth:`mask` leaves each row only the member due next (the model
+    learns the order, but sampling from its whole distribution would sometimes draw another, and
+    its sense of the beat would then be off from the frames'); other ids are untouched.
+
+    ``rows``: the primer of each row; the member due next follows the last one there (the first
+    member when there is none)."""
+
+    def __init__(self, ids: Sequence[int], vocab_size: int, rows: np.ndarray) -> None:
+        self.ids = np.asarray(ids, dtype=np.int64)
+        self.index = np.full(vocab_size, -1, dtype=np.int64)
+        self.index[self.ids] = np.arange(len(self.ids))
+        self.start = np.array([self._after(row, 0) for row in np.asarray(rows)], dtype=np.int64)
+        self.due = self.start.copy()
+
+    def _after(self, row, default: int) -> int:
+        for i in reversed(row):
+            k = int(self.index[int(i)])
+            if k >= 0:
+                return (k + 1) % len(self.ids)
+        return default
+
+    def mask(self, logits: np.ndarray) -> np.ndarray:
+        """``logits`` with every member but each row's due one at -inf (a copy)."""
+        logits = np.array(logits, copy=True)
+        rows, due = np.arange(len(logits)), self.ids[self.due]
+        keep = logits[rows, due]
+        logits[:, self.ids] = -np.inf
+        logits[rows, due] = keep
+        return logits
+
+    def feed(self, ids: np.ndarray) -> None:
+        """Each row's new id: a member moves that row's due member on."""
+        k = self.index[np.asarray(ids, dtype=np.int64)]
+        hit = k >= 0
+        self.due[hit] = (k[hit] + 1) % len(self.ids)
+
+    def resync(self, rows: Sequence[Sequence[int]]) -> None:
+        """The due members read again from each row's new ids (the primer's when it has none)."""
+        self.due = np.array([self._after(row, s) for row, s in zip(rows, self.start)], dtype=np.int64)
+
+
 MAX_STEPS_PER_TOKEN = 4
 """With a form plan, redrawn bars cost steps: a batch stops after this many steps per token."""
 
 
 def _generate_with_form(stepper, logits: np.ndarray, form, num_samples: int, max_length: int, sampler,
-                        rng: np.random.Generator, end_id: int, limits: tuple) -> list[list[int]]:
+                        rng: np.random.Generator, end_id: int, limits: tuple, order=None) -> list[list[int]]:
     """:func:`generate`'s loop with a :class:`~tunesmith.generation.form_plan.FormControl`: bars that
     break the form are drawn again, earlier bars repeat, the end comes where the form allows it. Each
     sample keeps its own list, which a redrawn bar shortens (so the loop counts steps, not tokens)."""
@@ -144,11 +203,15 @@ def _generate_with_form(stepper, logits: np.ndarray, form, num_samples: int, max
             if min_units:
                 short = np.array([units(row) < min_units for row in out])
                 logits[short, end_id] = -np.inf  # too short to end yet
+            if order is not None:
+                logits = order.mask(logits)
             ids = form.forced(np.asarray(sampler(logits, rng), dtype=np.int64), active)
             ids = np.where(finished, end_id, ids)
             for i in np.flatnonzero(active):
                 out[i].append(int(ids[i]))
             logits = form.after(ids, out, stepper, stepper.step(ids), active)
+            if order is not None:
+                order.resync(out)  # a bar drawn again took its tokens back
             for i in np.flatnonzero(active):
                 row = out[i]
                 if row and (row[-1] == end_id or len(row) >= max_length or (max_units and units(row) >= max_units)):
