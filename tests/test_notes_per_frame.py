@@ -172,6 +172,9 @@ def test_classical_metered_option_counts_bars_and_has_a_closed_vocabulary(tmp_pa
     assert frame_notes(symbols, meta).tolist() == notes
     assert music.closed_symbols({"representation": "metered"}) == mf.SYMBOLS
     assert music.bar_unit(meta) == (mf.FRAME_ENDS, 16)
+    # generation keeps the frame ends in their order; plain frames and the other tracks have no such order
+    assert music.cycle(meta) == mf.FRAME_ENDS and music.cycle({"representation": npf.NAME}) == ()
+    assert get_track("nottingham").cycle({}) == () == get_track("essen").cycle({})
     assert primer_beats(music, meta, symbols[:8]) == 1.0  # 4 frames: every frame end counts, whatever its place
 
     reader = music.bar_reader([], meta)

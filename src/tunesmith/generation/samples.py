@@ -155,6 +155,7 @@ def generate_samples(track: str, model_dir: Path, cfg, out_dir: Path, *,
     check_budget(track, cfg, max(map(len, primer_ids)))
     train = test_pieces.with_name("train.jsonl") if test_pieces is not None else None
     max_units, unit_id, min_units = bar_limit(track, music, cfg, vocab, symbols, train)
+    cycle = [symbols.index(c) for c in music.cycle(vocab) if c in symbols]  # e.g. metered frame ends, in order
     plan, form_log = _form_plan(track, music, cfg, vocab, train, cache, model_cfg.family), []
 
     groups: dict[tuple[int, ...], list[int]] = {}
@@ -172,7 +173,7 @@ def generate_samples(track: str, model_dir: Path, cfg, out_dir: Path, *,
             out = generate(model, model_cfg, symbols, primer_ids=list(ids), num_samples=n,
                            max_length=cfg.max_length, sampler=sampler, seed=seed, end_id=end_id,
                            window=train_cfg.window, cache=cache, max_units=max_units, unit_id=unit_id,
-                           min_units=min_units, form=form, reuse=reuse)
+                           min_units=min_units, form=form, reuse=reuse, cycle=cycle)
         except ValueError as exc:  # what the sampler cannot do with these logits, named
             raise ConfigError(f"generate.{track}.sampler: {exc}") from exc
         form_log.extend([form.summary()] if form is not None else [])
@@ -351,5 +352,6 @@ def _write_sample_set(track, music, vocab, cfg, out_dir, primers, primer_ids, ou
         io.write_json(tmp / "generation.json", {"config": json.loads(json.dumps(asdict(cfg), default=dict)),
                                                 "tokens": new_tokens,
                                                 "cache": {"lambda": cache.lam, "theta": cache.theta},
-                                                **({"form": _form_summary(form_log)} if form_log else {})})
+                                                **({"form": _form_summary(form_log)} if form_log else {}),
+                                                **({"order": list(music.cycle(vocab))} if music.cycle(vocab) else {})})
     return table

@@ -3,7 +3,7 @@ the form table (each statistic for the samples and the real pieces, mean ± boot
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from tunesmith.report.values import is_number
@@ -31,10 +31,12 @@ def _cell(stat: Mapping[str, Any] | None, kind: str) -> str:
     return f"{mean:.1f} ± {sd:.1f}" if is_number(sd) else f"{mean:.1f}"
 
 
-def judged_section(metrics: Mapping[str, Any], plan: Mapping[str, Any] | None = None) -> dict[str, Any] | None:
+def judged_section(metrics: Mapping[str, Any], plan: Mapping[str, Any] | None = None,
+                   order: Sequence[str] | None = None) -> dict[str, Any] | None:
     """``sentence`` (the two-sample accuracy), ``rows`` (statistic, samples, real) and ``gives_away``
     (the features that differ most); None when evaluate ran no two-sample test. ``plan``: the
-    generate stage's form plan (``generation.json``'s ``form``), said in the sentence when there is one."""
+    generate stage's form plan (``generation.json``'s ``form``), said in the sentence when there is one;
+    ``order``: symbols decoding kept in their order (``generation.json``'s ``order``), said likewise."""
     test, form = metrics.get("two_sample"), metrics.get("form")
     if not isinstance(test, Mapping) or not isinstance(form, Mapping):
         return None
@@ -54,6 +56,9 @@ def judged_section(metrics: Mapping[str, Any], plan: Mapping[str, Any] | None = 
                      f"training pieces' do ({plan['repeat_share']:.0%}), so that row matches by construction"
                      + (f"; sections of {plan['section_bars']} bars end on the tonic"
                         if is_number(plan.get("section_bars")) else "") + ".")
+    if isinstance(order, Sequence) and not isinstance(order, str) and len(order) > 1:
+        sentence += (f" Decoding kept the frame ends in their order ({order[0]} to {order[-1]}, each naming its "
+                     f"frame's place in the bar), as the notation requires; the model chose everything else.")
     gives = [f"{g['feature']} ({g['generated']:.2f} in the samples, {g['real']:.2f} in the real pieces)"
              for g in metrics.get("gives_away") or [] if isinstance(g, Mapping)][:3]
     return {"sentence": sentence, "rows": rows, "gives_away": gives, "accuracy": accuracy,

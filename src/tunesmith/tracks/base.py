@@ -161,6 +161,11 @@ class Track(ABC):
         one) and how many units make a 4/4 bar; None when the track cannot tell."""
         return None
 
+    def cycle(self, meta: Mapping[str, Any]) -> tuple[str, ...]:
+        """Symbols that come in this order, round and round (metered frame ends: ``|0`` ... ``|15``),
+        which generation keeps (`tunesmith.generation.decode.Cycle`); () when there are none."""
+        return ()
+
     def bar_reader(self, header: Sequence[str], meta: Mapping[str, Any], section_bars: int | None = None):
         """A fresh bar reader for generation with a form plan (`tunesmith.generation.form_plan`), for
         a piece opening with ``header`` (its symbols before :meth:`after_header`'s): by default

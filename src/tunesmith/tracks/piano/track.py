@@ -79,6 +79,10 @@ class Classical(Track):
         notes = meta.get("representation") in {name for _, name in FRAMES.values()}
         return (notes_per_frame.FRAME_END if notes else None), max(1, per_bar)
 
+    def cycle(self, meta: Mapping[str, Any]) -> tuple[str, ...]:
+        """Metered frames' frame ends, ``|0`` ... ``|15``: each frame closes with the one after the last."""
+        return metered_frames.FRAME_ENDS if meta.get("representation") == metered_frames.NAME else ()
+
     def write_music(self, symbols: Sequence[str], meta: Mapping[str, Any], stem: Path, files: list[str],
                     *, title: str, primer_length: int = 0) -> int:
         """``stem.mid``, on the grid the vocabulary was prepared with."""
