@@ -58,7 +58,7 @@ def judged_section(metrics: Mapping[str, Any], plan: Mapping[str, Any] | None = 
                         if is_number(plan.get("section_bars")) else "") + ".")
     if isinstance(order, Sequence) and not isinstance(order, str) and len(order) > 1:
         sentence += (f" Decoding kept the frame ends in their order ({order[0]} to {order[-1]}, each naming its "
-                     f"frame's place in the bar), as the notation requires; the model chose everything else.")
+                     f"frame's place in the bar), as the notation requires.")
     gives = [f"{g['feature']} ({g['generated']:.2f} in the samples, {g['real']:.2f} in the real pieces)"
              for g in metrics.get("gives_away") or [] if isinstance(g, Mapping)][:3]
     return {"sentence": sentence, "rows": rows, "gives_away": gives, "accuracy": accuracy,
