@@ -297,6 +297,10 @@ def test_generation_stops_after_max_bars_of_new_music():
                    seed=1, end_id=0, window=8, max_units=6, unit_id=1)
     for sample in out:
         assert sample.count(1) == 6 and sample[-1] == 1 and len(sample) < 500  # six bar lines, then stop
+    several = generate(model, cfg, symbols, primer_ids=[0, 1, 2], num_samples=3, max_length=500,
+                       sampler=never_end, seed=1, end_id=0, window=8, max_units=6, unit_id=[1, 3])
+    for sample in several:  # units closed by either of two ids (metered frame ends are 16)
+        assert sample.count(1) + sample.count(3) == 6 and sample[-1] in (1, 3)
     every = generate(model, cfg, symbols, primer_ids=[0], num_samples=2, max_length=500, sampler=never_end,
                      seed=1, end_id=0, window=8, max_units=16)
     assert [len(s) for s in every] == [16, 16]  # every token one unit: 16 tokens
