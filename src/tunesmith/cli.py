@@ -13,6 +13,7 @@ from pathlib import Path
 
 from tunesmith.config.sampling import METHODS
 from tunesmith.core.errors import TunesmithError
+from tunesmith.core.workers import skip_final_collection
 
 log = logging.getLogger("tunesmith")
 
@@ -303,6 +304,7 @@ def log_level(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    skip_final_collection()
     if args.verbose and args.quiet:
         parser.error("-v/--verbose and -q/--quiet do not go together")
     if not args.verbose:  # before anything imports TensorFlow: its C++ core reads it once

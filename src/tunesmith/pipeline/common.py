@@ -16,6 +16,7 @@ from tunesmith.config.load import load_params
 from tunesmith.config.tracks_check import check_name
 from tunesmith.core.errors import TunesmithError
 from tunesmith.core.io import is_write_error
+from tunesmith.core.workers import skip_final_collection
 from tunesmith.tracks import get_track, register_tracks
 
 log = logging.getLogger("tunesmith")
@@ -74,6 +75,7 @@ def run(main: Callable[[argparse.Namespace, dict], None], args: argparse.Namespa
     """
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
                         datefmt="%H:%M:%S")
+    skip_final_collection()
     try:
         with logging_redirect_tqdm():
             corpus = getattr(args, "corpus", None)
