@@ -166,3 +166,70 @@ def test_key_analysis_is_music21s_own_answer(piece):
     theirs, ours = score.analyze("key"), analyse_key(score)
     assert (ours.tonic.name, ours.mode, ours.correlationCoefficient) == (
         theirs.tonic.name, theirs.mode, theirs.correlationCoefficient)
+
+
+JIG = ("X:1\nT:Beamed\nM:6/8\nL:1/8\nK:D\n|:\"D\"A>BA d2e|f2d \"A\"e2c|\"D\"dcd Aa^g|\"A\"a3-a2:|\n"
+       "|:\"D\"fga \"G\"bag|\"D\"faf \"A\"edc|\"D\"d3 d2:|\n")
+
+
+def _beamed(score) -> int:
+    return sum(1 for n in score.recurse().notes if n.beams.beamsList)
+
+
+def _facts(score) -> list:
+    return [(str(el.offset), str(el.quarterLength), tuple(p.midi for p in getattr(el, "pitches", ())))
+            for el in score.flatten().notesAndRests] + [len(score.parts[0].getElementsByClass("Measure"))]
+
+
+def test_reading_skips_the_beams_and_reads_the_same_music():
+    """The stages that only read ABC (prepare, the notes and bars of evaluate) parse it unbeamed: the same
+    notes, lengths, chord symbols and bars as a beamed parse; a score for writing keeps its beams."""
+    from tunesmith.tracks.abc.abc_chars import to_stream
+
+    written, read = to_stream(JIG), to_stream(JIG, beams=False)
+    assert _beamed(written) > 10 and _beamed(read) == 0
+    assert _facts(read) == _facts(written)
+    assert _beamed(to_stream(JIG)) == _beamed(written)  # the switch is off again after the read
+
+
+def test_an_unbeamed_read_in_one_thread_leaves_another_threads_scores_beamed():
+    """The generate stage writes scores in threads while its main thread reads samples' bars."""
+    import threading
+
+    from tunesmith.tracks.abc.abc_chars import to_stream
+    from tunesmith.tracks.music21_io import without_beams
+
+    inside, done = threading.Event(), threading.Event()
+    seen = {}
+
+    def reader():
+        with without_beams():
+            inside.set()
+            done.wait(60)
+            seen["read"] = _beamed(to_stream(JIG))
+
+    t = threading.Thread(target=reader)
+    t.start()
+    assert inside.wait(60)
+    seen["written"] = _beamed(to_stream(JIG))  # while the other thread is inside without_beams
+    done.set()
+    t.join(60)
+    assert seen["written"] > 10 and seen["read"] == 0
+
+
+def test_an_unbeamed_essen_file_prepares_as_a_beamed_one(tmp_path, monkeypatch):
+    import music21.stream
+
+    from tunesmith.tracks import music21_io
+
+    path = tmp_path / "song.abc"
+    path.write_text(JIG.replace('"D"', "").replace('"A"', "").replace('"G"', ""))
+    cfg = PrepareConfig(acceptable_durations=SEED_DURATIONS)
+    unbeamed = prepare_essen(path, "abc", "song", "Song", cfg)
+    calls = []
+    beam = music21.stream.Stream.makeBeams
+    monkeypatch.setattr(music21_io, "without_beams", lambda: __import__("contextlib").nullcontext())
+    monkeypatch.setattr(music21.stream.Stream, "makeBeams",
+                        lambda self, **kw: calls.append(1) or beam(self, **kw))
+    assert prepare_essen(path, "abc", "song", "Song", cfg) == unbeamed
+    assert calls  # the comparison ran with music21's beaming

@@ -9,11 +9,12 @@ only M:, L: and K:, which the music needs).
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Sequence
 
 from tunesmith.core.errors import MusicInputError
-from tunesmith.tracks.music21_io import music21_abc
+from tunesmith.tracks.music21_io import music21_abc, without_beams
 
 NAME = "abc_chars"
 END = "<end>"
@@ -94,8 +95,9 @@ def decode_text(symbols: Sequence[str]) -> str:
     return "".join(out)
 
 
-def to_stream(text: str):
-    """Parse one tune's ABC text with music21 into a Score.
+def to_stream(text: str, *, beams: bool = True):
+    """Parse one tune's ABC text with music21 into a Score, its notes beamed for a written score
+    (``beams=False`` when only its notes and bars are read: `music21_io.without_beams`).
 
     Raises MusicInputError (reason ``parse_error``) when music21 cannot parse it
     or it holds no notes.
@@ -105,7 +107,8 @@ def to_stream(text: str):
     if not re.search(r"^X:", text, flags=re.M):
         text = "X:1\n" + text  # music21 wants a reference number to start a tune
     try:
-        score = converter.parse(music21_abc(text), format="abc")
+        with contextlib.nullcontext() if beams else without_beams():
+            score = converter.parse(music21_abc(text), format="abc")
     except Exception as exc:  # music21 raises many types for bad ABC; report them all per tune
         raise MusicInputError(f"music21 cannot parse the ABC: {type(exc).__name__}: {exc}",
                               reason="parse_error") from exc

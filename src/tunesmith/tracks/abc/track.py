@@ -136,7 +136,7 @@ def prepare_nottingham(path: Path, fmt: str, piece_id: str, title: str, cfg: Pre
                                   f"max_tokens {cfg.max_tokens}", reason="too_long")
         # Vinze et al. and Reitman & Cho keep only tunes that are real, playable ABC: music21 must parse them
         whole = abc_chars.normalise_tune(tune, "all")
-        score = abc_chars.to_stream(whole)
+        score = abc_chars.to_stream(whole, beams=False)  # read, not written
         m21.check_length(path, score, cfg)
         if cfg.bars == "reject":
             bars = check_abc_bars(whole)
@@ -216,7 +216,7 @@ def _parsed(text: str) -> _Parsed:
             _memo.move_to_end(text)
             return _memo[text]
     try:
-        score = abc_chars.to_stream(text)
+        score = abc_chars.to_stream(text, beams=False)  # its notes and bars are read, not written
     except MusicInputError as exc:
         facts = _Parsed({"parses": False, "bars_ok": False, "reason": exc.reason, "bars": 0}, None,
                         (str(exc), exc.reason))
