@@ -421,7 +421,7 @@ def test_a_tunes_notes_and_bars_come_from_one_parse_and_the_memo_is_bounded(monk
 
     parses = []
     real = abc_chars.to_stream
-    monkeypatch.setattr(abc_chars, "to_stream", lambda text: parses.append(text) or real(text))
+    monkeypatch.setattr(abc_chars, "to_stream", lambda text, **kw: parses.append(text) or real(text, **kw))
     tune = 'T:memo test\nM:4/4\nL:1/4\nK:C\n"C"C D E2-|E [CE] z2|\n'
     first = nottingham_notes(tune)
     first[:] = -1  # the caller's own copy
