@@ -359,3 +359,22 @@ def test_a_cycle_keeps_its_members_in_order_from_where_the_primer_left_it():
     assert order.due.tolist() == [2, 0]
     masked = order.mask(np.zeros((2, len(symbols))))
     assert np.isneginf(masked[0, [1, 2]]).all() and masked[0, 3] == 0 and masked[1, 1] == 0 and masked[0, 4] == 0
+
+
+@pytest.mark.parametrize("unit_ids", [[3], [3, 5, 7], None])
+def test_form_loop_unit_counts_follow_appends_and_cut_back_bars(unit_ids):
+    """The form loop counts each row's units once per symbol; a bar drawn again cuts its row back.
+    Every count equals counting the whole row afresh, in the loop's order: count every row, append
+    one symbol to each, cut some rows back."""
+    from tunesmith.generation.decode import _UnitCounts
+
+    rng = np.random.default_rng(0)
+    rows = [[] for _ in range(4)]
+    counts = _UnitCounts(unit_ids, len(rows))
+    for _ in range(600):
+        for i, row in enumerate(rows):
+            fresh = len(row) if unit_ids is None else sum(s in unit_ids for s in row)
+            assert counts.units(i, row) == fresh == counts.units(i, row)
+            row.append(int(rng.integers(0, 9)))
+            if rng.random() < 0.1:  # a bar drawn again: back to where it began, at most 12 symbols ago
+                del row[max(0, len(row) - int(rng.integers(1, 13))):]
