@@ -186,3 +186,15 @@ def test_carried_rows_are_a_multiple_of_the_replicas():
         assert rows % replicas == 0 and 0 < rows <= 8
     assert carried_rows(ids, 0, window=4, batch_size=8, max_padding=1.0, multiple_of=3)[0] == 6
     assert carried_rows(ids, 0, window=4, batch_size=1, max_padding=1.0, multiple_of=2)[0] == 2  # one each
+
+
+def test_training_batches_are_read_by_one_thread_without_the_autotuner():
+    """Beside a one-core training step, tf.data's machine-wide pool and autotuner took turns with it
+    (docs/experiments.md): both kinds of training datasets run on one thread of their own."""
+    from tunesmith.data.windows import make_carried_batches
+
+    ids = np.array([0, 1, 2, 3, 1, 2, 0, 3, 3, 1, 2, 0], dtype=np.uint16)
+    for ds in (make_windows(ids, window=3, batch_size=2, target="all", shuffle=True, seed=0),
+               make_carried_batches(ids, 0, window=3, batch_size=2, seed=0, shuffle=True)):
+        opts = ds.options()
+        assert opts.threading.private_threadpool_size == 1 and opts.autotune.enabled is False
