@@ -173,7 +173,9 @@ class EncodeConfig:
       ``<unk>``: :mod:`tunesmith.tracks.piano.notes_per_frame`) or ``onsets`` (the same, each pitch
       marked struck or held, 178 symbols: :mod:`tunesmith.tracks.piano.onsets_per_frame`) or
       ``metered`` (notes per frame whose frame ends name the frame's place in a 16-frame bar, 105
-      symbols: :mod:`tunesmith.tracks.piano.metered_frames`).
+      symbols: :mod:`tunesmith.tracks.piano.metered_frames`); essen: ``metered`` (the time series
+      with the song's meter and bar lines: :mod:`tunesmith.tracks.melody.metered_series`), any
+      other value the plain time series.
     distinguish_holds: classical chord tokens mark held (not re-struck) pitches.
     split: piece shares; a local corpus with train/valid/test folders keeps its own.
     seed: the split's shuffle seed.

@@ -25,7 +25,7 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 
-TRANSPOSABLE = ("time_series", "pianoroll")
+TRANSPOSABLE = ("time_series", "metered_series", "pianoroll")
 """Vocabulary ``representation`` values whose pitch symbols can be transposed."""
 
 _PITCHES = re.compile(r"^\d{1,3}~?(?:\.\d{1,3}~?)*$")

@@ -16,7 +16,9 @@ Per piece (:func:`piece_form`):
   occurred earlier in the piece.
 - ``tonic_end``: the lowest note of the last onset is the tonic (the key the notation declares,
   else the Krumhansl-Kessler estimate from the notes' durations).
-- ``whole_bars``: the piece lasts a whole number of bars (to a 16th note).
+- ``whole_bars``: the piece lasts a whole number of bars (to a 16th note): its notated length
+  (``FormHints.length``, rests at its end included) where the notation states it, else from its
+  first bar's start to its last note's end.
 - ``bars``: its length in bars.
 - ``longest_chord``: the longest span, in beats, over which the set of sounding pitches does not
   change (a re-struck identical chord is no change).
@@ -115,7 +117,7 @@ def _longest_chord(notes: np.ndarray) -> float:
 def piece_form(notes: np.ndarray, hints: FormHints) -> dict[str, float | bool | None]:
     """The form statistics of one piece (see the module's docstring); ``notes`` non-empty."""
     bar = hints.bar_beats
-    length = float(notes[:, 2].max() - min(notes[:, 1].min(), 0.0))
+    length = hints.length if hints.length else float(notes[:, 2].max() - min(notes[:, 1].min(), 0.0))
     last = notes[np.isclose(notes[:, 1], notes[:, 1].max())]
     tonic = hints.tonic if hints.tonic is not None else estimate_tonic(notes)
     bars = length / bar

@@ -30,7 +30,7 @@ def read_pieces(track: Track, pieces: Sequence[Sequence[str]], meta: Mapping[str
         if len(notes) < 2:
             failed += 1
             continue
-        hints = track.form_hints(symbols)
+        hints = track.form_hints(symbols, meta)
         tonic = hints.tonic if hints.tonic is not None else estimate_tonic(notes)
         form = piece_form(notes, hints)
         out.append((notes, form, piece_features(notes, form, tonic)))

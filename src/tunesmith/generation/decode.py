@@ -219,9 +219,9 @@ def _generate_with_form(stepper, logits: np.ndarray, form, num_samples: int, max
             steps += 1
             active = ~finished
             room = np.array([max_units - units(i, row) for i, row in enumerate(out)]) if max_units else None
-            logits = form.mask(logits, active, room)
-            if min_units:
-                short = np.array([units(i, row) < min_units for i, row in enumerate(out)])
+            short = np.array([units(i, row) < min_units for i, row in enumerate(out)]) if min_units else None
+            logits = form.mask(logits, active, room, short)
+            if short is not None:
                 logits[short, end_id] = -np.inf  # too short to end yet
             if order is not None:
                 logits = order.mask(logits)

@@ -176,16 +176,23 @@ class FormControl:
         for i, row in enumerate(self.rows):
             row.here = row.start = _Snap(0, [s[i].copy() for s in states], logits[i].copy(), copy.deepcopy(row.reader))
 
-    def mask(self, logits: np.ndarray, active: np.ndarray, room: np.ndarray | None = None) -> np.ndarray:
+    def mask(self, logits: np.ndarray, active: np.ndarray, room: np.ndarray | None = None,
+             short: np.ndarray | None = None) -> np.ndarray:
         """Each row's next symbol limited to what keeps its form (the reader's ``restrict``), the
         end token masked where the row may not end yet, and forced where it has its sections or
-        (``room``: time units left a row) where another whole bar would not fit."""
+        (``room``: time units left a row) where another whole bar would not fit. A reader with a
+        ``room`` of its own (:class:`tunesmith.tracks.melody.metered_series.MeteredBars`) is told the
+        room left and (``short``) whether the row is too short to end yet."""
         logits = np.array(logits, copy=True)
         for i, row in enumerate(self.rows):
             if not active[i] or row.queue:
                 continue
+            if hasattr(row.reader, "room"):  # a reader that closes a piece in the room left
+                row.reader.room = None if room is None else int(room[i])
+                row.reader.early = bool(short is not None and short[i])
             if row.reader.can_end(row.where):
                 full = self.plan.sections and row.where.sections + 1 >= self.plan.sections
+                full = full or getattr(row.reader, "must_end", False)  # a last bar short by the pickup
                 if full or (room is not None and room[i] < getattr(row.reader, "per_bar", 0)):
                     logits[i, :] = -np.inf  # the piece has its sections, or no room for a bar: it ends here
                     logits[i, self.end_id] = 0.0

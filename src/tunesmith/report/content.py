@@ -18,7 +18,9 @@ WALDER = 'Walder, "Modelling Symbolic Music: Beyond the Piano Roll" (2016)'
 
 SUMMARY = {
     "nottingham": f"Folk tunes as characters of ABC text, as in {VINZE} and {REITMAN}.",
-    "essen": f"Essen folksongs as a 16th-note time series of MIDI pitch, rest and hold, as in {VASUDEVA}.",
+    "essen": (f"Essen folksongs as a 16th-note time series of MIDI pitch, rest and hold, as in {VASUDEVA}, "
+              "each song opening with its meter and key and marking its bar lines, so the model knows where it "
+              "is in the bar; encode.essen.representation other than metered gives the plain time series."),
     "classical": (f"Piano music as a piano roll: each frame's sounding pitches, then a frame end ({WALDER}) "
                   "that names the frame's place in its 4/4 bar, so notes end where beats do; "
                   f"encode.classical.representation=chords gives the chord tokens of {LORINCZI}."),

@@ -31,7 +31,8 @@ class FormHints:
     ``tonic``: the declared key's tonic as a pitch class 0-11, or None (estimated from the notes);
     ``sections``: bar lines per section the notation marks (ABC's repeats and double bars), or
     None; ``endings``: whether it has first and second endings; ``pickup``: beats before the first
-    bar line when the piece opens with a pickup (bars are counted from that bar line).
+    bar line when the piece opens with a pickup (bars are counted from that bar line); ``length``:
+    the piece's length in beats as notated (its last rests too), or None (from its notes).
     """
 
     bar_beats: float = 4.0
@@ -39,6 +40,7 @@ class FormHints:
     sections: tuple[int, ...] | None = None
     endings: bool = False
     pickup: float = 0.0
+    length: float | None = None
 
 
 class Track(ABC):
@@ -77,9 +79,10 @@ class Track(ABC):
         """The symbols after the piece's header (a track whose pieces have none: all of them)."""
         return list(symbols)
 
-    def form_hints(self, symbols: Sequence[str]) -> FormHints:
-        """What the piece's notation states about its form (the bar's length, the key, sections):
-        by default 4/4 bars, the tonic estimated from the notes and no marked sections."""
+    def form_hints(self, symbols: Sequence[str], meta: Mapping[str, Any] | None = None) -> FormHints:
+        """What the piece's notation states about its form (the bar's length, the key, sections), with
+        the vocabulary's ``meta``: by default 4/4 bars, the tonic estimated from the notes, no marked
+        sections and the length of the notes."""
         return FormHints()
 
     def renamed(self, name: str, *, title: str = "", description: str = "") -> Track:

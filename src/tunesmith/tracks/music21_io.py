@@ -28,6 +28,16 @@ def _frac(ql: float | Fraction) -> Fraction:
     return Fraction(ql).limit_denominator(960)
 
 
+def bar_lines(score) -> tuple[str, list[Fraction]]:
+    """The meter ``score`` declares first (``3/4``; "" when none) and the offsets, in quarter
+    lengths, of the bar lines between its measures (none when it has no measures)."""
+    meters = score.recurse().getElementsByClass("TimeSignature")
+    first = meters.first()
+    part = score.parts[0] if getattr(score, "parts", None) else score
+    measures = list(part.getElementsByClass("Measure"))
+    return (first.ratioString if first is not None else ""), [_frac(m.offset) for m in measures[1:]]
+
+
 def melody_events(score, acceptable_durations: Sequence[float] = ()) -> list[tuple[int | None, Fraction]]:
     """The monophonic line of ``score`` as ``(midi | None, quarter_length)`` events.
 

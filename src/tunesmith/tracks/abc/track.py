@@ -71,7 +71,7 @@ class Nottingham(Track):
         match = re.search(r"^K:[^\n]*(\n|$)", text, flags=re.M)
         return list(symbols)[match.end():] if match else list(symbols)
 
-    def form_hints(self, symbols: Sequence[str]) -> FormHints:
+    def form_hints(self, symbols: Sequence[str], meta: Mapping[str, Any] | None = None) -> FormHints:
         """The tune's meter (``M:``), tonic (``K:``) and the sections its bar lines mark."""
         return abc_form_hints("".join(s for s in symbols if s != self.end))
 
