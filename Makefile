@@ -105,9 +105,10 @@ benchmark: install  ## the four polyphonic benchmarks and their table (downloads
 	cd benchmark && $(if $(BL_DIR),$(abspath $(BIN))/dvc exp run bl_table $(foreach b,$(BL_SETS),-S params.yaml:fetch.$(b).source=local -S params.yaml:fetch.$(b).local_dir=$(abspath $(BL_DIR))),$(abspath $(BIN))/dvc repro bl_table)
 	@cat benchmark/data/table.md
 
-# pytest-xdist: one worker per core, each module whole on one worker (its module fixtures built once), the
-# longest modules first (tests/conftest.py orders them)
-PYTEST_JOBS ?= auto
+# pytest-xdist: one worker more than there are cores (many tests wait on the processes they start: DVC's
+# queue workers, git, a browser; the extra worker runs meanwhile), each module whole on one worker (its
+# module fixtures built once), the longest modules first (tests/conftest.py orders them)
+PYTEST_JOBS ?= $(shell echo $$(( $$(nproc 2>/dev/null || echo 1) + 1 )))
 PYTEST_XDIST := -n $(PYTEST_JOBS) --dist loadfile --no-loadscope-reorder
 test: install  ## run the test suite (PYTEST_JOBS=0: in one process)
 	$(BIN)/python -m pytest $(PYTEST_XDIST)

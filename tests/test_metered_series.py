@@ -144,17 +144,16 @@ def test_untrained_lstm_with_the_plan_writes_whole_bars_of_the_meter():
         return np.array([rng.choice(len(symbols), p=row) for row in p])
 
     out = generate(model, cfg, symbols, primer_ids=[0, 1], num_samples=6, max_length=300, sampler=sampler,
-                   seed=0, end_id=0, window=16, form=control)
-    ended = [row for row in out if row and row[-1] == 0]
-    assert len(ended) >= 5
-    for row in ended:
-        song = ["M3/4", *(symbols[t] for t in row[:-1])]
+                   seed=0, end_id=0, window=16, form=control, max_units=10, unit_id=[2])  # 10 bar lines at most
+    assert all(row.count(2) <= 10 for row in out)  # each song closes within its 10 bar lines ...
+    for row in out:
+        song = ["M3/4", *(symbols[t] for t in row if t != 0)]
         bars = " ".join(song[1:]).split("|")
         assert bars[-1].strip() == "", song  # the song ends on a bar line
         lengths = [len(b.split()) for b in bars[:-1]]
         pickup = lengths[0] if lengths[0] < 12 else 0
         assert all(n == 12 for n in lengths[1:-1]), lengths
-        assert lengths[-1] == (12 - pickup if pickup else 12), lengths  # whole bars: the last completes the pickup
+        assert lengths[-1] == (12 - pickup if pickup else 12), " ".join(song)  # the last bar completes the pickup
 
 
 def test_a_song_ends_on_the_tonic_unless_it_has_no_room_left():
@@ -172,5 +171,26 @@ def test_a_song_ends_on_the_tonic_unless_it_has_no_room_left():
     assert picked.restrict(Position()) == (("|",), ())
     assert not picked.repeatable(FixedBar(("60", "_", "_", "_", "|")))  # the last bar is not a repeat
     _, bars = feed(picked, ["|"])
-    assert bars[0][1] == "song ends on pitch class 2, not the tonic 0"  # drawn again by the plan
+    assert bars[0][1] == "song ends on pitch class 2, not the tonic 0"  # drawn again by the plan ...
+    assert picked.max_tries == ms.CLOSING_TRIES > ms.MAX_TRIES  # ... more often than other bars
     assert picked.must_end and picked.can_end(Position())
+
+
+def test_a_song_ends_on_a_long_note_and_a_rest_after_it_does_not_lengthen_it():
+    reader = ms.MeteredBars(8, tonic=0, final_steps=4)
+    where, _ = feed(reader, ["60", *["_"] * 7, "|", "62", "_", "_", "_", "64", "_", "60", "_", "|"])
+    assert not reader.can_end(where)  # home, but on an 8th
+    feed(reader, ["62", "_", "_", "_", "60", "_", "r", "_", "|"])
+    assert not reader.can_end(where)  # the rest after the 8th does not make it long
+    feed(reader, ["62", "_", "_", "_", "60", "_", "_", "_", "|"])
+    assert reader.can_end(where)  # a quarter on the tonic
+    picked = ms.MeteredBars(8, tonic=0, final_steps=4)
+    feed(picked, ["67", "_", "|", *["64", "_"] * 4, "|", "62", "_", "60", "_"])
+    picked.room = 1
+    _, bars = feed(picked, ["_", "_", "|"])
+    assert bars[0][1] is None  # the last bar, short by the pickup, ends on a quarter on the tonic
+    early = ms.MeteredBars(8, tonic=0, final_steps=4)
+    feed(early, ["67", "_", "|", *["64", "_"] * 4, "|", "62", "_", "_", "_", "60", "_"])
+    early.room = 1
+    _, bars = feed(early, ["|"])
+    assert bars[0][1] == "song ends on a note of 2 steps, shorter than 4"

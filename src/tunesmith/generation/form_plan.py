@@ -187,7 +187,8 @@ class FormControl:
         for i, row in enumerate(self.rows):
             if not active[i] or row.queue:
                 continue
-            if hasattr(row.reader, "room"):  # a reader that closes a piece in the room left
+            room_of_own = hasattr(row.reader, "room")
+            if room_of_own:  # a reader that closes a piece in the room left (and whose bar rules hold at its end)
                 row.reader.room = None if room is None else int(room[i])
                 row.reader.early = bool(short is not None and short[i])
             if row.reader.can_end(row.where):
@@ -196,8 +197,11 @@ class FormControl:
                 if full or (room is not None and room[i] < getattr(row.reader, "per_bar", 0)):
                     logits[i, :] = -np.inf  # the piece has its sections, or no room for a bar: it ends here
                     logits[i, self.end_id] = 0.0
-                continue
-            logits[i, self.end_id] = -np.inf
+                    continue
+                if not room_of_own:  # where a piece may end, the reader has no rule of its own
+                    continue
+            else:
+                logits[i, self.end_id] = -np.inf
             only, forbid = row.reader.restrict(row.where)
             if only is not None:
                 keep = [self.index[c] for c in only if c in self.index]
@@ -237,7 +241,7 @@ class FormControl:
                     row.here = _Snap(len(out[i]), [s[i].copy() for s in states], logits[i].copy(), None)
                 continue
             reason = row.reader.check(bar, row.where)
-            if reason is not None and row.tries < MAX_TRIES:  # draw the bar again from its start
+            if reason is not None and row.tries < getattr(row.reader, "max_tries", MAX_TRIES):  # draw it again
                 row.tries += 1
                 self.redrawn += 1
                 self.reasons[reason.split(" ")[0]] += 1

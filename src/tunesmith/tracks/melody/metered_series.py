@@ -25,6 +25,10 @@ from tunesmith.tracks.melody import time_series
 from tunesmith.tracks.melody.time_series import _frac
 
 NAME = "metered_series"
+MAX_TRIES = 8
+"""Draws of a bar that breaks the form, as the form plan's (`tunesmith.generation.form_plan.MAX_TRIES`)."""
+CLOSING_TRIES = 32
+"""Draws of a song's last bar that does not end on a long tonic."""
 BAR = "|"
 METER_PREFIX = "M"
 NO_METER = "M-"
@@ -190,7 +194,8 @@ class MeteredBars:
     closes at ``|`` (the bar line is its last symbol), every bar holds ``bar_steps`` time steps but the
     first, which may be a pickup, and the last, which may be short by the pickup; a song ends only
     after a bar line that makes it whole bars (the pickup and the last bar together one bar), on
-    its key's ``tonic`` when the header names one. With no room for another bar (``room``, set by the
+    its key's ``tonic`` when the header names one, with a last note of ``final_steps`` at least (a
+    beat, as nearly every real song's last note). With no room for another bar (``room``, set by the
     plan from the song's length limit) the song closes at the next whole bar, tonic or not."""
 
     undo_on_close = False
@@ -199,13 +204,17 @@ class MeteredBars:
     """Units (bar lines, :meth:`tunesmith.tracks.Track.bar_unit`) a bar takes: the form plan ends a
     song that has no room left for another bar."""
 
-    def __init__(self, bar_steps: int, headers: Sequence[str] = (), tonic: int | None = None) -> None:
+    def __init__(self, bar_steps: int, headers: Sequence[str] = (), tonic: int | None = None,
+                 final_steps: int = 0) -> None:
         self.bar_steps = bar_steps
         self.headers = tuple(headers)  # the vocabulary's meters and keys: never inside a song
         self.tonic = tonic
         self.room: int | None = None  # bar lines the song's length leaves (set by the form plan each step)
         self.early = False  # the song is too short to end yet (set by the form plan each step)
+        self.final_steps = final_steps  # the shortest last note a song may end on, in time steps
         self._last: int | None = None  # the pitch class of the last note begun
+        self._held = 0  # time steps the last note has lasted (a rest after it ends it)
+        self._note = False  # the last step belongs to a note, not a rest
         self._bar: list[str] = []
         self._steps = 0
         self._bars = 0
@@ -220,7 +229,11 @@ class MeteredBars:
             self._steps += 1
             self._whole = False
             if symbol.isdigit():
-                self._last = int(symbol) % 12
+                self._last, self._held, self._note = int(symbol) % 12, 1, True
+            elif symbol == time_series.REST:
+                self._note = False
+            elif symbol == time_series.HOLD and self._note:
+                self._held += 1
             return False, None
         bar, steps = FixedBar(tuple(self._bar)), self._steps
         if self.room is not None:
@@ -244,8 +257,16 @@ class MeteredBars:
         if not (n == self.bar_steps or pickup or self._closes_song(n, self._bars - 1)):
             return f"bar of {n} steps in a {self.bar_steps}-step meter"
         if self.room is not None and self.room < self.per_bar and self._whole and not self._home():
+            if self._held < self.final_steps:
+                return f"song ends on a note of {self._held} steps, shorter than {self.final_steps}"
             return f"song ends on pitch class {self._last}, not the tonic {self.tonic}"
         return None
+
+    @property
+    def max_tries(self) -> int:
+        """Draws of a bar that breaks the form (the form plan's): a song's last bar, which must
+        bring it home, gets more than others."""
+        return CLOSING_TRIES if self.room is not None and self.room < self.per_bar else MAX_TRIES
 
     @property
     def closing(self) -> bool:
@@ -270,8 +291,8 @@ class MeteredBars:
         return None, (BAR, *self.headers)
 
     def _home(self) -> bool:
-        """The last note begun is the key's tonic (or the key is not known)."""
-        return self.tonic is None or self._last == self.tonic
+        """The last note is the key's tonic (or the key is not known) and lasts ``final_steps`` at least."""
+        return (self.tonic is None or self._last == self.tonic) and self._held >= self.final_steps
 
     def _closes_song(self, steps: int, bars_before: int) -> bool:
         """A bar of ``steps`` after ``bars_before`` bars is the last of a song with a pickup: short

@@ -41,13 +41,14 @@ class Essen(Track):
 
     def encode(self, piece: dict, cfg: EncodeConfig) -> list[str]:
         events = [(p, Fraction(d)) for p, d in piece["events"]]
-        if cfg.representation == "metered":
-            if "bars" not in piece:
-                raise MusicInputError("the prepared song has no bar lines (prepare it again for the metered series)",
-                                      reason="no_bars")
-            key = metered_series.key_symbol(piece.get("key") or "", int(piece.get("transposed") or 0))
-            return metered_series.encode(events, piece["bars"], piece.get("meter", ""), cfg.time_step, key)
-        return time_series.encode(events, cfg.time_step)
+        steps = time_series.encode(events, cfg.time_step)  # raises for events that are no melody
+        if cfg.representation != "metered":
+            return steps
+        if not isinstance(piece.get("bars"), list):
+            raise MusicInputError("the prepared song has no bar lines (prepare it again for the metered series)",
+                                  reason="no_bars")
+        key = metered_series.key_symbol(str(piece.get("key") or ""), int(piece.get("transposed") or 0))
+        return metered_series.encode(events, piece["bars"], str(piece.get("meter") or ""), cfg.time_step, key)
 
     def decode(self, symbols: Sequence[str], meta: Mapping[str, Any], *, title: str = ""):
         """A music21 stream of notes and rests at the vocabulary's ``time_step``, with the key signature
@@ -75,7 +76,7 @@ class Essen(Track):
         step = meta.get("encode", {}).get("time_step", 0.25)
         headers = [s for s in meta.get("symbols", ()) if metered_series.is_header(s)]
         return metered_series.MeteredBars(metered_series.bar_steps(metered_series.meter_of(header), step), headers,
-                                          metered_series.tonic_of(header))
+                                          metered_series.tonic_of(header), final_steps=max(1, round(1 / float(step))))
 
     def opening(self, symbols: Sequence[str], length: int) -> list[str]:
         """The metered series: the song's header (its meter and key); the time series: its first ``length`` steps."""
@@ -125,7 +126,8 @@ class Essen(Track):
             steps = len(metered_series.steps_only(symbols[:primer_length]))
             if steps:
                 stream.insert(steps * step, mark)
-        return m21.write_music21(stream, stem, files)
+        m21.write_music21(stream, stem, files)
+        return len(self.notes(symbols, meta))  # one per note begun: notes tied over a bar line are one
 
     def notes(self, symbols: Sequence[str], meta: Mapping[str, Any]) -> np.ndarray:
         enc = meta.get("encode", {}) or {}
