@@ -379,3 +379,20 @@ def test_the_compare_page_fits_a_desktop_and_a_phone(repo, tmp_path, width):
     assert compare(repo, "--rev", "main", "--out", str(out)).returncode == 0
     result, _ = probe(out / "index.html", tmp_path / "profile", width=width)
     assert result["overflow"] == [] and result["pageWidth"] <= result["viewport"], result
+
+
+def test_figures_per_symbol_get_no_verdict_when_the_encoding_differs():
+    from tunesmith.compare.diff import Side, headline_rows
+    from tunesmith.compare.page import _band
+
+    path = "data/metrics/essen/evaluate.json"
+    old = Side("main", "main", params={"encode.essen.time_step": 0.25},
+               metrics={path: {"model.nll": 0.716, "music.pitch_class_hist_kl": 0.05}})
+    new = Side("workspace", None, params={"encode.essen.time_step": 0.25, "encode.essen.representation": "metered"},
+               metrics={path: {"model.nll": 0.635, "music.pitch_class_hist_kl": 0.02}})
+    rows = {r.key: r for r in headline_rows("essen", old, new)}
+    nll, kl = rows["evaluate: model.nll"], rows["evaluate: music.pitch_class_hist_kl"]
+    assert nll.verdict == "" and _band(nll) == "not comparable: encode.essen.representation differs (other symbols)"
+    assert kl.direction != 0 and kl.verdict != ""  # music statistics still compare
+    same = Side("main", "main", params=dict(new.params), metrics=old.metrics)
+    assert {r.key: r for r in headline_rows("essen", same, new)}["evaluate: model.nll"].direction != 0

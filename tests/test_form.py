@@ -181,7 +181,9 @@ def test_the_report_shows_the_two_sample_sentence_and_the_form_table():
     with_plan = judged_section(metrics, {"repeat_share": 0.2447, "section_bars": 8})
     planned = with_plan["sentence"]
     assert with_plan["planned"] and "form plan" in planned and "(24%)" in planned and "sections of 8 bars" in planned
-    assert "frame ends" not in planned
+    assert "frame ends" not in planned and "rules" not in planned
+    ruled = judged_section(metrics, {"repeat_share": 0.2, "rules": "a song ends on its key's tonic"})["sentence"]
+    assert "Decoding also enforced the notation's rules: a song ends on its key's tonic." in ruled
     kept = judged_section(metrics, None, [f"|{k}" for k in range(16)])["sentence"]
     assert "Decoding kept the frame ends in their order (|0 to |15" in kept  # what decoding enforced, said
     assert judged_section({}) is None

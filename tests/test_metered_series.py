@@ -194,3 +194,15 @@ def test_a_song_ends_on_a_long_note_and_a_rest_after_it_does_not_lengthen_it():
     early.room = 1
     _, bars = feed(early, ["|"])
     assert bars[0][1] == "song ends on a note of 2 steps, shorter than 4"
+
+
+def test_an_api_continuation_is_decoded_under_its_songs_meter_and_key():
+    from tunesmith.api.sample import Sample
+
+    essen = get_track("essen")
+    sample = Sample(("M3/4", "K:C", "67", "_", "_", "_", "|"), ("72", "_", "_", "_", "_", "_", "_", "_", "|"), True, 0,
+                    essen, META)
+    assert sample._symbols(continuation=True) == ["M3/4", "K:C", "72", *["_"] * 7, "|"]
+    part = sample.to_music(continuation=True)
+    assert part.getElementsByClass("Measure").first().getElementsByClass("TimeSignature").first().ratioString == "3/4"
+    assert [n.pitch.midi for n in part.recurse().notes] == [72]

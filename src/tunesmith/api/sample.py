@@ -51,7 +51,8 @@ class Sample:
 
     def _symbols(self, continuation: bool) -> list[str]:
         # the continuation alone keeps what the primer declared for the whole piece (an ABC tune's
-        # header: its meter, unit note length and key); a time series or piano roll has no header
+        # header: its meter, unit note length and key; a metered series' meter and key); a plain time series or
+        # piano roll has no header
         return [*self.track.opening(self.primer, 0), *self.generated] if continuation else self.symbols
 
     def to_music(self, *, continuation: bool = False, title: str = ""):

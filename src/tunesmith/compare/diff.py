@@ -21,7 +21,7 @@ import io as stdio
 import logging
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -252,14 +252,30 @@ def _noise_row(row: MetricRow, corpus: str, old: Side, new: Side) -> MetricRow:
                      a.sd if a else None, b.sd if b else None)
 
 
+PER_SYMBOL = frozenset({"model.nll", "model_no_cache.nll", "model.accuracy", "val.loss", "margin_vs_best_ngram",
+                        "margin_over_ngram_nats", "novelty.mean_longest_match"})
+"""Headline figures counted per symbol: two encodings of the same music (``encode.<c>``) give other symbols."""
+
+
+def encoding_differs(corpus: str, old: Side, new: Side) -> list[str]:
+    """The ``encode.<corpus>`` params whose values differ between the sides (other symbols, or other splits)."""
+    keys = sorted(k for k in set(old.params) | set(new.params) if k.startswith(f"encode.{corpus}."))
+    return [k for k in keys if old.params.get(k) != new.params.get(k)]
+
+
 def headline_rows(corpus: str, old: Side, new: Side) -> list[MetricRow]:
-    """The :data:`HEADLINE` metrics that either side has for ``corpus``, each with its noise band."""
+    """The :data:`HEADLINE` metrics that either side has for ``corpus``, each with its noise band; a
+    figure per symbol gets no verdict when the sides encode the corpus differently."""
     rows = []
+    differs = encoding_differs(corpus, old, new)
     for h in HEADLINE:
         path = f"{METRICS_DIR}/{corpus}/{h.stage}.json"
         a, b = old.metrics.get(path, {}).get(h.key), new.metrics.get(path, {}).get(h.key)
         if a is not None or b is not None:
-            rows.append(_noise_row(MetricRow(h.label, f"{h.stage}: {h.key}", a, b, h.direction), corpus, old, new))
+            row = _noise_row(MetricRow(h.label, f"{h.stage}: {h.key}", a, b, h.direction), corpus, old, new)
+            if differs and h.key in PER_SYMBOL:
+                row = replace(row, direction=0, basis=f"not comparable: {differs[0]} differs (other symbols)")
+            rows.append(row)
     return rows
 
 

@@ -35,7 +35,10 @@ def _delta(value: float | None) -> str:
 
 
 def _band(row) -> str:
-    """The noise band of a headline row, and what it compares ("" for rows that have none)."""
+    """The noise band of a headline row, and what it compares ("" for rows that have none); for a
+    figure the two sides count over other symbols, why there is no verdict."""
+    if getattr(row, "basis", "").startswith("not comparable"):
+        return row.basis
     if getattr(row, "band", None) is None:
         return ""
     return f"±{row.band:.4f} ({row.basis})"

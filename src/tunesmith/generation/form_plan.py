@@ -282,8 +282,12 @@ class FormControl:
         return logits
 
     def summary(self) -> dict[str, Any]:
+        """The plan's figures, the bars drawn again (and why) and repeated, and (``rules``) what the
+        bar reader enforces in words, where it says (the report quotes it)."""
+        rules = getattr(self.rows[0].reader, "rules", None) if self.rows else None
         return {**self.plan.summary(), "bars_redrawn": self.redrawn, "bars_repeated": self.repeated,
-                "redrawn_for": dict(self.reasons.most_common())}
+                "redrawn_for": dict(self.reasons.most_common()),
+                **({"rules": rules} if isinstance(rules, str) else {})}
 
 
 def track_plan(music, vocab: dict, train_pieces) -> Plan:

@@ -56,6 +56,8 @@ def judged_section(metrics: Mapping[str, Any], plan: Mapping[str, Any] | None = 
                      f"training pieces' do ({plan['repeat_share']:.0%}), so that row matches by construction"
                      + (f"; sections of {plan['section_bars']} bars end on the tonic"
                         if is_number(plan.get("section_bars")) else "") + ".")
+        if isinstance(plan.get("rules"), str) and plan["rules"]:
+            sentence += f" Decoding also enforced the notation's rules: {plan['rules']}."
     if isinstance(order, Sequence) and not isinstance(order, str) and len(order) > 1:
         sentence += (f" Decoding kept the frame ends in their order ({order[0]} to {order[-1]}, each naming its "
                      f"frame's place in the bar), as the notation requires.")
