@@ -210,3 +210,38 @@ def test_the_pipeline_plan_falls_back_to_the_model_alone_with_the_cache_or_no_tr
         assert _form_plan("nottingham", music, plan_cfg, {}, train, off, "cnn_lstm") is None  # not stepped
     assert "without the form plan" in caplog.text and "needs the encoded train split" in caplog.text
     assert "a cnn_lstm model is re-run on windows, not stepped: sampling without the form plan" in caplog.text
+
+
+def test_home_bars_end_a_piece_of_frames_on_the_tonic_within_its_length():
+    from tunesmith.tracks.bars import CLOSING_TRIES, HomeBars, kk_tonic
+
+    ends = tuple(f"|{k}" for k in range(4))
+    reader = HomeBars(ends, 4)  # bars of 4 frames
+    c_major = ["48", "60", "64", "67", "|0", "43", "62", "67", "71", "|1", "48", "64", "67", "|2",
+               "53", "65", "69", "|3"]
+    for s in c_major:
+        reader.feed(s)
+    assert kk_tonic(reader._hist) == 0 and not reader.home()  # a whole bar, but the bass is on F
+    assert not reader.can_end(Position())
+    for s in ["43", "62", "67", "|0", "43", "65", "67", "71", "|1", "48", "60", "64", "|2", "|3"]:  # a silent frame
+        reader.feed(s)
+    assert reader.home() and reader.can_end(Position())  # the last sounding frame's bass is C
+    reader.early = True
+    assert not reader.can_end(Position())
+    last = HomeBars(ends, 4)
+    last.room = 5  # frames left: this bar is the last
+    for s in ["48", "|0", "50", "|1", "53", "|2", "55"]:
+        last.feed(s)
+    assert not last.repeatable(FixedBar(("60", "|0")))  # the last bar is not a repeat
+    _, bar = last.feed("|3")
+    assert last.room == 1 and last.check(bar, Position()).startswith("piece ends with the bass on pitch class 7")
+    assert last.max_tries == CLOSING_TRIES and last.can_end(Position())  # drawn again, then it ends anyway
+
+
+def test_the_plan_summary_says_the_rules_its_reader_enforced():
+    from tunesmith.tracks.bars import HomeBars
+
+    control = FormControl(Plan(None), [HomeBars(("|",), 4)], ["<end>", "|", "60"], 0, np.random.default_rng(0))
+    assert "bass of its last sounding frame on the tonic" in control.summary()["rules"]
+    plain = FormControl(Plan(None), [FixedBars("|", 4)], ["<end>", "|", "60"], 0, np.random.default_rng(0))
+    assert "rules" not in plain.summary()

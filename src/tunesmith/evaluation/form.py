@@ -33,30 +33,20 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from tunesmith.tracks.bars import kk_tonic
 from tunesmith.tracks.base import FormHints
 
 GRID = 48
 """Onsets and lengths are compared on a grid of 1/48 beat (16th-note triplets and 32nds)."""
 
-# Krumhansl & Kessler's probe-tone profiles (major, minor), C first
-_KK_MAJOR = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
-_KK_MINOR = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17])
-
-
 def estimate_tonic(notes: np.ndarray) -> int:
     """The tonic pitch class of the major or minor key whose Krumhansl-Kessler profile correlates
-    best with the notes' duration-weighted pitch-class histogram."""
+    best with the notes' duration-weighted pitch-class histogram (`tunesmith.tracks.bars.kk_tonic`)."""
     hist = np.zeros(12)
     np.add.at(hist, notes[:, 0].astype(int) % 12, notes[:, 2] - notes[:, 1])
     if not hist.any():
         return int(notes[0, 0]) % 12
-    best, tonic = -np.inf, 0
-    for profile in (_KK_MAJOR, _KK_MINOR):
-        for t in range(12):
-            r = np.corrcoef(hist, np.roll(profile, t))[0, 1]
-            if r > best:
-                best, tonic = r, t
-    return tonic
+    return kk_tonic(hist)
 
 
 def top_line(notes: np.ndarray) -> np.ndarray:

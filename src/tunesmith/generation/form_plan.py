@@ -38,12 +38,10 @@ from typing import Any
 
 import numpy as np
 
-from tunesmith.tracks.bars import Position
+from tunesmith.tracks.bars import MAX_TRIES, Position
 
 log = logging.getLogger(__name__)
 
-MAX_TRIES = 8
-"""A bar that breaks the form is drawn again at most this many times, then kept."""
 MAX_POSITION = 16
 """Bars of a section past this one share one row of the repeat table."""
 

@@ -1,12 +1,39 @@
 """Bars as a model writes them, one symbol at a time, for generation with a form plan
 (`tunesmith.generation.form_plan`): where a sample is in its form (:class:`Position`) and the bars
-of a representation with a fixed number of time units a bar (:class:`FixedBars`); ABC text has
-its own reader (:mod:`tunesmith.tracks.abc.bars`)."""
+of a representation with a fixed number of time units a bar (:class:`FixedBars`, and
+:class:`HomeBars`, which end a piece of frames on its tonic); ABC text has its own reader
+(:mod:`tunesmith.tracks.abc.bars`)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from fractions import Fraction
+
+import numpy as np
+
+MAX_TRIES = 8
+"""A bar that breaks the form is drawn again at most this many times, then kept (the form plan's)."""
+CLOSING_TRIES = 32
+"""Draws of a piece's last bar that does not bring it home (a reader's ``max_tries`` there)."""
+
+# Krumhansl & Kessler's probe-tone profiles (major, minor), C first
+KK_MAJOR = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
+KK_MINOR = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17])
+
+
+def kk_tonic(hist: np.ndarray) -> int:
+    """The tonic pitch class of the major or minor key whose Krumhansl-Kessler profile correlates
+    best with a 12-bin pitch-class histogram (0 for an empty one)."""
+    hist = np.asarray(hist, dtype=float)
+    if not hist.any():
+        return 0
+    best, tonic = -np.inf, 0
+    for profile in (KK_MAJOR, KK_MINOR):
+        for t in range(12):
+            r = np.corrcoef(hist, np.roll(profile, t))[0, 1]
+            if r > best:
+                best, tonic = r, t
+    return tonic
 
 
 @dataclass
@@ -81,3 +108,62 @@ class FixedBars:
         return list(bar.tokens)
 
 
+
+
+class HomeBars(FixedBars):
+    """:class:`FixedBars` of frames (``unit``: the frame ends, pitches as MIDI numbers) whose piece
+    ends only where a bar closes with the bass of its last sounding frame on the tonic: the
+    Krumhansl-Kessler tonic (:func:`kk_tonic`) of every frame's pitches so far, since the
+    representation names no key. ``room`` (frames the piece's length leaves, set by the form plan
+    each step): a bar that leaves no room for another is the last, and one whose bass is not the
+    tonic is drawn again, up to :data:`CLOSING_TRIES` times; a piece with no room left ends where
+    its bar closes, home or not. ``early`` (set likewise): too short to end yet."""
+
+    rules = ("a piece ends where a bar closes, with the bass of its last sounding frame on the tonic its "
+             f"pitches suggest (a piece at its length limit keeps its last bar after {CLOSING_TRIES} draws, "
+             "home or not)")
+    """What generation with this reader enforces, in words (the report quotes it)."""
+
+    def __init__(self, unit: str | tuple[str, ...], per_bar: int) -> None:
+        super().__init__(unit, per_bar, end_at_line=True)
+        self.room: int | None = None
+        self.early = False
+        self._hist = np.zeros(12)
+        self._frame: list[int] = []
+        self._bass: int | None = None
+
+    def feed(self, symbol: str) -> tuple[bool, FixedBar | None]:
+        if symbol in self._units_of:
+            if self._frame:
+                self._bass = min(self._frame) % 12
+                np.add.at(self._hist, np.array(self._frame) % 12, 1.0)
+            self._frame = []
+            if self.room is not None:
+                self.room -= 1
+        elif symbol.isdigit():
+            self._frame.append(int(symbol))
+        return super().feed(symbol)
+
+    def home(self) -> bool:
+        """The last sounding frame's bass is the tonic of the pitches so far."""
+        return self._bass is not None and self._bass == kk_tonic(self._hist)
+
+    def _last(self) -> bool:
+        return self.room is not None and self.room < self.per_bar
+
+    @property
+    def max_tries(self) -> int:
+        return CLOSING_TRIES if self._last() else MAX_TRIES
+
+    def check(self, bar: FixedBar, where: Position) -> str | None:
+        """The piece's last bar (no room for another) must bring it home."""
+        if self._last() and not self.home():
+            return f"piece ends with the bass on pitch class {self._bass}, not the tonic {kk_tonic(self._hist)}"
+        return None
+
+    def repeatable(self, bar: FixedBar) -> bool:
+        """Not as the piece's last bar, which must bring it home."""
+        return not (self.room is not None and self.room < 2 * self.per_bar)
+
+    def can_end(self, where: Position) -> bool:
+        return super().can_end(where) and not self.early and (self.home() or self._last())

@@ -20,15 +20,12 @@ from collections.abc import Sequence
 from fractions import Fraction
 
 from tunesmith.core.errors import MusicInputError
-from tunesmith.tracks.bars import FixedBar, Position
+from tunesmith.tracks.bars import CLOSING_TRIES, MAX_TRIES, FixedBar, Position
 from tunesmith.tracks.melody import time_series
 from tunesmith.tracks.melody.time_series import _frac
 
 NAME = "metered_series"
-MAX_TRIES = 8
-"""Draws of a bar that breaks the form, as the form plan's (`tunesmith.generation.form_plan.MAX_TRIES`)."""
-CLOSING_TRIES = 32
-"""Draws of a song's last bar that does not end on a long tonic."""
+
 BAR = "|"
 METER_PREFIX = "M"
 NO_METER = "M-"
@@ -199,7 +196,10 @@ class MeteredBars:
     plan from the song's length limit) the song closes at the next whole bar, tonic or not."""
 
     undo_on_close = False
-
+    rules = ("every bar fills the meter (the first may be a pickup); a song ends on a bar line that makes it "
+             "whole bars, on its key's tonic and on a note a beat long at least (a song at its length limit "
+             f"keeps its last bar after {CLOSING_TRIES} draws, home or not)")
+    """What generation with this reader enforces, in words (the report quotes it)."""
     per_bar = 1
     """Units (bar lines, :meth:`tunesmith.tracks.Track.bar_unit`) a bar takes: the form plan ends a
     song that has no room left for another bar."""

@@ -62,11 +62,12 @@ class Classical(Track):
         return pianoroll.to_midi(frame_notes(symbols, meta), **_resolution(meta))
 
     def bar_reader(self, header: Sequence[str], meta: Mapping[str, Any], section_bars: int | None = None):
-        """Bars of :meth:`bar_unit`'s frames; a piece ends only where a bar closes (whole bars)."""
-        from tunesmith.tracks.bars import FixedBars
+        """Bars of :meth:`bar_unit`'s frames; a piece ends only where a bar closes (whole bars), with
+        its bass on the tonic (:class:`tunesmith.tracks.bars.HomeBars`) where frames hold pitches."""
+        from tunesmith.tracks.bars import FixedBars, HomeBars
 
         unit, per_bar = self.bar_unit(meta)
-        return FixedBars(unit, per_bar, end_at_line=True)
+        return HomeBars(unit, per_bar) if unit is not None else FixedBars(unit, per_bar, end_at_line=True)
 
     def bar_unit(self, meta: Mapping[str, Any]) -> tuple[str | None, int]:
         """A frame end (notes per frame: ``|``; metered frames: any of ``|0`` ... ``|15``; every chord
