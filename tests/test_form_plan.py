@@ -245,3 +245,13 @@ def test_the_plan_summary_says_the_rules_its_reader_enforced():
     assert "bass of its last sounding frame on the tonic" in control.summary()["rules"]
     plain = FormControl(Plan(None), [FixedBars("|", 4)], ["<end>", "|", "60"], 0, np.random.default_rng(0))
     assert "rules" not in plain.summary()
+
+
+def test_generation_json_carries_the_readers_rules():
+    from tunesmith.generation.samples import _form_summary
+
+    batch = {"section_bars": None, "sections": None, "repeat_share": 0.2, "places": 3, "rules": "whole bars",
+             "bars_redrawn": 2, "bars_repeated": 1, "redrawn_for": {"piece": 2}}
+    both = _form_summary([batch, {**batch, "redrawn_for": {"bar": 1}}])
+    assert both["rules"] == "whole bars" and both["bars_redrawn"] == 4 and both["redrawn_for"] == {"piece": 2, "bar": 1}
+    assert "rules" not in _form_summary([{k: v for k, v in batch.items() if k != "rules"}])

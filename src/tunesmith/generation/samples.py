@@ -233,13 +233,14 @@ def _form_control(music: Track, vocab, plan, ids, n: int, seed: int):
 
 
 def _form_summary(logs: Sequence[dict]) -> dict[str, Any]:
-    """The form plan and what it did over every batch (bars redrawn and repeated, and why)."""
+    """The form plan, the rules its bar reader enforced (where it states them) and what it did over
+    every batch (bars redrawn and repeated, and why)."""
     from collections import Counter
 
     reasons: Counter = Counter()
     for entry in logs:
         reasons.update(entry["redrawn_for"])
-    return {**{k: logs[0][k] for k in ("section_bars", "sections", "repeat_share", "places")},
+    return {**{k: logs[0][k] for k in ("section_bars", "sections", "repeat_share", "places", "rules") if k in logs[0]},
             "bars_redrawn": sum(e["bars_redrawn"] for e in logs),
             "bars_repeated": sum(e["bars_repeated"] for e in logs),
             "redrawn_for": dict(reasons.most_common())}
