@@ -88,12 +88,13 @@ def test_scores_are_written_in_the_songs_measures(piece, tmp_path):
     measures = list(part.getElementsByClass("Measure"))
     assert len(measures) == 8 and measures[0].paddingLeft == 2.0  # a pickup of one beat in 3/4
     assert measures[0].getElementsByClass("TimeSignature").first().ratioString == "3/4"
+    assert measures[0].getElementsByClass("Clef").first().sign == "G"  # a treble clef for these notes
     held = [n for n in part.recurse().notes if n.tie is not None]
     assert [n.tie.type for n in held] == ["start", "stop", "start", "stop"]  # e tied over bars 2-3, d over 5-6
     files: list[str] = []
     essen.write_music(symbols, META, tmp_path / "s", files, title="Pickup", primer_length=1)
     xml = (tmp_path / "s.musicxml").read_text()
-    assert xml.count("<measure ") == 8 and "<beats>3</beats>" in xml
+    assert xml.count("<measure ") == 8 and "<beats>3</beats>" in xml and "<sign>G</sign>" in xml
 
 
 def feed(reader, symbols):

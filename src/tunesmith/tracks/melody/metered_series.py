@@ -134,8 +134,8 @@ def pickup_steps(symbols: Sequence[str], per_bar: int) -> int:
 
 def to_stream(symbols: Sequence[str], time_step: float | Fraction = 0.25, *, title: str = "", sharps: int | None = 0):
     """A music21 Part in measures: the bars the bar lines mark (a first bar short of the meter is a
-    pickup), notes held over a bar line tied, the header's time signature."""
-    from music21 import meter, note, stream, tie
+    pickup), notes held over a bar line tied, the clef that suits the notes, the header's time signature."""
+    from music21 import clef, meter, note, stream, tie
 
     flat = time_series.to_stream(steps_only(symbols), time_step, title=title, sharps=sharps)
     step = _frac(time_step)
@@ -175,6 +175,7 @@ def to_stream(symbols: Sequence[str], time_step: float | Fraction = 0.25, *, tit
                 first.insert(0, meter.TimeSignature(written))
         for ks in flat.getElementsByClass("KeySignature"):
             first.insert(0, ks)
+        first.insert(0, clef.bestClef(flat, recurse=True))  # measures made by hand get no clef of their own
         if bounds[1] < _bar_length(written):
             first.paddingLeft = float(_bar_length(written) - bounds[1])
     for m in measures:
