@@ -108,8 +108,6 @@ class FixedBars:
         return list(bar.tokens)
 
 
-
-
 class HomeBars(FixedBars):
     """:class:`FixedBars` of frames (``unit``: the frame ends, pitches as MIDI numbers) whose piece
     ends only where a bar closes with the bass of its last sounding frame on the tonic: the

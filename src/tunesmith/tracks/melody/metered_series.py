@@ -2,10 +2,12 @@
 
 The time series (:mod:`tunesmith.tracks.melody.time_series`) has no meter: a model must count 16th
 notes to know where a bar begins, and its songs stop anywhere. Here a song opens with its meter,
-``M3/4`` (the first time signature the score declares; ``M-`` when it has none), and a bar line ``|``
-stands before the first 16th of every bar the score marks and after the song's last:
+``M3/4`` (the first time signature the score declares; ``M-`` when it has none), then its key as
+prepare transposed it, ``K:C`` or ``K:Am`` (tonic and mode, ABC's way; none when prepare did not
+transpose), and a bar line ``|`` stands before the first 16th of every bar the score marks and
+after the song's last:
 
-    M3/4 67 _ _ _ | 72 _ _ _ 71 _ _ _ 69 _ _ _ | ... 72 _ _ _ _ _ _ _ |
+    M3/4 K:C 67 _ _ _ | 72 _ _ _ 71 _ _ _ 69 _ _ _ | ... 72 _ _ _ _ _ _ _ |
 
 (a pickup of one quarter, then whole 3/4 bars, the last one short by the pickup). The bar lines are
 the score's own (a change of meter moves them), so a model sees where it is in the bar and how long
