@@ -7,6 +7,8 @@ classifier's accuracy (`tunesmith.evaluation.judge`). Prints one table; ``--json
 
     .venv/bin/python bench/bench_form.py nottingham --model data/models/nottingham
     .venv/bin/python bench/bench_form.py nottingham --model data/models/nottingham --set "max_bars: 48"
+
+``--pool`` keeps the samples (the generate stage's ``pool.jsonl``) for reading or further analysis.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ def main() -> None:
     ap.add_argument("--set", default="{}", help="YAML mapping of generate.<corpus> keys to replace")
     ap.add_argument("--params", type=Path, default=Path("params.yaml"))
     ap.add_argument("--json", type=Path, default=None, help="write the whole record here")
+    ap.add_argument("--pool", type=Path, default=None, help="keep the samples' symbols here (JSON lines)")
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
 
@@ -52,6 +55,8 @@ def main() -> None:
         # primer mode "test" opens with real pieces of the split judged against (openings: train)
         generate_samples(args.corpus, args.model, cfg, Path(tmp) / "out", test_pieces=encoded / f"{args.split}.jsonl")
         pool = [line["symbols"] for line in io.read_jsonl(Path(tmp) / "out" / POOL)]
+        if args.pool:
+            args.pool.write_bytes((Path(tmp) / "out" / POOL).read_bytes())
     real = [p["symbols"] for p in read_pieces(encoded / f"{args.split}.jsonl")]
     real = random.Random(0).sample(real, min(len(pool), len(real)))
     vocab = io.read_json(args.model / "vocab.json")

@@ -1,7 +1,8 @@
 """The nottingham track: folk tunes as characters of ABC text (Vinze et al.; Reitman & Cho).
 
 Raw files are ABC; a prepared piece is ``{"id", "title", "rhythm", "abc"}`` (normalised
-ABC text that music21 parses); its symbols are the text's characters
+ABC text that music21 parses; with ``prepare.<c>.transpose`` moved to the tonic C, and ``"transposed"``
+the semitones it moved); its symbols are the text's characters
 (:mod:`tunesmith.tracks.abc.abc_chars`). A sample is written as ``.abc``, and as
 ``.mid`` and ``.musicxml`` when music21 parses it; it is "playable" when music21 parses
 it and its bars fit its meter (Reitman & Cho).
@@ -145,13 +146,42 @@ def prepare_nottingham(path: Path, fmt: str, piece_id: str, title: str, cfg: Pre
                                       "keeps such tunes)", reason="bar_mismatch")
         if cfg.acceptable_durations:
             m21.melody_events(score, cfg.acceptable_durations)
-        out.append({
+        piece = {
             "id": piece_id if len(tunes) == 1 else f"{piece_id}-{n + 1}",
             "title": m21.score_title(score, title),
             "rhythm": rhythm,
             "abc": text,
-        })
+        }
+        if cfg.transpose:
+            piece["abc"], piece["transposed"] = _moved_to_c(path, n, text, score)
+        out.append(piece)
     return out
+
+
+def _moved_to_c(path: Path, n: int, text: str, score) -> tuple[str, int]:
+    """``text`` moved to the tonic C (`tunesmith.tracks.abc.transpose`) and the semitones it moved,
+    checked by music21: the moved tune must parse to the notes of ``score`` (the tune as written,
+    which this consumes), every pitch moved by those semitones and no onset or length changed."""
+    from tunesmith.tracks.abc.transpose import transpose_to_c
+
+    try:
+        moved, semitones = transpose_to_c(text)
+    except MusicInputError as exc:
+        raise MusicInputError(f"{path.name}: tune {n + 1}: {exc}", reason=exc.reason) from None
+    before = _score_notes(score)
+    try:
+        after = _score_notes(abc_chars.to_stream(moved, beams=False))
+    except MusicInputError as exc:
+        raise MusicInputError(f"{path.name}: tune {n + 1} moved to C does not parse: {exc}",
+                              reason="untransposable") from None
+    expected = before.copy()
+    expected[:, 0] += semitones
+    order = np.lexsort((expected[:, 0], expected[:, 1]))
+    got = after[np.lexsort((after[:, 0], after[:, 1]))]
+    if got.shape != expected.shape or not np.allclose(got, expected[order]):
+        raise MusicInputError(f"{path.name}: tune {n + 1}: moved to C by {semitones:+d} semitones, music21 reads "
+                              "other notes than the tune's own moved", reason="untransposable")
+    return moved, semitones
 
 
 def nottingham_notes(symbols: Sequence[str] | str) -> np.ndarray:
