@@ -97,8 +97,8 @@ def test_prepare_moves_tunes_to_c_when_asked_and_records_by_how_much(tmp_path):
     np.testing.assert_array_equal(_pitches(moved["abc"])[:, 0], _pitches(kept["abc"])[:, 0] + moved["transposed"])
 
 
-def test_prepare_refuses_a_move_music21_reads_otherwise(tmp_path, monkeypatch):
-    """The check is music21's reading: a move that lost a sharp is refused, the file named."""
+def test_a_move_music21_reads_otherwise_leaves_the_tune_as_written_and_says_so(tmp_path, monkeypatch):
+    """The check is music21's reading: a move that lost a sharp is not kept, nor is the tune lost."""
     def wrong(text):
         moved, semitones = real(text)
         return moved.replace("^f", "f"), semitones
@@ -106,9 +106,27 @@ def test_prepare_refuses_a_move_music21_reads_otherwise(tmp_path, monkeypatch):
     real = transpose.transpose_to_c
     monkeypatch.setattr(transpose, "transpose_to_c", wrong)
     path = _abc_file(tmp_path, "M:2/4\nL:1/8\nK:G\n^c2c =F2F|\n")
-    with pytest.raises(MusicInputError, match=r"tune.abc: tune 1: moved to C by \+5 semitones") as info:
-        prepare_nottingham(path, "abc", "t", "", PrepareConfig(transpose=True))
-    assert info.value.reason == "untransposable"
+    (piece,) = prepare_nottingham(path, "abc", "t", "", PrepareConfig(transpose=True))
+    assert piece["abc"] == "M:2/4\nL:1/8\nK:G\n^c2c =F2F|\n" and "transposed" not in piece
+    assert piece["warning"].startswith("tune 1 stays in its own key: moved to C by +5 semitones, music21 reads")
+
+
+def test_a_tune_without_a_tonic_stays_as_written_and_prepare_says_which(tmp_path, caplog):
+    import pandas as pd
+
+    from tunesmith.data.prepare import prepare_corpus
+
+    (tmp_path / "modal.abc").write_text("X:1\nT:Modal\nM:2/4\nL:1/8\nK:Dmix =c\nDEF|\n")
+    (tmp_path / "plain.abc").write_text("X:1\nT:Plain\n" + TUNE)
+    manifest = pd.DataFrame([{"id": name, "source_file": f"{name}.abc", "format": "abc", "title": name}
+                             for name in ("modal", "plain")])
+    pieces, rejected, stats = prepare_corpus("nottingham", tmp_path, manifest,
+                                             PrepareConfig(transpose=True, workers=1), progress=False)
+    assert rejected.empty and [p["id"] for p in pieces] == ["modal", "plain"]
+    assert "K:Dmix =c\n" in pieces[0]["abc"] and "transposed" not in pieces[0] and "warning" not in pieces[0]
+    assert pieces[1]["transposed"] == 5
+    assert stats["kept_with_warnings"] == 1
+    assert "modal.abc: tune 1 stays in its own key: cannot move the tune to the tonic C: K:Dmix =c" in caplog.text
 
 
 def test_a_moved_tune_still_parses_as_the_track_reads_it():

@@ -78,7 +78,8 @@ class PrepareConfig:
       filter); empty keeps every piece.
     transpose: move each piece to C major / A minor (Vasudeva), from its key
       signature when it has one, else by key analysis; ABC tunes move to the tonic C in
-      their own mode (``K:G`` to ``K:C``, ``K:Ador`` to ``K:Cdor``: Sturm et al.'s folk-rnn).
+      their own mode (``K:G`` to ``K:C``, ``K:Ador`` to ``K:Cdor``: Sturm et al.'s folk-rnn); one
+      that cannot be moved (no tonic in ``K:``) stays as written, with a warning naming it.
     headers: ABC headers to keep, ``all`` (Reitman & Cho) or ``musical`` (M:, L:, K:).
     chords: ABC chord symbols in quotes (``"G"``, ``"D7"``), ``keep`` or ``drop``.
     bars: ABC tunes whose bars do not fit their meter (a bar of 3.875 beats in 4/4, a second

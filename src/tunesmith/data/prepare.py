@@ -91,7 +91,9 @@ def prepare_corpus(track: str, raw_dir: Path, manifest: pd.DataFrame, cfg: Prepa
 
     Returns ``(pieces, rejected, stats)``: pieces in manifest order, each with its
     ``split`` from the manifest; the rejected table (id, source_file, reason,
-    message); counts read / kept / rejected by reason and files per second.
+    message); counts read / kept / rejected by reason and files per second. A piece a
+    track keeps with a ``warning`` (an ABC tune that stays in its own key) is logged here,
+    naming its file, and counted as ``kept_with_warnings``.
     """
     get_track(track)  # an unknown track is an error naming the known ones, before any work
     rows = manifest.fillna("").to_dict("records")
@@ -112,11 +114,14 @@ def prepare_corpus(track: str, raw_dir: Path, manifest: pd.DataFrame, cfg: Prepa
         results = pool.map(_work, jobs, chunksize=max(1, len(jobs) // (workers * 16)))
     pieces: list[dict] = []
     rejected: list[dict] = []
+    warnings: list[str] = []
     try:
         for row, (status, value) in tqdm(zip(rows, results), total=len(rows), desc=f"prepare {track}",
                                          unit="file", disable=not progress):
             if status == "ok":
                 for piece in value:
+                    if "warning" in piece:  # kept, with something the user should know (said here, not in a worker)
+                        warnings.append(f"{row['source_file']}: {one_line(piece.pop('warning'))}")
                     piece["split"] = row.get("split", "") or ""
                     piece["source_file"] = row["source_file"]
                     pieces.append(piece)
@@ -135,6 +140,10 @@ def prepare_corpus(track: str, raw_dir: Path, manifest: pd.DataFrame, cfg: Prepa
         "files_rejected": len(rejected),
         "rejected_by_reason": dict(sorted(reasons.items())),
     }  # no timings: the counts are a committed DVC metric, which changes only when the result does
+    for warning in warnings:
+        log.warning("prepare %s: %s", track, warning)
+    if warnings:
+        stats["kept_with_warnings"] = len(warnings)
     log.info("prepare %s: %d files -> %d pieces kept, %d rejected %s in %.1f s (%.1f files/s)", track, len(rows),
              len(pieces), len(rejected), dict(reasons), seconds, len(rows) / seconds if seconds > 0 else 0.0)
     return pieces, pd.DataFrame(rejected, columns=REJECTED_COLUMNS), stats

@@ -2,7 +2,7 @@
 
 Raw files are ABC; a prepared piece is ``{"id", "title", "rhythm", "abc"}`` (normalised
 ABC text that music21 parses; with ``prepare.<c>.transpose`` moved to the tonic C, and ``"transposed"``
-the semitones it moved); its symbols are the text's characters
+the semitones it moved, unless it cannot be moved: then it stays as written, with a warning); its symbols are the text's characters
 (:mod:`tunesmith.tracks.abc.abc_chars`). A sample is written as ``.abc``, and as
 ``.mid`` and ``.musicxml`` when music21 parses it; it is "playable" when music21 parses
 it and its bars fit its meter (Reitman & Cho).
@@ -153,34 +153,38 @@ def prepare_nottingham(path: Path, fmt: str, piece_id: str, title: str, cfg: Pre
             "abc": text,
         }
         if cfg.transpose:
-            piece["abc"], piece["transposed"] = _moved_to_c(path, n, text, score)
+            try:
+                piece["abc"], piece["transposed"] = _moved_to_c(text, score)
+            except MusicInputError as exc:  # kept as written: a tune is not lost for its notation
+                piece["warning"] = f"tune {n + 1} stays in its own key: {exc}"  # prepare_corpus logs it
         out.append(piece)
     return out
 
 
-def _moved_to_c(path: Path, n: int, text: str, score) -> tuple[str, int]:
+def _moved_to_c(text: str, score) -> tuple[str, int]:
     """``text`` moved to the tonic C (`tunesmith.tracks.abc.transpose`) and the semitones it moved,
     checked by music21: the moved tune must parse to the notes of ``score`` (the tune as written,
-    which this consumes), every pitch moved by those semitones and no onset or length changed."""
+    which this consumes), every pitch moved by those semitones and no onset or length changed.
+
+    Raises:
+        MusicInputError: (reason ``untransposable``) the tune cannot be moved, or music21 reads the
+            moved tune otherwise.
+    """
     from tunesmith.tracks.abc.transpose import transpose_to_c
 
-    try:
-        moved, semitones = transpose_to_c(text)
-    except MusicInputError as exc:
-        raise MusicInputError(f"{path.name}: tune {n + 1}: {exc}", reason=exc.reason) from None
+    moved, semitones = transpose_to_c(text)
     before = _score_notes(score)
     try:
         after = _score_notes(abc_chars.to_stream(moved, beams=False))
     except MusicInputError as exc:
-        raise MusicInputError(f"{path.name}: tune {n + 1} moved to C does not parse: {exc}",
-                              reason="untransposable") from None
+        raise MusicInputError(f"moved to C, it does not parse: {exc}", reason="untransposable") from None
     expected = before.copy()
     expected[:, 0] += semitones
     order = np.lexsort((expected[:, 0], expected[:, 1]))
     got = after[np.lexsort((after[:, 0], after[:, 1]))]
     if got.shape != expected.shape or not np.allclose(got, expected[order]):
-        raise MusicInputError(f"{path.name}: tune {n + 1}: moved to C by {semitones:+d} semitones, music21 reads "
-                              "other notes than the tune's own moved", reason="untransposable")
+        raise MusicInputError(f"moved to C by {semitones:+d} semitones, music21 reads other notes than the "
+                              "tune's own moved", reason="untransposable")
     return moved, semitones
 
 
