@@ -2,8 +2,8 @@
 
 Raw files are ABC; a prepared piece is ``{"id", "title", "rhythm", "abc"}`` (normalised
 ABC text that music21 parses; with ``prepare.<c>.transpose`` moved to the tonic C, and ``"transposed"``
-the semitones it moved, unless it cannot be moved: then it stays as written, with a warning); its symbols are the text's characters
-(:mod:`tunesmith.tracks.abc.abc_chars`). A sample is written as ``.abc``, and as
+the semitones it moved, unless it cannot be moved: then it stays as written, with a warning); its
+symbols are the text's characters (:mod:`tunesmith.tracks.abc.abc_chars`). A sample is written as ``.abc``, and as
 ``.mid`` and ``.musicxml`` when music21 parses it; it is "playable" when music21 parses
 it and its bars fit its meter (Reitman & Cho).
 """
