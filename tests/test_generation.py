@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import keras
 import numpy as np
 import pytest
@@ -304,6 +306,27 @@ def test_generation_stops_after_max_bars_of_new_music():
     every = generate(model, cfg, symbols, primer_ids=[0], num_samples=2, max_length=500, sampler=never_end,
                      seed=1, end_id=0, window=8, max_units=16)
     assert [len(s) for s in every] == [16, 16]  # every token one unit: 16 tokens
+    own = generate(model, cfg, symbols, primer_ids=[0, 1, 2], num_samples=3, max_length=500, sampler=never_end,
+                   seed=1, end_id=0, window=8, max_units=[2, 5, 0], unit_id=1)
+    assert [s.count(1) for s in own[:2]] == [2, 5] and len(own[2]) == 500  # a limit a sample; 0: none
+
+
+def test_lengths_from_the_corpus_are_drawn_a_sample_each_from_the_training_pieces(tmp_path):
+    import numpy as np
+
+    from tunesmith.generation.samples import LENGTH_SLACK_BARS, corpus_lengths, drawn_limits
+    from tunesmith.tracks import get_track
+
+    train = tmp_path / "train.jsonl"  # pieces of 1 to 20 bars of 4 units
+    train.write_text("".join(json.dumps({"id": str(k), "symbols": ["a", "|"] * 4 * k}) + "\n" for k in range(1, 21)))
+    lengths = corpus_lengths(get_track("essen"), train, "|", 4)
+    assert lengths.min() >= 2.9 and lengths.max() <= 18.1 and len(lengths) == 16  # 10th to 90th percentile
+    most, least = drawn_limits(lengths, 64, seed=3, per_bar=4)
+    again, _ = drawn_limits(lengths, 64, seed=3, per_bar=4)
+    np.testing.assert_array_equal(most, again)  # the batch's seed reproduces its lengths
+    assert len(set(most.tolist())) > 5 and set((most / 4).tolist()) <= set(lengths.tolist())
+    np.testing.assert_array_equal(least, np.maximum(most - 4 * LENGTH_SLACK_BARS, 4))
+    assert not np.array_equal(drawn_limits(lengths, 64, seed=4, per_bar=4)[0], most)
 
 
 def test_a_sample_does_not_end_before_min_bars():

@@ -29,9 +29,9 @@ def generate(
     end_id: int,
     window: int,
     cache=None,
-    max_units: int = 0,
+    max_units: int | Sequence[int] = 0,
     unit_id: int | Sequence[int] | None = None,
-    min_units: int = 0,
+    min_units: int | Sequence[int] = 0,
     form=None,
     reuse: dict | None = None,
     cycle: Sequence[int] | None = None,
@@ -55,8 +55,10 @@ def generate(
             LSTM mixed with a cache over the sample so far; None or ``lam == 0``: the LSTM alone.
         max_units, unit_id: a sample also stops after ``max_units`` time units of new
             music (0: no limit), one unit per ``unit_id`` token (an id, or ids that each close a unit),
-            or per token when ``unit_id`` is None (`tunesmith.tracks.Track.bar_unit` gives bars).
-        min_units: a sample may not end (its end token is masked) before this many units.
+            or per token when ``unit_id`` is None (`tunesmith.tracks.Track.bar_unit` gives bars);
+            one number for every sample, or one per sample.
+        min_units: a sample may not end (its end token is masked) before this many units (one
+            number, or one per sample).
         form: a :class:`tunesmith.generation.form_plan.FormControl` (one bar reader a sample).
         reuse: a dict the caller keeps between calls with the same model, ``window``, ``end_id``
             and ``cache``: the stepper made by the first is kept there and reset by the next to
@@ -73,6 +75,8 @@ def generate(
     rows = (primer if primer.ndim == 2 else np.tile(primer, (num_samples, 1))).astype(np.int32)
     logits = stepper.prime(rows)
     order = Cycle(cycle, len(symbols), rows) if cycle is not None and len(cycle) else None
+    max_units, min_units = (np.broadcast_to(np.asarray(limit, dtype=np.int64), (num_samples,))
+                            for limit in (max_units, min_units))  # one a sample
     if form is not None:
         return _generate_with_form(stepper, logits, form, num_samples, max_length, sampler, rng, end_id,
                                    (max_units, unit_id, min_units), order)
@@ -89,7 +93,7 @@ def _generate_plain(stepper, logits: np.ndarray, num_samples: int, max_length: i
     finished = np.zeros(num_samples, dtype=bool)
     units = np.zeros(num_samples, dtype=np.int64)
     for t in tqdm(range(max_length), desc="generate", unit="tok", leave=False):
-        if min_units:
+        if min_units.any():
             logits = np.array(logits, copy=True)
             logits[units < min_units, end_id] = -np.inf  # too short to end yet
         if order is not None:
@@ -218,8 +222,9 @@ def _generate_with_form(stepper, logits: np.ndarray, form, num_samples: int, max
         while not finished.all() and steps < MAX_STEPS_PER_TOKEN * max_length:
             steps += 1
             active = ~finished
-            room = np.array([max_units - units(i, row) for i, row in enumerate(out)]) if max_units else None
-            short = np.array([units(i, row) < min_units for i, row in enumerate(out)]) if min_units else None
+            counted = np.array([units(i, row) for i, row in enumerate(out)])
+            room = np.where(max_units > 0, max_units - counted, 1 << 30) if max_units.any() else None
+            short = counted < min_units if min_units.any() else None
             logits = form.mask(logits, active, room, short)
             if short is not None:
                 logits[short, end_id] = -np.inf  # too short to end yet
@@ -234,7 +239,8 @@ def _generate_with_form(stepper, logits: np.ndarray, form, num_samples: int, max
                 order.resync(out)  # a bar drawn again took its tokens back
             for i in np.flatnonzero(active):
                 row = out[i]
-                if row and (row[-1] == end_id or len(row) >= max_length or (max_units and units(i, row) >= max_units)):
+                if row and (row[-1] == end_id or len(row) >= max_length
+                            or (max_units[i] and units(i, row) >= max_units[i])):
                     finished[i] = True
             bar.update(max(len(row) for row in out) - bar.n)
     logger.info("generated %d samples with a form plan: %d finished in %d steps, mean length %.1f; %s",

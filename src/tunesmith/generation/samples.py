@@ -13,6 +13,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from tunesmith.core import io
@@ -84,17 +85,42 @@ def bar_limit(track: str, music: Track, cfg, vocab, symbols: Sequence[str],
         log.info("%s: lengths: corpus needs the encoded train split; using max_bars/min_bars", track)
     elif cfg.lengths == "corpus":
         low, high = corpus_bars(music, train_pieces, symbol, per_bar)
-        log.info("%s: samples of %.1f to %.1f bars of new music (the training pieces' 10th to 90th percentile)",
-                 track, low, high)
+        log.info("%s: each sample as long as a training piece drawn at random, %.1f to %.1f bars of new music "
+                 "(their 10th to 90th percentile), ending up to %d bars before it", track, low, high,
+                 LENGTH_SLACK_BARS)
         return round(high * per_bar), unit_id, round(low * per_bar)
     return cfg.max_bars * per_bar, unit_id, cfg.min_bars * per_bar
+
+
+LENGTH_SLACK_BARS = 2
+"""With ``lengths: corpus`` each sample draws its length from the training pieces' (:func:`drawn_limits`) and
+may end up to this many bars before it: where its form lets it end (a bar that comes home), not on the bar."""
+
+
+def corpus_lengths(music: Track, train_pieces: Path, symbol: str | None, per_bar: int) -> np.ndarray:
+    """The training pieces' lengths in 4/4 bars, those from their 10th to their 90th percentile
+    (:func:`corpus_bars`): what ``lengths: corpus`` draws each sample's length from."""
+    from tunesmith.generation.pool import read_pieces
+
+    units = unit_symbols(symbol)
+    bars = np.array([(len(p["symbols"]) if symbol is None else sum(p["symbols"].count(s) for s in units)) / per_bar
+                     for p in read_pieces(train_pieces)])
+    low, high = np.percentile(bars, [10, 90])
+    return bars[(bars >= low) & (bars <= high)]
+
+
+def drawn_limits(lengths: np.ndarray, n: int, seed: int, per_bar: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(max_units, min_units)``, one each for ``n`` samples: a length drawn from ``lengths`` (bars)
+    with ``seed`` (the batch's, so a seed still reproduces its samples), and the same less
+    :data:`LENGTH_SLACK_BARS` (a bar at least)."""
+    rng = np.random.default_rng((seed, 1))  # a stream of its own: the sampler's is default_rng(seed)
+    most = np.round(rng.choice(lengths, n) * per_bar).astype(np.int64)
+    return most, np.maximum(most - LENGTH_SLACK_BARS * per_bar, per_bar)
 
 
 def corpus_bars(music: Track, train_pieces: Path | None, symbol: str | None, per_bar: int) -> tuple[float, float]:
     """The 10th and 90th percentiles of the training pieces' lengths in 4/4 bars (``symbol`` counts
     a unit, None: every symbol does), for ``generate.<c>.lengths: corpus``."""
-    import numpy as np
-
     from tunesmith.generation.pool import read_pieces
 
     if train_pieces is None or not train_pieces.is_file():
@@ -155,6 +181,9 @@ def generate_samples(track: str, model_dir: Path, cfg, out_dir: Path, *,
     check_budget(track, cfg, max(map(len, primer_ids)))
     train = test_pieces.with_name("train.jsonl") if test_pieces is not None else None
     max_units, unit_id, min_units = bar_limit(track, music, cfg, vocab, symbols, train)
+    per_bar = music.bar_unit(vocab)[1] if max_units else 0
+    lengths = (corpus_lengths(music, train, music.bar_unit(vocab)[0], per_bar)
+               if cfg.lengths == "corpus" and max_units and train is not None else None)
     cycle = [symbols.index(c) for c in music.cycle(vocab) if c in symbols]  # e.g. metered frame ends, in order
     plan, form_log = _form_plan(track, music, cfg, vocab, train, cache, model_cfg.family), []
 
@@ -169,11 +198,12 @@ def generate_samples(track: str, model_dir: Path, cfg, out_dir: Path, *,
 
     def sample(ids: Sequence[int], n: int, seed: int) -> list[list[int]]:
         form = None if plan is None else _form_control(music, vocab, plan, ids, n, seed)
+        most, least = (max_units, min_units) if lengths is None else drawn_limits(lengths, n, seed, per_bar)
         try:
             out = generate(model, model_cfg, symbols, primer_ids=list(ids), num_samples=n,
                            max_length=cfg.max_length, sampler=sampler, seed=seed, end_id=end_id,
-                           window=train_cfg.window, cache=cache, max_units=max_units, unit_id=unit_id,
-                           min_units=min_units, form=form, reuse=reuse, cycle=cycle)
+                           window=train_cfg.window, cache=cache, max_units=most, unit_id=unit_id,
+                           min_units=least, form=form, reuse=reuse, cycle=cycle)
         except ValueError as exc:  # what the sampler cannot do with these logits, named
             raise ConfigError(f"generate.{track}.sampler: {exc}") from exc
         form_log.extend([form.summary()] if form is not None else [])
