@@ -253,7 +253,8 @@ class GenerateConfig:
     keep_wav: bool = False        # keep the WAV beside the MP3 (10 MB a minute); kept anyway with no MP3 encoder
     retries: int = 0              # a sample that does not decode is generated again with the next seed
     cache: bool = False           # sample from the LSTM mixed with the cache the train stage fitted
-    lengths: Literal["bars", "corpus"] = "bars"  # corpus: min/max bars = the training pieces' 10th/90th percentile
+    # corpus: each sample as long as a training piece drawn at random (within their 10th-90th percentile)
+    lengths: Literal["bars", "corpus"] = "bars"
     judge_samples: int = 0        # more samples, not rendered, for evaluate's two-sample test (pool.jsonl); 0: none
     real_pieces: int = 0          # real test pieces rendered like the samples, to hear and read beside them (real/)
     form: Literal["none", "plan"] = "none"  # plan: bars that repeat, keep the meter and end sections home (form_plan)
