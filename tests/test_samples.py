@@ -173,9 +173,9 @@ def test_generate_writes_a_judging_pool_and_real_pieces_rendered_like_the_sample
     assert len(titles) == 2 and titles <= {f"song {i}" for i in range(5)}
 
 
-def test_lengths_from_the_corpus_bound_each_sample_by_the_training_pieces_percentiles(tmp_path, monkeypatch):
-    """``lengths: corpus``: min and max bars are the 10th and 90th percentiles of the training
-    pieces' lengths (essen: 16 sixteenths a 4/4 bar), not fixed numbers."""
+def test_lengths_from_the_corpus_are_a_training_pieces_a_sample(tmp_path, monkeypatch):
+    """``lengths: corpus``: each sample's most bars are a training piece's length between their 10th
+    and 90th percentiles (essen: 16 sixteenths a 4/4 bar), its least 2 bars fewer, not fixed numbers."""
     import numpy as np
 
     from tunesmith.generation import samples
@@ -191,7 +191,10 @@ def test_lengths_from_the_corpus_bound_each_sample_by_the_training_pieces_percen
     bars = [2, 4, 4, 6, 8, 8, 10, 12, 16, 30]
     (tmp_path / "train.jsonl").write_text("".join(json.dumps({"id": str(i), "symbols": ["60"] + ["_"] * (16 * b - 1)})
                                                   + "\n" for i, b in enumerate(bars)))
-    cfg = GenerateConfig(num_samples=1, render=False, lengths="corpus", primer=PrimerConfig(mode="start"))
+    cfg = GenerateConfig(num_samples=8, render=False, lengths="corpus", primer=PrimerConfig(mode="start"))
     samples.generate_samples("essen", tmp_path / "m", cfg, tmp_path / "out", test_pieces=tmp_path / "test.jsonl")
     low, high = np.percentile(bars, [10, 90])
-    assert seen == [(round(low * 16), round(high * 16))]
+    (least, most), = seen  # one batch: the samples share their primer
+    assert len(most) == 8 and set(most.tolist()) <= {16 * b for b in bars if low <= b <= high}
+    assert len(set(most.tolist())) > 1  # drawn a sample, not one window for all
+    np.testing.assert_array_equal(least, np.maximum(most - 2 * 16, 16))

@@ -118,6 +118,18 @@ def drawn_limits(lengths: np.ndarray, n: int, seed: int, per_bar: int) -> tuple[
     return most, np.maximum(most - LENGTH_SLACK_BARS * per_bar, per_bar)
 
 
+def sample_limits(track: str, music: Track, cfg, vocab, symbols: Sequence[str], train: Path | None):
+    """``(unit_id, limits)``: ``limits(n, seed)`` is the ``(max_units, min_units)`` of a batch of ``n``
+    samples, :func:`bar_limit`'s for every sample or, with ``lengths: corpus``, one drawn a sample
+    (:func:`drawn_limits`)."""
+    max_units, unit_id, min_units = bar_limit(track, music, cfg, vocab, symbols, train)
+    if cfg.lengths != "corpus" or not max_units or train is None:
+        return unit_id, lambda n, seed: (max_units, min_units)
+    symbol, per_bar = music.bar_unit(vocab)
+    lengths = corpus_lengths(music, train, symbol, per_bar)
+    return unit_id, lambda n, seed: drawn_limits(lengths, n, seed, per_bar)
+
+
 def corpus_bars(music: Track, train_pieces: Path | None, symbol: str | None, per_bar: int) -> tuple[float, float]:
     """The 10th and 90th percentiles of the training pieces' lengths in 4/4 bars (``symbol`` counts
     a unit, None: every symbol does), for ``generate.<c>.lengths: corpus``."""
@@ -180,10 +192,7 @@ def generate_samples(track: str, model_dir: Path, cfg, out_dir: Path, *,
         raise ConfigError(f"generate.{track}.primer: {exc}") from exc
     check_budget(track, cfg, max(map(len, primer_ids)))
     train = test_pieces.with_name("train.jsonl") if test_pieces is not None else None
-    max_units, unit_id, min_units = bar_limit(track, music, cfg, vocab, symbols, train)
-    per_bar = music.bar_unit(vocab)[1] if max_units else 0
-    lengths = (corpus_lengths(music, train, music.bar_unit(vocab)[0], per_bar)
-               if cfg.lengths == "corpus" and max_units and train is not None else None)
+    unit_id, limits = sample_limits(track, music, cfg, vocab, symbols, train)
     cycle = [symbols.index(c) for c in music.cycle(vocab) if c in symbols]  # e.g. metered frame ends, in order
     plan, form_log = _form_plan(track, music, cfg, vocab, train, cache, model_cfg.family), []
 
@@ -193,12 +202,11 @@ def generate_samples(track: str, model_dir: Path, cfg, out_dir: Path, *,
     outputs: dict[int, list[int]] = {}
     seeds: dict[int, int] = {}
     start = time.perf_counter()
-
     reuse: dict = {}  # one stepper for every call (a batch per primer, the judging pool, retries)
 
     def sample(ids: Sequence[int], n: int, seed: int) -> list[list[int]]:
         form = None if plan is None else _form_control(music, vocab, plan, ids, n, seed)
-        most, least = (max_units, min_units) if lengths is None else drawn_limits(lengths, n, seed, per_bar)
+        most, least = limits(n, seed)
         try:
             out = generate(model, model_cfg, symbols, primer_ids=list(ids), num_samples=n,
                            max_length=cfg.max_length, sampler=sampler, seed=seed, end_id=end_id,
