@@ -155,6 +155,13 @@ def test_untrained_lstm_with_the_plan_writes_whole_bars_of_the_meter():
         pickup = lengths[0] if lengths[0] < 12 else 0
         assert all(n == 12 for n in lengths[1:-1]), lengths
         assert lengths[-1] == (12 - pickup if pickup else 12), " ".join(song)  # the last bar completes the pickup
+    readers = [essen.bar_reader(header, {**META, "symbols": symbols}) for _ in range(6)]
+    control = FormControl(Plan(None), readers, symbols, 0, np.random.default_rng(2))
+    limits = [2, 3, 4, 10, 10, 10]  # a length limit a sample (generate.<c>.lengths: corpus)
+    out = generate(model, cfg, symbols, primer_ids=[0, 1], num_samples=6, max_length=300, sampler=sampler,
+                   seed=0, end_id=0, window=16, form=control, max_units=limits, unit_id=[2])
+    assert all(row.count(2) <= limit for row, limit in zip(out, limits)), [row.count(2) for row in out]
+    assert max(row.count(2) for row in out[3:]) > 4  # the longer limits were not the first's
 
 
 def test_a_song_ends_on_the_tonic_unless_it_has_no_room_left():

@@ -218,11 +218,12 @@ def _generate_with_form(stepper, logits: np.ndarray, form, num_samples: int, max
     units = counts.units
 
     steps = 0
+    limited = bool(max_units.any() or min_units.any())
     with tqdm(total=max_length, desc="generate", unit="tok", leave=False) as bar:
         while not finished.all() and steps < MAX_STEPS_PER_TOKEN * max_length:
             steps += 1
             active = ~finished
-            counted = np.array([units(i, row) for i, row in enumerate(out)])
+            counted = np.array([units(i, row) for i, row in enumerate(out)]) if limited else None
             room = np.where(max_units > 0, max_units - counted, 1 << 30) if max_units.any() else None
             short = counted < min_units if min_units.any() else None
             logits = form.mask(logits, active, room, short)

@@ -100,11 +100,7 @@ may end up to this many bars before it: where its form lets it end (a bar that c
 def corpus_lengths(music: Track, train_pieces: Path, symbol: str | None, per_bar: int) -> np.ndarray:
     """The training pieces' lengths in 4/4 bars, those from their 10th to their 90th percentile
     (:func:`corpus_bars`): what ``lengths: corpus`` draws each sample's length from."""
-    from tunesmith.generation.pool import read_pieces
-
-    units = unit_symbols(symbol)
-    bars = np.array([(len(p["symbols"]) if symbol is None else sum(p["symbols"].count(s) for s in units)) / per_bar
-                     for p in read_pieces(train_pieces)])
+    bars = _piece_bars(music, train_pieces, symbol, per_bar)
     low, high = np.percentile(bars, [10, 90])
     return bars[(bars >= low) & (bars <= high)]
 
@@ -133,16 +129,20 @@ def sample_limits(track: str, music: Track, cfg, vocab, symbols: Sequence[str], 
 def corpus_bars(music: Track, train_pieces: Path | None, symbol: str | None, per_bar: int) -> tuple[float, float]:
     """The 10th and 90th percentiles of the training pieces' lengths in 4/4 bars (``symbol`` counts
     a unit, None: every symbol does), for ``generate.<c>.lengths: corpus``."""
+    low, high = np.percentile(_piece_bars(music, train_pieces, symbol, per_bar), [10, 90])
+    return float(low), float(high)
+
+
+def _piece_bars(music: Track, train_pieces: Path | None, symbol: str | None, per_bar: int) -> np.ndarray:
+    """Each training piece's length in 4/4 bars (``symbol`` counts a unit, None: every symbol does)."""
     from tunesmith.generation.pool import read_pieces
 
     if train_pieces is None or not train_pieces.is_file():
         raise ConfigError(f"generate.{music.name}.lengths: corpus needs the encoded train split, "
                           f"{train_pieces} not found")
     units = unit_symbols(symbol)
-    bars = [(len(p["symbols"]) if symbol is None else sum(p["symbols"].count(s) for s in units)) / per_bar
-            for p in read_pieces(train_pieces)]
-    low, high = np.percentile(bars, [10, 90])
-    return float(low), float(high)
+    return np.array([(len(p["symbols"]) if symbol is None else sum(p["symbols"].count(s) for s in units)) / per_bar
+                     for p in read_pieces(train_pieces)])
 
 
 def check_samples_folder(out_dir: Path, model_dir: Path) -> None:
