@@ -88,11 +88,18 @@ def run(representation: str, pieces: list[dict], params: dict, out: Path, epochs
     full = any_length_model(model, model_cfg, len(vocab))
     scores = score_pieces(lambda x: full.predict_on_batch(x), val_ids, vocab.end_id, len(vocab))
     targets = val_ids[1:]
+    extra: dict = {}
     if notes:
         ends = [vocab.index[s] for s in vocab.symbols if s.startswith(npf.FRAME_END)]
         targets_as_plain = np.where(np.isin(targets, ends), ends[0], targets)
         per_frame = frame_nll(scores.nll, targets_as_plain, ends[0], vocab.end_id)
         unk_share = 0.0
+        held = [k for k, s in enumerate(vocab.symbols) if s.endswith("~")]
+        if held:  # onsets: the same frames with each pitch's struck/held mark summed out, comparable with
+            # representations that have no marks (the model still reads the true marks of the frames before)
+            marks = marks_summed_nll(full, val_ids, vocab, held)
+            extra["val_nll_per_frame_marks_summed"] = float(frame_nll(marks, targets_as_plain, ends[0],
+                                                                      vocab.end_id).mean())
     else:
         per_frame = scores.nll[targets != vocab.end_id]
         unk_share = float(np.mean(targets[targets != vocab.end_id] == vocab.unk_id))
@@ -109,7 +116,26 @@ def run(representation: str, pieces: list[dict], params: dict, out: Path, epochs
             "val_frames": int(per_frame.size), "val_nll_per_frame": float(per_frame.mean()),
             "val_nll_per_token": scores.mean_nll, "val_unk_frame_share": unk_share,
             "best_epoch": summary["best_epoch"], "epochs_run": summary["epochs_run"],
-            "train_seconds": round(seconds, 1)}
+            "train_seconds": round(seconds, 1), **extra}
+
+
+def marks_summed_nll(full, ids: np.ndarray, vocab, held: list[int]) -> np.ndarray:
+    """NLL of each target of ``ids`` (``ids[1:]``) with full context, a pitch's struck and held
+    classes counted as one (``log(p("60") + p("60~"))``): what a model of onsets says about which
+    pitches sound, the question representations without marks answer."""
+    from tunesmith.core.numeric import log_softmax
+    from tunesmith.data.pieces import piece_spans
+
+    struck = np.array([vocab.index[vocab.symbols[k][:-1]] for k in held])
+    fold = np.arange(len(vocab))
+    fold[held] = struck
+    out = np.zeros(ids.size - 1)
+    for a, b in piece_spans(ids, vocab.end_id):
+        logp = log_softmax(np.asarray(full.predict_on_batch(ids[None, a:b].astype(np.int32)))[0])
+        logp[:, struck] = np.logaddexp(logp[:, struck], logp[:, held])
+        targets = fold[ids[a + 1:b + 1]]
+        out[a:b] = -logp[np.arange(b - a), targets]
+    return out
 
 
 def main() -> None:
@@ -143,6 +169,9 @@ def main() -> None:
               f"{r['val_nll_per_known_frame']:.3f} | "
               f"{r['val_nll_per_token']:.3f} | {r['val_unk_frame_share']:.1%} | {r['best_epoch']} / "
               f"{r['epochs_run']} | {r['train_seconds'] / 60:.1f} min |")
+        if "val_nll_per_frame_marks_summed" in r:
+            print(f"  {r['representation']}: validation NLL per frame with struck/held marks summed out "
+                  f"{r['val_nll_per_frame_marks_summed']:.3f}")
     name = "summary.json" if args.seed is None else f"summary-s{args.seed}.json"
     (args.out / name).write_text(json.dumps(rows, indent=2) + "\n")
 

@@ -187,3 +187,54 @@ def test_classical_metered_option_counts_bars_and_has_a_closed_vocabulary(tmp_pa
 
     max_units, unit_id, min_units = bar_limit("classical", music, Cfg(), meta, mf.SYMBOLS)
     assert (max_units, min_units) == (32, 16) and sorted(unit_id) == list(range(1, 17))  # ids of |0 ... |15
+
+
+# ------------------------------------------------------------- metered onsets (`metered_onsets`)
+
+
+def test_metered_onsets_tell_a_restruck_note_from_a_held_one_and_count_the_bar():
+    from tunesmith.tracks.piano import metered_frames as mf
+    from tunesmith.tracks.piano import metered_onsets as mo
+    from tunesmith.tracks.piano import onsets_per_frame as opf
+
+    notes = np.array([[60, 0, 4], [60, 4, 8], [64, 0, 8], [67, 6, 18], [48, 17, 20]], np.int32)
+    symbols = mo.encode_notes(notes)
+    # two quarter notes on C, struck at frames 0 and 4; E held through both
+    assert symbols[:6] == ["60", "64", "|0", "60~", "64~", "|1"] and symbols[12:15] == ["60", "64~", "|4"]
+    assert [s for s in symbols if mo.is_frame_end(s)] == [f"|{k}" for k in range(16)] + ["|0", "|1", "|2", "|3"]
+    assert mo.decode_notes(symbols).tolist() == sorted(notes.tolist(), key=lambda n: (n[1], n[0]))
+    assert mf.decode_notes(mf.encode_notes(notes)).tolist()[0] == [60, 0, 8]  # metered frames merge the two
+    assert [s for s in symbols if not mo.is_frame_end(s)] == [s for s in opf.encode_notes(notes) if s != "|"]
+    assert len(mo.SYMBOLS) == len(set(mo.SYMBOLS)) == 193 and {"|", "<unk>"}.isdisjoint(mo.SYMBOLS)
+    with pytest.raises(MusicInputError, match=r"symbol '\|' at position 1 .* held as '60~'"):
+        mo.decode_notes(["60", "|"])
+    with pytest.raises(MusicInputError, match=r"symbol '60\^' at position 0"):
+        mo.decode_notes(["60^"])
+
+
+def test_classical_metered_onsets_option_counts_bars_and_ends_home_on_a_held_bass():
+    from tunesmith.config.load import build
+    from tunesmith.config.stages import EncodeConfig
+    from tunesmith.core.errors import ConfigError
+    from tunesmith.data.encode import encode_piece
+    from tunesmith.tracks import get_track
+    from tunesmith.tracks.piano import metered_onsets as mo
+    from tunesmith.tracks.piano.track import frame_notes
+
+    music = get_track("classical")
+    notes = [[48, 0, 32], [60, 16, 20], [64, 20, 24]]
+    cfg = EncodeConfig(representation="metered_onsets")
+    symbols = encode_piece("classical", {"id": "a", "notes": notes}, cfg)
+    meta = {"encode": {"representation": "metered_onsets"}, "prepare": {"frames_per_beat": 4},
+            "representation": mo.NAME}
+    assert frame_notes(symbols, meta).tolist() == notes
+    assert music.closed_symbols({"representation": "metered_onsets"}) == mo.SYMBOLS
+    assert music.bar_unit(meta) == (mo.FRAME_ENDS, 16) and music.cycle(meta) == mo.FRAME_ENDS
+    assert music.hold_ids(list(mo.SYMBOLS)) == frozenset(i for i, s in enumerate(mo.SYMBOLS) if s.endswith("~"))
+
+    reader = music.bar_reader([], meta)
+    closed = [bar for _, bar in map(reader.feed, symbols) if bar is not None]
+    assert len(closed) == 2 and closed[-1].tokens[-1] == "|15"
+    assert reader.home()  # the bass C is held ("48~") through the last frames: it still counts as the bass
+    with pytest.raises((ConfigError, ValueError), match="representation"):
+        build(EncodeConfig, {"representation": "onsets_metered"}, "encode.classical")

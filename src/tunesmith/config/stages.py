@@ -175,9 +175,11 @@ class EncodeConfig:
       ``<unk>``: :mod:`tunesmith.tracks.piano.notes_per_frame`) or ``onsets`` (the same, each pitch
       marked struck or held, 178 symbols: :mod:`tunesmith.tracks.piano.onsets_per_frame`) or
       ``metered`` (notes per frame whose frame ends name the frame's place in a 16-frame bar, 105
-      symbols: :mod:`tunesmith.tracks.piano.metered_frames`); essen: ``metered`` (the time series
-      with the song's meter and bar lines: :mod:`tunesmith.tracks.melody.metered_series`), any
-      other value the plain time series.
+      symbols: :mod:`tunesmith.tracks.piano.metered_frames`) or ``metered_onsets`` (metered frames
+      whose pitches are marked struck or held, 193 symbols:
+      :mod:`tunesmith.tracks.piano.metered_onsets`); essen: ``metered`` (the time series with the
+      song's meter and bar lines: :mod:`tunesmith.tracks.melody.metered_series`), any other value
+      the plain time series.
     distinguish_holds: classical chord tokens mark held (not re-struck) pitches.
     split: piece shares; a local corpus with train/valid/test folders keeps its own.
     seed: the split's shuffle seed.
@@ -187,7 +189,7 @@ class EncodeConfig:
     """
 
     time_step: float = 0.25
-    representation: Literal["chords", "notes", "onsets", "metered"] = "chords"
+    representation: Literal["chords", "notes", "onsets", "metered", "metered_onsets"] = "chords"
     distinguish_holds: bool = True
     split: SplitConfig = field(default_factory=SplitConfig)
     seed: int = 0

@@ -21,9 +21,10 @@ SUMMARY = {
     "essen": (f"Essen folksongs as a 16th-note time series of MIDI pitch, rest and hold, as in {VASUDEVA}, "
               "each song opening with its meter and key and marking its bar lines, so the model knows where it "
               "is in the bar; encode.essen.representation other than metered gives the plain time series."),
-    "classical": (f"Piano music as a piano roll: each frame's sounding pitches, then a frame end ({WALDER}) "
-                  "that names the frame's place in its 4/4 bar, so notes end where beats do; "
-                  f"encode.classical.representation=chords gives the chord tokens of {LORINCZI}."),
+    "classical": (f"Piano music as a piano roll: each frame's sounding pitches, each marked struck or held, then a "
+                  f"frame end ({WALDER}) that names the frame's place in its 4/4 bar, so notes end where beats do "
+                  f"and a repeated note is struck again; encode.classical.representation=chords gives the chord "
+                  f"tokens of {LORINCZI}."),
 }
 """One paragraph under each corpus heading."""
 

@@ -16,6 +16,9 @@ MAX_TRIES = 8
 CLOSING_TRIES = 32
 """Draws of a piece's last bar that does not bring it home (a reader's ``max_tries`` there)."""
 
+HELD = "~"
+"""The suffix of a held pitch in the onsets representations (``"60~"``): it sounds, not struck."""
+
 # Krumhansl & Kessler's probe-tone profiles (major, minor), C first
 KK_MAJOR = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
 KK_MINOR = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17])
@@ -138,8 +141,8 @@ class HomeBars(FixedBars):
             self._frame = []
             if self.room is not None:
                 self.room -= 1
-        elif symbol.isdigit():
-            self._frame.append(int(symbol))
+        elif symbol.rstrip(HELD).isdigit():  # struck "60" or held "60~" (onsets)
+            self._frame.append(int(symbol.rstrip(HELD)))
         return super().feed(symbol)
 
     def home(self) -> bool:

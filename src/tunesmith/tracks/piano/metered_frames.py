@@ -46,6 +46,17 @@ def is_frame_end(symbol: str) -> bool:
     return symbol in _FRAME_END_SET
 
 
+def metered(symbols: Iterable[str]) -> list[str]:
+    """``symbols`` of a frame representation whose frame end is ``|``, every frame end renamed for its
+    frame's place in the bar (``|0`` ... ``|15``, counted from the first frame)."""
+    out, frame = [], 0
+    for s in symbols:
+        if s == npf.FRAME_END:
+            s, frame = FRAME_ENDS[frame % BAR_FRAMES], frame + 1
+        out.append(s)
+    return out
+
+
 def encode_notes(notes: np.ndarray) -> list[str]:
     """Symbols of ``[pitch, start, end]`` notes on a frame grid: notes per frame with each frame
     end naming its frame's place in the bar.
@@ -53,28 +64,25 @@ def encode_notes(notes: np.ndarray) -> list[str]:
     Raises:
         MusicInputError: reason ``"pitch_range"`` for a pitch outside 21-108.
     """
-    out, frame = [], 0
-    for s in npf.encode_notes(notes):
-        if s == npf.FRAME_END:
-            s, frame = FRAME_ENDS[frame % BAR_FRAMES], frame + 1
-        out.append(s)
-    return out
+    return metered(npf.encode_notes(notes))
 
 
-def plain(symbols: Iterable[str]) -> list[str]:
-    """The notes-per-frame symbols of metered ones (every frame end ``|``).
+def plain(symbols: Iterable[str], alphabet: Iterable[str] = npf.SYMBOLS) -> list[str]:
+    """The symbols of ``alphabet``'s representation (frame end ``|``; notes per frame by default) of
+    metered ones, every frame end ``|``.
 
     Raises:
         MusicInputError: reason ``"malformed_token"`` naming a symbol of neither vocabulary.
     """
-    known = set(npf.SYMBOLS) | {"<unk>"}
+    known = set(alphabet) | {"<unk>"}
     out = []
     for position, s in enumerate(symbols):
         if is_frame_end(s):
             s = npf.FRAME_END
         elif s not in known or s == npf.FRAME_END:
             raise MusicInputError(f"metered-frames symbol {s!r} at position {position} is not a frame end "
-                                  f"|0-|{BAR_FRAMES - 1}, {PIECE_END!r} or a pitch {npf.PITCH_LOW}-{npf.PITCH_HIGH}",
+                                  f"|0-|{BAR_FRAMES - 1}, {PIECE_END!r} or a pitch {npf.PITCH_LOW}-{npf.PITCH_HIGH}"
+                                  + (" (struck, or held as '60~')" if "60~" in known else ""),
                                   reason="malformed_token")
         out.append(s)
     return out

@@ -22,15 +22,18 @@ from tunesmith.core import io
 from tunesmith.core.errors import MusicInputError
 from tunesmith.tracks import music21_io as m21
 from tunesmith.tracks.base import Track
-from tunesmith.tracks.piano import metered_frames, notes_per_frame, onsets_per_frame
+from tunesmith.tracks.piano import metered_frames, metered_onsets, notes_per_frame, onsets_per_frame
 
 if TYPE_CHECKING:
     from tunesmith.config.stages import EncodeConfig, PrepareConfig
 
 
 FRAMES = {"notes": (notes_per_frame, notes_per_frame.NAME), "onsets": (onsets_per_frame, onsets_per_frame.NAME),
-          "metered": (metered_frames, metered_frames.NAME)}
+          "metered": (metered_frames, metered_frames.NAME),
+          "metered_onsets": (metered_onsets, metered_onsets.NAME)}
 """The frame-serialised representations (``encode.<c>.representation``): their module and name."""
+METERED = frozenset({metered_frames.NAME, metered_onsets.NAME})
+"""The representations whose frame ends name the frame's place in the bar (``|0`` ... ``|15``)."""
 
 
 class Classical(Track):
@@ -75,14 +78,14 @@ class Classical(Track):
         seconds' worth at ``fs`` frames per second."""
         res = _resolution(meta)
         per_bar = 4 * int(res["frames_per_beat"]) if res["frames_per_beat"] else round(2 * float(res["fs"] or 8))
-        if meta.get("representation") == metered_frames.NAME:
+        if meta.get("representation") in METERED:
             return metered_frames.FRAME_ENDS, max(1, per_bar)
         notes = meta.get("representation") in {name for _, name in FRAMES.values()}
         return (notes_per_frame.FRAME_END if notes else None), max(1, per_bar)
 
     def cycle(self, meta: Mapping[str, Any]) -> tuple[str, ...]:
         """Metered frames' frame ends, ``|0`` ... ``|15``: each frame closes with the one after the last."""
-        return metered_frames.FRAME_ENDS if meta.get("representation") == metered_frames.NAME else ()
+        return metered_frames.FRAME_ENDS if meta.get("representation") in METERED else ()
 
     def write_music(self, symbols: Sequence[str], meta: Mapping[str, Any], stem: Path, files: list[str],
                     *, title: str, primer_length: int = 0) -> int:
