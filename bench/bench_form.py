@@ -63,7 +63,8 @@ def main() -> None:
     record = judge(get_track(args.corpus), pool, real, vocab)
     test = record["two_sample"]
     print(f"{args.corpus} {args.set}: two-sample accuracy {test['accuracy']:.3f} +- {test['sd']:.3f} "
-          f"(n={test['n_per_side']} a side, {args.split}; {test['undecoded_samples']} undecoded)")
+          f"(n={test['n_per_side']} a side, {test.get('groups', 1)} group(s) of the larger side; {args.split}; "
+          f"{test['undecoded_samples']} undecoded)")
     for stat in record["form"]["samples"]:
         g, r = record["form"]["samples"][stat], record["form"]["real"].get(stat, {})
         print(f"  {stat:18s} samples {g['mean']:7.3f} +- {g['sd']:.3f}   real {r.get('mean', float('nan')):7.3f}")

@@ -115,6 +115,25 @@ def test_features_have_the_documented_length_and_the_classifier_finds_a_real_dif
         classifier_accuracy([piece(2)] * 3, [piece(2)] * 30)
 
 
+def test_a_larger_side_is_judged_in_groups_of_the_smaller_sides_size_and_averaged():
+    rng = np.random.default_rng(1)
+
+    def piece(step):
+        notes = melody(list(60 + np.cumsum(rng.integers(-step, step + 1, 32))))
+        return piece_features(notes, piece_form(notes, FormHints(tonic=0)), 0)
+
+    near, far, real = [piece(2) for _ in range(10)], [piece(9) for _ in range(10)], [piece(2) for _ in range(10)]
+    first, second = (classifier_accuracy(part, real, repeats=3)["accuracy"] for part in (near, far))
+    both = classifier_accuracy(near + far + near[:5], real, repeats=3)  # 25 samples: 2 groups of 10, 5 left out
+    assert both["groups"] == 2 and both["n_per_side"] == 10 and both["grouped"] == "generated"
+    assert both["accuracy"] == pytest.approx((first + second) / 2)  # not the first 10 samples' figure alone
+    assert second > 0.9 > both["accuracy"] > first
+    flipped = classifier_accuracy(real, near + far, repeats=3)  # the real side the larger: grouped likewise
+    parts = [classifier_accuracy(real, part, repeats=3)["accuracy"] for part in (near, far)]
+    assert flipped["groups"] == 2 and flipped["grouped"] == "real"
+    assert flipped["accuracy"] == pytest.approx(sum(parts) / 2)
+
+
 def test_onsets_tell_a_restruck_note_from_a_held_one():
     held = np.array([[60, 0, 4]], np.int32)
     restruck = np.array([[60, 0, 2], [60, 2, 4]], np.int32)
@@ -186,4 +205,7 @@ def test_the_report_shows_the_two_sample_sentence_and_the_form_table():
     assert "Decoding also enforced the notation's rules: a song ends on its key's tonic." in ruled
     kept = judged_section(metrics, None, [f"|{k}" for k in range(16)])["sentence"]
     assert "Decoding kept the frame ends in their order (|0 to |15" in kept  # what decoding enforced, said
+    grouped = {**metrics, "two_sample": {**metrics["two_sample"], "n_per_side": 21, "groups": 3,
+                                         "grouped": "generated"}}
+    assert "tells 3 groups of 21 samples in turn from the 21 real test pieces" in judged_section(grouped)["sentence"]
     assert judged_section({}) is None

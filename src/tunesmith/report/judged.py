@@ -44,10 +44,16 @@ def judged_section(metrics: Mapping[str, Any], plan: Mapping[str, Any] | None = 
     rows = [[name, _cell(samples.get(key), kind), _cell(real.get(key), kind)]
             for key, (name, kind) in FORM_ROWS.items() if key in samples or key in real]
     accuracy = test.get("accuracy", 0.0)
+    groups, n = test.get("groups"), test.get("n_per_side")
+    told = f"{n} samples from as many real test pieces"
+    if is_number(groups) and groups > 1:  # the larger side judged in consecutive groups of n, averaged
+        told = (f"{groups} groups of {n} samples in turn from the {n} real test pieces"
+                if test.get("grouped") == "generated"
+                else f"{n} samples from {groups} groups of {n} real test pieces in turn")
     sentence = (f"A logistic regression on per-piece features (pitch classes relative to the tonic, intervals, "
-                f"note lengths, length, repetition, the final note) tells {test.get('n_per_side')} samples "
-                f"from as many real test pieces with a cross-validated accuracy of {accuracy:.2f} ± "
-                f"{test.get('sd', 0.0):.2f} (0.5: it cannot tell them apart; 1.0: it always can).")
+                f"note lengths, length, repetition, the final note) tells {told} with a cross-validated "
+                f"accuracy of {accuracy:.2f} ± {test.get('sd', 0.0):.2f} (0.5: it cannot tell them apart; "
+                f"1.0: it always can).")
     undecoded = test.get("undecoded_samples")
     if is_number(undecoded) and undecoded:
         sentence += f" {undecoded} of {test.get('samples')} samples did not decode and are not in the test."
