@@ -13,7 +13,9 @@ frame ``k`` of a piece as its ``k``-th frame). ``--reuse`` scores models already
 Any frame representation (``notes``, ``onsets``, ``metered``) sums its tokens per frame, whichever
 of its frame ends closes the frame. ``--seed`` trains one seed into ``<representation>-s<seed>``,
 and each representation's splits are written to ``encoded-<representation>/`` for
-``bench/bench_form.py --encoded``.
+``bench/bench_form.py --encoded``. Representations with onsets (``60`` struck, ``60~`` held) are also
+scored with each pitch's two classes counted as one (``log(p("60") + p("60~"))``, printed below the
+table): what they say about which pitches sound, the question the ones without marks answer.
 
 Usage::
 
