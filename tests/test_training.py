@@ -6,7 +6,6 @@ import json
 import logging
 import os
 import signal
-import socket
 import subprocess
 import sys
 import textwrap
@@ -591,43 +590,6 @@ def test_other_training_data_starts_afresh_instead_of_resuming(tmp_path):
     # same vocabulary and config, one piece fewer: a finished run must not be reused
     second = train(MODEL, replace(CFG, epochs=2), VOCAB, TRAIN_IDS[: len(TRAIN_IDS) // 2], VAL_IDS, out)
     assert second["resumed_from_epoch"] is None and second["epochs_run"] == 2
-
-
-_MULTI_WORKER_CHILD = """
-import json, logging, sys
-import numpy as np
-logging.basicConfig(level=logging.INFO)
-sys.path.insert(0, {src!r})
-from tunesmith.config.model import ModelConfig
-from tunesmith.config.train import TrainConfig
-from tunesmith.training.loop import train
-summary = train(ModelConfig(**{model!r}), TrainConfig(**{cfg!r}), {vocab!r},
-                         np.load({ids!r}), np.load({val!r}), {out!r})
-print(json.dumps({{"epochs_run": summary["epochs_run"]}}))
-"""
-
-
-def test_trains_under_multi_worker_strategy_from_tf_config(tmp_path):
-    # a one-machine cluster on loopback: the same code path as several machines with TF_CONFIG
-    from dataclasses import asdict
-
-    np.save(tmp_path / "train.npy", TRAIN_IDS)
-    np.save(tmp_path / "val.npy", VAL_IDS)
-    script = tmp_path / "child.py"
-    script.write_text(_MULTI_WORKER_CHILD.format(
-        src=str(SRC), model=asdict(MODEL), cfg=asdict(replace(CFG, epochs=1)), vocab=VOCAB,
-        ids=str(tmp_path / "train.npy"), val=str(tmp_path / "val.npy"), out=str(tmp_path / "model")))
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    tf_config = {"cluster": {"worker": [f"127.0.0.1:{port}"]}, "task": {"type": "worker", "index": 0}}
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "TF_CONFIG": json.dumps(tf_config)}
-    proc = subprocess.run([sys.executable, str(script)], cwd=tmp_path, env=env, capture_output=True,
-                          text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "MultiWorkerMirroredStrategy" in proc.stderr
-    assert json.loads(proc.stdout.strip().splitlines()[-1])["epochs_run"] == 1
-    assert (tmp_path / "model" / "model.keras").exists()
 
 
 @pytest.mark.parametrize(("flags", "native"), [
