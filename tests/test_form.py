@@ -208,4 +208,6 @@ def test_the_report_shows_the_two_sample_sentence_and_the_form_table():
     grouped = {**metrics, "two_sample": {**metrics["two_sample"], "n_per_side": 21, "groups": 3,
                                          "grouped": "generated"}}
     assert "tells 3 groups of 21 samples in turn from the 21 real test pieces" in judged_section(grouped)["sentence"]
+    grouped["two_sample"]["grouped"] = "real"
+    assert "tells 21 samples from 3 groups of 21 real test pieces in turn" in judged_section(grouped)["sentence"]
     assert judged_section({}) is None

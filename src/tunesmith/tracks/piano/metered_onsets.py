@@ -9,8 +9,10 @@ one pitch from a half note, so a model of them cannot see how long a note has so
 it again; here a held pitch says so, and the frame end says where the beat is.
 
 The vocabulary stays closed: the piece end, 16 frame ends, 88 onsets and 88 holds (193 symbols,
-no ``<unk>``). A frame still costs one token per sounding pitch plus its end, so NLL per frame
-compares with the other frame representations. Decoding is :func:`onsets_per_frame.decode_notes`
+no ``<unk>``). A frame still costs one token per sounding pitch plus its end, but the marks say
+more than metered frames do (which notes are struck again), so its NLL per frame is higher and not
+comparable; ``bench/bench_classical_repr.py`` also scores it with each pitch's two marks summed out,
+which is. Decoding is :func:`onsets_per_frame.decode_notes`
 of the symbols with every frame end read as ``|``: exact for notes that do not overlap on one pitch.
 """
 
