@@ -205,6 +205,10 @@ def test_the_report_shows_the_two_sample_sentence_and_the_form_table():
     assert "Decoding also enforced the notation's rules: a song ends on its key's tonic." in ruled
     kept = judged_section(metrics, None, [f"|{k}" for k in range(16)])["sentence"]
     assert "Decoding kept the frame ends in their order (|0 to |15" in kept  # what decoding enforced, said
+    assert "grammar" not in kept
+    rules = "pitches in ascending order, a held pitch only where it sounded in the frame before"
+    kept = judged_section(metrics, None, [f"|{k}" for k in range(16)], rules)["sentence"]
+    assert f"It kept each frame's grammar: {rules}." in kept
     grouped = {**metrics, "two_sample": {**metrics["two_sample"], "n_per_side": 21, "groups": 3,
                                          "grouped": "generated"}}
     assert "tells 3 groups of 21 samples in turn from the 21 real test pieces" in judged_section(grouped)["sentence"]

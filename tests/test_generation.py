@@ -349,7 +349,8 @@ def test_a_sample_does_not_end_before_min_bars():
 
 def test_a_cycle_keeps_its_members_in_order_from_where_the_primer_left_it():
     from tunesmith.config.model import ModelConfig
-    from tunesmith.generation.decode import Cycle, generate
+    from tunesmith.generation.constraints import Cycle
+    from tunesmith.generation.decode import generate
     from tunesmith.modeling.models import build_model
 
     keras.utils.set_random_seed(0)
@@ -401,3 +402,69 @@ def test_form_loop_unit_counts_follow_appends_and_cut_back_bars(unit_ids):
             row.append(int(rng.integers(0, 9)))
             if rng.random() < 0.1:  # a bar drawn again: back to where it began, at most 12 symbols ago
                 del row[max(0, len(row) - int(rng.integers(1, 13))):]
+
+
+def _frame_grammar_ok(symbols, sample, primer):
+    """Each frame's pitches ascending and each hold of a pitch that sounded in the frame before."""
+    before, now = set(), []
+    for s in [symbols[i] for i in (*primer, *sample)]:
+        if s.startswith("|") or s == "<end>":
+            before, now = {p.rstrip("~") for p in now}, []
+            continue
+        if now and int(s.rstrip("~")) <= int(now[-1].rstrip("~")):
+            return False
+        if s.endswith("~") and s.rstrip("~") not in before:
+            return False
+        now.append(s)
+    return True
+
+
+def test_frame_rules_keep_pitches_ascending_and_hold_only_what_sounded():
+    from tunesmith.config.model import ModelConfig
+    from tunesmith.generation.decode import generate
+    from tunesmith.modeling.models import build_model
+
+    keras.utils.set_random_seed(0)
+    symbols = ["<end>", "|0", "|1", "60", "62", "64", "60~", "62~", "64~"]
+    cfg = ModelConfig(units=8, embedding_dim=4, dropout=0.0)
+    model = build_model(cfg, len(symbols), window=None)
+    pitch_of = np.array([-1, -1, -1, 60, 62, 64, 60, 62, 64])
+    held = np.array([False] * 6 + [True] * 3)
+
+    def any_allowed(logits, rng):  # uniform over what the masks leave, never the end
+        allowed = np.isfinite(logits)
+        allowed[:, 0] = False
+        return np.array([rng.choice(np.flatnonzero(row)) for row in allowed])
+
+    primer = [0, 3, 5, 1]  # a frame of 60 and 64: the first new frame may hold either, not 62
+    kept = generate(model, cfg, symbols, primer_ids=primer, num_samples=8, max_length=80, sampler=any_allowed,
+                    seed=1, end_id=0, window=8, cycle=[1, 2], rules=([1, 2], pitch_of, held))
+    assert all(_frame_grammar_ok(symbols, s, primer) for s in kept)
+    assert sum(symbols[i].endswith("~") for s in kept for i in s) > 20  # holds were drawn, where they may be
+    free = generate(model, cfg, symbols, primer_ids=primer, num_samples=8, max_length=80, sampler=any_allowed,
+                    seed=1, end_id=0, window=8, cycle=[1, 2])
+    assert not all(_frame_grammar_ok(symbols, s, primer) for s in free)
+
+
+def test_frame_rules_read_their_frames_again_after_a_bar_is_taken_back():
+    from tunesmith.generation.constraints import FrameRules
+
+    pitch_of = np.array([-1, -1, 60, 62, 60, 62])
+    held = np.array([False, False, False, False, True, True])
+    rules = FrameRules([1], pitch_of, held, np.array([[0, 2, 1], [0, 3, 1]]))  # primers: a frame of 60; of 62
+    masked = rules.mask(np.zeros((2, 6)))
+    assert np.isfinite(masked[0]).tolist() == [True, True, True, True, True, False]  # hold 60, not 62
+    assert np.isfinite(masked[1]).tolist() == [True, True, True, True, False, True]
+    rules.feed(np.array([3, 2]))  # row 0 strikes 62, row 1 strikes 60: nothing at or below may follow
+    masked = rules.mask(np.zeros((2, 6)))
+    assert np.isneginf(masked[0, [2, 3, 4, 5]]).all() and np.isfinite(masked[0, [0, 1]]).all()
+    assert np.isneginf(masked[1, [2, 4]]).all() and np.isfinite(masked[1, [3, 5]]).all()
+    rules.feed(np.array([1, 1]))  # the frames close: row 0 held 62 before, row 1 60
+    assert np.isfinite(rules.mask(np.zeros((2, 6)))[0]).tolist() == [True, True, True, True, False, True]
+    rules.resync([[], [3, 1]])  # row 0 took its frame back (its primer's frame is the one before again)
+    masked = rules.mask(np.zeros((2, 6)))
+    assert np.isfinite(masked[0]).tolist() == [True, True, True, True, True, False]
+    assert np.isfinite(masked[1]).tolist() == [True, True, True, True, False, True]
+    only_holds = np.full((2, 6), -np.inf)
+    only_holds[:, 5] = 0.0  # a row the rules would leave empty keeps its logits
+    assert rules.mask(only_holds)[0, 5] == 0.0

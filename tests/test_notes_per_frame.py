@@ -238,3 +238,26 @@ def test_classical_metered_onsets_option_counts_bars_and_ends_home_on_a_held_bas
     assert reader.home()  # the bass C is held ("48~") through the last frames: it still counts as the bass
     with pytest.raises((ConfigError, ValueError), match="representation"):
         build(EncodeConfig, {"representation": "onsets_metered"}, "encode.classical")
+
+
+@pytest.mark.parametrize("representation", ["metered_onsets", "onsets", "metered", "notes", "chords"])
+def test_classical_frame_rules_name_frame_ends_pitches_and_holds(representation):
+    from tunesmith.generation.constraints import frame_rules
+    from tunesmith.tracks import get_track
+    from tunesmith.tracks.piano import metered_frames as mf
+    from tunesmith.tracks.piano.track import FRAMES
+
+    music = get_track("classical")
+    if representation == "chords":
+        assert music.frame_rules({"representation": "pianoroll"}) is None
+        return
+    name = FRAMES[representation][1]
+    ends, pitches = music.frame_rules({"representation": name})
+    assert ends == (mf.FRAME_ENDS if representation.startswith("metered") else ("|",))
+    assert pitches["60"] == (60, False) and pitches["21"] == (21, False)
+    assert pitches.get("60~") == ((60, True) if "onsets" in representation else None)
+    symbols = ["<end>", *ends, "60", *(["60~"] if "onsets" in representation else []), "<unk>"]
+    end_ids, pitch_of, held = frame_rules(music, {"representation": name}, symbols)
+    assert end_ids == list(range(1, 1 + len(ends)))
+    assert pitch_of[len(ends) + 1] == 60 and pitch_of[0] == pitch_of[-1] == -1
+    assert held.tolist() == [s.endswith("~") for s in symbols]

@@ -260,8 +260,13 @@ class GenerateConfig:
     judge_samples: int = 0        # more samples, not rendered, for evaluate's two-sample test (pool.jsonl); 0: none
     real_pieces: int = 0          # real test pieces rendered like the samples, to hear and read beside them (real/)
     form: Literal["none", "plan"] = "none"  # plan: bars that repeat, keep the meter and end sections home (form_plan)
+    # frame representations: keep their grammar while sampling (ascending pitches, a held pitch only
+    # where it sounded the frame before; `tunesmith.generation.constraints.FrameRules`); false: the model alone
+    frame_rules: bool = True
 
     def __post_init__(self) -> None:
+        if not isinstance(self.frame_rules, bool):
+            raise ValueError(f"frame_rules must be true or false, got {self.frame_rules!r}")
         if not 0 <= self.real_pieces <= 64:
             raise ValueError(f"real_pieces must be in [0, 64], got {self.real_pieces}")
         if not 0 <= self.judge_samples <= 4096:

@@ -11,6 +11,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from tunesmith.config.model import ModelConfig
+from tunesmith.generation.constraints import Both, Cycle, FrameRules
 from tunesmith.generation.steppers import PRIMER_MODES, make_stepper
 
 logger = logging.getLogger(__name__)
@@ -35,6 +36,7 @@ def generate(
     form=None,
     reuse: dict | None = None,
     cycle: Sequence[int] | None = None,
+    rules: tuple[Sequence[int], np.ndarray, np.ndarray] | None = None,
 ) -> list[list[int]]:
     """Generate ``num_samples`` continuations of ``primer_ids`` as one batch.
 
@@ -64,6 +66,8 @@ def generate(
             and ``cache``: the stepper made by the first is kept there and reset by the next to
             ``num_samples`` empty rows (its graphs traced once, not once a call); None: a new one.
         cycle: ids that must come in this order, round and round (:class:`Cycle`), or None.
+        rules: a frame representation's grammar, ``(frame_end_ids, pitch_of, held)`` (:class:`FrameRules`),
+            or None.
 
     Returns:
         ``num_samples`` lists of new token ids (the primer is not repeated): a finished sample ends
@@ -75,6 +79,8 @@ def generate(
     rows = (primer if primer.ndim == 2 else np.tile(primer, (num_samples, 1))).astype(np.int32)
     logits = stepper.prime(rows)
     order = Cycle(cycle, len(symbols), rows) if cycle is not None and len(cycle) else None
+    if rules is not None:
+        order = Both(order, FrameRules(*rules, rows))
     max_units, min_units = (np.broadcast_to(np.asarray(limit, dtype=np.int64), (num_samples,))
                             for limit in (max_units, min_units))  # one a sample
     if form is not None:
@@ -127,50 +133,6 @@ def _stepper(reuse: dict | None, model, cfg: ModelConfig, num_samples: int, **kw
     else:
         stepper.reset(num_samples)
     return stepper
-
-
-class Cycle:
-    """Ids that must come in a fixed order, round and round: a metered frame end names the place
-    of its frame in the bar (`tunesmith.tracks.piano.metered_frames`), so after ``|3`` the next frame
-    can only close with ``|4``. :meth:`mask` leaves each row only the member due next (the model
-    learns the order, but sampling from its whole distribution would sometimes draw another, and
-    its sense of the beat would then be off from the frames'); other ids are untouched.
-
-    ``rows``: the primer of each row; the member due next follows the last one there (the first
-    member when there is none)."""
-
-    def __init__(self, ids: Sequence[int], vocab_size: int, rows: np.ndarray) -> None:
-        self.ids = np.asarray(ids, dtype=np.int64)
-        self.index = np.full(vocab_size, -1, dtype=np.int64)
-        self.index[self.ids] = np.arange(len(self.ids))
-        self.start = np.array([self._after(row, 0) for row in np.asarray(rows)], dtype=np.int64)
-        self.due = self.start.copy()
-
-    def _after(self, row, default: int) -> int:
-        for i in reversed(row):
-            k = int(self.index[int(i)])
-            if k >= 0:
-                return (k + 1) % len(self.ids)
-        return default
-
-    def mask(self, logits: np.ndarray) -> np.ndarray:
-        """``logits`` with every member but each row's due one at -inf (a copy)."""
-        logits = np.array(logits, copy=True)
-        rows, due = np.arange(len(logits)), self.ids[self.due]
-        keep = logits[rows, due]
-        logits[:, self.ids] = -np.inf
-        logits[rows, due] = keep
-        return logits
-
-    def feed(self, ids: np.ndarray) -> None:
-        """Each row's new id: a member moves that row's due member on."""
-        k = self.index[np.asarray(ids, dtype=np.int64)]
-        hit = k >= 0
-        self.due[hit] = (k[hit] + 1) % len(self.ids)
-
-    def resync(self, rows: Sequence[Sequence[int]]) -> None:
-        """The due members read again from each row's new ids (the primer's when it has none)."""
-        self.due = np.array([self._after(row, s) for row, s in zip(rows, self.start)], dtype=np.int64)
 
 
 class _UnitCounts:

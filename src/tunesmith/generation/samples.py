@@ -26,6 +26,7 @@ from tunesmith.tracks.base import Track
 log = logging.getLogger(__name__)
 
 
+from tunesmith.generation.constraints import frame_rules_text, kept_order_and_rules  # noqa: E402
 from tunesmith.generation.music_files import write_sample  # noqa: E402  (looked up here: tests replace it)
 from tunesmith.generation.primers import primer_symbols, symbol_ids  # noqa: E402  (their old home)
 
@@ -193,7 +194,7 @@ def generate_samples(track: str, model_dir: Path, cfg, out_dir: Path, *,
     check_budget(track, cfg, max(map(len, primer_ids)))
     train = test_pieces.with_name("train.jsonl") if test_pieces is not None else None
     unit_id, limits = sample_limits(track, music, cfg, vocab, symbols, train)
-    cycle = [symbols.index(c) for c in music.cycle(vocab) if c in symbols]  # e.g. metered frame ends, in order
+    cycle, rules = kept_order_and_rules(music, vocab, symbols, cfg)
     plan, form_log = _form_plan(track, music, cfg, vocab, train, cache, model_cfg.family), []
 
     groups: dict[tuple[int, ...], list[int]] = {}
@@ -211,7 +212,7 @@ def generate_samples(track: str, model_dir: Path, cfg, out_dir: Path, *,
             out = generate(model, model_cfg, symbols, primer_ids=list(ids), num_samples=n,
                            max_length=cfg.max_length, sampler=sampler, seed=seed, end_id=end_id,
                            window=train_cfg.window, cache=cache, max_units=most, unit_id=unit_id,
-                           min_units=least, form=form, reuse=reuse, cycle=cycle)
+                           min_units=least, form=form, reuse=reuse, cycle=cycle, rules=rules)
         except ValueError as exc:  # what the sampler cannot do with these logits, named
             raise ConfigError(f"generate.{track}.sampler: {exc}") from exc
         form_log.extend([form.summary()] if form is not None else [])
@@ -323,6 +324,7 @@ def _beyond_primer(info: dict[str, Any], primer_notes: int) -> dict[str, Any]:
 def _write_sample_set(track, music, vocab, cfg, out_dir, primers, primer_ids, outputs, seeds, sample, next_seed,
                       end_id, symbols, rows, cache, new_tokens, pool, test_pieces, form_log=()) -> pd.DataFrame:
     """Decode, retry and write every sample, samples.csv and generation.json into ``out_dir`` atomically."""
+    rules = kept_order_and_rules(music, vocab, symbols, cfg)[1]
     with io.atomic_path(out_dir, owned_if=SAMPLES_MARKER) as tmp:
         tmp.mkdir()
         for i in range(cfg.num_samples):
@@ -392,5 +394,6 @@ def _write_sample_set(track, music, vocab, cfg, out_dir, primers, primer_ids, ou
                                                 "tokens": new_tokens,
                                                 "cache": {"lambda": cache.lam, "theta": cache.theta},
                                                 **({"form": _form_summary(form_log)} if form_log else {}),
-                                                **({"order": list(music.cycle(vocab))} if music.cycle(vocab) else {})})
+                                                **({"order": list(music.cycle(vocab))} if music.cycle(vocab) else {}),
+                                                **({"frame_rules": frame_rules_text(rules)} if rules else {})})
     return table

@@ -30,6 +30,8 @@ def corpus_entry(corpus: str, *, metrics_dir: Path, eval_dir: Path, models_dir: 
     return {
         "plan": (read_json_bounded(generation, allow=NUMBERS).get("form") if generation.is_file() else None),
         "order": (read_json_bounded(generation, allow=NUMBERS).get("order") if generation.is_file() else None),
+        "frame_rules": (read_json_bounded(generation, allow=NUMBERS).get("frame_rules")
+                        if generation.is_file() else None),
         "seeds": read_json_bounded(seeds, allow=NUMBERS) if seeds.is_file() else None,
         "train_params": dict(train_params or {}),
         "title": track.title or corpus,

@@ -32,11 +32,12 @@ def _cell(stat: Mapping[str, Any] | None, kind: str) -> str:
 
 
 def judged_section(metrics: Mapping[str, Any], plan: Mapping[str, Any] | None = None,
-                   order: Sequence[str] | None = None) -> dict[str, Any] | None:
+                   order: Sequence[str] | None = None, frame_rules: str | None = None) -> dict[str, Any] | None:
     """``sentence`` (the two-sample accuracy), ``rows`` (statistic, samples, real) and ``gives_away``
     (the features that differ most); None when evaluate ran no two-sample test. ``plan``: the
     generate stage's form plan (``generation.json``'s ``form``), said in the sentence when there is one;
-    ``order``: symbols decoding kept in their order (``generation.json``'s ``order``), said likewise."""
+    ``order``: symbols decoding kept in their order (``generation.json``'s ``order``), said likewise;
+    ``frame_rules``: the frame grammar decoding kept (``generation.json``'s ``frame_rules``), too."""
     test, form = metrics.get("two_sample"), metrics.get("form")
     if not isinstance(test, Mapping) or not isinstance(form, Mapping):
         return None
@@ -67,6 +68,8 @@ def judged_section(metrics: Mapping[str, Any], plan: Mapping[str, Any] | None = 
     if isinstance(order, Sequence) and not isinstance(order, str) and len(order) > 1:
         sentence += (f" Decoding kept the frame ends in their order ({order[0]} to {order[-1]}, each naming its "
                      f"frame's place in the bar), as the notation requires.")
+    if isinstance(frame_rules, str) and frame_rules:
+        sentence += f" It kept each frame's grammar: {frame_rules}."
     gives = [f"{g['feature']} ({g['generated']:.2f} in the samples, {g['real']:.2f} in the real pieces)"
              for g in metrics.get("gives_away") or [] if isinstance(g, Mapping)][:3]
     return {"sentence": sentence, "rows": rows, "gives_away": gives, "accuracy": accuracy,

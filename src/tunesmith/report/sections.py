@@ -381,7 +381,7 @@ def corpus_section(corpus: str, entry: Mapping[str, Any], assets: Assets) -> dic
         "figures": figures(corpus, title, entry, hists, assets),
         "samples": [sample_card(corpus, s, assets) for s in entry.get("samples") or []],
         "real": [sample_card(corpus, s, assets, real=True) for s in entry.get("real") or []],
-        "judged": judged_section(metrics, entry.get("plan"), entry.get("order")),
+        "judged": judged_section(metrics, entry.get("plan"), entry.get("order"), entry.get("frame_rules")),
         "sample_settings": sample_settings(entry.get("samples") or []),
         "music_words": music_in_words(metrics, scale=_kind(corpus) != "abc"),
     }

@@ -166,8 +166,16 @@ class Track(ABC):
 
     def cycle(self, meta: Mapping[str, Any]) -> tuple[str, ...]:
         """Symbols that come in this order, round and round (metered frame ends: ``|0`` ... ``|15``),
-        which generation keeps (`tunesmith.generation.decode.Cycle`); () when there are none."""
+        which generation keeps (`tunesmith.generation.constraints.Cycle`); () when there are none."""
         return ()
+
+    def frame_rules(self, meta: Mapping[str, Any]) -> tuple[tuple[str, ...], dict[str, tuple[int, bool]]] | None:
+        """The grammar of a frame representation, which generation keeps
+        (`tunesmith.generation.constraints.FrameRules`): ``(frame_ends, pitches)``, the symbols that close a
+        frame and each pitch symbol's ``(pitch, held)``. A frame lists its pitches in ascending order and
+        a held pitch (``"60~"``) goes on from the frame before, so it must have sounded there. None for a
+        representation without frames."""
+        return None
 
     def bar_reader(self, header: Sequence[str], meta: Mapping[str, Any], section_bars: int | None = None):
         """A fresh bar reader for generation with a form plan (`tunesmith.generation.form_plan`), for

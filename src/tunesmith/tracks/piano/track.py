@@ -87,6 +87,21 @@ class Classical(Track):
         """Metered frames' frame ends, ``|0`` ... ``|15``: each frame closes with the one after the last."""
         return metered_frames.FRAME_ENDS if meta.get("representation") in METERED else ()
 
+    def frame_rules(self, meta: Mapping[str, Any]) -> tuple[tuple[str, ...], dict[str, tuple[int, bool]]] | None:
+        """Frame representations list each frame's pitches in ascending order, and with onsets a held
+        pitch (``"60~"``) must have sounded in the frame before; None for chord tokens."""
+        name = meta.get("representation")
+        module = next((m for m, n in FRAMES.values() if n == name), None)
+        if module is None:
+            return None
+        ends = getattr(module, "FRAME_ENDS", (notes_per_frame.FRAME_END,))
+        pitches = {}
+        for s in module.SYMBOLS:
+            core = s[:-len(onsets_per_frame.HOLD)] if s.endswith(onsets_per_frame.HOLD) else s
+            if core.isdigit():
+                pitches[s] = (int(core), s != core)
+        return ends, pitches
+
     def write_music(self, symbols: Sequence[str], meta: Mapping[str, Any], stem: Path, files: list[str],
                     *, title: str, primer_length: int = 0) -> int:
         """``stem.mid``, on the grid the vocabulary was prepared with."""
