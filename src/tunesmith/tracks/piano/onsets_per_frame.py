@@ -6,11 +6,14 @@ previous frame without being struck again is written ``"60~"`` (held), a pitch s
 frame ``"60"``. A plain roll cannot tell a held note from a re-struck one, so a model of it finds
 "repeat the last frame" the safe bet and its textures freeze; with onsets, repeating a frame's
 notes means striking them again, and holding them says so. The vocabulary stays closed: 88
-onsets, 88 holds, the frame end and the piece end (178 symbols, no ``<unk>``), and a frame still
-costs one token per sounding pitch plus its end, so NLL per frame is comparable with notes per frame.
+onsets, 88 holds, the frame end and the piece end (178 symbols, no ``<unk>``). A frame still costs
+one token per sounding pitch plus its end, but the marks say more than notes per frame do (which
+notes are struck again), so its NLL per frame is higher and not comparable; summing each pitch's two
+marks out makes it so (``bench/bench_classical_repr.py``).
 
 Encoding is exact for notes that do not overlap on one pitch: ``decode_notes(encode_notes(n)) == n``.
-A hold the model writes for a pitch that was not sounding starts a note (it is read as an onset).
+A hold of a pitch that was not sounding starts a note (it is read as an onset); generation never
+writes one (`tunesmith.generation.constraints.FrameRules`).
 """
 
 from __future__ import annotations
