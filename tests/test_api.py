@@ -180,3 +180,40 @@ def test_a_model_of_a_track_of_ones_own_loads_by_the_kind_its_vocabulary_records
             tunesmith.load_model(tiny_model_copy)
     finally:
         register_tracks({name: {"kind": kind} for name, kind in BUILTIN.items()})
+
+
+def test_classical_samples_keep_the_frame_ends_order_and_the_frames_grammar(tmp_path):
+    """`Model.generate` keeps what `tunesmith generate` keeps for metered onsets: the frame ends in
+    their order and each frame's grammar, which an untrained model's samples break all the time."""
+    import tunesmith
+    from tunesmith.config.train import TrainConfig
+    from tunesmith.modeling.models import ModelConfig
+    from tunesmith.tracks.piano import metered_onsets as mo
+    from tunesmith.training.loop import train
+
+    symbols = [mo.PIECE_END, "<unk>", *mo.SYMBOLS[1:]]
+    vocab = {"symbols": symbols, "special": {"end": mo.PIECE_END, "unk": "<unk>"}, "corpus": "classical",
+             "kind": "piano", "representation": mo.NAME, "encode": {"representation": mo.NAME},
+             "prepare": {"frames_per_beat": 4}}
+    ids = np.random.default_rng(0).integers(0, len(symbols), 400).astype(np.uint16)
+    ids[[0, 99, -1]] = 0
+    train(ModelConfig(units=8, embedding_dim=4, dropout=0.0),
+          TrainConfig(window=8, batch_size=8, epochs=1, context="window", average_epochs=0, cache=False),
+          vocab, ids, ids[:100], tmp_path / "classical")
+    model = tunesmith.load_model(tmp_path / "classical")
+    primer = ["48", "60", "|0", "48~", "64", "|1"]
+    samples = model.generate(24, primer=primer, seed=0, max_length=120)
+    frames = 0
+    for sample in samples:
+        before, now, due = {"48", "64"}, [], 2
+        for s in sample.generated:
+            if mo.is_frame_end(s):
+                assert s == f"|{due}"  # the frame ends in their order
+                before, now, due, frames = {p.rstrip("~") for p in now}, [], (due + 1) % 16, frames + 1
+                continue
+            if not s.rstrip("~").isdigit():
+                continue  # <unk>: random training ids hold it, real ones never do
+            assert not now or int(s.rstrip("~")) > int(now[-1].rstrip("~"))  # ascending
+            assert not s.endswith("~") or s[:-1] in before  # a hold of what sounded the frame before
+            now.append(s)
+    assert frames > 10 and sum(s.endswith("~") for x in samples for s in x.generated) > 5

@@ -167,6 +167,7 @@ class Model:
         Raises:
             ConfigError: a bad option or a primer symbol the vocabulary lacks (named, with the nearest).
         """
+        from tunesmith.generation.constraints import kept_order_and_rules
         from tunesmith.generation.decode import generate
         from tunesmith.generation.primers import symbol_ids
         from tunesmith.generation.samplers import make_sampler
@@ -185,12 +186,13 @@ class Model:
         check_budget(self.corpus, cfg, len(ids))
         max_units, unit_id, min_units = bar_limit(self.corpus, self.track, cfg, self.vocab, symbols)
         end_id = symbols.index(end)
+        cycle, rules = kept_order_and_rules(self.track, self.vocab, symbols, cfg)  # as `tunesmith generate` keeps them
         try:
             outputs = generate(self.keras_model, self.model_config, symbols, primer_ids=ids,
                                num_samples=cfg.num_samples, max_length=cfg.max_length, sampler=sample_next,
                                seed=cfg.seed, end_id=end_id, window=self.train_config.window,
                                cache=sampling_cache(self.corpus, self.folder, cfg, self.model_config),
-                               max_units=max_units, unit_id=unit_id, min_units=min_units)
+                               max_units=max_units, unit_id=unit_id, min_units=min_units, cycle=cycle, rules=rules)
         except ValueError as exc:
             raise ConfigError(f"generate: {exc}") from exc
         ended = [bool(out) and out[-1] == end_id for out in outputs]
