@@ -648,6 +648,8 @@ BAD_PARAMS = [
     (GenerateConfig, "generate.essen", {"primer": {"mode": "tune"}}, "generate.essen.primer.mode must be one of"),
     (GenerateConfig, "generate.essen", {"render_seconds": -1}, "render_seconds must be > 0"),
     (GenerateConfig, "generate.essen", {"keep_wav": "no"}, "generate.essen.keep_wav must be true or false"),
+    (GenerateConfig, "generate.classical", {"frame_rules": "on"},
+     "generate.classical.frame_rules must be true or false, got 'on'"),
     (EvaluateConfig, "evaluate.essen", {"ngram_order": 0}, "evaluate.essen.ngram_order must be >= 1"),
     (EvaluateConfig, "evaluate.essen", {"real_pieces": -1}, "evaluate.essen.real_pieces must be >= 0"),
 ]

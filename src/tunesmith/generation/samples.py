@@ -20,13 +20,13 @@ from tunesmith.core import io
 from tunesmith.core.cells import write_frame
 from tunesmith.core.errors import ArtifactError, ConfigError, MusicInputError
 from tunesmith.core.sample_record import SampleRecord, write_records
+from tunesmith.generation.constraints import frame_rules_text, kept_order_and_rules
 from tunesmith.tracks import get_track
 from tunesmith.tracks.base import Track
 
 log = logging.getLogger(__name__)
 
 
-from tunesmith.generation.constraints import frame_rules_text, kept_order_and_rules  # noqa: E402
 from tunesmith.generation.music_files import write_sample  # noqa: E402  (looked up here: tests replace it)
 from tunesmith.generation.primers import primer_symbols, symbol_ids  # noqa: E402  (their old home)
 
@@ -232,7 +232,7 @@ def generate_samples(track: str, model_dir: Path, cfg, out_dir: Path, *,
     try:
         table = _write_sample_set(track, music, vocab, cfg, out_dir, primers, primer_ids, outputs, seeds, sample,
                                   next_seed, end_id, symbols, rows, cache, new_tokens, pool, test_pieces,
-                                  form_log)
+                                  form_log, rules)
     except OSError as exc:  # a full disk, a folder removed under us: the previous samples stay
         raise ArtifactError(f"cannot write samples to {out_dir}: {exc.strerror or exc}; "
                             "the previous samples, if any, are kept") from exc
@@ -322,9 +322,9 @@ def _beyond_primer(info: dict[str, Any], primer_notes: int) -> dict[str, Any]:
 
 
 def _write_sample_set(track, music, vocab, cfg, out_dir, primers, primer_ids, outputs, seeds, sample, next_seed,
-                      end_id, symbols, rows, cache, new_tokens, pool, test_pieces, form_log=()) -> pd.DataFrame:
+                      end_id, symbols, rows, cache, new_tokens, pool, test_pieces, form_log=(),
+                      rules=None) -> pd.DataFrame:
     """Decode, retry and write every sample, samples.csv and generation.json into ``out_dir`` atomically."""
-    rules = kept_order_and_rules(music, vocab, symbols, cfg)[1]
     with io.atomic_path(out_dir, owned_if=SAMPLES_MARKER) as tmp:
         tmp.mkdir()
         for i in range(cfg.num_samples):
